@@ -1,0 +1,46 @@
+// The per-step LPLB problem: given a placement and the global token count of
+// each logical expert, choose integer tokens per physical copy so that every
+// expert is fully served and the busiest rank's load is minimal. Solved exactly
+// as a parametric max-flow (experts -> copies -> ranks); lp_opt is the exact
+// fractional optimum and max_load == ceil(lp_opt). Pure and deterministic.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "balance/placement.h"
+
+namespace wideep {
+
+struct LpInput {
+  const Placement* placement = nullptr;
+  const int64_t* counts = nullptr;       // [E] global tokens per logical expert
+  const int64_t* rank_counts = nullptr;  // optional [R * E] tokens per (source rank, expert)
+  const int64_t* base_load = nullptr;    // optional [R] load already fixed on each rank
+  int ranks_per_node = 0;                // for the secondary (locality) objective; 0 = one node
+};
+
+struct LpResult {
+  int64_t max_load = 0;              // largest rank load of the integer solution
+  double lp_opt = 0;                 // exact optimum of the fractional LP
+  std::vector<int64_t> copy_tokens;  // [P] tokens per physical slot
+  std::vector<int64_t> rank_loads;   // [R] including base_load
+};
+
+// Keeps its work arrays between calls: no allocation once a shape has been seen.
+class LpSolver {
+ public:
+  LpSolver();
+  ~LpSolver();
+  LpSolver(const LpSolver&) = delete;
+  LpSolver& operator=(const LpSolver&) = delete;
+
+  // Throws UsageError when an expert with a positive count has no copy.
+  void solve(const LpInput& in, LpResult* out);
+
+ private:
+  struct Impl;
+  Impl* impl_;
+};
+
+}  // namespace wideep

@@ -1,0 +1,11 @@
+// wideep lp: placeholder until its issue lands; says so and exits 2.
+#include <cstdio>
+
+#include "runtime/commands.h"
+
+namespace wideep {
+int lp_main(int, char**) {
+  std::fprintf(stderr, "wideep lp: not built yet\n");
+  return 2;
+}
+}  // namespace wideep

@@ -1,0 +1,11 @@
+// wideep sim: placeholder until its issue lands; says so and exits 2.
+#include <cstdio>
+
+#include "runtime/commands.h"
+
+namespace wideep {
+int sim_main(int, char**) {
+  std::fprintf(stderr, "wideep sim: not built yet\n");
+  return 2;
+}
+}  // namespace wideep

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# expect.sh --rc N [--match RE]... [--nomatch RE]... -- command...
+# Runs the command, prints its output, and fails unless the exit status is N,
+# every --match regex occurs in the output and no --nomatch regex does.
+set -u
+rc_want=0; matches=(); nomatches=()
+while [[ $# -gt 0 && $1 != -- ]]; do
+  case $1 in
+    --rc) rc_want=$2; shift 2 ;;
+    --match) matches+=("$2"); shift 2 ;;
+    --nomatch) nomatches+=("$2"); shift 2 ;;
+    *) echo "expect.sh: unknown option $1" >&2; exit 99 ;;
+  esac
+done
+shift
+[[ -n ${WIDEEP_TEST_OUT:-} ]] && mkdir -p "$(dirname "$WIDEEP_TEST_OUT")" && rm -f "$WIDEEP_TEST_OUT"
+cmd=()
+for a in "$@"; do cmd+=("${a//@OUT@/${WIDEEP_TEST_OUT:-out.jsonl}}"); done
+out=$(mktemp); trap 'rm -f "$out"' EXIT
+"${cmd[@]}" >"$out" 2>&1
+rc=$?
+cat "$out"
+fail=0
+if [[ $rc -ne $rc_want ]]; then echo "expect.sh: exit status $rc, expected $rc_want"; fail=1; fi
+for m in "${matches[@]}"; do
+  grep -Eq -- "$m" "$out" || { echo "expect.sh: output lacks /$m/"; fail=1; }
+done
+for m in "${nomatches[@]}"; do
+  if grep -Eq -- "$m" "$out"; then echo "expect.sh: output has /$m/"; fail=1; fi
+done
+exit $fail
