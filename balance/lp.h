@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "balance/placement.h"
@@ -26,6 +27,12 @@ struct LpResult {
   std::vector<int64_t> copy_tokens;  // [P] tokens per physical slot
   std::vector<int64_t> rank_loads;   // [R] including base_load
 };
+
+// Builds a placement like Placement::from_phy2log but lets an expert have no copy
+// (allowed when its count is 0; the solver rejects a positive count without a copy).
+// Throws UsageError naming `what` for a bad shape or an expert id out of range.
+Placement lp_placement(int num_ranks, int num_logical, const std::vector<int>& phy2log,
+                       const std::string& what);
 
 // Keeps its work arrays between calls: no allocation once a shape has been seen.
 class LpSolver {

@@ -24,8 +24,15 @@ struct MovePlan {
   int64_t naive_transfers = 0;          // a naive plan: every slot whose expert changed, from its first holder
   int64_t max_sends_per_rank = 0;
   int64_t cross_node_transfers = 0;
+  int64_t naive_max_sends_per_rank = 0; // the naive plan's busiest sender (cross-rank sends only)
 };
 
+// Sources name slots of the OLD placement: a rank reads (or sends) what it held
+// before the move, so it must stage a source slot before overwriting it. A new
+// slot that gets an expert its rank held before is a local copy; otherwise one
+// transfer from a holder in the old placement (same node first, then the holder
+// with the fewest sends). Throws UsageError when the shapes differ or
+// ranks_per_node does not divide the ranks.
 MovePlan plan_weight_moves(const std::vector<Placement>& old_placement,
                            const std::vector<Placement>& new_placement, int ranks_per_node);
 

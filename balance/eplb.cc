@@ -1,0 +1,589 @@
+// EPLB placement of replicated experts: the `deepseek` policy reproduces DeepSeek
+// EPLB's rebalance_experts (float32 arithmetic, its tie rules), the `wideep`
+// policy packs without co-located copies and refines by local search.
+// Also balanced_packing, max_gpu_load and align_to_previous. Pure, deterministic.
+#include "balance/eplb.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <numeric>
+#include <random>
+
+#include "common/check.h"
+
+namespace wideep {
+
+EplbPolicy parse_eplb_policy(const std::string& name, const std::string& option) {
+  if (name == "deepseek") return EplbPolicy::kDeepseek;
+  if (name == "wideep") return EplbPolicy::kWideep;
+  throw UsageError(option + ": unknown EPLB policy '" + name + "' (deepseek|wideep)");
+}
+
+namespace {
+
+// ---------------------------------------------------------------------------
+// Input checks: every impossible shape is a UsageError naming the option.
+
+void check_input(const EplbInput& in) {
+  const std::string n = std::to_string(in.num_logical);
+  if (in.num_layers <= 0 || in.num_logical <= 0)
+    throw UsageError("--loads: need at least one layer and one expert");
+  if (in.weight.size() != static_cast<size_t>(in.num_layers) * in.num_logical)
+    throw UsageError("--loads: " + std::to_string(in.weight.size()) + " loads, expected layers*experts = " +
+                     std::to_string(static_cast<size_t>(in.num_layers) * in.num_logical));
+  for (size_t i = 0; i < in.weight.size(); ++i) {
+    if (!std::isfinite(in.weight[i]) || in.weight[i] < 0)
+      throw UsageError("--loads: load of layer " + std::to_string(i / in.num_logical) + " expert " +
+                       std::to_string(i % in.num_logical) + " is negative or not finite");
+  }
+  if (in.num_gpus <= 0) throw UsageError("--gpus must be positive");
+  if (in.num_nodes <= 0) throw UsageError("--nodes must be positive");
+  if (in.num_groups <= 0) throw UsageError("--groups must be positive");
+  if (in.num_replicas < in.num_logical)
+    throw UsageError("--replicas " + std::to_string(in.num_replicas) +
+                     " is less than the number of experts " + n);
+  if (in.num_replicas % in.num_gpus != 0)
+    throw UsageError("--replicas " + std::to_string(in.num_replicas) + " is not a multiple of --gpus " +
+                     std::to_string(in.num_gpus));
+  if (in.num_gpus % in.num_nodes != 0)
+    throw UsageError("--gpus " + std::to_string(in.num_gpus) + " is not a multiple of --nodes " +
+                     std::to_string(in.num_nodes));
+  // DeepSeek applies the group structure only in its hierarchical case.
+  if (in.num_groups % in.num_nodes == 0 && in.num_logical % in.num_groups != 0)
+    throw UsageError("--groups " + std::to_string(in.num_groups) + " does not divide the " + n +
+                     " experts");
+}
+
+// ---------------------------------------------------------------------------
+// balanced_packing. Order: weight descending, ties by the lowest index (a
+// stable sort; torch's CPU sort keeps equal keys in index order). Each item
+// goes to the lightest pack that is not full, ties to the lowest pack index
+// (Python's min). T = float reproduces DeepSeek, whose sums are float32.
+
+template <typename T>
+void pack_greedy(const T* weight, int n, int num_packs, int* pack_index, int* rank_in_pack,
+                 std::vector<int>& order, std::vector<T>& pack_weight, std::vector<int>& pack_items) {
+  const int per_pack = n / num_packs;
+  if (per_pack == 1) {  // DeepSeek's shortcut: item i is pack i (not the greedy order).
+    for (int i = 0; i < n; ++i) pack_index[i] = i, rank_in_pack[i] = 0;
+    return;
+  }
+  order.resize(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return weight[a] > weight[b]; });
+  pack_weight.assign(num_packs, T(0));
+  pack_items.assign(num_packs, 0);
+  for (int item : order) {
+    int best = -1;
+    for (int p = 0; p < num_packs; ++p) {
+      if (pack_items[p] < per_pack && (best < 0 || pack_weight[p] < pack_weight[best])) best = p;
+    }
+    pack_index[item] = best;
+    rank_in_pack[item] = pack_items[best]++;
+    pack_weight[best] += weight[item];
+  }
+}
+
+// ---------------------------------------------------------------------------
+// DeepSeek policy, one layer. Hierarchical: groups -> nodes, replication within
+// each node, replicas -> GPUs of the node. The global policy is the same with
+// one group and one node. All arithmetic in float32 like the reference.
+
+struct DeepseekScratch {
+  std::vector<int> order, pack_items, gpack, grank, log2mlog, mlog2log, phy2mlog, mcnt, ppack, prank;
+  std::vector<float> pack_weight, group_tokens, node_w, phy_tokens;
+};
+
+void deepseek_layer(const double* weight_in, int num_logical, int num_replicas, int num_groups,
+                    int num_nodes, int num_gpus, DeepseekScratch& s, int* phy2log) {
+  const int group_size = num_logical / num_groups;
+  const int groups_per_node = num_groups / num_nodes;
+  const int slots_per_gpu = num_replicas / num_gpus;
+  const int log_per_node = num_logical / num_nodes;
+  const int phy_per_node = num_replicas / num_nodes;
+
+  // Step 1: pack groups onto nodes by their summed load.
+  s.group_tokens.assign(num_groups, 0.f);
+  for (int g = 0; g < num_groups; ++g) {
+    for (int i = 0; i < group_size; ++i)
+      s.group_tokens[g] += static_cast<float>(weight_in[g * group_size + i]);
+  }
+  s.gpack.resize(num_groups);
+  s.grank.resize(num_groups);
+  pack_greedy<float>(s.group_tokens.data(), num_groups, num_nodes, s.gpack.data(), s.grank.data(),
+                     s.order, s.pack_weight, s.pack_items);
+  s.log2mlog.resize(num_logical);
+  s.mlog2log.resize(num_logical);
+  for (int e = 0; e < num_logical; ++e) {
+    const int g = e / group_size;
+    const int mlog = (s.gpack[g] * groups_per_node + s.grank[g]) * group_size + e % group_size;
+    s.log2mlog[e] = mlog;
+    s.mlog2log[mlog] = e;
+  }
+
+  s.node_w.resize(log_per_node);
+  s.phy2mlog.resize(phy_per_node);
+  s.mcnt.resize(log_per_node);
+  s.phy_tokens.resize(phy_per_node);
+  s.ppack.resize(phy_per_node);
+  s.prank.resize(phy_per_node);
+  for (int node = 0; node < num_nodes; ++node) {
+    const int mbase = node * log_per_node;
+    for (int i = 0; i < log_per_node; ++i)
+      s.node_w[i] = static_cast<float>(weight_in[s.mlog2log[mbase + i]]);
+    // Step 2: each redundant slot goes to the expert of largest weight/count (first on ties).
+    for (int i = 0; i < log_per_node; ++i) s.phy2mlog[i] = i, s.mcnt[i] = 1;
+    for (int i = log_per_node; i < phy_per_node; ++i) {
+      int best = 0;
+      float best_v = s.node_w[0] / static_cast<float>(s.mcnt[0]);
+      for (int j = 1; j < log_per_node; ++j) {
+        const float v = s.node_w[j] / static_cast<float>(s.mcnt[j]);
+        if (v > best_v) best = j, best_v = v;
+      }
+      s.phy2mlog[i] = best;
+      ++s.mcnt[best];
+    }
+    // Step 3: pack the node's replicas onto its GPUs by per-copy load.
+    for (int i = 0; i < phy_per_node; ++i) {
+      const int m = s.phy2mlog[i];
+      s.phy_tokens[i] = s.node_w[m] / static_cast<float>(s.mcnt[m]);
+    }
+    pack_greedy<float>(s.phy_tokens.data(), phy_per_node, num_gpus / num_nodes, s.ppack.data(),
+                       s.prank.data(), s.order, s.pack_weight, s.pack_items);
+    for (int i = 0; i < phy_per_node; ++i) {
+      const int pphy = s.ppack[i] * slots_per_gpu + s.prank[i];
+      phy2log[node * phy_per_node + pphy] = s.mlog2log[mbase + s.phy2mlog[i]];
+    }
+  }
+}
+
+std::vector<Placement> rebalance_deepseek(const EplbInput& in) {
+  const bool hierarchical = in.num_groups % in.num_nodes == 0;
+  const int groups = hierarchical ? in.num_groups : 1;
+  const int nodes = hierarchical ? in.num_nodes : 1;
+  DeepseekScratch scratch;
+  std::vector<int> phy2log(in.num_replicas);
+  std::vector<Placement> out;
+  out.reserve(in.num_layers);
+  for (int l = 0; l < in.num_layers; ++l) {
+    deepseek_layer(&in.weight[static_cast<size_t>(l) * in.num_logical], in.num_logical,
+                   in.num_replicas, groups, nodes, in.num_gpus, scratch, phy2log.data());
+    out.push_back(Placement::from_phy2log(in.num_gpus, in.num_logical, phy2log, "eplb deepseek"));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// wideep policy, one layer: a state of (slot -> expert) with at most one copy
+// of an expert per GPU, improved by local search on the objective
+// (max GPU load, then sum of squared GPU loads), lexicographically.
+
+class WideepLayer {
+ public:
+  WideepLayer(const double* w, int num_logical, int num_gpus, int slots_per_gpu)
+      : w_(w), E_(num_logical), G_(num_gpus), S_(slots_per_gpu) {
+    double total = 0;
+    for (int e = 0; e < E_; ++e) total += w_[e];
+    eps_ = 1e-12 * (total + 1.0);
+    lower_bound_ = total / G_;  // no placement beats a perfectly even split
+  }
+
+  // Greedy start: replicas to the largest weight/count (capped at one per GPU),
+  // then copies heaviest first onto the lightest GPU that has room and lacks the expert.
+  void build_greedy() {
+    cnt_.assign(E_, 1);
+    for (int r = E_; r < G_ * S_; ++r) {
+      int best = -1;
+      for (int e = 0; e < E_; ++e) {
+        if (cnt_[e] < G_ && (best < 0 || w_[e] / cnt_[e] > w_[best] / cnt_[best])) best = e;
+      }
+      ++cnt_[best];
+    }
+    std::vector<int> copies;
+    for (int e = 0; e < E_; ++e) copies.insert(copies.end(), cnt_[e], e);
+    std::stable_sort(copies.begin(), copies.end(),
+                     [&](int a, int b) { return copy_load(a) > copy_load(b); });
+    slot_.assign(static_cast<size_t>(G_) * S_, -1);
+    on_.assign(static_cast<size_t>(G_) * E_, 0);
+    std::vector<int> used(G_, 0);
+    std::vector<double> load(G_, 0.0);
+    for (int e : copies) {
+      int best = -1;
+      for (int g = 0; g < G_; ++g) {
+        if (used[g] < S_ && !on(g, e) && (best < 0 || load[g] < load[best])) best = g;
+      }
+      if (best < 0) best = make_room(e, used, load);
+      slot_[best * S_ + used[best]++] = e;
+      on_[best * E_ + e] = 1;
+      load[best] += copy_load(e);
+    }
+    refresh();
+  }
+
+  // Start from another policy's slots; a second copy of an expert on a GPU is
+  // re-assigned to the expert (absent from that GPU) that keeps the objective lowest.
+  void build_from(const std::vector<int>& phy2log) {
+    slot_ = phy2log;
+    cnt_.assign(E_, 0);
+    on_.assign(static_cast<size_t>(G_) * E_, 0);
+    for (int s = 0; s < G_ * S_; ++s) ++cnt_[slot_[s]];
+    std::vector<int> dups;
+    for (int s = 0; s < G_ * S_; ++s) {
+      const int g = s / S_, e = slot_[s];
+      if (on(g, e)) dups.push_back(s);
+      ++on_[g * E_ + e];
+    }
+    refresh();
+    for (int s : dups) {
+      const int g = s / S_, a = slot_[s];
+      int best = -1;
+      Objective best_obj{};
+      for (int b = 0; b < E_; ++b) {
+        if (on(g, b)) continue;
+        const Objective o = eval_reassign(s, b);
+        if (best < 0 || o < best_obj) best = b, best_obj = o;
+      }
+      WIDEEP_ASSERT(best >= 0 && on(g, a) >= 2, "wideep: no expert to replace a co-located copy");
+      apply_reassign(s, best);
+    }
+  }
+
+  // Local search: swaps with the busiest GPU, then re-choosing which experts
+  // hold a replica, then plateau swaps (small layers), while one lowers
+  // (max, sum of squares). Then `kicks` rounds of iterated local search: a few
+  // random valid moves from the best state, descend again, keep the better.
+  // The random stream is a fixed-seed mt19937 (specified by the standard), so
+  // the result is the same everywhere.
+  void improve(int kicks) {
+    descend();
+    std::vector<int> best = slot_;
+    Objective best_obj = obj_;
+    std::mt19937 rng(0x5eedu);
+    for (int k = 0; k < kicks && best_obj.max > lower_bound_ + eps_; ++k) {
+      if (k > 0) set_slots(best);
+      for (int m = 0; m < 1 + k % 3; ++m) random_move(rng);
+      descend();
+      if (obj_ < best_obj) best_obj = obj_, best = slot_;
+    }
+    set_slots(best);
+  }
+
+  const std::vector<int>& slots() const { return slot_; }
+
+ private:
+  struct Objective {
+    double max = 0, sumsq = 0;
+    bool operator<(const Objective& o) const {
+      return max < o.max || (max == o.max && sumsq < o.sumsq);
+    }
+  };
+
+  double copy_load(int e) const { return w_[e] / cnt_[e]; }
+  int on(int g, int e) const { return on_[static_cast<size_t>(g) * E_ + e]; }
+
+  // Strictly better by more than rounding noise.
+  bool improves(const Objective& o) const {
+    if (o.max < obj_.max - eps_) return true;
+    return o.max <= obj_.max && o.sumsq < obj_.sumsq - eps_ * (obj_.max + 1.0);
+  }
+
+  // Greedy packing got stuck: every GPU with room holds e. Some full GPU h
+  // lacks e, and holds an expert f absent from a GPU g with room (g has fewer
+  // than S experts, so it cannot hold all of h's); f moves to g, e goes to h.
+  int make_room(int e, std::vector<int>& used, std::vector<double>& load) {
+    for (int h = 0; h < G_; ++h) {
+      if (used[h] < S_ || on(h, e)) continue;
+      for (int g = 0; g < G_; ++g) {
+        if (used[g] >= S_) continue;
+        for (int i = 0; i < S_; ++i) {
+          const int f = slot_[h * S_ + i];
+          if (on(g, f)) continue;
+          slot_[g * S_ + used[g]++] = f;
+          on_[g * E_ + f] = 1;
+          on_[h * E_ + f] = 0;
+          load[g] += copy_load(f);
+          load[h] -= copy_load(f);
+          // Close the gap on h so its free slot is the last one.
+          slot_[h * S_ + i] = slot_[h * S_ + S_ - 1];
+          --used[h];
+          return h;
+        }
+      }
+    }
+    WIDEEP_ASSERT(false, "wideep: packing found no room (needs experts >= slots per GPU)");
+    return -1;
+  }
+
+  void refresh() {
+    load_.assign(G_, 0.0);
+    for (int s = 0; s < G_ * S_; ++s) load_[s / S_] += copy_load(slot_[s]);
+    obj_ = objective(load_);
+    max_gpu_ = static_cast<int>(std::max_element(load_.begin(), load_.end()) - load_.begin());
+  }
+
+  static Objective objective(const std::vector<double>& load) {
+    Objective o;
+    for (double x : load) o.max = std::max(o.max, x), o.sumsq += x * x;
+    return o;
+  }
+
+  // Best swap of a slot of the busiest GPU g with a slot of another GPU h that
+  // brings both below g's load.
+  bool try_swap() {
+    const int g = max_gpu_;
+    const double lg = load_[g];
+    double best_peak = lg - eps_;
+    int best_i = -1, best_j = -1;
+    for (int i = 0; i < S_; ++i) {
+      const int a = slot_[g * S_ + i];
+      const double ca = copy_load(a);
+      for (int j = 0; j < G_ * S_; ++j) {
+        const int h = j / S_, b = slot_[j];
+        if (h == g || a == b) continue;
+        const double delta = ca - copy_load(b);
+        if (delta <= 0) continue;
+        const double peak = std::max(lg - delta, load_[h] + delta);
+        if (peak < best_peak && !on(h, a) && !on(g, b)) best_peak = peak, best_i = g * S_ + i, best_j = j;
+      }
+    }
+    if (best_i < 0) return false;
+    swap_slots(best_i, best_j);
+    return true;
+  }
+
+  // Objective after slot s (expert a, count >= 2) is given to expert b.
+  Objective eval_reassign(int s, int b) {
+    const int h = s / S_, a = slot_[s];
+    tmp_ = load_;
+    const double a_old = w_[a] / cnt_[a], a_new = w_[a] / (cnt_[a] - 1);
+    const double b_old = w_[b] / cnt_[b], b_new = w_[b] / (cnt_[b] + 1);
+    for (int k = 0; k < G_; ++k) {
+      const int na = on(k, a) - (k == h ? 1 : 0);
+      if (na) tmp_[k] += na * (a_new - a_old);
+      const int nb = on(k, b);
+      if (nb) tmp_[k] += nb * (b_new - b_old);
+    }
+    tmp_[h] += b_new - a_old;
+    return objective(tmp_);
+  }
+
+  void apply_reassign(int s, int b) {
+    const int h = s / S_, a = slot_[s];
+    --on_[h * E_ + a], --cnt_[a];
+    ++on_[h * E_ + b], ++cnt_[b];
+    slot_[s] = b;
+    refresh();
+  }
+
+  // Re-choosing replicas: give a slot of an expert with spare copies to an
+  // expert of the busiest GPU (its copies get lighter), or give a slot of the
+  // busiest GPU to another expert. The best improving move is applied.
+  bool try_reassign() {
+    const int g = max_gpu_;
+    Objective best_obj = obj_;
+    int best_s = -1, best_b = -1;
+    auto consider = [&](int s, int b) {
+      const Objective o = eval_reassign(s, b);
+      if (improves(o) && o < best_obj) best_obj = o, best_s = s, best_b = b;
+    };
+    for (int i = 0; i < S_; ++i) {
+      const int b = slot_[g * S_ + i];
+      for (int s = 0; s < G_ * S_; ++s) {
+        const int a = slot_[s];
+        if (cnt_[a] >= 2 && a != b && !on(s / S_, b)) consider(s, b);
+      }
+    }
+    // Small layers afford every (slot, expert) pair; large ones the busiest GPU's slots.
+    const bool all_slots = static_cast<int64_t>(G_) * G_ * S_ * E_ <= kFullReassignWork;
+    for (int s = all_slots ? 0 : g * S_; s < (all_slots ? G_ * S_ : (g + 1) * S_); ++s) {
+      const int h = s / S_, a = slot_[s];
+      if (cnt_[a] < 2) continue;
+      for (int b = 0; b < E_; ++b) {
+        if (!on(h, b)) consider(s, b);
+      }
+    }
+    if (best_s < 0) return false;
+    apply_reassign(best_s, best_b);
+    return true;
+  }
+
+  // A plateau move: the swap between any two GPUs that brings their loads
+  // closest (largest drop of the sum of squares); the maximum cannot rise.
+  bool try_balance_swap() {
+    double best_gain = eps_ * (obj_.max + 1.0);
+    int best_i = -1, best_j = -1;
+    for (int i = 0; i < G_ * S_; ++i) {
+      const int g = i / S_, a = slot_[i];
+      const double ca = copy_load(a);
+      for (int j = 0; j < G_ * S_; ++j) {
+        const int h = j / S_, b = slot_[j];
+        if (h == g || a == b) continue;
+        const double delta = ca - copy_load(b), gap = load_[g] - load_[h];
+        if (delta <= 0 || delta >= gap) continue;
+        const double gain = 2 * delta * (gap - delta);
+        if (gain > best_gain && !on(h, a) && !on(g, b)) best_gain = gain, best_i = i, best_j = j;
+      }
+    }
+    if (best_i < 0) return false;
+    swap_slots(best_i, best_j);
+    return true;
+  }
+
+  void swap_slots(int i, int j) {
+    const int g = i / S_, h = j / S_, a = slot_[i], b = slot_[j];
+    --on_[g * E_ + a], --on_[h * E_ + b];
+    ++on_[g * E_ + b], ++on_[h * E_ + a];
+    std::swap(slot_[i], slot_[j]);
+    refresh();
+  }
+
+  static constexpr int64_t kFullReassignWork = 1 << 22;
+  static constexpr int kPlateauSlots = 128;  // plateau swaps cost (G*S)^2 per step
+
+  void descend() {
+    std::vector<int> best = slot_;
+    Objective best_obj = obj_;
+    const int cap = 40 * G_ * S_ + 100;
+    for (int it = 0; it < cap; ++it) {
+      if (!try_swap() && !try_reassign() && !(G_ * S_ <= kPlateauSlots && try_balance_swap())) break;
+      if (obj_ < best_obj) best_obj = obj_, best = slot_;
+    }
+    if (best != slot_) set_slots(best);
+  }
+
+  void set_slots(const std::vector<int>& slots) {
+    slot_ = slots;
+    cnt_.assign(E_, 0);
+    on_.assign(static_cast<size_t>(G_) * E_, 0);
+    for (int s = 0; s < G_ * S_; ++s) ++cnt_[slot_[s]], ++on_[(s / S_) * E_ + slot_[s]];
+    refresh();
+  }
+
+  // One random valid swap or re-assignment (a kick; may raise the objective).
+  void random_move(std::mt19937& rng) {
+    const int P = G_ * S_;
+    for (int tries = 0; tries < 64; ++tries) {
+      const int i = static_cast<int>(rng() % P);
+      const int g = i / S_, a = slot_[i];
+      if (rng() % 2 == 0) {
+        const int j = static_cast<int>(rng() % P);
+        const int h = j / S_, b = slot_[j];
+        if (g == h || a == b || on(h, a) || on(g, b)) continue;
+        swap_slots(i, j);
+        return;
+      }
+      const int b = static_cast<int>(rng() % E_);
+      if (cnt_[a] < 2 || on(g, b)) continue;
+      apply_reassign(i, b);
+      return;
+    }
+  }
+
+  const double* w_;
+  int E_, G_, S_;
+  double eps_ = 0, lower_bound_ = 0;
+  std::vector<int> slot_, cnt_;
+  std::vector<int> on_;  // [G * E] copies of expert e on GPU g
+  std::vector<double> load_, tmp_;
+  Objective obj_;
+  int max_gpu_ = 0;
+};
+
+std::vector<Placement> rebalance_wideep(const EplbInput& in) {
+  std::vector<Placement> ref = rebalance_deepseek(in);
+  const int slots_per_gpu = in.num_replicas / in.num_gpus;
+  // With fewer experts than slots per GPU some GPU must hold two copies of one
+  // expert: nothing to improve on, the reference placement is returned.
+  if (in.num_logical < slots_per_gpu) return ref;
+  // Kicks pay on small layers, where the neighbourhoods are narrow; on large
+  // ones plain descent already ends near the even split (docs/results.md).
+  const int kicks = in.num_replicas <= 32 ? 100 : in.num_replicas <= 64 ? 20 : 0;
+  std::vector<Placement> out;
+  out.reserve(in.num_layers);
+  for (int l = 0; l < in.num_layers; ++l) {
+    const double* w = &in.weight[static_cast<size_t>(l) * in.num_logical];
+    // Two starts: our greedy and the reference (de-duplicated); the better wins.
+    WideepLayer from_greedy(w, in.num_logical, in.num_gpus, slots_per_gpu);
+    from_greedy.build_greedy();
+    from_greedy.improve(kicks);
+    WideepLayer from_ref(w, in.num_logical, in.num_gpus, slots_per_gpu);
+    from_ref.build_from(ref[l].phy2log);
+    from_ref.improve(kicks);
+    Placement a = Placement::from_phy2log(in.num_gpus, in.num_logical, from_greedy.slots(), "eplb wideep");
+    Placement b = Placement::from_phy2log(in.num_gpus, in.num_logical, from_ref.slots(), "eplb wideep");
+    Placement& best = max_gpu_load(b, w) < max_gpu_load(a, w) ? b : a;
+    // The guarantee: never above the reference. Only reached if the search
+    // ends worse; the reference is kept even if it co-locates copies.
+    if (max_gpu_load(ref[l], w) < max_gpu_load(best, w)) {
+      out.push_back(std::move(ref[l]));
+    } else {
+      out.push_back(std::move(best));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<Placement> rebalance_experts(const EplbInput& in, EplbPolicy policy) {
+  check_input(in);
+  return policy == EplbPolicy::kDeepseek ? rebalance_deepseek(in) : rebalance_wideep(in);
+}
+
+void balanced_packing(const double* weight, int n, int num_packs, int* pack_index,
+                      int* rank_in_pack) {
+  if (n <= 0 || num_packs <= 0 || n % num_packs != 0)
+    throw UsageError("balanced_packing: " + std::to_string(n) + " items do not divide into " +
+                     std::to_string(num_packs) + " packs");
+  std::vector<int> order, pack_items;
+  std::vector<double> pack_weight;
+  pack_greedy<double>(weight, n, num_packs, pack_index, rank_in_pack, order, pack_weight, pack_items);
+}
+
+double max_gpu_load(const Placement& p, const double* weight) {
+  // Summed in ascending order per rank, so equal multisets give equal loads bit for bit.
+  std::vector<double> copy(p.slots_per_rank);
+  double peak = 0;
+  for (int r = 0; r < p.num_ranks; ++r) {
+    for (int i = 0; i < p.slots_per_rank; ++i) {
+      const int e = p.phy2log[r * p.slots_per_rank + i];
+      copy[i] = weight[e] / p.logcnt[e];
+    }
+    std::sort(copy.begin(), copy.end());
+    double sum = 0;
+    for (double x : copy) sum += x;
+    peak = std::max(peak, sum);
+  }
+  return peak;
+}
+
+Placement align_to_previous(const Placement& old, const Placement& fresh) {
+  if (old.num_ranks != fresh.num_ranks || old.slots_per_rank != fresh.slots_per_rank ||
+      old.num_logical != fresh.num_logical || old.phy2log.size() != fresh.phy2log.size())
+    throw UsageError("align_to_previous: old and new placements differ in shape");
+  const int S = fresh.slots_per_rank;
+  std::vector<int> out(fresh.phy2log.size(), -1);
+  std::vector<int> pending(fresh.num_logical, 0);  // copies of e still to seat on this rank
+  for (int r = 0; r < fresh.num_ranks; ++r) {
+    const int base = r * S;
+    for (int i = 0; i < S; ++i) ++pending[fresh.phy2log[base + i]];
+    // Experts the rank already held keep their old slot.
+    for (int i = 0; i < S; ++i) {
+      const int e = old.phy2log[base + i];
+      if (pending[e] > 0) out[base + i] = e, --pending[e];
+    }
+    // The others fill the free slots in their order in `fresh`.
+    int free_slot = 0;
+    for (int i = 0; i < S; ++i) {
+      const int e = fresh.phy2log[base + i];
+      if (pending[e] == 0) continue;
+      --pending[e];
+      while (out[base + free_slot] >= 0) ++free_slot;
+      out[base + free_slot] = e;
+    }
+  }
+  return Placement::from_phy2log(fresh.num_ranks, fresh.num_logical, out, "aligned placement");
+}
+
+}  // namespace wideep

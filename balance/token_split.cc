@@ -1,0 +1,171 @@
+// Exact, deterministic split of each expert's tokens among its copies: every
+// rank replays the same fill (own rank, then own node, then global order) over
+// the gathered counts and keeps only the pieces that cover its own tokens.
+#include "balance/token_split.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "common/check.h"
+
+namespace wideep {
+namespace {
+
+struct Piece {
+  int64_t begin, end;  // this rank's local token indices of one expert
+  int slot;
+};
+
+// Per-thread work arrays: no allocation once a shape has been seen.
+struct SplitWork {
+  std::vector<int64_t> used;  // [R] tokens of a rank already placed (current expert)
+  std::vector<int> touched;   // ranks whose `used` must be reset
+  std::vector<int64_t> rem;   // [copies] quota left
+  std::vector<Piece> pieces;
+  std::vector<int> piece_begin, piece_end, cursor;  // [E]
+  std::vector<int64_t> seen;                        // [E]
+};
+
+struct ExpertSplit {
+  const Placement& p;
+  const int64_t* rank_counts;
+  int rank, rpn, num_ranks, num_logical;
+  SplitWork& w;
+
+  int64_t count(int r, int e) const { return rank_counts[static_cast<size_t>(r) * num_logical + e]; }
+  int64_t left(int r, int e) const { return count(r, e) - w.used[r]; }
+  void use(int r, int64_t n) {
+    if (w.used[r] == 0 && n > 0) w.touched.push_back(r);
+    w.used[r] += n;
+  }
+
+  // Copies [k0, k1) fill a token sequence in order; this rank's tokens occupy
+  // [offset, offset + len) of it, starting at local index `local`.
+  void map_window(const int* cp, int k0, int k1, int64_t offset, int64_t len, int64_t local) {
+    int64_t cum = 0;
+    for (int k = k0; k < k1 && len > 0; ++k) {
+      const int64_t lo = std::max(cum, offset), hi = std::min(cum + w.rem[k], offset + len);
+      if (hi > lo) w.pieces.push_back({local + lo - offset, local + hi - offset, cp[k]});
+      cum += w.rem[k];
+    }
+  }
+  // Consumes n tokens of the sequence from the quotas of copies [k0, k1) in order.
+  void take_quota(int k0, int k1, int64_t n) {
+    for (int k = k0; k < k1 && n > 0; ++k) {
+      const int64_t t = std::min(n, w.rem[k]);
+      w.rem[k] -= t;
+      n -= t;
+    }
+  }
+
+  void own_rank(int e, const int* cp, int n);
+  void own_node(int e, const int* cp, int n);
+  void global(int e, const int* cp, int n);
+  void run(int e);
+};
+
+void ExpertSplit::own_rank(int e, const int* cp, int n) {
+  for (int k = 0; k < n; ++k) {
+    const int r = p.rank_of_slot(cp[k]);
+    const int64_t t = std::min(w.rem[k], left(r, e));
+    if (t <= 0) continue;
+    if (r == rank) w.pieces.push_back({w.used[r], w.used[r] + t, cp[k]});
+    use(r, t);
+    w.rem[k] -= t;
+  }
+}
+
+// Copies are in slot order, so the copies of one node are contiguous.
+void ExpertSplit::own_node(int e, const int* cp, int n) {
+  for (int k0 = 0; k0 < n;) {
+    const int node = p.rank_of_slot(cp[k0]) / rpn;
+    int k1 = k0;
+    int64_t quota = 0;
+    while (k1 < n && p.rank_of_slot(cp[k1]) / rpn == node) quota += w.rem[k1++];
+    const int lo = node * rpn, hi = std::min(num_ranks, lo + rpn);
+    int64_t offset = 0;
+    for (int r = lo; r < hi && offset < quota; ++r) {
+      const int64_t len = left(r, e), take = std::min(len, quota - offset);
+      if (r == rank) map_window(cp, k0, k1, offset, len, w.used[r]);
+      use(r, take);
+      offset += len;
+    }
+    take_quota(k0, k1, std::min(offset, quota));
+    k0 = k1;
+  }
+}
+
+void ExpertSplit::global(int e, const int* cp, int n) {
+  int64_t offset = 0;
+  for (int r = 0; r < rank; ++r) offset += left(r, e);
+  const int64_t len = left(rank, e);
+  const size_t before = w.pieces.size();
+  map_window(cp, 0, n, offset, len, w.used[rank]);
+  int64_t got = 0;
+  for (size_t i = before; i < w.pieces.size(); ++i) got += w.pieces[i].end - w.pieces[i].begin;
+  WIDEEP_ASSERT(got == len, "split_tokens: copy quotas do not cover the expert's tokens");
+}
+
+void ExpertSplit::run(int e) {
+  const int n = p.logcnt[e];
+  const int* cp = p.copies(e);
+  WIDEEP_ASSERT(n > 0, "split_tokens: a token picks an expert with no copy");
+  if (n == 1) {
+    w.pieces.push_back({0, count(rank, e), cp[0]});
+    return;
+  }
+  own_rank(e, cp, n);
+  if (rpn > 0 && rpn < num_ranks) own_node(e, cp, n);
+  global(e, cp, n);
+  for (int r : w.touched) w.used[r] = 0;
+  w.touched.clear();
+}
+
+}  // namespace
+
+void split_tokens(const Placement& p, const int64_t* rank_counts, const int64_t* copy_tokens,
+                  int rank, const int32_t* topk_ids, int num_tokens, int topk,
+                  int32_t* slot_of_pair) {
+  split_tokens(p, rank_counts, copy_tokens, rank, topk_ids, num_tokens, topk, 0, slot_of_pair);
+}
+
+void split_tokens(const Placement& p, const int64_t* rank_counts, const int64_t* copy_tokens,
+                  int rank, const int32_t* topk_ids, int num_tokens, int topk,
+                  int ranks_per_node, int32_t* slot_of_pair) {
+  thread_local SplitWork w;
+  const int E = p.num_logical, R = p.num_ranks;
+  w.used.assign(R, 0);
+  w.rem.resize(std::max(p.max_copies, 1));
+  w.pieces.clear();
+  w.piece_begin.assign(E, 0);
+  w.piece_end.assign(E, 0);
+  w.cursor.assign(E, 0);
+  w.seen.assign(E, 0);
+  ExpertSplit split{p, rank_counts, rank, ranks_per_node, R, E, w};
+  for (int e = 0; e < E; ++e) {
+    if (rank_counts[static_cast<size_t>(rank) * E + e] == 0) continue;
+    w.piece_begin[e] = static_cast<int>(w.pieces.size());
+    if (p.logcnt[e] > 1) {
+      const int* cp = p.copies(e);
+      for (int k = 0; k < p.logcnt[e]; ++k) w.rem[k] = copy_tokens[cp[k]];
+    }
+    split.run(e);
+    w.piece_end[e] = static_cast<int>(w.pieces.size());
+    w.cursor[e] = w.piece_begin[e];
+  }
+  for (int64_t i = 0; i < static_cast<int64_t>(num_tokens) * topk; ++i) {
+    const int e = topk_ids[i];
+    if (e < 0 || e >= E) {
+      slot_of_pair[i] = -1;  // no expert (dropped pair)
+      continue;
+    }
+    const int64_t j = w.seen[e]++;
+    int& c = w.cursor[e];
+    while (c < w.piece_end[e] && w.pieces[c].end <= j) ++c;
+    WIDEEP_ASSERT(c < w.piece_end[e] && w.pieces[c].begin <= j,
+                  "split_tokens: rank_counts disagree with topk_ids");
+    slot_of_pair[i] = w.pieces[c].slot;
+  }
+}
+
+}  // namespace wideep

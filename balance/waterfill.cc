@@ -1,0 +1,120 @@
+// Waterfill balancers: the shared-expert fill (exact integer quotas, local
+// first, overloaded ranks' excess poured into slack ranks in rank order) and the
+// greedy routed fill (each expert's tokens level its copies' ranks).
+#include "balance/waterfill.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "common/check.h"
+
+namespace wideep {
+
+void waterfill_shared(const int64_t* routed_loads, const int64_t* shared_tokens, int num_ranks,
+                      int64_t* shared_move) {
+  const int R = num_ranks;
+  int64_t total = 0;
+  for (int r = 0; r < R; ++r) total += routed_loads[r] + shared_tokens[r];
+  const int64_t level = (total + R - 1) / R;  // the water level H
+  std::fill(shared_move, shared_move + static_cast<size_t>(R) * R, 0);
+  // Local first: each rank keeps what fits under H. What is left over moves.
+  thread_local std::vector<int64_t> excess, slack;
+  excess.assign(R, 0);
+  slack.assign(R, 0);
+  for (int r = 0; r < R; ++r) {
+    const int64_t room = std::max<int64_t>(level - routed_loads[r], 0);
+    const int64_t keep = std::min(shared_tokens[r], room);
+    shared_move[static_cast<size_t>(r) * R + r] = keep;
+    excess[r] = shared_tokens[r] - keep;
+    slack[r] = room - keep;
+  }
+  // Slack covers the excess (sum of loads <= R*H); two pointers in rank order
+  // give each overloaded rank as few destinations as possible.
+  int dst = 0;
+  for (int src = 0; src < R; ++src) {
+    while (excess[src] > 0) {
+      while (dst < R && slack[dst] == 0) ++dst;
+      WIDEEP_ASSERT(dst < R, "waterfill_shared: slack does not cover the excess");
+      const int64_t t = std::min(excess[src], slack[dst]);
+      shared_move[static_cast<size_t>(src) * R + dst] += t;
+      excess[src] -= t;
+      slack[dst] -= t;
+    }
+  }
+}
+
+namespace {
+
+// Raises the least-loaded of `ranks` (ordered by load, then rank) with `tokens`,
+// as if each token went to the least-loaded rank; writes what each rank got.
+void level_ranks(std::vector<int>& ranks, const std::vector<int64_t>& load, int64_t tokens,
+                 std::vector<int64_t>& got) {
+  std::sort(ranks.begin(), ranks.end(),
+            [&](int a, int b) { return load[a] < load[b] || (load[a] == load[b] && a < b); });
+  const int n = static_cast<int>(ranks.size());
+  int j = 1;  // ranks[0, j) get filled to a common level
+  int64_t cost = 0;
+  while (j < n) {
+    const int64_t step = (load[ranks[j]] - load[ranks[j - 1]]) * j;
+    if (cost + step > tokens) break;
+    cost += step;
+    ++j;
+  }
+  const int64_t floor_level = load[ranks[j - 1]] + (tokens - cost) / j;
+  const int64_t extra = (tokens - cost) % j;
+  // The extra tokens go one each to the lowest rank ids among the filled ones.
+  std::vector<int> filled(ranks.begin(), ranks.begin() + j);
+  std::sort(filled.begin(), filled.end());
+  for (int k = 0; k < n; ++k) got[k] = 0;
+  for (int k = 0; k < j; ++k) {
+    const int r = ranks[k];
+    const bool plus = std::lower_bound(filled.begin(), filled.end(), r) - filled.begin() < extra;
+    got[k] = floor_level - load[r] + (plus ? 1 : 0);
+  }
+}
+
+}  // namespace
+
+void waterfill_routed(const LpInput& in, LpResult* out) {
+  WIDEEP_ASSERT(in.placement && in.counts && out, "waterfill_routed needs a placement and counts");
+  const Placement& p = *in.placement;
+  const int E = p.num_logical, R = p.num_ranks;
+  std::vector<int64_t> load(R, 0);
+  if (in.base_load) std::copy(in.base_load, in.base_load + R, load.begin());
+  std::vector<int> order(E);
+  for (int e = 0; e < E; ++e) order[e] = e;
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return in.counts[a] > in.counts[b]; });
+  out->copy_tokens.assign(p.num_slots(), 0);
+  std::vector<int> ranks;
+  std::vector<int64_t> got;
+  for (int e : order) {
+    const int64_t c = in.counts[e];
+    if (c <= 0) break;
+    if (p.logcnt[e] == 0)
+      throw UsageError("expert " + std::to_string(e) + " has " + std::to_string(c) +
+                       " tokens but no physical copy");
+    const int* cp = p.copies(e);
+    ranks.clear();
+    for (int k = 0; k < p.logcnt[e]; ++k)
+      if (ranks.empty() || ranks.back() != p.rank_of_slot(cp[k])) ranks.push_back(p.rank_of_slot(cp[k]));
+    got.assign(ranks.size(), 0);
+    level_ranks(ranks, load, c, got);
+    for (size_t k = 0; k < ranks.size(); ++k) {
+      const int r = ranks[k];
+      load[r] += got[k];
+      // Copies of e on rank r share its tokens evenly, lower slots first.
+      int first = -1, n = 0;
+      for (int q = 0; q < p.logcnt[e]; ++q)
+        if (p.rank_of_slot(cp[q]) == r) {
+          if (first < 0) first = q;
+          ++n;
+        }
+      for (int q = 0; q < n; ++q) out->copy_tokens[cp[first + q]] = got[k] / n + (q < got[k] % n ? 1 : 0);
+    }
+  }
+  out->rank_loads = load;
+  out->max_load = *std::max_element(load.begin(), load.end());
+  out->lp_opt = -1;
+}
+
+}  // namespace wideep

@@ -1,0 +1,15 @@
+// Choice of the Communicator backend by name: "mpi" (always) or "nccl" (when
+// built with CUDA and NCCL). Collective over MPI_COMM_WORLD.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "comm/communicator.h"
+
+namespace wideep {
+
+bool nccl_backend_available();
+std::unique_ptr<Communicator> make_communicator(const std::string& backend);
+
+}  // namespace wideep

@@ -1,0 +1,80 @@
+// The one communication interface of wideep; backends (MPI on hosts, NCCL on
+// devices) implement it. Every call here is collective over all ranks unless
+// it says otherwise, and every wait ends after the timeout with an Error of
+// category kTimeout naming the operation, the step, the phase and the peers
+// that did not answer. Buffers are host memory for MPI, device memory for NCCL.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace wideep {
+
+// Where the caller is, for messages: set by the runtime before each phase.
+struct CommContext {
+  int step = -1;
+  int layer = -1;
+  const char* phase = "init";
+};
+
+// One point-to-point transfer of a batched exchange (EPLB weight moves).
+struct P2PTransfer {
+  int peer;      // the other rank
+  void* buf;     // send: source; recv: destination
+  int64_t bytes;
+  int tag;       // the same on both sides; the posting order is the plan order
+};
+
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  virtual const char* backend_name() const = 0;
+
+  void set_context(const CommContext& ctx) { ctx_ = ctx; }
+  const CommContext& context() const { return ctx_; }
+  void set_timeout_s(double s) { timeout_s_ = s; }
+  double timeout_s() const { return timeout_s_; }
+
+  // recv[r] = what rank r put in its send[this rank]; R values each side.
+  virtual void alltoall_int64(const int64_t* send, int64_t* recv) = 0;
+
+  // Payload exchange by point-to-point pairs (names the peers on timeout).
+  // Offsets and sizes in bytes, indexed by peer.
+  virtual void alltoallv_bytes(const void* send, const int64_t* send_bytes,
+                               const int64_t* send_offset, void* recv,
+                               const int64_t* recv_bytes, const int64_t* recv_offset) = 0;
+
+  // The library's own all-to-allv of the same matrix: the --baseline reference.
+  virtual void raw_alltoallv_bytes(const void* send, const int64_t* send_bytes,
+                                   const int64_t* send_offset, void* recv,
+                                   const int64_t* recv_bytes, const int64_t* recv_offset) = 0;
+
+  // recv [size * n]: rank r's n values at r*n.
+  virtual void allgather_int64(const int64_t* send, int64_t n, int64_t* recv) = 0;
+  virtual void allreduce_sum_int64(int64_t* data, int64_t n) = 0;
+  virtual void allreduce_max_double(double* data, int64_t n) = 0;
+  virtual void allreduce_sum_double(double* data, int64_t n) = 0;
+  virtual void barrier() = 0;
+
+  // Posts all receives, then all sends, in list order, and waits for all.
+  // Not collective: only the ranks named in the lists take part.
+  virtual void exchange(const std::vector<P2PTransfer>& sends,
+                        const std::vector<P2PTransfer>& recvs) = 0;
+
+  // Ends the whole job at once (after a fatal error on this rank).
+  virtual void abort(int status) = 0;
+
+ protected:
+  CommContext ctx_;
+  double timeout_s_ = 60.0;
+};
+
+// MPI_COMM_WORLD of an MPI_Init'ed process (comm/mpi_communicator.cc).
+std::unique_ptr<Communicator> make_mpi_communicator();
+
+}  // namespace wideep

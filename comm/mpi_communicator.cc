@@ -1,0 +1,210 @@
+// MPI backend of Communicator (host memory). Payload and counts go by
+// MPI_Isend/MPI_Irecv pairs polled against a deadline, so a timeout names the
+// peers that never answered; small collectives use the nonblocking MPI_I*
+// forms; the --baseline all-to-allv is MPI_Alltoallv itself under a watchdog.
+#include <mpi.h>
+#include <sched.h>
+
+#include <chrono>
+#include <climits>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "comm/communicator.h"
+#include "comm/watchdog.h"
+#include "common/check.h"
+
+namespace wideep {
+namespace {
+
+enum : int { kTagCounts = 11, kTagPayload = 12, kTagExchangeBase = 1000 };
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+int to_int(int64_t v, const char* what) {
+  WIDEEP_ASSERT(v >= 0 && v <= INT_MAX, std::string(what) + " exceeds the 2 GiB limit of one MPI message");
+  return static_cast<int>(v);
+}
+
+class MpiCommunicator final : public Communicator {
+ public:
+  MpiCommunicator() {
+    WIDEEP_MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &rank_));
+    WIDEEP_MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &size_));
+    reqs_.reserve(2 * size_ + 16);
+    peers_.reserve(2 * size_ + 16);
+    counts_.assign(2 * size_, 0);
+    displs_.assign(2 * size_, 0);
+  }
+
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  const char* backend_name() const override { return "mpi"; }
+
+  void alltoall_int64(const int64_t* send, int64_t* recv) override {
+    begin();
+    for (int p = 0; p < size_; ++p) {
+      if (p == rank_) continue;
+      post_recv(recv + p, sizeof(int64_t), p, kTagCounts);
+    }
+    for (int p = 0; p < size_; ++p) {
+      if (p == rank_) continue;
+      post_send(send + p, sizeof(int64_t), p, kTagCounts);
+    }
+    recv[rank_] = send[rank_];
+    wait_all("counts exchange");
+  }
+
+  void alltoallv_bytes(const void* send, const int64_t* send_bytes, const int64_t* send_offset,
+                       void* recv, const int64_t* recv_bytes, const int64_t* recv_offset) override {
+    begin();
+    auto* in = static_cast<unsigned char*>(recv);
+    auto* out = static_cast<const unsigned char*>(send);
+    // Peers in ring order from this rank so that not every rank hits rank 0 first.
+    for (int i = 1; i < size_; ++i) {
+      const int p = (rank_ + size_ - i) % size_;
+      if (recv_bytes[p] > 0) post_recv(in + recv_offset[p], recv_bytes[p], p, kTagPayload);
+    }
+    for (int i = 1; i < size_; ++i) {
+      const int p = (rank_ + i) % size_;
+      if (send_bytes[p] > 0) post_send(out + send_offset[p], send_bytes[p], p, kTagPayload);
+    }
+    WIDEEP_ASSERT(send_bytes[rank_] == recv_bytes[rank_], "self send and receive sizes differ");
+    if (send_bytes[rank_] > 0)
+      std::memcpy(in + recv_offset[rank_], out + send_offset[rank_], send_bytes[rank_]);
+    wait_all("all-to-allv");
+  }
+
+  void raw_alltoallv_bytes(const void* send, const int64_t* send_bytes, const int64_t* send_offset,
+                           void* recv, const int64_t* recv_bytes,
+                           const int64_t* recv_offset) override {
+    int* sc = counts_.data();
+    int* rc = counts_.data() + size_;
+    int* sd = displs_.data();
+    int* rd = displs_.data() + size_;
+    for (int p = 0; p < size_; ++p) {
+      sc[p] = to_int(send_bytes[p], "send count");
+      rc[p] = to_int(recv_bytes[p], "receive count");
+      sd[p] = to_int(send_offset[p], "send offset");
+      rd[p] = to_int(recv_offset[p], "receive offset");
+    }
+    WatchdogScope guard(watchdog_, timeout_s_, where("MPI_Alltoallv (baseline)"));
+    WIDEEP_MPI_CHECK(MPI_Alltoallv(send, sc, sd, MPI_BYTE, recv, rc, rd, MPI_BYTE, MPI_COMM_WORLD));
+  }
+
+  void allgather_int64(const int64_t* send, int64_t n, int64_t* recv) override {
+    begin();
+    MPI_Request r;
+    WIDEEP_MPI_CHECK(MPI_Iallgather(send, to_int(n, "allgather count"), MPI_INT64_T, recv,
+                                    to_int(n, "allgather count"), MPI_INT64_T, MPI_COMM_WORLD, &r));
+    add(r, -1);
+    wait_all("allgather");
+  }
+
+  void allreduce_sum_int64(int64_t* data, int64_t n) override {
+    allreduce(data, n, MPI_INT64_T, MPI_SUM, "allreduce(sum)");
+  }
+  void allreduce_max_double(double* data, int64_t n) override {
+    allreduce(data, n, MPI_DOUBLE, MPI_MAX, "allreduce(max)");
+  }
+  void allreduce_sum_double(double* data, int64_t n) override {
+    allreduce(data, n, MPI_DOUBLE, MPI_SUM, "allreduce(sum)");
+  }
+
+  void barrier() override {
+    begin();
+    MPI_Request r;
+    WIDEEP_MPI_CHECK(MPI_Ibarrier(MPI_COMM_WORLD, &r));
+    add(r, -1);
+    wait_all("barrier");
+  }
+
+  void exchange(const std::vector<P2PTransfer>& sends,
+                const std::vector<P2PTransfer>& recvs) override {
+    begin();
+    for (const P2PTransfer& t : recvs) post_recv(t.buf, t.bytes, t.peer, kTagExchangeBase + t.tag);
+    for (const P2PTransfer& t : sends) post_send(t.buf, t.bytes, t.peer, kTagExchangeBase + t.tag);
+    wait_all("weight exchange");
+  }
+
+  void abort(int status) override { MPI_Abort(MPI_COMM_WORLD, status); }
+
+ private:
+  void begin() {
+    reqs_.clear();
+    peers_.clear();
+  }
+  void add(MPI_Request r, int peer) {
+    reqs_.push_back(r);
+    peers_.push_back(peer);
+  }
+  void post_recv(void* buf, int64_t bytes, int peer, int tag) {
+    MPI_Request r;
+    WIDEEP_MPI_CHECK(MPI_Irecv(buf, to_int(bytes, "receive"), MPI_BYTE, peer, tag, MPI_COMM_WORLD, &r));
+    add(r, peer);
+  }
+  void post_send(const void* buf, int64_t bytes, int peer, int tag) {
+    MPI_Request r;
+    WIDEEP_MPI_CHECK(MPI_Isend(buf, to_int(bytes, "send"), MPI_BYTE, peer, tag, MPI_COMM_WORLD, &r));
+    add(r, -2 - peer);  // sends are encoded as -2 - peer, receives as peer
+  }
+  template <typename T>
+  void allreduce(T* data, int64_t n, MPI_Datatype type, MPI_Op op, const char* what) {
+    begin();
+    MPI_Request r;
+    WIDEEP_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, data, to_int(n, what), type, op, MPI_COMM_WORLD, &r));
+    add(r, -1);
+    wait_all(what);
+  }
+
+  std::string where(const char* op) const {
+    return std::string(op) + " in step " + std::to_string(ctx_.step) + " layer " +
+           std::to_string(ctx_.layer) + " phase " + ctx_.phase;
+  }
+
+  // Polls until every request completes or the deadline passes; yields the
+  // core after a short spin because ranks may outnumber cores.
+  void wait_all(const char* op) {
+    const double deadline_s = now_s() + timeout_s_;
+    for (unsigned spins = 0;; ++spins) {
+      int done = 0;
+      WIDEEP_MPI_CHECK(MPI_Testall(static_cast<int>(reqs_.size()), reqs_.data(), &done,
+                                   MPI_STATUSES_IGNORE));
+      if (done) return;
+      if (spins > 64) sched_yield();
+      if ((spins & 127) == 0 && now_s() > deadline_s) timeout(op);
+    }
+  }
+
+  [[noreturn]] void timeout(const char* op) {
+    std::string missing;
+    for (size_t i = 0; i < reqs_.size(); ++i) {
+      int flag = 0;
+      MPI_Request_get_status(reqs_[i], &flag, MPI_STATUS_IGNORE);
+      if (flag) continue;
+      const int p = peers_[i];
+      if (!missing.empty()) missing += ", ";
+      if (p == -1) missing += "the collective (peer unknown)";
+      else if (p >= 0) missing += "receive from rank " + std::to_string(p);
+      else missing += "send to rank " + std::to_string(-2 - p);
+    }
+    throw Error(ErrorCategory::kTimeout,
+                "rank " + std::to_string(rank_) + ": timeout after " + std::to_string(timeout_s_) +
+                    " s in " + where(op) + "; not completed: " + missing);
+  }
+
+  int rank_ = 0, size_ = 1;
+  std::vector<MPI_Request> reqs_;
+  std::vector<int> peers_;
+  std::vector<int> counts_, displs_;
+  Watchdog watchdog_;
+};
+
+}  // namespace
+
+std::unique_ptr<Communicator> make_mpi_communicator() { return std::make_unique<MpiCommunicator>(); }
+
+}  // namespace wideep

@@ -1,0 +1,227 @@
+// wideep run: validates everything before any communication, then runs the
+// step loop of MoeRunner on every rank, reduces each step's figures over ranks
+// (the slowest rank's times, global balancedness), checks, rebalances, and
+// writes the table and JSON lines on rank 0.
+#include <fmt/core.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "comm/backend.h"
+#include "comm/communicator.h"
+#include "comm/mpi_env.h"
+#include "common/check.h"
+#include "common/exit_status.h"
+#include "kernels/gpu_info.h"
+#include "runtime/commands.h"
+#include "runtime/config.h"
+#include "runtime/eplb_manager.h"
+#include "runtime/inject.h"
+#include "runtime/metrics.h"
+#include "runtime/moe_runner.h"
+#include "runtime/placement_io.h"
+#include "runtime/reference.h"
+
+namespace wideep {
+namespace {
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Everything a run needs that can be wrong in the input, checked on every rank
+// alike before the first message is sent.
+struct Prepared {
+  std::shared_ptr<const Workload> workload;
+  std::vector<Fault> faults;
+  std::vector<Placement> placement;
+  std::unique_ptr<Topology> topology;
+  std::string backend;
+};
+
+Prepared prepare(RunConfig& cfg, int num_ranks) {
+  validate(cfg, num_ranks);
+  Prepared p;
+  const bool gpu = visible_gpu_count() > 0;
+  p.backend = cfg.backend.empty() ? (gpu && nccl_backend_available() ? "nccl" : "mpi") : cfg.backend;
+  if (p.backend == "nccl" && !gpu)
+    throw UsageError("--backend nccl: no GPU is visible to this process (use --backend mpi)");
+  if (p.backend == "nccl" && !nccl_backend_available())
+    throw UsageError("--backend nccl: this build has no NCCL backend (configure with WIDEEP_CUDA=ON)");
+  std::shared_ptr<const Trace> trace;
+  if (cfg.workload.kind == WorkloadSpec::Kind::kTrace)
+    trace = std::make_shared<Trace>(load_trace(cfg.workload.file, cfg.experts, cfg.topk, cfg.layers, cfg.total_steps()));
+  p.workload = std::make_shared<Workload>(cfg.workload, cfg.experts, cfg.topk, cfg.layers, cfg.seed, trace);
+  p.faults = parse_faults(cfg.inject, num_ranks);
+  p.topology = load_topology(cfg, num_ranks);
+  p.placement = initial_placement(cfg, p.topology.get());
+  if (!cfg.json_path.empty()) {
+    std::ofstream probe(cfg.json_path, std::ios::app);
+    if (!probe) throw UsageError("--json " + cfg.json_path + ": cannot open for writing");
+  }
+  return p;
+}
+
+void apply_process_faults(const std::vector<Fault>& faults, int rank, int step) {
+  if (find_fault(faults, Fault::Kind::kDie, rank, step)) {
+    std::fprintf(stderr, "wideep run: rank %d: injected fault: exiting abruptly at step %d\n", rank, step);
+    std::fflush(stderr);
+    std::_Exit(kExitFailure);
+  }
+  if (find_fault(faults, Fault::Kind::kHang, rank, step)) {
+    std::fprintf(stderr, "wideep run: rank %d: injected fault: hanging at step %d\n", rank, step);
+    std::fflush(stderr);
+    for (;;) std::this_thread::sleep_for(std::chrono::seconds(3600));
+  }
+}
+
+// Stats one rank contributes for one step (allgathered): see fields below.
+enum StatField : int { kStepNs, kPhase0, kBaselineNs = kPhase0 + kNumPhases, kDispatchBytes,
+                       kCombineBytes, kMismatch, kLoad0 };
+
+int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
+  const int R = comm.size(), me = comm.rank(), L = cfg.layers;
+  MoeRunner runner(cfg, comm, prep.workload, prep.faults, prep.placement);
+  std::unique_ptr<EplbManager> eplb;
+  if (cfg.balancers.eplb)
+    eplb = std::make_unique<EplbManager>(cfg, comm, runner, prep.faults, prep.topology.get());
+  std::unique_ptr<Reference> ref;
+  if (cfg.check) ref = std::make_unique<Reference>(cfg);
+  RunMetrics metrics(cfg, prep.backend.c_str());
+  std::ofstream json;
+  if (me == 0 && !cfg.json_path.empty()) json.open(cfg.json_path, std::ios::trunc);
+
+  const int nstat = kLoad0 + L;
+  std::vector<int64_t> mine(nstat), all(static_cast<size_t>(nstat) * R);
+  std::vector<LayerStats> ls(L);
+  bool check_failed = false;
+  comm.barrier();  // connect before the first timed step
+  for (int step = 0; step < cfg.total_steps(); ++step) {
+    apply_process_faults(prep.faults, me, step);
+    std::fill(mine.begin(), mine.end(), 0);
+    double err[2] = {0, 0};  // max abs error, max relative error
+    for (int l = 0; l < L; ++l) {
+      const int64_t t0 = now_ns();
+      runner.run_layer(step, l, &ls[l]);
+      mine[kStepNs] += now_ns() - t0 - ls[l].baseline_ns;
+      for (int p = 0; p < kNumPhases; ++p) mine[kPhase0 + p] += ls[l].phase_ns[p];
+      mine[kBaselineNs] += ls[l].baseline_ns;
+      mine[kDispatchBytes] += ls[l].dispatch_bytes_remote;
+      mine[kCombineBytes] += ls[l].combine_bytes_remote;
+      mine[kMismatch] += ls[l].expected_load >= 0 && ls[l].expected_load != ls[l].load_pairs;
+      mine[kLoad0 + l] = ls[l].load_pairs;
+      if (eplb) eplb->record(step, l, runner.local_counts());
+      if (ref) {
+        const CheckResult c = ref->compare(l, runner.input(), runner.topk_ids(), runner.gate_weights(), runner.output());
+        const double rel = c.max_abs_err / std::max(c.scale, 1e-30);
+        if (rel > 1e-4 && !check_failed) {
+          std::fprintf(stderr,
+                       "wideep run: rank %d: check failed at step %d layer %d token %d (global %lld): "
+                       "max abs err %.3g, output scale %.3g\n",
+                       me, step, l, c.worst_token, static_cast<long long>(me) * cfg.tokens + c.worst_token,
+                       c.max_abs_err, c.scale);
+          check_failed = true;
+        }
+        err[0] = std::max(err[0], c.max_abs_err);
+        err[1] = std::max(err[1], rel);
+      }
+    }
+    comm.set_context({step, -1, "metrics"});
+    comm.allgather_int64(mine.data(), nstat, all.data());
+    if (ref) comm.allreduce_max_double(err, 2);
+    RebalanceRecord rec;
+    const bool rebalanced = eplb && eplb->maybe_rebalance(step, &rec);
+    if (rebalanced) {
+      metrics.add_rebalance(rec);
+      if (json.is_open()) json << metrics.rebalance_json(rec).dump() << "\n";
+    }
+    if (step < cfg.warmup) continue;
+    StepRecord r;
+    r.step = step;
+    for (int q = 0; q < R; ++q) {
+      const int64_t* s = &all[static_cast<size_t>(q) * nstat];
+      r.step_us = std::max(r.step_us, s[kStepNs] / 1e3);
+      for (int p = 0; p < kNumPhases; ++p) r.phases_us[p] = std::max(r.phases_us[p], s[kPhase0 + p] / 1e3);
+      r.baseline_us = std::max(r.baseline_us, s[kBaselineNs] / 1e3);
+      r.dispatch_bytes += s[kDispatchBytes];
+      r.combine_bytes += s[kCombineBytes];
+      r.load_mismatches += s[kMismatch];
+    }
+    for (int l = 0; l < L; ++l) {
+      int64_t mx = 0, sum = 0;
+      for (int q = 0; q < R; ++q) {
+        const int64_t v = all[static_cast<size_t>(q) * nstat + kLoad0 + l];
+        mx = std::max(mx, v);
+        sum += v;
+      }
+      const double b = mx > 0 ? static_cast<double>(sum) / R / mx : 1.0;
+      r.layer_balancedness.push_back(b);
+      r.balancedness += b / L;
+      r.max_rank_load += mx;
+    }
+    if (ref) {
+      r.max_abs_err = err[0];
+      r.rel_err = err[1];
+    }
+    metrics.add_step(r);
+    if (json.is_open()) json << metrics.step_json(r).dump() << "\n";
+  }
+  double worst_rel = 0;
+  for (const StepRecord& r : metrics.steps()) worst_rel = std::max(worst_rel, r.rel_err);
+  if (me == 0) {
+    if (json.is_open()) json << metrics.summary_json().dump() << "\n";
+    if (!cfg.quiet) metrics.print_table();
+    if (cfg.check)
+      fmt::print("check: {} (max relative error {:.3g}, limit 1e-4)\n", worst_rel > 1e-4 ? "FAILED" : "passed", worst_rel);
+    std::fflush(stdout);
+  }
+  return (cfg.check && worst_rel > 1e-4) || check_failed ? kExitCheckFailed : kExitOk;
+}
+
+}  // namespace
+
+int run_main(int argc, char** argv) {
+  MpiWorld world = mpi_init(&argc, &argv);
+  RunConfig cfg;
+  Prepared prep;
+  try {
+    if (!parse_run_args(argc, argv, cfg, "run")) {
+      mpi_finalize();
+      return kExitOk;
+    }
+    prep = prepare(cfg, world.size);
+  } catch (const UsageError& e) {
+    // Every rank reaches the same verdict from the same input; one prints it.
+    if (world.rank == 0) std::fprintf(stderr, "wideep run: error: %s\n", e.what());
+    mpi_finalize();
+    return kExitUsage;
+  }
+  std::unique_ptr<Communicator> comm = make_communicator(prep.backend);
+  comm->set_timeout_s(cfg.timeout_s);
+  int status = kExitOk;
+  try {
+    status = run_loop(cfg, *comm, prep);
+  } catch (const Error& e) {
+    std::fprintf(stderr, "wideep run: %s\n", e.what());
+    std::fflush(stderr);
+    status = e.category() == ErrorCategory::kTimeout ? kExitTimeout
+             : e.category() == ErrorCategory::kCheckFailed || e.category() == ErrorCategory::kRemote ? kExitCheckFailed
+                                                                                                    : kExitFailure;
+    comm->abort(status);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "wideep run: rank %d: %s\n", world.rank, e.what());
+    std::fflush(stderr);
+    comm->abort(kExitFailure);
+  }
+  comm.reset();
+  mpi_finalize();
+  return status;
+}
+
+}  // namespace wideep

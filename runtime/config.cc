@@ -1,0 +1,131 @@
+// CLI11 binding and validation of the `wideep run` options.
+#include "runtime/config.h"
+
+#include <CLI/CLI.hpp>
+#include <sstream>
+
+#include "common/check.h"
+
+namespace wideep {
+
+BalancerSet parse_balancers(const std::string& list) {
+  BalancerSet b;
+  b.text = list;
+  std::istringstream in(list);
+  std::string name;
+  int none = 0, parts = 0;
+  while (std::getline(in, name, ',')) {
+    ++parts;
+    if (name == "none") ++none;
+    else if (name == "eplb") b.eplb = true;
+    else if (name == "lplb") b.lplb = true;
+    else if (name == "waterfill") b.waterfill = true;
+    else
+      throw UsageError("--balancer '" + list + "': unknown balancer '" + name +
+                       "' (none, eplb, lplb, waterfill, or a comma list of them)");
+  }
+  if (parts == 0) throw UsageError("--balancer: empty list");
+  if (none && parts > 1) throw UsageError("--balancer '" + list + "': 'none' cannot be combined");
+  return b;
+}
+
+void add_run_options(CLI::App& app, RunConfig& c) {
+  app.add_option("--backend", c.backend, "mpi | nccl (default: nccl where a GPU is visible, else mpi)");
+  app.add_option("--experts", c.experts, "logical experts per layer")->capture_default_str();
+  app.add_option("--topk", c.topk, "experts per token")->capture_default_str();
+  app.add_option("--hidden", c.hidden, "hidden size H")->capture_default_str();
+  app.add_option("--ffn", c.ffn, "expert FFN size F")->capture_default_str();
+  app.add_option("--tokens", c.tokens, "tokens per rank per step")->capture_default_str();
+  app.add_option("--layers", c.layers, "MoE layers")->capture_default_str();
+  app.add_option("--steps", c.steps, "measured steps")->capture_default_str();
+  app.add_option("--warmup", c.warmup, "unmeasured steps first")->capture_default_str();
+  app.add_option("--seed", c.seed, "seed of routing, activations and weights")->capture_default_str();
+  app.add_option("--workload", c.workload_text,
+                 "uniform | zipf:S | hot:FRAC | drift:S:PERIOD | trace:FILE")->capture_default_str();
+  app.add_option("--balancer", c.balancer_text, "comma list of none | eplb | lplb | waterfill")->capture_default_str();
+  app.add_option("--shared-experts", c.shared_experts, "shared experts every token uses")->capture_default_str();
+  app.add_option("--redundant", c.redundant, "extra physical slots in total")->capture_default_str();
+  app.add_option("--topology", c.topology, "LPLB copy layout: ring | cube | hypercube | torus:MxN | full | file:PATH");
+  app.add_option("--gpus-per-node", c.gpus_per_node, "ranks per node")->capture_default_str();
+  app.add_option("--groups", c.groups, "expert groups (EPLB hierarchy)")->capture_default_str();
+  app.add_option("--eplb-window", c.eplb_window, "steps of counts EPLB plans from")->capture_default_str();
+  app.add_option("--eplb-interval", c.eplb_interval, "steps between EPLB re-placements")->capture_default_str();
+  app.add_option("--init-placement", c.init_placement, "first placement: `wideep plan --json` output");
+  app.add_flag("--check", c.check, "compare every step with the local reference");
+  app.add_flag("--baseline", c.baseline, "also time a raw all-to-allv of the same bytes");
+  app.add_option("--json", c.json_path, "write JSON lines here");
+  app.add_option("--timeout-s", c.timeout_s, "longest wait before the run ends with a message")->capture_default_str();
+  app.add_option("--inject", c.inject, "fault injection KIND:... (tests; see docs/reliability.md)");
+  app.add_flag("--quiet", c.quiet, "no table on stdout");
+}
+
+namespace {
+void positive(int v, const char* opt) {
+  if (v <= 0) throw UsageError(std::string(opt) + " must be positive (got " + std::to_string(v) + ")");
+}
+void non_negative(int v, const char* opt) {
+  if (v < 0) throw UsageError(std::string(opt) + " must be >= 0 (got " + std::to_string(v) + ")");
+}
+}  // namespace
+
+void validate(RunConfig& c, int num_ranks) {
+  if (!c.backend.empty() && c.backend != "mpi" && c.backend != "nccl")
+    throw UsageError("--backend '" + c.backend + "': unknown backend (mpi, nccl)");
+  positive(c.experts, "--experts");
+  positive(c.topk, "--topk");
+  positive(c.hidden, "--hidden");
+  positive(c.ffn, "--ffn");
+  positive(c.tokens, "--tokens");
+  positive(c.layers, "--layers");
+  positive(c.steps, "--steps");
+  non_negative(c.warmup, "--warmup");
+  non_negative(c.shared_experts, "--shared-experts");
+  non_negative(c.redundant, "--redundant");
+  positive(c.gpus_per_node, "--gpus-per-node");
+  positive(c.groups, "--groups");
+  positive(c.eplb_window, "--eplb-window");
+  positive(c.eplb_interval, "--eplb-interval");
+  if (!(c.timeout_s > 0)) throw UsageError("--timeout-s must be positive");
+  if (c.topk > c.experts)
+    throw UsageError("--topk " + std::to_string(c.topk) + " exceeds --experts " + std::to_string(c.experts));
+  if (c.experts > 1 << 20) throw UsageError("--experts is larger than 2^20");
+  if (static_cast<int64_t>(c.hidden) * c.ffn > (1ll << 28)) throw UsageError("--hidden x --ffn is larger than 2^28");
+  if (static_cast<int64_t>(c.tokens) * c.hidden > (1ll << 28)) throw UsageError("--tokens x --hidden is larger than 2^28");
+  if (c.steps > 10000000 || c.warmup > 10000000) throw UsageError("--steps/--warmup larger than 10^7");
+  if (c.shared_experts > 16) throw UsageError("--shared-experts larger than 16");
+  c.num_ranks = num_ranks;
+  if (c.experts % num_ranks != 0)
+    throw UsageError("--experts " + std::to_string(c.experts) + " does not divide among " +
+                     std::to_string(num_ranks) + " ranks");
+  if (c.redundant % num_ranks != 0)
+    throw UsageError("--redundant " + std::to_string(c.redundant) + " does not divide among " +
+                     std::to_string(num_ranks) + " ranks");
+  c.slots_per_rank = (c.experts + c.redundant) / num_ranks;
+  if (c.groups > c.experts || c.experts % c.groups != 0)
+    throw UsageError("--groups " + std::to_string(c.groups) + " does not divide --experts " + std::to_string(c.experts));
+  c.workload = parse_workload(c.workload_text);
+  if (c.workload.kind == WorkloadSpec::Kind::kHot && c.experts < 2)
+    throw UsageError("--workload hot:FRAC needs at least 2 experts");
+  c.balancers = parse_balancers(c.balancer_text);
+  if (c.balancers.waterfill && c.shared_experts == 0)
+    throw UsageError("--balancer waterfill moves shared-expert work: it needs --shared-experts >= 1");
+  if (!c.topology.empty() && !c.balancers.lplb)
+    throw UsageError("--topology lays out LPLB copies: it needs --balancer with lplb");
+}
+
+bool parse_run_args(int argc, char** argv, RunConfig& c, const char* name) {
+  CLI::App app{std::string("wideep ") + name};
+  app.name(std::string("wideep ") + name);
+  add_run_options(app, c);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::fputs(app.help().c_str(), stdout);
+    return false;
+  } catch (const CLI::ParseError& e) {
+    throw UsageError(e.what());
+  }
+  return true;
+}
+
+}  // namespace wideep

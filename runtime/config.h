@@ -1,0 +1,78 @@
+// Options of `wideep run` (and of `wideep sim`, which shares them): the values,
+// their CLI11 binding, and validation that names the offending option. A
+// RunConfig is validated before any communication; derived sizes live here.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "runtime/workload.h"
+
+namespace CLI {
+class App;
+}
+
+namespace wideep {
+
+struct BalancerSet {
+  bool eplb = false;       // periodic re-placement with weight exchange
+  bool lplb = false;       // per-step exact LP over copies
+  bool waterfill = false;  // per-step shared-expert waterfill (or routed waterfill without lplb)
+  std::string text = "none";
+};
+
+// Parses a comma list of none|eplb|lplb|waterfill; throws UsageError naming --balancer.
+BalancerSet parse_balancers(const std::string& list);
+
+struct RunConfig {
+  std::string backend;  // mpi | nccl; empty = nccl where a GPU is visible, else mpi
+  int experts = 64;
+  int topk = 8;
+  int hidden = 256;
+  int ffn = 512;
+  int tokens = 256;  // per rank per step
+  int layers = 2;
+  int steps = 50;
+  int warmup = 5;
+  uint64_t seed = 1;
+  std::string workload_text = "zipf:1.2";
+  std::string balancer_text = "none";
+  int shared_experts = 0;
+  int redundant = 0;  // extra physical slots in total
+  std::string topology;
+  int gpus_per_node = 8;
+  int groups = 1;
+  int eplb_window = 20;
+  int eplb_interval = 10;
+  std::string init_placement;
+  bool check = false;
+  bool baseline = false;
+  std::string json_path;
+  double timeout_s = 60;
+  std::vector<std::string> inject;
+  bool quiet = false;
+
+  // Filled by validate().
+  int num_ranks = 0;
+  int slots_per_rank = 0;  // (experts + redundant) / ranks
+  WorkloadSpec workload;
+  BalancerSet balancers;
+
+  int pairs_per_token() const { return topk + shared_experts; }
+  int total_steps() const { return warmup + steps; }
+  int ranks_per_node() const { return gpus_per_node < num_ranks ? gpus_per_node : num_ranks; }
+};
+
+// Binds every option of `wideep run` to `c`.
+void add_run_options(CLI::App& app, RunConfig& c);
+
+// Checks shapes and names for num_ranks ranks and derives the sizes.
+// Throws UsageError whose message names the option.
+void validate(RunConfig& c, int num_ranks);
+
+// Parses argv into c (CLI11); throws UsageError on unknown or malformed options.
+// Returns false when --help was printed.
+bool parse_run_args(int argc, char** argv, RunConfig& c, const char* name);
+
+}  // namespace wideep

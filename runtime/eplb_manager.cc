@@ -1,0 +1,136 @@
+// Window of counts, identical re-planning on every rank, weight exchange and
+// checksum verification of the EPLB manager.
+#include "runtime/eplb_manager.h"
+
+#include <chrono>
+#include <cstring>
+#include <string>
+
+#include "balance/eplb.h"
+#include "balance/move_plan.h"
+#include "common/check.h"
+
+namespace wideep {
+namespace {
+double now_us() {
+  return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+EplbManager::EplbManager(const RunConfig& cfg, Communicator& comm, MoeRunner& runner,
+                         const std::vector<Fault>& faults, const Topology* topology)
+    : cfg_(cfg), comm_(comm), runner_(runner), faults_(faults), topology_(topology),
+      L_(cfg.layers), E_(cfg.experts) {
+  window_.assign(static_cast<size_t>(cfg.eplb_window) * L_ * E_, 0);
+  expected_.assign(static_cast<size_t>(L_) * E_, 0);
+  for (int l = 0; l < L_; ++l)
+    for (int e = 0; e < E_; ++e)
+      expected_[static_cast<size_t>(l) * E_ + e] =
+          ExpertStore::expected_checksum(cfg.seed, l, e, cfg.hidden, cfg.ffn);
+}
+
+void EplbManager::record(int step, int layer, const std::vector<int64_t>& local_counts) {
+  int64_t* row = &window_[(static_cast<size_t>(step % cfg_.eplb_window) * L_ + layer) * E_];
+  std::memcpy(row, local_counts.data(), sizeof(int64_t) * E_);
+}
+
+std::vector<Placement> EplbManager::plan(const std::vector<double>& loads) {
+  const int R = cfg_.num_ranks;
+  if (topology_) {
+    std::vector<Placement> out;
+    for (int l = 0; l < L_; ++l)
+      out.push_back(topology_placement(*topology_, R, E_, &loads[static_cast<size_t>(l) * E_]));
+    return out;
+  }
+  EplbInput in;
+  in.num_layers = L_;
+  in.num_logical = E_;
+  in.weight = loads;
+  in.num_replicas = R * cfg_.slots_per_rank;
+  in.num_groups = cfg_.groups;
+  in.num_gpus = R;
+  in.num_nodes = R / cfg_.ranks_per_node();
+  return rebalance_experts(in, EplbPolicy::kWideep);
+}
+
+void EplbManager::move_weights(const std::vector<Placement>& old_p, const std::vector<Placement>& new_p,
+                               RebalanceRecord* rec) {
+  const int me = comm_.rank();
+  const MovePlan mp = plan_weight_moves(old_p, new_p, cfg_.ranks_per_node());
+  ExpertStore& store = runner_.store();
+  ExpertStore& staging = runner_.spare_store();
+  const int64_t slot_bytes = static_cast<int64_t>(store.slot_bytes());
+  std::vector<P2PTransfer> sends, recvs;
+  std::vector<std::pair<int, int>> written;  // (layer, slot) staged on this rank
+  for (size_t i = 0; i < mp.transfers.size(); ++i) {
+    const WeightMove& m = mp.transfers[i];
+    const int tag = static_cast<int>(i % 30000);
+    if (m.src_rank == me) sends.push_back({m.dst_rank, store.slot_data(m.layer, m.src_slot), slot_bytes, tag});
+    if (m.dst_rank == me) {
+      recvs.push_back({m.src_rank, staging.slot_data(m.layer, m.dst_slot), slot_bytes, tag});
+      written.emplace_back(m.layer, m.dst_slot);
+    }
+  }
+  const double t0 = now_us();
+  comm_.exchange(sends, recvs);
+  for (const WeightMove& m : mp.local_copies) {
+    if (m.dst_rank != me) continue;
+    std::memcpy(staging.slot_data(m.layer, m.dst_slot), store.slot_data(m.layer, m.src_slot), slot_bytes);
+    written.emplace_back(m.layer, m.dst_slot);
+  }
+  // Sources were read from the old layout; only now do the new slots take over.
+  for (const auto& ls : written)
+    std::memcpy(store.slot_data(ls.first, ls.second), staging.slot_data(ls.first, ls.second), slot_bytes);
+  if (!recvs.empty() && find_fault(faults_, Fault::Kind::kCorruptWeights, me, -1)) {
+    const WeightMove* first = nullptr;
+    for (const WeightMove& m : mp.transfers)
+      if (m.dst_rank == me) { first = &m; break; }
+    reinterpret_cast<unsigned char*>(store.slot_data(first->layer, first->dst_slot))[7] ^= 0x10;
+  }
+  comm_.barrier();
+  rec->transfer_us = now_us() - t0;
+  rec->transfers = static_cast<int64_t>(mp.transfers.size());
+  rec->naive_transfers = mp.naive_transfers;
+  rec->local_copies = static_cast<int64_t>(mp.local_copies.size());
+  rec->bytes = rec->transfers * slot_bytes;
+}
+
+void EplbManager::verify(const std::vector<Placement>& p) {
+  const int me = comm_.rank();
+  ExpertStore& store = runner_.store();
+  for (int l = 0; l < L_; ++l) {
+    for (int s = 0; s < p[l].slots_per_rank; ++s) {
+      const int e = p[l].phy2log[me * p[l].slots_per_rank + s];
+      if (store.checksum(l, s) != expected_[static_cast<size_t>(l) * E_ + e])
+        throw Error(ErrorCategory::kCheckFailed,
+                    "rank " + std::to_string(me) + ": after the weight exchange, layer " +
+                        std::to_string(l) + " slot " + std::to_string(s) + " (global slot " +
+                        std::to_string(me * p[l].slots_per_rank + s) + ") does not hold expert " +
+                        std::to_string(e) + ": checksum mismatch");
+    }
+  }
+}
+
+bool EplbManager::maybe_rebalance(int step, RebalanceRecord* rec) {
+  if ((step + 1) % cfg_.eplb_interval != 0) return false;
+  *rec = RebalanceRecord{};
+  rec->step = step;
+  comm_.set_context({step, -1, "rebalance"});
+  const double t0 = now_us();
+  std::vector<int64_t> sum(static_cast<size_t>(L_) * E_, 0);
+  const int filled = std::min(step + 1, cfg_.eplb_window);
+  for (int w = 0; w < filled; ++w)
+    for (size_t i = 0; i < sum.size(); ++i) sum[i] += window_[w * sum.size() + i];
+  comm_.allreduce_sum_int64(sum.data(), static_cast<int64_t>(sum.size()));
+  std::vector<double> loads(sum.begin(), sum.end());
+  std::vector<Placement> fresh = plan(loads);
+  std::vector<Placement>& current = runner_.placements();
+  for (int l = 0; l < L_; ++l) fresh[l] = align_to_previous(current[l], fresh[l]);
+  rec->plan_us = now_us() - t0;
+  move_weights(current, fresh, rec);
+  verify(fresh);
+  current = std::move(fresh);
+  return true;
+}
+
+}  // namespace wideep

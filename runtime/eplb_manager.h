@@ -1,0 +1,48 @@
+// The EPLB manager of `wideep run`: keeps a window of per-step per-layer
+// expert counts, and every --eplb-interval steps computes a new placement on
+// every rank identically (after an allreduce of the window), moves the expert
+// weights that changed rank by batched point-to-point transfers following
+// balance/'s move plan, and verifies every local slot's checksum.
+// maybe_rebalance() is collective.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "balance/topology.h"
+#include "comm/communicator.h"
+#include "runtime/config.h"
+#include "runtime/inject.h"
+#include "runtime/metrics.h"
+#include "runtime/moe_runner.h"
+
+namespace wideep {
+
+class EplbManager {
+ public:
+  EplbManager(const RunConfig& cfg, Communicator& comm, MoeRunner& runner,
+              const std::vector<Fault>& faults, const Topology* topology);
+
+  // This step's local counts of one layer ([E]).
+  void record(int step, int layer, const std::vector<int64_t>& local_counts);
+
+  // After step `step`: rebalances when due; returns true and fills rec if it did.
+  bool maybe_rebalance(int step, RebalanceRecord* rec);
+
+ private:
+  std::vector<Placement> plan(const std::vector<double>& loads);
+  void move_weights(const std::vector<Placement>& old_p, const std::vector<Placement>& new_p,
+                    RebalanceRecord* rec);
+  void verify(const std::vector<Placement>& p);
+
+  const RunConfig& cfg_;
+  Communicator& comm_;
+  MoeRunner& runner_;
+  const std::vector<Fault>& faults_;
+  const Topology* topology_;
+  int L_, E_;
+  std::vector<int64_t> window_;    // [window][L][E] ring of local counts
+  std::vector<uint64_t> expected_; // [L][E] checksum of each expert's weights
+};
+
+}  // namespace wideep

@@ -1,0 +1,58 @@
+// Parsing and lookup of --inject faults.
+#include "runtime/inject.h"
+
+#include <cstdlib>
+#include <sstream>
+
+#include "common/check.h"
+
+namespace wideep {
+namespace {
+long to_long(const std::string& s, const std::string& spec) {
+  char* end = nullptr;
+  const long v = std::strtol(s.c_str(), &end, 10);
+  if (s.empty() || *end != 0 || v < 0) throw UsageError("--inject '" + spec + "': '" + s + "' is not a whole number >= 0");
+  return v;
+}
+}  // namespace
+
+std::vector<Fault> parse_faults(const std::vector<std::string>& specs, int num_ranks) {
+  std::vector<Fault> out;
+  for (const std::string& spec : specs) {
+    std::vector<std::string> f;
+    std::istringstream in(spec);
+    std::string part;
+    while (std::getline(in, part, ':')) f.push_back(part);
+    if (f.empty()) throw UsageError("--inject: empty fault");
+    Fault x{};
+    const std::string& k = f[0];
+    size_t want = 3;
+    if (k == "drop") x.kind = Fault::Kind::kDrop;
+    else if (k == "dup") x.kind = Fault::Kind::kDup;
+    else if (k == "misroute") x.kind = Fault::Kind::kMisroute;
+    else if (k == "corrupt") x.kind = Fault::Kind::kCorrupt;
+    else if (k == "die") x.kind = Fault::Kind::kDie;
+    else if (k == "hang") x.kind = Fault::Kind::kHang;
+    else if (k == "slow") x.kind = Fault::Kind::kSlow;
+    else if (k == "corrupt-weights") { x.kind = Fault::Kind::kCorruptWeights; want = 2; }
+    else
+      throw UsageError("--inject '" + spec + "': unknown fault (drop, dup, misroute, corrupt, corrupt-weights, slow, die, hang)");
+    if (f.size() != want)
+      throw UsageError("--inject '" + spec + "': expected " + k + (want == 2 ? ":RANK" : k == "slow" ? ":RANK:US" : ":RANK:STEP"));
+    x.rank = static_cast<int>(to_long(f[1], spec));
+    if (x.rank >= num_ranks) throw UsageError("--inject '" + spec + "': rank " + f[1] + " does not exist");
+    if (x.kind == Fault::Kind::kSlow) { x.slow_us = to_long(f[2], spec); x.step = -1; }
+    else if (want == 3) x.step = static_cast<int>(to_long(f[2], spec));
+    else x.step = -1;
+    out.push_back(x);
+  }
+  return out;
+}
+
+const Fault* find_fault(const std::vector<Fault>& faults, Fault::Kind kind, int rank, int step) {
+  for (const Fault& f : faults)
+    if (f.kind == kind && f.rank == rank && (f.step == -1 || step == -1 || f.step == step)) return &f;
+  return nullptr;
+}
+
+}  // namespace wideep

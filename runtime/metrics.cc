@@ -1,0 +1,145 @@
+// Summary statistics, JSON lines and the fixed-column table of `wideep run`.
+#include "runtime/metrics.h"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace wideep {
+
+double percentile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const double pos = q * (v.size() - 1);
+  const size_t lo = static_cast<size_t>(std::floor(pos));
+  const size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (v[hi] - v[lo]) * (pos - lo);
+}
+
+nlohmann::json RunMetrics::step_json(const StepRecord& r) const {
+  nlohmann::json j;
+  j["type"] = "step";
+  j["step"] = r.step;
+  j["step_us"] = r.step_us;
+  nlohmann::json ph;
+  for (int p = 0; p < kNumPhases; ++p) ph[phase_name(p)] = r.phases_us[p];
+  j["phases_us"] = ph;
+  j["balancedness"] = r.balancedness;
+  j["layer_balancedness"] = r.layer_balancedness;
+  j["max_rank_load"] = r.max_rank_load;
+  j["dispatch_bytes"] = r.dispatch_bytes;
+  j["combine_bytes"] = r.combine_bytes;
+  j["load_mismatches"] = r.load_mismatches;
+  if (cfg_.baseline) j["baseline_a2a_us"] = r.baseline_us;
+  if (cfg_.check) j["max_abs_err"] = r.max_abs_err;
+  return j;
+}
+
+nlohmann::json RunMetrics::rebalance_json(const RebalanceRecord& r) const {
+  return {{"type", "rebalance"}, {"step", r.step}, {"plan_us", r.plan_us},
+          {"transfer_us", r.transfer_us}, {"bytes", r.bytes}, {"transfers", r.transfers},
+          {"naive_transfers", r.naive_transfers}, {"local_copies", r.local_copies},
+          {"gbps", r.gbps()}};
+}
+
+nlohmann::json RunMetrics::summary_json() const {
+  std::vector<double> step_us, bal, base, dc;
+  std::array<std::vector<double>, kNumPhases> ph;
+  double max_err = 0, max_rel = 0;
+  int64_t dbytes = 0, cbytes = 0, mismatches = 0;
+  for (const StepRecord& r : steps_) {
+    step_us.push_back(r.step_us);
+    bal.push_back(r.balancedness);
+    base.push_back(r.baseline_us);
+    dc.push_back(r.phases_us[kDispatch] + r.phases_us[kCombine]);
+    for (int p = 0; p < kNumPhases; ++p) ph[p].push_back(r.phases_us[p]);
+    max_err = std::max(max_err, r.max_abs_err);
+    max_rel = std::max(max_rel, r.rel_err);
+    dbytes += r.dispatch_bytes;
+    cbytes += r.combine_bytes;
+    mismatches += r.load_mismatches;
+  }
+  const double n = std::max<size_t>(steps_.size(), 1);
+  double mean_step = 0, mean_bal = 0, min_bal = steps_.empty() ? 0 : 1e300;
+  for (double v : step_us) mean_step += v / n;
+  for (double v : bal) {
+    mean_bal += v / n;
+    min_bal = std::min(min_bal, v);
+  }
+  nlohmann::json j;
+  j["type"] = "summary";
+  j["ranks"] = cfg_.num_ranks;
+  j["backend"] = backend_;
+  j["balancer"] = cfg_.balancers.text;
+  j["workload"] = cfg_.workload.text;
+  j["steps"] = steps_.size();
+  j["experts"] = cfg_.experts;
+  j["topk"] = cfg_.topk;
+  j["hidden"] = cfg_.hidden;
+  j["ffn"] = cfg_.ffn;
+  j["tokens"] = cfg_.tokens;
+  j["layers"] = cfg_.layers;
+  j["redundant"] = cfg_.redundant;
+  j["shared_experts"] = cfg_.shared_experts;
+  j["seed"] = cfg_.seed;
+  if (!cfg_.topology.empty()) j["topology"] = cfg_.topology;
+  j["step_us"] = {{"p50", percentile(step_us, 0.5)}, {"p99", percentile(step_us, 0.99)}, {"mean", mean_step}};
+  nlohmann::json phj;
+  for (int p = 0; p < kNumPhases; ++p) phj[phase_name(p)] = percentile(ph[p], 0.5);
+  j["phases_us"] = phj;
+  j["dispatch_combine_us"] = percentile(dc, 0.5);
+  j["balancedness"] = {{"mean", mean_bal}, {"min", min_bal}};
+  j["gamma"] = mean_bal > 0 ? 1.0 / mean_bal : 0.0;
+  if (cfg_.check) {
+    j["max_abs_err"] = max_err;
+    j["max_rel_err"] = max_rel;
+  }
+  j["dispatch_bytes"] = static_cast<int64_t>(std::llround(dbytes / n));  // per step, all ranks
+  j["combine_bytes"] = static_cast<int64_t>(std::llround(cbytes / n));
+  j["load_mismatches"] = mismatches;
+  int64_t wbytes = 0;
+  double reb_us = 0;
+  for (const RebalanceRecord& r : rebalances_) {
+    wbytes += r.bytes;
+    reb_us += r.plan_us + r.transfer_us;
+  }
+  j["rebalances"] = rebalances_.size();
+  j["weight_bytes_moved"] = wbytes;
+  j["rebalance_us"] = reb_us;
+  if (cfg_.baseline) j["baseline_a2a_us"] = percentile(base, 0.5);
+  return j;
+}
+
+void RunMetrics::print_table() const {
+  const nlohmann::json s = summary_json();
+  fmt::print("# wideep run: {} ranks, backend {}, balancer {}, workload {}\n", cfg_.num_ranks,
+             backend_, cfg_.balancers.text, cfg_.workload.text);
+  fmt::print("# E={} topk={} H={} F={} T={}/rank L={} redundant={} shared={} steps={} (+{} warm-up)\n",
+             cfg_.experts, cfg_.topk, cfg_.hidden, cfg_.ffn, cfg_.tokens, cfg_.layers,
+             cfg_.redundant, cfg_.shared_experts, cfg_.steps, cfg_.warmup);
+  fmt::print("{:>12} {:>12} {:>12}\n", "step p50 us", "step p99 us", "mean us");
+  fmt::print("{:>12.1f} {:>12.1f} {:>12.1f}\n", s["step_us"]["p50"].get<double>(),
+             s["step_us"]["p99"].get<double>(), s["step_us"]["mean"].get<double>());
+  fmt::print("phase p50 (slowest rank, us):");
+  for (int p = 0; p < kNumPhases; ++p)
+    fmt::print(" {}={:.1f}", phase_name(p), s["phases_us"][phase_name(p)].get<double>());
+  fmt::print("\n");
+  fmt::print("balancedness mean {:.4f}  min {:.4f}  gamma {:.3f}\n",
+             s["balancedness"]["mean"].get<double>(), s["balancedness"]["min"].get<double>(),
+             s["gamma"].get<double>());
+  fmt::print("dispatch {:.3f} MB/step  combine {:.3f} MB/step (to other ranks, all ranks)\n",
+             s["dispatch_bytes"].get<int64_t>() / 1e6, s["combine_bytes"].get<int64_t>() / 1e6);
+  if (cfg_.baseline)
+    fmt::print("dispatch+combine p50 {:.1f} us vs raw all-to-allv p50 {:.1f} us: ratio {:.3f}\n",
+               s["dispatch_combine_us"].get<double>(), s["baseline_a2a_us"].get<double>(),
+               s["dispatch_combine_us"].get<double>() / std::max(1e-9, s["baseline_a2a_us"].get<double>()));
+  if (!rebalances_.empty())
+    fmt::print("rebalances {}  weight bytes moved {}  rebalance time {:.1f} us\n",
+               rebalances_.size(), s["weight_bytes_moved"].get<int64_t>(), s["rebalance_us"].get<double>());
+  if (cfg_.check)
+    fmt::print("check: max abs err {:.3g} (relative {:.3g})\n", s["max_abs_err"].get<double>(),
+               s["max_rel_err"].get<double>());
+}
+
+}  // namespace wideep

@@ -1,0 +1,212 @@
+// The phases of one MoE layer step on one rank (DESIGN.md, "One step").
+#include "runtime/moe_runner.h"
+
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "common/check.h"
+#include "kernels/det_values.h"
+
+namespace wideep {
+namespace {
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+const char* phase_name(int phase) {
+  static const char* names[kNumPhases] = {"route", "balance", "layout", "dispatch", "expert", "combine"};
+  return names[phase];
+}
+
+MoeRunner::MoeRunner(const RunConfig& cfg, Communicator& comm, std::shared_ptr<const Workload> workload,
+                     std::vector<Fault> faults, std::vector<Placement> initial)
+    : cfg_(cfg),
+      comm_(comm),
+      workload_(std::move(workload)),
+      faults_(std::move(faults)),
+      R_(comm.size()),
+      rank_(comm.rank()),
+      T_(cfg.tokens),
+      K_(cfg.topk),
+      P_(cfg.pairs_per_token()),
+      H_(cfg.hidden),
+      E_(cfg.experts),
+      placement_(std::move(initial)) {
+  cpu_kernels_init();
+  const int S = cfg.slots_per_rank, shared = cfg.shared_experts;
+  store_.init(cfg.layers, S, shared, H_, cfg.ffn, cfg.seed);
+  store_.fill(placement_, rank_);
+  if (cfg.balancers.eplb) spare_store_.init(cfg.layers, S, shared, H_, cfg.ffn, cfg.seed);
+  router_.init(R_, rank_, T_, K_, shared, E_, cfg.balancers.lplb, cfg.balancers.waterfill,
+               cfg.ranks_per_node());
+  const size_t TP = static_cast<size_t>(T_) * P_;
+  route_.pair_dest_rank.assign(TP, 0);
+  route_.pair_local_slot.assign(TP, 0);
+  route_.pair_weight.assign(TP, 0.0f);
+  layout_.init(R_, T_, P_);
+  // Worst-case receive bound: every rank sends each of its tokens to us once.
+  const int64_t max_recv_rows = static_cast<int64_t>(R_) * T_;
+  const int64_t max_send_rows = static_cast<int64_t>(T_) * std::min(R_, P_);
+  const size_t rb = row_bytes(H_, P_);
+  batches_.init(S + shared, static_cast<int>(max_recv_rows), P_, H_, cfg.ffn);
+  w1_.assign(S + shared, nullptr);
+  w2_.assign(S + shared, nullptr);
+  x_.assign(static_cast<size_t>(T_) * H_, 0.0f);
+  out_.assign(static_cast<size_t>(T_) * H_, 0.0f);
+  ids_.assign(static_cast<size_t>(T_) * K_, 0);
+  gate_w_.assign(static_cast<size_t>(T_) * K_, 0.0f);
+  local_counts_.assign(E_, 0);
+  rank_counts_.assign(static_cast<size_t>(R_) * E_, 0);
+  send_buf_.assign(max_send_rows * rb, 0);
+  recv_buf_.assign(max_recv_rows * rb, 0);
+  expert_rows_.assign(max_recv_rows * H_, 0.0f);
+  returned_rows_.assign(max_send_rows * H_, 0.0f);
+  for (auto* v : {&send_rows_, &recv_rows_, &send_bytes_, &send_off_, &recv_bytes_, &recv_off_,
+                  &back_send_bytes_, &back_send_off_, &back_recv_bytes_, &back_recv_off_})
+    v->assign(R_, 0);
+}
+
+void MoeRunner::route(int step, int layer) {
+  const int64_t first = static_cast<int64_t>(rank_) * T_;
+  workload_->route(step, layer, first, T_, ids_.data(), gate_w_.data());
+  for (int t = 0; t < T_; ++t)
+    for (int c = 0; c < H_; ++c)
+      x_[static_cast<size_t>(t) * H_ + c] = token_activation(cfg_.seed, step, layer, first + t, c);
+  std::fill(local_counts_.begin(), local_counts_.end(), 0);
+  for (int i = 0; i < T_ * K_; ++i) ++local_counts_[ids_[i]];
+}
+
+void MoeRunner::balance(int layer, LayerStats* st) {
+  const int64_t* gathered = nullptr;
+  if (router_.needs_counts()) {
+    comm_.allgather_int64(local_counts_.data(), E_, rank_counts_.data());
+    gathered = rank_counts_.data();
+  }
+  router_.assign(placement_[layer], ids_.data(), gate_w_.data(), gathered, &route_, &info_);
+  st->expected_load = info_.expected_load;
+}
+
+void MoeRunner::inject_dispatch_fault(int step, int layer) {
+  if (layer != 0 || layout_.total_rows == 0) return;
+  // The first row that carries a pair; its first pair is the victim.
+  unsigned char* row = send_buf_.data();
+  int32_t* slots = reinterpret_cast<int32_t*>(row + sizeof(float) * H_);
+  int victim = 0;
+  while (victim < P_ && slots[victim] < 0) ++victim;
+  if (victim == P_) return;
+  const int S = cfg_.slots_per_rank + cfg_.shared_experts;
+  if (find_fault(faults_, Fault::Kind::kDrop, rank_, step)) slots[victim] = -1;
+  if (find_fault(faults_, Fault::Kind::kMisroute, rank_, step)) slots[victim] = (slots[victim] + 1) % S;
+  if (find_fault(faults_, Fault::Kind::kDup, rank_, step)) {
+    for (int p = 0; p < P_; ++p)
+      if (slots[p] < 0) {
+        slots[p] = slots[victim];
+        reinterpret_cast<float*>(slots + P_)[p] = reinterpret_cast<float*>(slots + P_)[victim];
+        break;
+      }
+  }
+  if (find_fault(faults_, Fault::Kind::kCorrupt, rank_, step)) {
+    for (size_t b = 0; b < 16 && b < sizeof(float) * H_; ++b) row[b] ^= 0x5A;
+  }
+}
+
+void MoeRunner::layout(int step, int layer, LayerStats* st) {
+  build_layout(route_.pair_dest_rank.data(), &layout_);
+  pack_rows(layout_, x_.data(), H_, route_.pair_dest_rank.data(), route_.pair_local_slot.data(),
+            route_.pair_weight.data(), send_buf_.data());
+  if (!faults_.empty()) inject_dispatch_fault(step, layer);
+  const int64_t rb = static_cast<int64_t>(row_bytes(H_, P_));
+  for (int r = 0; r < R_; ++r) {
+    send_rows_[r] = layout_.rank_rows[r];
+    send_bytes_[r] = send_rows_[r] * rb;
+    send_off_[r] = static_cast<int64_t>(layout_.rank_row_offset[r]) * rb;
+    if (r != rank_) st->dispatch_bytes_remote += send_bytes_[r];
+  }
+}
+
+void MoeRunner::dispatch(LayerStats*) {
+  comm_.alltoall_int64(send_rows_.data(), recv_rows_.data());
+  const int64_t rb = static_cast<int64_t>(row_bytes(H_, P_));
+  int64_t off = 0;
+  for (int r = 0; r < R_; ++r) {
+    WIDEEP_ASSERT(recv_rows_[r] >= 0 && recv_rows_[r] <= T_,
+                  "a peer announced more rows than it has tokens");
+    recv_bytes_[r] = recv_rows_[r] * rb;
+    recv_off_[r] = off * rb;
+    off += recv_rows_[r];
+  }
+  recv_total_rows_ = off;
+  comm_.alltoallv_bytes(send_buf_.data(), send_bytes_.data(), send_off_.data(), recv_buf_.data(),
+                        recv_bytes_.data(), recv_off_.data());
+}
+
+void MoeRunner::expert(int layer, LayerStats* st) {
+  const int rows = static_cast<int>(recv_total_rows_);
+  group_rows_by_slot(recv_buf_.data(), rows, &batches_);
+  for (int s = 0; s < batches_.num_slots; ++s) {
+    w1_[s] = store_.w1(layer, s);
+    w2_[s] = store_.w2(layer, s);
+  }
+  run_local_experts(&batches_, w1_, w2_);
+  combine_partial(batches_, rows, expert_rows_.data());
+  st->load_pairs = batches_.total_pairs;
+}
+
+void MoeRunner::combine(LayerStats* st) {
+  const int64_t hb = static_cast<int64_t>(H_) * sizeof(float);
+  for (int r = 0; r < R_; ++r) {
+    back_send_bytes_[r] = recv_rows_[r] * hb;
+    back_send_off_[r] = recv_off_[r] / static_cast<int64_t>(row_bytes(H_, P_)) * hb;
+    back_recv_bytes_[r] = send_rows_[r] * hb;
+    back_recv_off_[r] = static_cast<int64_t>(layout_.rank_row_offset[r]) * hb;
+    if (r != rank_) st->combine_bytes_remote += back_send_bytes_[r];
+  }
+  comm_.alltoallv_bytes(expert_rows_.data(), back_send_bytes_.data(), back_send_off_.data(),
+                        returned_rows_.data(), back_recv_bytes_.data(), back_recv_off_.data());
+  combine_rows(layout_, returned_rows_.data(), H_, out_.data());
+}
+
+void MoeRunner::baseline(LayerStats* st) {
+  // The very same byte matrices (dispatch, then the combine's), after the real
+  // exchange; the buffers receive identical bytes, so nothing is disturbed.
+  comm_.barrier();
+  const int64_t t0 = now_ns();
+  comm_.raw_alltoallv_bytes(send_buf_.data(), send_bytes_.data(), send_off_.data(), recv_buf_.data(),
+                            recv_bytes_.data(), recv_off_.data());
+  comm_.raw_alltoallv_bytes(expert_rows_.data(), back_send_bytes_.data(), back_send_off_.data(),
+                            returned_rows_.data(), back_recv_bytes_.data(), back_recv_off_.data());
+  st->baseline_ns = now_ns() - t0;
+}
+
+void MoeRunner::run_layer(int step, int layer, LayerStats* st) {
+  *st = LayerStats{};
+  CommContext ctx{step, layer, "route"};
+  auto timed = [&](int phase, auto&& fn) {
+    ctx.phase = phase_name(phase);
+    comm_.set_context(ctx);
+    const int64_t t0 = now_ns();
+    fn();
+    st->phase_ns[phase] = now_ns() - t0;
+  };
+  if (layer == 0) {
+    if (const Fault* f = find_fault(faults_, Fault::Kind::kSlow, rank_, step))
+      std::this_thread::sleep_for(std::chrono::microseconds(f->slow_us));
+  }
+  timed(kRoute, [&] { route(step, layer); });
+  timed(kBalance, [&] { balance(layer, st); });
+  timed(kLayout, [&] { layout(step, layer, st); });
+  timed(kDispatch, [&] { dispatch(st); });
+  timed(kExpert, [&] { expert(layer, st); });
+  timed(kCombine, [&] { combine(st); });
+  if (cfg_.baseline) {
+    ctx.phase = "baseline";
+    comm_.set_context(ctx);
+    baseline(st);
+  }
+}
+
+}  // namespace wideep

@@ -1,0 +1,86 @@
+// Reading placement and topology files, and the initial placement of a run.
+#include "runtime/placement_io.h"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "common/check.h"
+
+namespace wideep {
+namespace {
+nlohmann::json read_json(const std::string& path, const std::string& option) {
+  std::ifstream in(path);
+  if (!in) throw UsageError(option + " " + path + ": cannot open the file");
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    throw UsageError(option + " " + path + ": not valid JSON (" + e.what() + ")");
+  }
+}
+}  // namespace
+
+std::unique_ptr<Topology> load_topology(const RunConfig& cfg, int num_ranks) {
+  if (cfg.topology.empty()) return nullptr;
+  Topology t;
+  if (cfg.topology.rfind("file:", 0) == 0) {
+    const std::string path = cfg.topology.substr(5);
+    const nlohmann::json j = read_json(path, "--topology file:");
+    std::vector<std::vector<int>> r2o;
+    try {
+      r2o = j.at("r2o").get<std::vector<std::vector<int>>>();
+    } catch (const nlohmann::json::exception& e) {
+      throw UsageError("--topology file:" + path + ": needs \"r2o\": a matrix of ints (" + e.what() + ")");
+    }
+    t = topology_from_r2o(r2o, num_ranks, "--topology file:" + path);
+  } else {
+    t = make_topology(cfg.topology, num_ranks);
+  }
+  const int want = cfg.experts / num_ranks + t.redundant_per_rank;
+  if (cfg.slots_per_rank != want)
+    throw UsageError("--topology " + cfg.topology + " puts " + std::to_string(t.redundant_per_rank) +
+                     " redundant slot(s) on each rank: it needs --redundant " +
+                     std::to_string(t.redundant_per_rank * num_ranks) + " (got " +
+                     std::to_string(cfg.redundant) + ")");
+  return std::make_unique<Topology>(t);
+}
+
+std::vector<Placement> read_placement_file(const std::string& path, const std::string& option,
+                                           int layers, int num_ranks, int num_logical,
+                                           int slots_per_rank) {
+  const nlohmann::json j = read_json(path, option);
+  std::vector<std::vector<int>> rows;
+  try {
+    rows = j.at("phy2log").get<std::vector<std::vector<int>>>();
+  } catch (const nlohmann::json::exception& e) {
+    throw UsageError(option + " " + path + ": needs \"phy2log\": one list of slots per layer (" + e.what() + ")");
+  }
+  if (static_cast<int>(rows.size()) < layers)
+    throw UsageError(option + " " + path + ": has " + std::to_string(rows.size()) +
+                     " layers, the run has " + std::to_string(layers));
+  std::vector<Placement> out;
+  for (int l = 0; l < layers; ++l) {
+    const int want = num_ranks * slots_per_rank;
+    if (static_cast<int>(rows[l].size()) != want)
+      throw UsageError(option + " " + path + ": layer " + std::to_string(l) + " has " +
+                       std::to_string(rows[l].size()) + " slots, the run has " + std::to_string(want) +
+                       " (ranks x (experts + redundant) / ranks)");
+    out.push_back(Placement::from_phy2log(num_ranks, num_logical, rows[l],
+                                          option + " " + path + " layer " + std::to_string(l)));
+  }
+  return out;
+}
+
+std::vector<Placement> initial_placement(const RunConfig& cfg, const Topology* topology) {
+  const int R = cfg.num_ranks;
+  if (!cfg.init_placement.empty())
+    return read_placement_file(cfg.init_placement, "--init-placement", cfg.layers, R, cfg.experts,
+                               cfg.slots_per_rank);
+  std::vector<Placement> out;
+  const std::vector<double> uniform(cfg.experts, 1.0);
+  for (int l = 0; l < cfg.layers; ++l)
+    out.push_back(topology ? topology_placement(*topology, R, cfg.experts, uniform.data())
+                           : Placement::contiguous(R, cfg.experts, cfg.slots_per_rank));
+  return out;
+}
+
+}  // namespace wideep

@@ -1,0 +1,28 @@
+// Placement and topology inputs of `wideep run`/`sim`: --init-placement (the
+// JSON of `wideep plan`), --topology (builtin or file:PATH with {"r2o": [[...]]})
+// and the default initial placement. Throws UsageError naming the option/file.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "balance/placement.h"
+#include "balance/topology.h"
+#include "runtime/config.h"
+
+namespace wideep {
+
+// nullptr when --topology is not given.
+std::unique_ptr<Topology> load_topology(const RunConfig& cfg, int num_ranks);
+
+// --init-placement when given; else the topology placement (uniform loads);
+// else contiguous (expert e on rank e / (E / R), extra slots round-robin).
+std::vector<Placement> initial_placement(const RunConfig& cfg, const Topology* topology);
+
+// Reads {"phy2log": [[...] per layer]} for `layers` layers of num_ranks * slots_per_rank slots.
+std::vector<Placement> read_placement_file(const std::string& path, const std::string& option,
+                                           int layers, int num_ranks, int num_logical,
+                                           int slots_per_rank);
+
+}  // namespace wideep

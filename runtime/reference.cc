@@ -1,0 +1,77 @@
+// Reference MoE output per expert batch with the same FFN as the experts.
+#include "runtime/reference.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "kernels/expert_cpu.h"
+
+namespace wideep {
+
+Reference::Reference(const RunConfig& cfg) : cfg_(cfg) {
+  cache_.resize(static_cast<size_t>(cfg.layers) * (cfg.experts + cfg.shared_experts));
+  const size_t T = cfg.tokens, H = cfg.hidden, F = cfg.ffn;
+  ref_.assign(T * H, 0.0f);
+  xg_.assign(T * H, 0.0f);
+  y_.assign(T * H, 0.0f);
+  h_.assign(T * F, 0.0f);
+  rows_.assign(T, 0);
+  w_.assign(T, 0.0f);
+}
+
+const float* Reference::weights(int layer, int expert) {
+  std::vector<float>& w = cache_[static_cast<size_t>(layer) * (cfg_.experts + cfg_.shared_experts) + expert];
+  if (w.empty()) {
+    const size_t n = static_cast<size_t>(cfg_.hidden) * cfg_.ffn;
+    w.assign(2 * n, 0.0f);
+    generate_expert_weights(cfg_.seed, layer, expert, cfg_.hidden, cfg_.ffn, w.data(), w.data() + n);
+  }
+  return w.data();
+}
+
+CheckResult Reference::compare(int layer, const float* x, const int32_t* ids, const float* gate_w,
+                               const float* out) {
+  const int T = cfg_.tokens, K = cfg_.topk, H = cfg_.hidden, F = cfg_.ffn;
+  const size_t n = static_cast<size_t>(H) * F;
+  std::fill(ref_.begin(), ref_.end(), 0.0f);
+  for (int e = 0; e < cfg_.experts + cfg_.shared_experts; ++e) {
+    int rows = 0;
+    for (int t = 0; t < T; ++t) {
+      if (e >= cfg_.experts) {  // shared expert: every token, weight 1
+        rows_[rows] = t;
+        w_[rows++] = 1.0f;
+        continue;
+      }
+      for (int k = 0; k < K; ++k)
+        if (ids[t * K + k] == e) {
+          rows_[rows] = t;
+          w_[rows++] = gate_w[t * K + k];
+        }
+    }
+    if (rows == 0) continue;
+    for (int i = 0; i < rows; ++i)
+      std::memcpy(&xg_[static_cast<size_t>(i) * H], x + static_cast<size_t>(rows_[i]) * H, sizeof(float) * H);
+    const float* w = weights(layer, e);
+    expert_ffn_cpu(xg_.data(), rows, H, F, w, w + n, h_.data(), y_.data());
+    for (int i = 0; i < rows; ++i) {
+      float* dst = &ref_[static_cast<size_t>(rows_[i]) * H];
+      const float* y = &y_[static_cast<size_t>(i) * H];
+      for (int c = 0; c < H; ++c) dst[c] += w_[i] * y[c];
+    }
+  }
+  CheckResult r;
+  for (int t = 0; t < T; ++t) {
+    for (int c = 0; c < H; ++c) {
+      const size_t i = static_cast<size_t>(t) * H + c;
+      const double err = std::fabs(static_cast<double>(out[i]) - ref_[i]);
+      r.scale = std::max(r.scale, static_cast<double>(std::fabs(ref_[i])));
+      if (!(err <= r.max_abs_err)) {  // also catches NaN
+        r.max_abs_err = std::isnan(err) ? INFINITY : err;
+        r.worst_token = t;
+      }
+    }
+  }
+  return r;
+}
+
+}  // namespace wideep

@@ -1,0 +1,282 @@
+// Workload generators: popularity per (step, layer), sampling of k distinct
+// experts per token by sequential draws without replacement, and trace replay.
+#include "runtime/workload.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "common/check.h"
+#include "kernels/det_values.h"
+
+namespace wideep {
+namespace {
+
+double to_double(const std::string& s, const std::string& what) {
+  char* end = nullptr;
+  const double v = std::strtod(s.c_str(), &end);
+  if (s.empty() || *end != 0 || !std::isfinite(v))
+    throw UsageError("--workload " + what + ": '" + s + "' is not a number");
+  return v;
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::string cur;
+  std::istringstream in(s);
+  while (std::getline(in, cur, sep)) out.push_back(cur);
+  if (!s.empty() && s.back() == sep) out.push_back("");
+  return out;
+}
+
+inline double unit_double(uint64_t h) { return static_cast<double>(h >> 11) * (1.0 / 9007199254740992.0); }
+
+}  // namespace
+
+WorkloadSpec parse_workload(const std::string& text) {
+  WorkloadSpec w;
+  w.text = text;
+  const std::vector<std::string> f = split(text, ':');
+  const std::string& kind = f.empty() ? text : f[0];
+  auto want = [&](size_t n, const char* form) {
+    if (f.size() != n) throw UsageError("--workload '" + text + "': expected " + form);
+  };
+  if (kind == "uniform") {
+    want(1, "uniform");
+    w.kind = WorkloadSpec::Kind::kUniform;
+  } else if (kind == "zipf") {
+    want(2, "zipf:S");
+    w.kind = WorkloadSpec::Kind::kZipf;
+    w.skew = to_double(f[1], "zipf:S");
+    if (w.skew < 0 || w.skew > 10) throw UsageError("--workload zipf:S needs 0 <= S <= 10");
+  } else if (kind == "hot") {
+    want(2, "hot:FRAC");
+    w.kind = WorkloadSpec::Kind::kHot;
+    w.hot_frac = to_double(f[1], "hot:FRAC");
+    if (!(w.hot_frac > 0 && w.hot_frac <= 1)) throw UsageError("--workload hot:FRAC needs 0 < FRAC <= 1");
+  } else if (kind == "drift") {
+    want(3, "drift:S:PERIOD");
+    w.kind = WorkloadSpec::Kind::kDrift;
+    w.skew = to_double(f[1], "drift:S");
+    const double period = to_double(f[2], "drift:PERIOD");
+    if (w.skew < 0 || w.skew > 10) throw UsageError("--workload drift:S needs 0 <= S <= 10");
+    if (period < 1 || period != std::floor(period) || period > 1e9)
+      throw UsageError("--workload drift:S:PERIOD needs a whole PERIOD >= 1");
+    w.period = static_cast<int>(period);
+  } else if (kind == "trace") {
+    w.kind = WorkloadSpec::Kind::kTrace;
+    w.file = text.size() > 6 ? text.substr(6) : "";
+    if (w.file.empty()) throw UsageError("--workload trace:FILE needs a file");
+  } else {
+    throw UsageError("--workload '" + text +
+                     "': unknown workload (uniform, zipf:S, hot:FRAC, drift:S:PERIOD, trace:FILE)");
+  }
+  return w;
+}
+
+Trace load_trace(const std::string& path, int experts, int topk, int layers, int steps_needed) {
+  const std::string where = "--workload trace:" + path;
+  std::ifstream in(path);
+  if (!in) throw UsageError(where + ": cannot open the file");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    throw UsageError(where + ": not valid JSON (" + e.what() + ")");
+  }
+  Trace t;
+  try {
+    if (!j.is_object()) throw UsageError(where + ": the top level must be an object");
+    const std::string kind = j.at("kind").get<std::string>();
+    if (kind == "topk") t.kind = Trace::Kind::kTopk;
+    else if (kind == "counts") t.kind = Trace::Kind::kCounts;
+    else throw UsageError(where + ": \"kind\" must be \"topk\" or \"counts\"");
+    t.experts = j.at("experts").get<int>();
+    t.topk = t.kind == Trace::Kind::kTopk ? j.at("topk").get<int>() : topk;
+    t.layers = j.at("layers").get<int>();
+    if (t.experts != experts)
+      throw UsageError(where + ": trace has " + std::to_string(t.experts) + " experts, --experts is " + std::to_string(experts));
+    if (t.topk != topk)
+      throw UsageError(where + ": trace has topk " + std::to_string(t.topk) + ", --topk is " + std::to_string(topk));
+    if (t.layers < layers)
+      throw UsageError(where + ": trace has " + std::to_string(t.layers) + " layers, --layers is " + std::to_string(layers));
+    const auto& steps = j.at("steps");
+    if (!steps.is_array()) throw UsageError(where + ": \"steps\" must be an array");
+    if (static_cast<int>(steps.size()) < steps_needed)
+      throw UsageError(where + ": trace has " + std::to_string(steps.size()) + " steps, the run needs " +
+                       std::to_string(steps_needed) + " (--warmup + --steps)");
+    for (size_t s = 0; s < static_cast<size_t>(steps_needed); ++s) {
+      const auto& ls = steps[s].at("layers");
+      if (!ls.is_array() || static_cast<int>(ls.size()) < layers)
+        throw UsageError(where + ": step " + std::to_string(s) + " has fewer layers than --layers");
+      std::vector<std::vector<int32_t>> step_layers;
+      for (int l = 0; l < layers; ++l) {
+        std::vector<int32_t> flat;
+        const auto& d = ls[l];
+        if (!d.is_array() || d.empty())
+          throw UsageError(where + ": step " + std::to_string(s) + " layer " + std::to_string(l) + " is empty or not an array");
+        if (t.kind == Trace::Kind::kTopk) {
+          for (const auto& tok : d) {
+            if (!tok.is_array() || static_cast<int>(tok.size()) != topk)
+              throw UsageError(where + ": step " + std::to_string(s) + " layer " + std::to_string(l) + ": every token needs " + std::to_string(topk) + " expert ids");
+            for (size_t k = 0; k < tok.size(); ++k) {
+              const int e = tok[k].get<int>();
+              if (e < 0 || e >= experts)
+                throw UsageError(where + ": step " + std::to_string(s) + ": expert id " + std::to_string(e) + " out of range");
+              for (size_t q = 0; q < k; ++q)
+                if (tok[q].get<int>() == e)
+                  throw UsageError(where + ": step " + std::to_string(s) + ": a token names expert " + std::to_string(e) + " twice");
+              flat.push_back(e);
+            }
+          }
+        } else {
+          if (static_cast<int>(d.size()) != experts)
+            throw UsageError(where + ": step " + std::to_string(s) + " layer " + std::to_string(l) + " needs " + std::to_string(experts) + " counts");
+          int positive = 0;
+          for (const auto& c : d) {
+            const int64_t v = c.get<int64_t>();
+            if (v < 0) throw UsageError(where + ": negative count in step " + std::to_string(s));
+            if (v > INT32_MAX) throw UsageError(where + ": count too large in step " + std::to_string(s));
+            positive += v > 0;
+            flat.push_back(static_cast<int32_t>(v));
+          }
+          if (positive < topk)
+            throw UsageError(where + ": step " + std::to_string(s) + " layer " + std::to_string(l) + " has fewer than --topk experts with a positive count");
+        }
+        step_layers.push_back(std::move(flat));
+      }
+      t.steps.push_back(std::move(step_layers));
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw UsageError(where + ": malformed trace (" + e.what() + ")");
+  }
+  return t;
+}
+
+Workload::Workload(const WorkloadSpec& spec, int experts, int topk, int layers, uint64_t seed,
+                   std::shared_ptr<const Trace> trace)
+    : spec_(spec), experts_(experts), topk_(topk), layers_(layers), seed_(seed), trace_(std::move(trace)) {
+  // A per-layer permutation so that the hot experts differ by layer.
+  rank_of_expert_.resize(layers);
+  for (int l = 0; l < layers; ++l) {
+    std::vector<int> order(experts);
+    for (int e = 0; e < experts; ++e) order[e] = e;
+    for (int i = experts - 1; i > 0; --i) {
+      const uint64_t h = mix_key(mix_key(seed, 0x7E57ull + l), i);
+      std::swap(order[i], order[h % static_cast<uint64_t>(i + 1)]);
+    }
+    rank_of_expert_[l].assign(experts, 0);
+    for (int r = 0; r < experts; ++r) rank_of_expert_[l][order[r]] = r;
+  }
+  cdf_.assign(experts, 0.0);
+}
+
+void Workload::popularity(int step, int layer, std::vector<double>* p) const {
+  p->assign(experts_, 1.0);
+  const std::vector<int>& rank = rank_of_expert_[layer];
+  switch (spec_.kind) {
+    case WorkloadSpec::Kind::kUniform: break;
+    case WorkloadSpec::Kind::kZipf:
+      for (int e = 0; e < experts_; ++e) (*p)[e] = std::pow(rank[e] + 1.0, -spec_.skew);
+      break;
+    case WorkloadSpec::Kind::kDrift: {
+      const int shift = std::max(1, experts_ / 8) * (step / spec_.period);
+      for (int e = 0; e < experts_; ++e)
+        (*p)[e] = std::pow((rank[e] + shift) % experts_ + 1.0, -spec_.skew);
+      break;
+    }
+    case WorkloadSpec::Kind::kHot: {
+      // Marginal pick rate: the hot expert in min(1, FRAC*K) of tokens, the rest uniform.
+      const double q = std::min(1.0, spec_.hot_frac * topk_);
+      for (int e = 0; e < experts_; ++e)
+        (*p)[e] = rank[e] == 0 ? q : (topk_ - q) / (experts_ - 1);
+      break;
+    }
+    case WorkloadSpec::Kind::kTrace: {
+      const std::vector<int32_t>& d = trace_->steps[step][layer];
+      if (trace_->kind == Trace::Kind::kCounts) {
+        for (int e = 0; e < experts_; ++e) (*p)[e] = d[e];
+      } else {
+        std::fill(p->begin(), p->end(), 0.0);
+        for (int32_t e : d) (*p)[e] += 1.0;
+      }
+      break;
+    }
+  }
+}
+
+void Workload::fill_cdf(int step, int layer, std::vector<double>* cdf) const {
+  popularity(step, layer, cdf);
+  double acc = 0;
+  for (double& v : *cdf) v = (acc += v);
+  for (double& v : *cdf) v /= acc;
+}
+
+void Workload::route(int step, int layer, int64_t first_token, int num_tokens, int32_t* ids,
+                     float* weights) const {
+  const int K = topk_;
+  if (spec_.kind == WorkloadSpec::Kind::kTrace && trace_->kind == Trace::Kind::kTopk) {
+    const std::vector<int32_t>& d = trace_->steps[step][layer];
+    const int64_t n = static_cast<int64_t>(d.size()) / K;
+    for (int t = 0; t < num_tokens; ++t) {
+      const int64_t src = (first_token + t) % n;
+      for (int k = 0; k < K; ++k) ids[t * K + k] = d[src * K + k];
+    }
+  } else {
+    route_sampled(step, layer, first_token, num_tokens, ids, weights);
+  }
+  // Gate weights: positive, normalised per token, from the token's own key.
+  for (int t = 0; t < num_tokens; ++t) {
+    const uint64_t key = mix_key(mix_key(mix_key(seed_, 0x6A7Eull + step), layer), first_token + t);
+    float sum = 0;
+    for (int k = 0; k < K; ++k) sum += (weights[t * K + k] = 0.5f + static_cast<float>(unit_double(mix_key(key, k))));
+    for (int k = 0; k < K; ++k) weights[t * K + k] /= sum;
+  }
+}
+
+void Workload::route_sampled(int step, int layer, int64_t first_token, int num_tokens, int32_t* ids,
+                             float*) const {
+  const int K = topk_, E = experts_;
+  const bool hot = spec_.kind == WorkloadSpec::Kind::kHot;
+  if (!hot && (step != cdf_step_ || layer != cdf_layer_)) {
+    fill_cdf(step, layer, &cdf_);
+    cdf_step_ = step;
+    cdf_layer_ = layer;
+  }
+  int hot_expert = 0;
+  for (int e = 0; e < E; ++e)
+    if (rank_of_expert_[layer][e] == 0) hot_expert = e;
+  const double hot_rate = std::min(1.0, spec_.hot_frac * K);
+  for (int t = 0; t < num_tokens; ++t) {
+    int32_t* out = ids + static_cast<size_t>(t) * K;
+    uint64_t state = mix_key(mix_key(mix_key(seed_, 0xB0ull + step), 0x900ull + layer), first_token + t);
+    int n = 0;
+    if (hot && unit_double(state = splitmix64(state)) < hot_rate) out[n++] = hot_expert;
+    // Sequential draws without replacement (rejection of repeats); a bounded
+    // number of tries, then the lowest unused experts, keeps it deterministic.
+    for (int tries = 0; n < K && tries < 64 * K; ++tries) {
+      const double u = unit_double(state = splitmix64(state));
+      int e;
+      if (hot) {
+        e = static_cast<int>(u * (E - 1));
+        if (e >= hot_expert) ++e;
+      } else {
+        e = static_cast<int>(std::upper_bound(cdf_.begin(), cdf_.end(), u) - cdf_.begin());
+        if (e >= E) e = E - 1;
+      }
+      bool dup = false;
+      for (int q = 0; q < n; ++q) dup |= out[q] == e;
+      if (!dup) out[n++] = e;
+    }
+    for (int e = 0; n < K; ++e) {
+      bool dup = false;
+      for (int q = 0; q < n; ++q) dup |= out[q] == e;
+      if (!dup) out[n++] = e;
+    }
+  }
+}
+
+}  // namespace wideep
