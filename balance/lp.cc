@@ -52,7 +52,7 @@ struct LpSolver::Impl {
   void classify(const LpInput& in);
   void build_graph();
   void set_capacities(int64_t supply_scale, int64_t level_p, int64_t level_q);
-  void fill_greedy();
+  int64_t fill_greedy();  // returns the total flow after it
   void fill_local(const LpInput& in);
   int64_t total_flow() const;
   bool cut_density(int64_t* p, int64_t* q);
@@ -149,14 +149,17 @@ static void push_path(detail::MaxFlow& f, int src_id, int pair_id, int sink_id, 
 }
 
 // A starting flow: each expert pours into its ranks' spare capacity in rank order.
-void LpSolver::Impl::fill_greedy() {
+int64_t LpSolver::Impl::fill_greedy() {
+  int64_t total = 0;
   for (size_t i = 0; i < m_expert.size(); ++i) {
     for (int k = pair_start[i]; k < pair_start[i + 1]; ++k) {
       const int sid = sink_edge[rank_node[pair_rank[k]] - 1 - static_cast<int>(m_expert.size())];
       const int64_t amt = std::min(flow.residual(src_edge[i]), flow.residual(sid));
       if (amt > 0) push_path(flow, src_edge[i], pair_edge[k], sid, amt);
     }
+    total += flow.flow(src_edge[i]);
   }
+  return total;
 }
 
 // Locality warm start: a copy first takes its own rank's tokens, then tokens of
@@ -276,13 +279,22 @@ void LpSolver::solve(const LpInput& in, LpResult* out) {
     if (static_cast<__int128>(num) * q > static_cast<__int128>(p) * den) p = num, q = den;
   }
   // Dinkelbach: each infeasible level yields a denser rank set; the first
-  // feasible level is the maximum density, i.e. the exact LP optimum.
+  // feasible level is the maximum density, i.e. the exact LP optimum. An
+  // integral level is tried directly with the final (integral, local-first)
+  // flow, so that it needs no second solve.
+  bool integral = false;
   for (;;) {
     ++lp_iters_debug;
-    s.set_capacities(q, p, q);
-    s.fill_greedy();
-    s.flow.augment(s.source, s.sink);
-    if (s.total_flow() == q * demand) break;
+    integral = p % q == 0;
+    if (integral) {
+      s.set_capacities(1, p / q, 1);
+      if (in.rank_counts) s.fill_local(in);
+    } else {
+      s.set_capacities(q, p, q);
+    }
+    const int64_t want = (integral ? 1 : q) * demand;
+    if (s.fill_greedy() != want) s.flow.augment(s.source, s.sink);
+    if (s.total_flow() == want) break;
     int64_t np = 0, nq = 0;
     WIDEEP_ASSERT(s.cut_density(&np, &nq), "LP: infeasible level without a cut");
     WIDEEP_ASSERT(static_cast<__int128>(np) * q > static_cast<__int128>(p) * nq,
@@ -291,14 +303,13 @@ void LpSolver::solve(const LpInput& in, LpResult* out) {
     q = nq;
   }
   out->lp_opt = static_cast<double>(p) / static_cast<double>(q);
-
-  // Integral flow at the rounded-up level: exists because the fractional one does.
-  const int64_t level = (p + q - 1) / q;
-  s.set_capacities(1, level, 1);
-  if (in.rank_counts) s.fill_local(in);
-  s.fill_greedy();
-  s.flow.augment(s.source, s.sink);
-  WIDEEP_ASSERT(s.total_flow() == demand, "LP: integral flow short of the demand");
+  if (!integral) {
+    // Integral flow at the rounded-up level: exists because the fractional one does.
+    s.set_capacities(1, (p + q - 1) / q, 1);
+    if (in.rank_counts) s.fill_local(in);
+    if (s.fill_greedy() != demand) s.flow.augment(s.source, s.sink);
+    WIDEEP_ASSERT(s.total_flow() == demand, "LP: integral flow short of the demand");
+  }
   s.write_result(in, out);
 }
 

@@ -22,7 +22,7 @@ constexpr int kTokensPerRank = 256, kTopk = 8, kVariants = 16;
 struct Instance {
   Placement p;
   std::vector<std::vector<int64_t>> counts, rank_counts;  // [kVariants]
-  std::vector<std::vector<int32_t>> topk0;                // rank 0's routing per variant
+  std::vector<std::vector<int32_t>> topk_last;            // the last rank's routing per variant
 };
 
 // zipf(s) weights over experts in a fixed shuffled order.
@@ -69,11 +69,11 @@ Instance make_instance(int R, int E, int P, bool cube) {
         const int e = pick(rng);
         ++c[e];
         ++rc[static_cast<size_t>(r) * E + e];
-        if (r == 0) ids[i] = e;
+        if (r == R - 1) ids[i] = e;  // the last rank: the longest prefix
       }
     in.counts.push_back(c);
     in.rank_counts.push_back(rc);
-    in.topk0.push_back(ids);
+    in.topk_last.push_back(ids);
   }
   return in;
 }
@@ -94,7 +94,7 @@ void BM_LpSolveAndSplit(benchmark::State& state) {
   for (auto _ : state) {
     const LpInput li{&in.p, in.counts[v].data(), in.rank_counts[v].data(), nullptr, 8};
     solver.solve(li, &res);
-    split_tokens(in.p, in.rank_counts[v].data(), res.copy_tokens.data(), 0, in.topk0[v].data(),
+    split_tokens(in.p, in.rank_counts[v].data(), res.copy_tokens.data(), in.p.num_ranks - 1, in.topk_last[v].data(),
                  kTokensPerRank, kTopk, 8, slot.data());
     benchmark::DoNotOptimize(slot.data());
     v = (v + 1) % kVariants;
@@ -127,7 +127,7 @@ void BM_SplitOnly(benchmark::State& state) {
   std::vector<int32_t> slot(kTokensPerRank * kTopk);
   int v = 0;
   for (auto _ : state) {
-    split_tokens(in.p, in.rank_counts[v].data(), res[v].copy_tokens.data(), 0, in.topk0[v].data(),
+    split_tokens(in.p, in.rank_counts[v].data(), res[v].copy_tokens.data(), in.p.num_ranks - 1, in.topk_last[v].data(),
                  kTokensPerRank, kTopk, 8, slot.data());
     benchmark::DoNotOptimize(slot.data());
     v = (v + 1) % kVariants;

@@ -44,8 +44,11 @@ void choose_source(Need& n, int which) {
 }
 
 // Greedy: the most constrained needs first, each to its least busy candidate
-// (lowest rank on ties). Then single re-assignments away from the busiest
-// sender while that lowers it; each lowers the sum of squared sends, so it ends.
+// (lowest rank on ties). Then augmenting paths: from the busiest sender b,
+// search ranks reachable by re-assigning one of a rank's sends to another
+// candidate of it; if one sends at most max-2, shift sends along the path.
+// When no path exists from b, the ranks reachable from it must carry all their
+// sends among themselves, so the maximum is optimal (a min-max semi-matching).
 void spread_senders(std::vector<Need>& needs, int num_ranks, std::vector<int64_t>& sends) {
   std::vector<size_t> order(needs.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -53,31 +56,52 @@ void spread_senders(std::vector<Need>& needs, int num_ranks, std::vector<int64_t
     return needs[a].candidates.size() < needs[b].candidates.size();
   });
   sends.assign(num_ranks, 0);
+  std::vector<int> chosen(needs.size());  // index into candidates
   for (size_t i : order) {
     Need& n = needs[i];
     size_t best = 0;
     for (size_t c = 1; c < n.candidates.size(); ++c)
       if (sends[n.candidates[c]] < sends[n.candidates[best]]) best = c;
-    choose_source(n, static_cast<int>(best));
-    ++sends[n.move.src_rank];
+    chosen[i] = static_cast<int>(best);
+    ++sends[n.candidates[best]];
   }
-  for (size_t guard = 0; guard < needs.size() * 4 + 16; ++guard) {
-    const int busiest = static_cast<int>(std::max_element(sends.begin(), sends.end()) - sends.begin());
-    bool moved = false;
-    for (Need& n : needs) {
-      if (n.move.src_rank != busiest) continue;
-      for (size_t c = 0; c < n.candidates.size() && !moved; ++c) {
-        if (sends[n.candidates[c]] + 1 < sends[busiest]) {
-          --sends[busiest];
-          choose_source(n, static_cast<int>(c));
-          ++sends[n.move.src_rank];
-          moved = true;
+  std::vector<std::vector<size_t>> by_rank(num_ranks);
+  std::vector<int> parent_rank(num_ranks);
+  std::vector<size_t> parent_need(num_ranks);
+  std::vector<int> queue;
+  while (!needs.empty()) {
+    const int b = static_cast<int>(std::max_element(sends.begin(), sends.end()) - sends.begin());
+    const int64_t peak = sends[b];
+    for (auto& v : by_rank) v.clear();
+    for (size_t i = 0; i < needs.size(); ++i) by_rank[needs[i].candidates[chosen[i]]].push_back(i);
+    std::fill(parent_rank.begin(), parent_rank.end(), -2);
+    parent_rank[b] = -1;
+    queue.assign(1, b);
+    int target = -1;
+    for (size_t q = 0; q < queue.size() && target < 0; ++q) {
+      const int u = queue[q];
+      for (size_t i : by_rank[u]) {
+        for (int c : needs[i].candidates) {
+          if (parent_rank[c] != -2) continue;
+          parent_rank[c] = u, parent_need[c] = i;
+          if (sends[c] <= peak - 2) {
+            target = c;
+            break;
+          }
+          queue.push_back(c);
         }
+        if (target >= 0) break;
       }
-      if (moved) break;
     }
-    if (!moved) break;
+    if (target < 0) break;
+    --sends[b], ++sends[target];
+    for (int c = target; parent_rank[c] >= 0; c = parent_rank[c]) {
+      Need& n = needs[parent_need[c]];
+      chosen[parent_need[c]] = static_cast<int>(
+          std::find(n.candidates.begin(), n.candidates.end(), c) - n.candidates.begin());
+    }
   }
+  for (size_t i = 0; i < needs.size(); ++i) choose_source(needs[i], chosen[i]);
 }
 
 }  // namespace

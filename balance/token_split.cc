@@ -22,8 +22,9 @@ struct SplitWork {
   std::vector<int> touched;   // ranks whose `used` must be reset
   std::vector<int64_t> rem;   // [copies] quota left
   std::vector<Piece> pieces;
-  std::vector<int> piece_begin, piece_end, cursor;  // [E]
-  std::vector<int64_t> seen;                        // [E]
+  std::vector<int64_t> next, end;                   // [E] next / end entry of flat per expert
+  std::vector<int32_t> flat;                        // slot of each local token, by expert
+  std::vector<int64_t> before;                      // [E] tokens of ranks below this one
 };
 
 struct ExpertSplit {
@@ -96,8 +97,10 @@ void ExpertSplit::own_node(int e, const int* cp, int n) {
 }
 
 void ExpertSplit::global(int e, const int* cp, int n) {
-  int64_t offset = 0;
-  for (int r = 0; r < rank; ++r) offset += left(r, e);
+  // Tokens of lower ranks not placed yet: all of them minus what steps 1-2 took.
+  int64_t offset = w.before[e];
+  for (int r : w.touched)
+    if (r < rank) offset -= w.used[r];
   const int64_t len = left(rank, e);
   const size_t before = w.pieces.size();
   map_window(cp, 0, n, offset, len, w.used[rank]);
@@ -109,11 +112,6 @@ void ExpertSplit::global(int e, const int* cp, int n) {
 void ExpertSplit::run(int e) {
   const int n = p.logcnt[e];
   const int* cp = p.copies(e);
-  WIDEEP_ASSERT(n > 0, "split_tokens: a token picks an expert with no copy");
-  if (n == 1) {
-    w.pieces.push_back({0, count(rank, e), cp[0]});
-    return;
-  }
   own_rank(e, cp, n);
   if (rpn > 0 && rpn < num_ranks) own_node(e, cp, n);
   global(e, cp, n);
@@ -134,37 +132,61 @@ void split_tokens(const Placement& p, const int64_t* rank_counts, const int64_t*
                   int ranks_per_node, int32_t* slot_of_pair) {
   thread_local SplitWork w;
   const int E = p.num_logical, R = p.num_ranks;
+  const int64_t* mine = rank_counts + static_cast<size_t>(rank) * E;
   w.used.assign(R, 0);
   w.rem.resize(std::max(p.max_copies, 1));
   w.pieces.clear();
-  w.piece_begin.assign(E, 0);
-  w.piece_end.assign(E, 0);
-  w.cursor.assign(E, 0);
-  w.seen.assign(E, 0);
-  ExpertSplit split{p, rank_counts, rank, ranks_per_node, R, E, w};
-  for (int e = 0; e < E; ++e) {
-    if (rank_counts[static_cast<size_t>(rank) * E + e] == 0) continue;
-    w.piece_begin[e] = static_cast<int>(w.pieces.size());
-    if (p.logcnt[e] > 1) {
-      const int* cp = p.copies(e);
-      for (int k = 0; k < p.logcnt[e]; ++k) w.rem[k] = copy_tokens[cp[k]];
+  w.next.resize(E);
+  w.end.resize(E);
+  // Column sums over lower ranks, row by row (contiguous), only when some expert
+  // of this rank has several copies and so needs the global step.
+  bool any_multi = false;
+  for (int e = 0; e < E && !any_multi; ++e) any_multi = mine[e] > 0 && p.logcnt[e] > 1;
+  if (any_multi) {
+    w.before.assign(E, 0);
+    for (int r = 0; r < rank; ++r) {
+      const int64_t* row = rank_counts + static_cast<size_t>(r) * E;
+      for (int e = 0; e < E; ++e) w.before[e] += row[e];
     }
-    split.run(e);
-    w.piece_end[e] = static_cast<int>(w.pieces.size());
-    w.cursor[e] = w.piece_begin[e];
   }
-  for (int64_t i = 0; i < static_cast<int64_t>(num_tokens) * topk; ++i) {
+  ExpertSplit split{p, rank_counts, rank, ranks_per_node, R, E, w};
+  // Expand each expert's pieces into the slots of its tokens in local order, so
+  // that the pass over the pairs is one lookup with no data-dependent branch.
+  int64_t total = 0;
+  for (int e = 0; e < E; ++e) {
+    w.next[e] = total;
+    total += mine[e];
+    w.end[e] = total;
+  }
+  w.flat.resize(total);
+  for (int e = 0; e < E; ++e) {
+    if (mine[e] == 0) continue;
+    WIDEEP_ASSERT(p.logcnt[e] > 0, "split_tokens: a token picks an expert with no copy");
+    int32_t* out = &w.flat[w.next[e]];
+    if (p.logcnt[e] == 1) {
+      std::fill_n(out, mine[e], p.copies(e)[0]);
+      continue;
+    }
+    w.pieces.clear();
+    const int* cp = p.copies(e);
+    for (int k = 0; k < p.logcnt[e]; ++k) w.rem[k] = copy_tokens[cp[k]];
+    split.run(e);
+    int64_t covered = 0;
+    for (const Piece& pc : w.pieces) {
+      std::fill(out + pc.begin, out + pc.end, pc.slot);
+      covered += pc.end - pc.begin;
+    }
+    WIDEEP_ASSERT(covered == mine[e], "split_tokens: copy quotas do not cover the rank's tokens");
+  }
+  const int64_t pairs = static_cast<int64_t>(num_tokens) * topk;
+  for (int64_t i = 0; i < pairs; ++i) {
     const int e = topk_ids[i];
-    if (e < 0 || e >= E) {
+    if (static_cast<unsigned>(e) >= static_cast<unsigned>(E)) {
       slot_of_pair[i] = -1;  // no expert (dropped pair)
       continue;
     }
-    const int64_t j = w.seen[e]++;
-    int& c = w.cursor[e];
-    while (c < w.piece_end[e] && w.pieces[c].end <= j) ++c;
-    WIDEEP_ASSERT(c < w.piece_end[e] && w.pieces[c].begin <= j,
-                  "split_tokens: rank_counts disagree with topk_ids");
-    slot_of_pair[i] = w.pieces[c].slot;
+    WIDEEP_ASSERT(w.next[e] < w.end[e], "split_tokens: rank_counts disagree with topk_ids");
+    slot_of_pair[i] = w.flat[w.next[e]++];
   }
 }
 

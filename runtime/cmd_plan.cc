@@ -1,11 +1,250 @@
-// wideep plan: placeholder until its issue lands; says so and exits 2.
+// wideep plan: offline EPLB placement from a load matrix file. Reads
+// {"loads": [[...], ...]} (layers x logical experts), runs EPLB (or builds an
+// LPLB topology placement) and prints the placement as JSON or a table.
+//
+// JSON output (--json), one line, documented in docs/usage-plan.md:
+//   {"policy": "wideep"|"deepseek"|"topology:SPEC", "layers": L, "experts": E,
+//    "replicas": P, "gpus": G, "nodes": N, "groups": Gr,
+//    "phy2log":  [[P ints] per layer]        slot -> logical expert, GPU r owns slots [r*P/G, (r+1)*P/G)
+//    "log2phy":  [[[X ints] per expert] per layer]  the expert's slots ascending, -1 padded,
+//                                             X = the largest copy count over all layers
+//    "logcnt":   [[E ints] per layer]
+//    "gpu_loads": [[G numbers] per layer]     sum over a GPU's slots of load[e] / logcnt[e]
+//    "max_gpu_load": [L numbers],
+//    "balancedness": {"per_layer": [L numbers], "mean": x, "min": x}}  mean/max of gpu_loads
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
+#include "balance/eplb.h"
+#include "balance/topology.h"
+#include "common/check.h"
 #include "runtime/commands.h"
 
 namespace wideep {
-int plan_main(int, char**) {
-  std::fprintf(stderr, "wideep plan: not built yet\n");
-  return 2;
+namespace {
+
+struct PlanOptions {
+  std::string loads_path;
+  int replicas = 0;  // 0: not given
+  int groups = 1;
+  int nodes = 1;
+  int gpus = 0;
+  std::string policy = "wideep";
+  std::string topology;
+  bool json = false;
+};
+
+nlohmann::json read_json_file(const std::string& path, const std::string& what) {
+  std::ifstream in(path);
+  if (!in) throw UsageError(what + ": cannot open the file");
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    throw UsageError(what + ": not valid JSON (" + e.what() + ")");
+  }
 }
+
+// The load matrix, validated: a non-empty list of equally long rows of
+// finite, non-negative numbers. Returns the rows flattened; sets layers/experts.
+std::vector<double> read_loads(const std::string& path, int& layers, int& experts) {
+  const std::string what = "--loads " + path;
+  const nlohmann::json j = read_json_file(path, what);
+  if (!j.is_object() || !j.contains("loads") || !j["loads"].is_array() || j["loads"].empty())
+    throw UsageError(what + ": needs {\"loads\": [[...], ...]} with at least one layer");
+  const nlohmann::json& rows = j["loads"];
+  layers = static_cast<int>(rows.size());
+  experts = -1;
+  std::vector<double> w;
+  for (int l = 0; l < layers; ++l) {
+    const nlohmann::json& row = rows[l];
+    const std::string where = what + ": layer " + std::to_string(l);
+    if (!row.is_array() || row.empty()) throw UsageError(where + " is not a non-empty list of loads");
+    if (experts < 0) experts = static_cast<int>(row.size());
+    if (static_cast<int>(row.size()) != experts)
+      throw UsageError(where + " has " + std::to_string(row.size()) + " loads, layer 0 has " +
+                       std::to_string(experts) + " (ragged rows)");
+    for (int e = 0; e < experts; ++e) {
+      if (!row[e].is_number()) throw UsageError(where + " expert " + std::to_string(e) + ": not a number");
+      const double x = row[e].get<double>();
+      if (!std::isfinite(x) || x < 0)
+        throw UsageError(where + " expert " + std::to_string(e) + ": load " + row[e].dump() +
+                         " is negative or not finite");
+      w.push_back(x);
+    }
+  }
+  return w;
+}
+
+// --topology SPEC: builtin through make_topology, file:PATH read here.
+Topology load_topology_spec(const std::string& spec, int gpus) {
+  if (spec.rfind("file:", 0) != 0) return make_topology(spec, gpus);
+  const std::string path = spec.substr(5);
+  const std::string what = "--topology " + spec;
+  const nlohmann::json j = read_json_file(path, what);
+  std::vector<std::vector<int>> r2o;
+  try {
+    r2o = j.at("r2o").get<std::vector<std::vector<int>>>();
+  } catch (const nlohmann::json::exception& e) {
+    throw UsageError(what + ": needs {\"r2o\": [[ints], ...]} (" + e.what() + ")");
+  }
+  return topology_from_r2o(r2o, gpus, what);
+}
+
+std::vector<Placement> plan_placements(const PlanOptions& o, const EplbInput& in, std::string& label) {
+  if (o.topology.empty()) {
+    label = o.policy;
+    return rebalance_experts(in, parse_eplb_policy(o.policy, "--policy"));
+  }
+  // A topology fixes where copies go; --policy does not apply.
+  const Topology t = load_topology_spec(o.topology, o.gpus);
+  label = "topology:" + o.topology;
+  std::vector<Placement> out;
+  for (int l = 0; l < in.num_layers; ++l) {
+    out.push_back(topology_placement(t, o.gpus, in.num_logical,
+                                     &in.weight[static_cast<size_t>(l) * in.num_logical]));
+    if (o.replicas > 0 && out.back().num_slots() != o.replicas)
+      throw UsageError("--replicas " + std::to_string(o.replicas) + " does not match --topology " +
+                       o.topology + ", which places " + std::to_string(out.back().num_slots()) +
+                       " slots");
+  }
+  return out;
+}
+
+std::vector<double> gpu_loads(const Placement& p, const double* w) {
+  std::vector<double> load(p.num_ranks, 0.0);
+  for (int s = 0; s < p.num_slots(); ++s) load[p.rank_of_slot(s)] += w[p.phy2log[s]] / p.logcnt[p.phy2log[s]];
+  return load;
+}
+
+double balancedness(const std::vector<double>& load) {
+  const double peak = *std::max_element(load.begin(), load.end());
+  double sum = 0;
+  for (double x : load) sum += x;
+  return peak > 0 ? sum / load.size() / peak : 1.0;  // all-zero loads are balanced
+}
+
+nlohmann::json to_json(const std::vector<Placement>& ps, const PlanOptions& o, const EplbInput& in,
+                       const std::string& label) {
+  int width = 0;
+  for (const Placement& p : ps) width = std::max(width, p.max_copies);
+  nlohmann::json phy2log = nlohmann::json::array(), log2phy = nlohmann::json::array(),
+                 logcnt = nlohmann::json::array(), loads = nlohmann::json::array(),
+                 peaks = nlohmann::json::array(), bal = nlohmann::json::array();
+  double bal_sum = 0, bal_min = 1;
+  for (size_t l = 0; l < ps.size(); ++l) {
+    const Placement& p = ps[l];
+    phy2log.push_back(p.phy2log);
+    logcnt.push_back(p.logcnt);
+    nlohmann::json rows = nlohmann::json::array();
+    for (int e = 0; e < p.num_logical; ++e) {
+      std::vector<int> row(p.copies(e), p.copies(e) + p.max_copies);
+      row.resize(width, -1);
+      rows.push_back(row);
+    }
+    log2phy.push_back(rows);
+    const std::vector<double> gl = gpu_loads(p, &in.weight[l * in.num_logical]);
+    loads.push_back(gl);
+    peaks.push_back(*std::max_element(gl.begin(), gl.end()));
+    const double b = balancedness(gl);
+    bal.push_back(b);
+    bal_sum += b;
+    bal_min = std::min(bal_min, b);
+  }
+  nlohmann::json j;
+  j["policy"] = label;
+  j["layers"] = in.num_layers;
+  j["experts"] = in.num_logical;
+  j["replicas"] = ps.empty() ? 0 : ps[0].num_slots();
+  j["gpus"] = o.gpus;
+  j["nodes"] = o.nodes;
+  j["groups"] = o.groups;
+  j["phy2log"] = phy2log;
+  j["log2phy"] = log2phy;
+  j["logcnt"] = logcnt;
+  j["gpu_loads"] = loads;
+  j["max_gpu_load"] = peaks;
+  j["balancedness"] = {{"per_layer", bal}, {"mean", bal_sum / ps.size()}, {"min", bal_min}};
+  return j;
+}
+
+void print_table(const std::vector<Placement>& ps, const PlanOptions& o, const EplbInput& in,
+                 const std::string& label) {
+  std::printf("wideep plan: policy %s, %d layers, %d experts -> %d slots on %d GPUs (%d nodes, %d groups)\n",
+              label.c_str(), in.num_layers, in.num_logical, ps[0].num_slots(), o.gpus, o.nodes, o.groups);
+  std::printf("%5s %14s %14s %12s\n", "layer", "max_gpu_load", "mean_gpu_load", "balancedness");
+  double bal_sum = 0;
+  for (size_t l = 0; l < ps.size(); ++l) {
+    const std::vector<double> gl = gpu_loads(ps[l], &in.weight[l * in.num_logical]);
+    double sum = 0;
+    for (double x : gl) sum += x;
+    const double b = balancedness(gl);
+    bal_sum += b;
+    std::printf("%5zu %14.2f %14.2f %12.4f\n", l, *std::max_element(gl.begin(), gl.end()),
+                sum / gl.size(), b);
+  }
+  std::printf("mean balancedness %.4f\n", bal_sum / ps.size());
+  for (size_t l = 0; l < ps.size(); ++l) {
+    const Placement& p = ps[l];
+    const std::vector<double> gl = gpu_loads(p, &in.weight[l * in.num_logical]);
+    std::printf("layer %zu\n%5s %12s  %s\n", l, "gpu", "load", "experts (slot order)");
+    for (int r = 0; r < p.num_ranks; ++r) {
+      std::string experts;
+      for (int i = 0; i < p.slots_per_rank; ++i)
+        experts += (i ? " " : "") + std::to_string(p.phy2log[r * p.slots_per_rank + i]);
+      std::printf("%5d %12.2f  %s\n", r, gl[r], experts.c_str());
+    }
+  }
+}
+
+}  // namespace
+
+int plan_main(int argc, char** argv) {
+  PlanOptions o;
+  CLI::App app{"wideep plan: offline EPLB placement from a load matrix (docs/usage-plan.md)"};
+  app.add_option("--loads", o.loads_path, "JSON file {\"loads\": [[...], ...]}: layers x logical experts")->required();
+  app.add_option("--replicas", o.replicas, "physical slots per layer (required without --topology)");
+  app.add_option("--groups", o.groups, "expert groups (hierarchical EPLB when groups % nodes == 0)");
+  app.add_option("--nodes", o.nodes, "server nodes");
+  app.add_option("--gpus", o.gpus, "GPUs (ranks); replicas % gpus == 0")->required();
+  app.add_option("--policy", o.policy, "EPLB policy: deepseek | wideep");
+  app.add_option("--topology", o.topology, "LPLB layout instead of EPLB: ring|cube|hypercube|torus:MxN|full|file:PATH");
+  app.add_flag("--json", o.json, "print one line of JSON");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::printf("%s", app.help().c_str());
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    throw UsageError(e.what());
+  }
+  const EplbPolicy policy = parse_eplb_policy(o.policy, "--policy");  // checked even with --topology
+  (void)policy;
+  EplbInput in;
+  in.weight = read_loads(o.loads_path, in.num_layers, in.num_logical);
+  if (o.topology.empty() && o.replicas <= 0)
+    throw UsageError("--replicas is required (a positive slot count) unless --topology is given");
+  if (o.gpus <= 0) throw UsageError("--gpus must be positive");
+  if (o.nodes <= 0 || o.gpus % o.nodes != 0)
+    throw UsageError("--nodes " + std::to_string(o.nodes) + " must be positive and divide --gpus " +
+                     std::to_string(o.gpus));
+  in.num_replicas = o.replicas;
+  in.num_groups = o.groups;
+  in.num_nodes = o.nodes;
+  in.num_gpus = o.gpus;
+  std::string label;
+  const std::vector<Placement> ps = plan_placements(o, in, label);
+  if (o.json) {
+    std::printf("%s\n", to_json(ps, o, in, label).dump().c_str());
+  } else {
+    print_table(ps, o, in, label);
+  }
+  return 0;
+}
+
 }  // namespace wideep

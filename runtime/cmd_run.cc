@@ -81,13 +81,18 @@ void apply_process_faults(const std::vector<Fault>& faults, int rank, int step) 
   }
 }
 
+std::unique_ptr<LayerRunner> make_runner(const RunConfig& cfg, Communicator& comm, const Prepared& prep) {
+  return std::make_unique<MoeRunner>(cfg, comm, prep.workload, prep.faults, prep.placement);
+}
+
 // Stats one rank contributes for one step (allgathered): see fields below.
 enum StatField : int { kStepNs, kPhase0, kBaselineNs = kPhase0 + kNumPhases, kDispatchBytes,
                        kCombineBytes, kMismatch, kLoad0 };
 
 int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
   const int R = comm.size(), me = comm.rank(), L = cfg.layers;
-  MoeRunner runner(cfg, comm, prep.workload, prep.faults, prep.placement);
+  std::unique_ptr<LayerRunner> runner_ptr = make_runner(cfg, comm, prep);
+  LayerRunner& runner = *runner_ptr;
   std::unique_ptr<EplbManager> eplb;
   if (cfg.balancers.eplb)
     eplb = std::make_unique<EplbManager>(cfg, comm, runner, prep.faults, prep.topology.get());

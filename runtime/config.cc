@@ -101,6 +101,9 @@ void validate(RunConfig& c, int num_ranks) {
     throw UsageError("--redundant " + std::to_string(c.redundant) + " does not divide among " +
                      std::to_string(num_ranks) + " ranks");
   c.slots_per_rank = (c.experts + c.redundant) / num_ranks;
+  if (c.gpus_per_node < num_ranks && num_ranks % c.gpus_per_node != 0)
+    throw UsageError("--gpus-per-node " + std::to_string(c.gpus_per_node) + " does not divide " +
+                     std::to_string(num_ranks) + " ranks into whole nodes");
   if (c.groups > c.experts || c.experts % c.groups != 0)
     throw UsageError("--groups " + std::to_string(c.groups) + " does not divide --experts " + std::to_string(c.experts));
   c.workload = parse_workload(c.workload_text);

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <string>
 
-#include "balance/eplb.h"
+#include "runtime/eplb_planner.h"
 #include "balance/move_plan.h"
 #include "common/check.h"
 
@@ -17,7 +17,7 @@ double now_us() {
 }
 }  // namespace
 
-EplbManager::EplbManager(const RunConfig& cfg, Communicator& comm, MoeRunner& runner,
+EplbManager::EplbManager(const RunConfig& cfg, Communicator& comm, LayerRunner& runner,
                          const std::vector<Fault>& faults, const Topology* topology)
     : cfg_(cfg), comm_(comm), runner_(runner), faults_(faults), topology_(topology),
       L_(cfg.layers), E_(cfg.experts) {
@@ -32,25 +32,6 @@ EplbManager::EplbManager(const RunConfig& cfg, Communicator& comm, MoeRunner& ru
 void EplbManager::record(int step, int layer, const std::vector<int64_t>& local_counts) {
   int64_t* row = &window_[(static_cast<size_t>(step % cfg_.eplb_window) * L_ + layer) * E_];
   std::memcpy(row, local_counts.data(), sizeof(int64_t) * E_);
-}
-
-std::vector<Placement> EplbManager::plan(const std::vector<double>& loads) {
-  const int R = cfg_.num_ranks;
-  if (topology_) {
-    std::vector<Placement> out;
-    for (int l = 0; l < L_; ++l)
-      out.push_back(topology_placement(*topology_, R, E_, &loads[static_cast<size_t>(l) * E_]));
-    return out;
-  }
-  EplbInput in;
-  in.num_layers = L_;
-  in.num_logical = E_;
-  in.weight = loads;
-  in.num_replicas = R * cfg_.slots_per_rank;
-  in.num_groups = cfg_.groups;
-  in.num_gpus = R;
-  in.num_nodes = R / cfg_.ranks_per_node();
-  return rebalance_experts(in, EplbPolicy::kWideep);
 }
 
 void EplbManager::move_weights(const std::vector<Placement>& old_p, const std::vector<Placement>& new_p,
@@ -75,17 +56,16 @@ void EplbManager::move_weights(const std::vector<Placement>& old_p, const std::v
   comm_.exchange(sends, recvs);
   for (const WeightMove& m : mp.local_copies) {
     if (m.dst_rank != me) continue;
-    std::memcpy(staging.slot_data(m.layer, m.dst_slot), store.slot_data(m.layer, m.src_slot), slot_bytes);
+    staging.copy_slot(m.layer, m.dst_slot, store, m.src_slot);
     written.emplace_back(m.layer, m.dst_slot);
   }
   // Sources were read from the old layout; only now do the new slots take over.
-  for (const auto& ls : written)
-    std::memcpy(store.slot_data(ls.first, ls.second), staging.slot_data(ls.first, ls.second), slot_bytes);
+  for (const auto& ls : written) store.copy_slot(ls.first, ls.second, staging, ls.second);
   if (!recvs.empty() && find_fault(faults_, Fault::Kind::kCorruptWeights, me, -1)) {
     const WeightMove* first = nullptr;
     for (const WeightMove& m : mp.transfers)
       if (m.dst_rank == me) { first = &m; break; }
-    reinterpret_cast<unsigned char*>(store.slot_data(first->layer, first->dst_slot))[7] ^= 0x10;
+    store.flip_byte(first->layer, first->dst_slot, 7);
   }
   comm_.barrier();
   rec->transfer_us = now_us() - t0;
@@ -123,9 +103,8 @@ bool EplbManager::maybe_rebalance(int step, RebalanceRecord* rec) {
     for (size_t i = 0; i < sum.size(); ++i) sum[i] += window_[w * sum.size() + i];
   comm_.allreduce_sum_int64(sum.data(), static_cast<int64_t>(sum.size()));
   std::vector<double> loads(sum.begin(), sum.end());
-  std::vector<Placement> fresh = plan(loads);
   std::vector<Placement>& current = runner_.placements();
-  for (int l = 0; l < L_; ++l) fresh[l] = align_to_previous(current[l], fresh[l]);
+  std::vector<Placement> fresh = plan_placement(cfg_, loads, topology_, current);
   rec->plan_us = now_us() - t0;
   move_weights(current, fresh, rec);
   verify(fresh);

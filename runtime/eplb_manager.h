@@ -14,13 +14,13 @@
 #include "runtime/config.h"
 #include "runtime/inject.h"
 #include "runtime/metrics.h"
-#include "runtime/moe_runner.h"
+#include "runtime/layer_runner.h"
 
 namespace wideep {
 
 class EplbManager {
  public:
-  EplbManager(const RunConfig& cfg, Communicator& comm, MoeRunner& runner,
+  EplbManager(const RunConfig& cfg, Communicator& comm, LayerRunner& runner,
               const std::vector<Fault>& faults, const Topology* topology);
 
   // This step's local counts of one layer ([E]).
@@ -30,14 +30,13 @@ class EplbManager {
   bool maybe_rebalance(int step, RebalanceRecord* rec);
 
  private:
-  std::vector<Placement> plan(const std::vector<double>& loads);
   void move_weights(const std::vector<Placement>& old_p, const std::vector<Placement>& new_p,
                     RebalanceRecord* rec);
   void verify(const std::vector<Placement>& p);
 
   const RunConfig& cfg_;
   Communicator& comm_;
-  MoeRunner& runner_;
+  LayerRunner& runner_;
   const std::vector<Fault>& faults_;
   const Topology* topology_;
   int L_, E_;

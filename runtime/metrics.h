@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "runtime/config.h"
-#include "runtime/moe_runner.h"
+#include "runtime/layer_runner.h"
 
 namespace wideep {
 

@@ -38,9 +38,12 @@ MoeRunner::MoeRunner(const RunConfig& cfg, Communicator& comm, std::shared_ptr<c
       placement_(std::move(initial)) {
   cpu_kernels_init();
   const int S = cfg.slots_per_rank, shared = cfg.shared_experts;
-  store_.init(cfg.layers, S, shared, H_, cfg.ffn, cfg.seed);
-  store_.fill(placement_, rank_);
-  if (cfg.balancers.eplb) spare_store_.init(cfg.layers, S, shared, H_, cfg.ffn, cfg.seed);
+  store_ = std::make_unique<HostExpertStore>(cfg.layers, S, shared, H_, cfg.ffn, cfg.seed);
+  store_->fill(placement_, rank_);
+  // The staging copy of an EPLB exchange; one slot-sized layer would do, but a
+  // full mirror keeps slot indexing identical (memory is not the limit here).
+  if (cfg.balancers.eplb)
+    spare_store_ = std::make_unique<HostExpertStore>(cfg.layers, S, shared, H_, cfg.ffn, cfg.seed);
   router_.init(R_, rank_, T_, K_, shared, E_, cfg.balancers.lplb, cfg.balancers.waterfill,
                cfg.ranks_per_node());
   const size_t TP = static_cast<size_t>(T_) * P_;
@@ -148,8 +151,8 @@ void MoeRunner::expert(int layer, LayerStats* st) {
   const int rows = static_cast<int>(recv_total_rows_);
   group_rows_by_slot(recv_buf_.data(), rows, &batches_);
   for (int s = 0; s < batches_.num_slots; ++s) {
-    w1_[s] = store_.w1(layer, s);
-    w2_[s] = store_.w2(layer, s);
+    w1_[s] = store_->w1(layer, s);
+    w2_[s] = store_->w2(layer, s);
   }
   run_local_experts(&batches_, w1_, w2_);
   combine_partial(batches_, rows, expert_rows_.data());

@@ -1,8 +1,7 @@
-// One rank's mock MoE layers: owns every buffer of the step (allocated once at
-// the worst case), the placement and weights of each layer, and runs the
-// phases route -> count -> balance -> layout -> dispatch -> expert -> combine
-// of DESIGN.md, timing each. Collective: every rank calls run_layer() for the
-// same (step, layer) in the same order.
+// The host LayerRunner (MPI backend, OpenBLAS experts): owns every buffer of
+// the step (allocated once at the worst case), the placement and weights of
+// each layer, and runs route -> count -> balance -> layout -> dispatch ->
+// expert -> combine of DESIGN.md, timing each. run_layer() is collective.
 #pragma once
 
 #include <array>
@@ -15,43 +14,31 @@
 #include "kernels/dispatch_layout.h"
 #include "kernels/expert_cpu.h"
 #include "runtime/config.h"
-#include "runtime/expert_store.h"
+#include "kernels/expert_store.h"
 #include "runtime/inject.h"
+#include "runtime/layer_runner.h"
 #include "runtime/token_router.h"
 #include "runtime/workload.h"
 
 namespace wideep {
 
-enum Phase : int { kRoute, kBalance, kLayout, kDispatch, kExpert, kCombine, kNumPhases };
-const char* phase_name(int phase);
-
-struct LayerStats {
-  std::array<int64_t, kNumPhases> phase_ns{};
-  int64_t load_pairs = 0;       // (token, expert) pairs processed on this rank
-  int64_t expected_load = -1;   // from the balancer's global solution, -1 unknown
-  int64_t dispatch_bytes_remote = 0;  // payload bytes sent to other ranks
-  int64_t combine_bytes_remote = 0;
-  int64_t baseline_ns = 0;      // raw all-to-allv of the same two byte matrices
-  int64_t local_counts_max = 0;
-};
-
-class MoeRunner {
+class MoeRunner final : public LayerRunner {
  public:
   MoeRunner(const RunConfig& cfg, Communicator& comm, std::shared_ptr<const Workload> workload,
             std::vector<Fault> faults, std::vector<Placement> initial);
 
   // Runs one layer of one step; `out` receives this rank's T x H outputs.
-  void run_layer(int step, int layer, LayerStats* st);
+  void run_layer(int step, int layer, LayerStats* st) override;
 
-  const float* input() const { return x_.data(); }
-  const float* output() const { return out_.data(); }
-  const int32_t* topk_ids() const { return ids_.data(); }
-  const float* gate_weights() const { return gate_w_.data(); }
-  const std::vector<int64_t>& local_counts() const { return local_counts_; }
+  const float* input() override { return x_.data(); }
+  const float* output() override { return out_.data(); }
+  const int32_t* topk_ids() override { return ids_.data(); }
+  const float* gate_weights() override { return gate_w_.data(); }
+  const std::vector<int64_t>& local_counts() override { return local_counts_; }
 
-  std::vector<Placement>& placements() { return placement_; }
-  ExpertStore& store() { return store_; }
-  ExpertStore& spare_store() { return spare_store_; }
+  std::vector<Placement>& placements() override { return placement_; }
+  ExpertStore& store() override { return *store_; }
+  ExpertStore& spare_store() override { return *spare_store_; }
 
  private:
   void route(int step, int layer);
@@ -70,7 +57,7 @@ class MoeRunner {
   int R_, rank_, T_, K_, P_, H_, E_;
 
   std::vector<Placement> placement_;
-  ExpertStore store_, spare_store_;
+  std::unique_ptr<HostExpertStore> store_, spare_store_;
   TokenRouter router_;
   RouteArrays route_;
   BalanceInfo info_;

@@ -1,0 +1,32 @@
+// EPLB re-planning: topology placement or the wideep policy, then alignment
+// with the current slots so that experts that stay on a rank keep their slot.
+#include "runtime/eplb_planner.h"
+
+#include "balance/eplb.h"
+
+namespace wideep {
+
+std::vector<Placement> plan_placement(const RunConfig& cfg, const std::vector<double>& loads,
+                                      const Topology* topology,
+                                      const std::vector<Placement>& current) {
+  const int R = cfg.num_ranks, L = cfg.layers, E = cfg.experts;
+  std::vector<Placement> fresh;
+  if (topology) {
+    for (int l = 0; l < L; ++l)
+      fresh.push_back(topology_placement(*topology, R, E, &loads[static_cast<size_t>(l) * E]));
+  } else {
+    EplbInput in;
+    in.num_layers = L;
+    in.num_logical = E;
+    in.weight = loads;
+    in.num_replicas = R * cfg.slots_per_rank;
+    in.num_groups = cfg.groups;
+    in.num_gpus = R;
+    in.num_nodes = R / cfg.ranks_per_node();
+    fresh = rebalance_experts(in, EplbPolicy::kWideep);
+  }
+  for (int l = 0; l < L; ++l) fresh[l] = align_to_previous(current[l], fresh[l]);
+  return fresh;
+}
+
+}  // namespace wideep

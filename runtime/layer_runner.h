@@ -1,0 +1,48 @@
+// The interface of one rank's MoE layer execution, implemented on the host
+// (MoeRunner: MPI + OpenBLAS) and on the device (NCCL + CUDA kernels). Both run
+// the phases of DESIGN.md "One step" and report the same LayerStats, so the
+// step loop, the EPLB manager and --check serve either backend.
+// run_layer() is collective: every rank calls it for the same (step, layer).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "balance/placement.h"
+#include "kernels/expert_store.h"
+
+namespace wideep {
+
+enum Phase : int { kRoute, kBalance, kLayout, kDispatch, kExpert, kCombine, kNumPhases };
+const char* phase_name(int phase);
+
+struct LayerStats {
+  std::array<int64_t, kNumPhases> phase_ns{};
+  int64_t load_pairs = 0;             // (token, expert) pairs processed on this rank
+  int64_t expected_load = -1;         // from the balancer's global solution, -1 unknown
+  int64_t dispatch_bytes_remote = 0;  // payload bytes sent to other ranks
+  int64_t combine_bytes_remote = 0;
+  int64_t baseline_ns = 0;            // raw all-to-allv of the same two byte matrices
+};
+
+class LayerRunner {
+ public:
+  virtual ~LayerRunner() = default;
+
+  virtual void run_layer(int step, int layer, LayerStats* st) = 0;
+
+  // Host views of the layer last run: inputs [T x H], outputs [T x H], routing
+  // [T x K] and this rank's per-expert counts [E]. A device runner copies back.
+  virtual const float* input() = 0;
+  virtual const float* output() = 0;
+  virtual const int32_t* topk_ids() = 0;
+  virtual const float* gate_weights() = 0;
+  virtual const std::vector<int64_t>& local_counts() = 0;
+
+  virtual std::vector<Placement>& placements() = 0;
+  virtual ExpertStore& store() = 0;
+  virtual ExpertStore& spare_store() = 0;  // staging of a weight exchange
+};
+
+}  // namespace wideep
