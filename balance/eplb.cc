@@ -315,11 +315,22 @@ class WideepLayer {
     return -1;
   }
 
+  // Recomputes loads, objective, holder lists and the load order from the slots.
   void refresh() {
     load_.assign(G_, 0.0);
-    for (int s = 0; s < G_ * S_; ++s) load_[s / S_] += copy_load(slot_[s]);
+    holders_.resize(E_);
+    for (auto& v : holders_) v.clear();
+    for (int s = 0; s < G_ * S_; ++s) {
+      load_[s / S_] += copy_load(slot_[s]);
+      holders_[slot_[s]].push_back(s / S_);
+    }
     obj_ = objective(load_);
     max_gpu_ = static_cast<int>(std::max_element(load_.begin(), load_.end()) - load_.begin());
+    by_load_.resize(G_);
+    std::iota(by_load_.begin(), by_load_.end(), 0);
+    std::stable_sort(by_load_.begin(), by_load_.end(), [&](int x, int y) { return load_[x] > load_[y]; });
+    mark_.resize(G_, 0);
+    delta_.resize(G_, 0.0);
   }
 
   static Objective objective(const std::vector<double>& load) {
@@ -352,20 +363,36 @@ class WideepLayer {
     return true;
   }
 
-  // Objective after slot s (expert a, count >= 2) is given to expert b.
+  // Objective after slot s (expert a, count >= 2) is given to expert b. Only
+  // the GPUs holding a or b change: their deltas are accumulated (stamped), and
+  // the largest unchanged load is the first unstamped GPU in load order.
   Objective eval_reassign(int s, int b) {
     const int h = s / S_, a = slot_[s];
-    tmp_ = load_;
-    const double a_old = w_[a] / cnt_[a], a_new = w_[a] / (cnt_[a] - 1);
-    const double b_old = w_[b] / cnt_[b], b_new = w_[b] / (cnt_[b] + 1);
-    for (int k = 0; k < G_; ++k) {
-      const int na = on(k, a) - (k == h ? 1 : 0);
-      if (na) tmp_[k] += na * (a_new - a_old);
-      const int nb = on(k, b);
-      if (nb) tmp_[k] += nb * (b_new - b_old);
+    const double a_old = w_[a] / cnt_[a], da = w_[a] / (cnt_[a] - 1) - a_old;
+    const double b_new = w_[b] / (cnt_[b] + 1), db = b_new - w_[b] / cnt_[b];
+    ++stamp_;
+    changed_.clear();
+    auto add = [&](int k, double d) {
+      if (mark_[k] != stamp_) mark_[k] = stamp_, delta_[k] = 0, changed_.push_back(k);
+      delta_[k] += d;
+    };
+    for (int k : holders_[a]) add(k, da);
+    for (int k : holders_[b]) add(k, db);
+    add(h, b_new - a_old - da);  // h loses its copy of a (not just the change) and gains b
+    Objective o;
+    o.sumsq = obj_.sumsq;
+    for (int k : changed_) {
+      const double x = load_[k] + delta_[k];
+      o.max = std::max(o.max, x);
+      o.sumsq += x * x - load_[k] * load_[k];
     }
-    tmp_[h] += b_new - a_old;
-    return objective(tmp_);
+    for (int k : by_load_) {
+      if (mark_[k] != stamp_) {
+        o.max = std::max(o.max, load_[k]);
+        break;
+      }
+    }
+    return o;
   }
 
   void apply_reassign(int s, int b) {
@@ -384,6 +411,9 @@ class WideepLayer {
     Objective best_obj = obj_;
     int best_s = -1, best_b = -1;
     auto consider = [&](int s, int b) {
+      // Cheap filter: the slot's own GPU must not rise above the maximum.
+      const int h = s / S_, a = slot_[s];
+      if (load_[h] - copy_load(a) + w_[b] / (cnt_[b] + 1) > obj_.max) return;
       const Objective o = eval_reassign(s, b);
       if (improves(o) && o < best_obj) best_obj = o, best_s = s, best_b = b;
     };
@@ -485,7 +515,12 @@ class WideepLayer {
   double eps_ = 0, lower_bound_ = 0;
   std::vector<int> slot_, cnt_;
   std::vector<int> on_;  // [G * E] copies of expert e on GPU g
-  std::vector<double> load_, tmp_;
+  std::vector<double> load_;
+  std::vector<std::vector<int>> holders_;  // [E] GPUs holding a copy (once per copy)
+  std::vector<int> by_load_;               // GPUs by load, heaviest first
+  std::vector<int> mark_, changed_;        // eval_reassign's stamped change set
+  std::vector<double> delta_;
+  int stamp_ = 0;
   Objective obj_;
   int max_gpu_ = 0;
 };

@@ -35,21 +35,28 @@ Placement lp_placement(int num_ranks, int num_logical, const std::vector<int>& p
 }
 
 struct LpSolver::Impl {
-  // Problem after fixing every expert whose copies all sit on one rank.
-  int num_ranks = 0, num_logical = 0;
-  std::vector<int64_t> base;  // [R] base_load + tokens of one-rank experts
-  std::vector<int> m_expert;  // [m] multi-rank experts (positive count)
-  std::vector<int64_t> m_count;
-  std::vector<int> pair_start;  // [m + 1] into the pair arrays
+  // Structure of the cached placement: every expert whose copies span several
+  // ranks is a flow node (copies on one rank merge into one pair); an expert on
+  // a single rank has no choice and only adds to that rank's fixed load.
+  int num_ranks = 0, num_logical = 0, slots_per_rank = 0;
+  std::vector<int> cached_phy2log;
+  std::vector<int> single_expert, single_rank;  // one-rank experts
+  std::vector<int> no_copy;                     // experts without a copy
+  std::vector<int> m_expert;                    // [m] multi-rank experts
+  std::vector<int> pair_start;                  // [m + 1] into the pair arrays
   std::vector<int> pair_rank, pair_copy_begin, pair_copy_end, pair_edge;
   std::vector<int> rank_node;  // [R] flow node of a rank, -1 when no multi expert touches it
   std::vector<int> node_rank;  // [n] rank of each rank node
   std::vector<int> src_edge, sink_edge;
-  std::vector<char> in_cut;  // [R]
   detail::MaxFlow flow;
   int source = 0, sink = 0;
+  // Per solve.
+  std::vector<int64_t> base;     // [R] base_load + tokens of one-rank experts
+  std::vector<int64_t> m_count;  // [m]
+  std::vector<char> in_cut;      // [R]
 
-  void classify(const LpInput& in);
+  void prepare(const Placement& p);
+  void load_counts(const LpInput& in);
   void build_graph();
   void set_capacities(int64_t supply_scale, int64_t level_p, int64_t level_q);
   int64_t fill_greedy();  // returns the total flow after it
@@ -59,28 +66,30 @@ struct LpSolver::Impl {
   void write_result(const LpInput& in, LpResult* out);
 };
 
-// Experts with count > 0 and copies on one rank go into `base`; the rest become
-// flow nodes with their distinct ranks (copies on one rank merge into a pair).
-void LpSolver::Impl::classify(const LpInput& in) {
-  const Placement& p = *in.placement;
+// Classifies the experts and builds the flow graph, once per placement: the
+// graph does not depend on the counts (an expert with no tokens gets supply 0).
+void LpSolver::Impl::prepare(const Placement& p) {
+  if (p.num_ranks == num_ranks && p.num_logical == num_logical &&
+      p.slots_per_rank == slots_per_rank && p.phy2log == cached_phy2log)
+    return;
   num_ranks = p.num_ranks;
   num_logical = p.num_logical;
-  base.assign(num_ranks, 0);
-  if (in.base_load) std::copy(in.base_load, in.base_load + num_ranks, base.begin());
+  slots_per_rank = p.slots_per_rank;
+  cached_phy2log = p.phy2log;
+  single_expert.clear();
+  single_rank.clear();
+  no_copy.clear();
   m_expert.clear();
-  m_count.clear();
   pair_start.assign(1, 0);
   pair_rank.clear();
   pair_copy_begin.clear();
   pair_copy_end.clear();
   for (int e = 0; e < num_logical; ++e) {
-    const int64_t c = in.counts[e];
-    if (c < 0) throw UsageError("expert " + std::to_string(e) + " has a negative count");
-    if (c == 0) continue;
     const int n = p.logcnt[e];
-    if (n == 0)
-      throw UsageError("expert " + std::to_string(e) + " has " + std::to_string(c) +
-                       " tokens but no physical copy");
+    if (n == 0) {
+      no_copy.push_back(e);
+      continue;
+    }
     const int* cp = p.copies(e);
     const size_t first_pair = pair_rank.size();
     for (int k = 0; k < n; ++k) {
@@ -94,16 +103,32 @@ void LpSolver::Impl::classify(const LpInput& in) {
       pair_copy_end.push_back(k + 1);
     }
     if (pair_rank.size() - first_pair == 1) {
-      base[pair_rank.back()] += c;  // no choice: the expert's rank serves it all
+      single_expert.push_back(e);
+      single_rank.push_back(pair_rank.back());
       pair_rank.pop_back();
       pair_copy_begin.pop_back();
       pair_copy_end.pop_back();
       continue;
     }
     m_expert.push_back(e);
-    m_count.push_back(c);
     pair_start.push_back(static_cast<int>(pair_rank.size()));
   }
+  build_graph();
+}
+
+// Fixed loads and flow supplies of this step's counts.
+void LpSolver::Impl::load_counts(const LpInput& in) {
+  for (int e = 0; e < num_logical; ++e)
+    if (in.counts[e] < 0) throw UsageError("expert " + std::to_string(e) + " has a negative count");
+  for (int e : no_copy)
+    if (in.counts[e] > 0)
+      throw UsageError("expert " + std::to_string(e) + " has " + std::to_string(in.counts[e]) +
+                       " tokens but no physical copy");
+  base.assign(num_ranks, 0);
+  if (in.base_load) std::copy(in.base_load, in.base_load + num_ranks, base.begin());
+  for (size_t i = 0; i < single_expert.size(); ++i) base[single_rank[i]] += in.counts[single_expert[i]];
+  m_count.resize(m_expert.size());
+  for (size_t i = 0; i < m_expert.size(); ++i) m_count[i] = in.counts[m_expert[i]];
 }
 
 // Nodes: source, multi experts, touched ranks, sink. Edge order fixes the result.
@@ -148,14 +173,24 @@ static void push_path(detail::MaxFlow& f, int src_id, int pair_id, int sink_id, 
   f.push(sink_id, amount);
 }
 
-// A starting flow: each expert pours into its ranks' spare capacity in rank order.
+// A starting flow: each expert pours first into its rank with the most room,
+// then into the others in rank order (fewer augmenting paths afterwards).
 int64_t LpSolver::Impl::fill_greedy() {
+  const int m = static_cast<int>(m_expert.size());
   int64_t total = 0;
-  for (size_t i = 0; i < m_expert.size(); ++i) {
+  for (int i = 0; i < m; ++i) {
+    int best = -1;
+    int64_t best_room = 0;
     for (int k = pair_start[i]; k < pair_start[i + 1]; ++k) {
-      const int sid = sink_edge[rank_node[pair_rank[k]] - 1 - static_cast<int>(m_expert.size())];
-      const int64_t amt = std::min(flow.residual(src_edge[i]), flow.residual(sid));
-      if (amt > 0) push_path(flow, src_edge[i], pair_edge[k], sid, amt);
+      const int64_t room = flow.residual(sink_edge[rank_node[pair_rank[k]] - 1 - m]);
+      if (room > best_room) best = k, best_room = room;
+    }
+    for (int pass = 0; pass < 2 && best >= 0; ++pass) {
+      for (int k = pass ? pair_start[i] : best; k < (pass ? pair_start[i + 1] : best + 1); ++k) {
+        const int sid = sink_edge[rank_node[pair_rank[k]] - 1 - m];
+        const int64_t amt = std::min(flow.residual(src_edge[i]), flow.residual(sid));
+        if (amt > 0) push_path(flow, src_edge[i], pair_edge[k], sid, amt);
+      }
     }
     total += flow.flow(src_edge[i]);
   }
@@ -224,24 +259,24 @@ bool LpSolver::Impl::cut_density(int64_t* p, int64_t* q) {
 static void spread(const Placement& p, int e, int begin, int end, int64_t tokens, int64_t* copy_tokens) {
   const int n = end - begin;
   const int* cp = p.copies(e);
+  if (n == 1) {
+    copy_tokens[cp[begin]] = tokens;
+    return;
+  }
   for (int k = begin; k < end; ++k) copy_tokens[cp[k]] = tokens / n + (k - begin < tokens % n ? 1 : 0);
 }
 
 void LpSolver::Impl::write_result(const LpInput& in, LpResult* out) {
   const Placement& p = *in.placement;
   out->copy_tokens.assign(p.num_slots(), 0);
-  // One-rank experts: all copies are on one rank.
-  size_t next_multi = 0;
-  for (int e = 0; e < num_logical; ++e) {
-    if (in.counts[e] == 0) continue;
-    if (next_multi < m_expert.size() && m_expert[next_multi] == e) {
-      const int i = static_cast<int>(next_multi++);
-      for (int k = pair_start[i]; k < pair_start[i + 1]; ++k)
-        spread(p, e, pair_copy_begin[k], pair_copy_end[k], flow.flow(pair_edge[k]), out->copy_tokens.data());
-    } else {
-      spread(p, e, 0, p.logcnt[e], in.counts[e], out->copy_tokens.data());
-    }
+  for (size_t i = 0; i < single_expert.size(); ++i) {
+    const int e = single_expert[i];
+    spread(p, e, 0, p.logcnt[e], in.counts[e], out->copy_tokens.data());
   }
+  for (size_t i = 0; i < m_expert.size(); ++i)
+    for (int k = pair_start[i]; k < pair_start[i + 1]; ++k)
+      spread(p, m_expert[i], pair_copy_begin[k], pair_copy_end[k], flow.flow(pair_edge[k]),
+             out->copy_tokens.data());
   out->rank_loads.assign(num_ranks, 0);
   if (in.base_load) std::copy(in.base_load, in.base_load + num_ranks, out->rank_loads.begin());
   for (int s = 0; s < p.num_slots(); ++s) out->rank_loads[p.rank_of_slot(s)] += out->copy_tokens[s];
@@ -255,8 +290,8 @@ LpSolver::~LpSolver() { delete impl_; }
 void LpSolver::solve(const LpInput& in, LpResult* out) {
   WIDEEP_ASSERT(in.placement && in.counts && out, "LpSolver::solve needs a placement, counts and a result");
   Impl& s = *impl_;
-  s.classify(in);
-  s.build_graph();
+  s.prepare(*in.placement);
+  s.load_counts(in);
   const int R = s.num_ranks;
   int64_t demand = 0, all = 0;
   for (int64_t c : s.m_count) demand += c;

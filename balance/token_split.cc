@@ -22,8 +22,14 @@ struct SplitWork {
   std::vector<int> touched;   // ranks whose `used` must be reset
   std::vector<int64_t> rem;   // [copies] quota left
   std::vector<Piece> pieces;
-  std::vector<int64_t> next, end;                   // [E] next / end entry of flat per expert
-  std::vector<int32_t> flat;                        // slot of each local token, by expert
+  std::vector<int64_t> next;                        // [E] first entry of flat per expert
+  std::vector<int32_t> step;                        // [E] 1: one entry per token, 0: one entry
+  std::vector<int32_t> next32;                      // [E] cursor into flat in the hot loop
+  std::vector<int32_t> flat;                        // slots of local tokens, by expert
+  int32_t& flat_at(int64_t i) {
+    if (static_cast<int64_t>(flat.size()) <= i) flat.resize(std::max<int64_t>(i + 1, 2 * flat.size()));
+    return flat[i];
+  }
   std::vector<int64_t> before;                      // [E] tokens of ranks below this one
 };
 
@@ -137,7 +143,8 @@ void split_tokens(const Placement& p, const int64_t* rank_counts, const int64_t*
   w.rem.resize(std::max(p.max_copies, 1));
   w.pieces.clear();
   w.next.resize(E);
-  w.end.resize(E);
+  w.step.resize(E);
+  w.next32.resize(E);
   // Column sums over lower ranks, row by row (contiguous), only when some expert
   // of this rank has several copies and so needs the global step.
   bool any_multi = false;
@@ -150,44 +157,64 @@ void split_tokens(const Placement& p, const int64_t* rank_counts, const int64_t*
     }
   }
   ExpertSplit split{p, rank_counts, rank, ranks_per_node, R, E, w};
-  // Expand each expert's pieces into the slots of its tokens in local order, so
-  // that the pass over the pairs is one lookup with no data-dependent branch.
+  // Each expert gets a run of `flat` holding the slot of each of its tokens in
+  // local order, or a single entry (step 0) when all its tokens go to one slot,
+  // so that the pass over the pairs is a lookup with no data-dependent branch.
+  const int64_t pairs = static_cast<int64_t>(num_tokens) * topk;
   int64_t total = 0;
   for (int e = 0; e < E; ++e) {
     w.next[e] = total;
-    total += mine[e];
-    w.end[e] = total;
-  }
-  w.flat.resize(total);
-  for (int e = 0; e < E; ++e) {
+    w.step[e] = 0;
     if (mine[e] == 0) continue;
     WIDEEP_ASSERT(p.logcnt[e] > 0, "split_tokens: a token picks an expert with no copy");
-    int32_t* out = &w.flat[w.next[e]];
     if (p.logcnt[e] == 1) {
-      std::fill_n(out, mine[e], p.copies(e)[0]);
+      w.flat_at(total++) = p.copies(e)[0];
       continue;
     }
     w.pieces.clear();
     const int* cp = p.copies(e);
     for (int k = 0; k < p.logcnt[e]; ++k) w.rem[k] = copy_tokens[cp[k]];
     split.run(e);
-    int64_t covered = 0;
-    for (const Piece& pc : w.pieces) {
-      std::fill(out + pc.begin, out + pc.end, pc.slot);
-      covered += pc.end - pc.begin;
-    }
-    WIDEEP_ASSERT(covered == mine[e], "split_tokens: copy quotas do not cover the rank's tokens");
-  }
-  const int64_t pairs = static_cast<int64_t>(num_tokens) * topk;
-  for (int64_t i = 0; i < pairs; ++i) {
-    const int e = topk_ids[i];
-    if (static_cast<unsigned>(e) >= static_cast<unsigned>(E)) {
-      slot_of_pair[i] = -1;  // no expert (dropped pair)
+    if (w.pieces.size() == 1) {
+      w.flat_at(total++) = w.pieces[0].slot;
       continue;
     }
-    WIDEEP_ASSERT(w.next[e] < w.end[e], "split_tokens: rank_counts disagree with topk_ids");
-    slot_of_pair[i] = w.flat[w.next[e]++];
+    for (const Piece& pc : w.pieces)
+      for (int64_t j = pc.begin; j < pc.end; ++j) w.flat_at(total + j) = pc.slot;
+    w.step[e] = 1;
+    total += mine[e];
   }
+  // Padding keeps a rank_counts/topk_ids mismatch in bounds; it is checked after.
+  if (static_cast<int64_t>(w.flat.size()) < total + pairs) w.flat.resize(total + pairs);
+  for (int e = 0; e < E; ++e) w.next32[e] = static_cast<int32_t>(w.next[e]);
+  const int32_t* flat = w.flat.data();
+  const int32_t* step = w.step.data();
+  int32_t* next = w.next32.data();
+  // A vectorised scan first, so that the usual case runs without a bounds branch.
+  bool all_valid = true;
+  for (int64_t i = 0; i < pairs; ++i) all_valid &= static_cast<unsigned>(topk_ids[i]) < static_cast<unsigned>(E);
+  if (all_valid) {
+    for (int64_t i = 0; i < pairs; ++i) {
+      const int e = topk_ids[i];
+      const int32_t at = next[e];
+      slot_of_pair[i] = flat[at];
+      next[e] = at + step[e];
+    }
+  } else {
+    for (int64_t i = 0; i < pairs; ++i) {
+      const int e = topk_ids[i];
+      if (static_cast<unsigned>(e) >= static_cast<unsigned>(E)) {
+        slot_of_pair[i] = -1;  // no expert (dropped pair)
+        continue;
+      }
+      const int32_t at = next[e];
+      slot_of_pair[i] = flat[at];
+      next[e] = at + step[e];
+    }
+  }
+  for (int e = 0; e < E; ++e)
+    WIDEEP_ASSERT(step[e] == 0 || next[e] == w.next[e] + mine[e],
+                  "split_tokens: rank_counts disagree with topk_ids");
 }
 
 }  // namespace wideep

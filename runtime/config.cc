@@ -30,6 +30,8 @@ BalancerSet parse_balancers(const std::string& list) {
 }
 
 void add_run_options(CLI::App& app, RunConfig& c) {
+  // A repeated option takes its last value, as scripts that append overrides expect.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--backend", c.backend, "mpi | nccl (default: nccl where a GPU is visible, else mpi)");
   app.add_option("--experts", c.experts, "logical experts per layer")->capture_default_str();
   app.add_option("--topk", c.topk, "experts per token")->capture_default_str();
@@ -55,7 +57,8 @@ void add_run_options(CLI::App& app, RunConfig& c) {
   app.add_flag("--baseline", c.baseline, "also time a raw all-to-allv of the same bytes");
   app.add_option("--json", c.json_path, "write JSON lines here");
   app.add_option("--timeout-s", c.timeout_s, "longest wait before the run ends with a message")->capture_default_str();
-  app.add_option("--inject", c.inject, "fault injection KIND:... (tests; see docs/reliability.md)");
+  app.add_option("--inject", c.inject, "fault injection KIND:... (tests; see docs/reliability.md)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_flag("--quiet", c.quiet, "no table on stdout");
 }
 

@@ -41,23 +41,24 @@ void EplbManager::move_weights(const std::vector<Placement>& old_p, const std::v
   ExpertStore& store = runner_.store();
   ExpertStore& staging = runner_.spare_store();
   const int64_t slot_bytes = static_cast<int64_t>(store.slot_bytes());
+  const int S = cfg_.slots_per_rank;  // plan slots are global; stores index local slots
   std::vector<P2PTransfer> sends, recvs;
   std::vector<std::pair<int, int>> written;  // (layer, slot) staged on this rank
   for (size_t i = 0; i < mp.transfers.size(); ++i) {
     const WeightMove& m = mp.transfers[i];
     const int tag = static_cast<int>(i % 30000);
-    if (m.src_rank == me) sends.push_back({m.dst_rank, store.slot_data(m.layer, m.src_slot), slot_bytes, tag});
+    if (m.src_rank == me) sends.push_back({m.dst_rank, store.slot_data(m.layer, m.src_slot % S), slot_bytes, tag});
     if (m.dst_rank == me) {
-      recvs.push_back({m.src_rank, staging.slot_data(m.layer, m.dst_slot), slot_bytes, tag});
-      written.emplace_back(m.layer, m.dst_slot);
+      recvs.push_back({m.src_rank, staging.slot_data(m.layer, m.dst_slot % S), slot_bytes, tag});
+      written.emplace_back(m.layer, m.dst_slot % S);
     }
   }
   const double t0 = now_us();
   comm_.exchange(sends, recvs);
   for (const WeightMove& m : mp.local_copies) {
     if (m.dst_rank != me) continue;
-    staging.copy_slot(m.layer, m.dst_slot, store, m.src_slot);
-    written.emplace_back(m.layer, m.dst_slot);
+    staging.copy_slot(m.layer, m.dst_slot % S, store, m.src_slot % S);
+    written.emplace_back(m.layer, m.dst_slot % S);
   }
   // Sources were read from the old layout; only now do the new slots take over.
   for (const auto& ls : written) store.copy_slot(ls.first, ls.second, staging, ls.second);
@@ -65,10 +66,14 @@ void EplbManager::move_weights(const std::vector<Placement>& old_p, const std::v
     const WeightMove* first = nullptr;
     for (const WeightMove& m : mp.transfers)
       if (m.dst_rank == me) { first = &m; break; }
-    store.flip_byte(first->layer, first->dst_slot, 7);
+    store.flip_byte(first->layer, first->dst_slot % S, 7);
   }
   comm_.barrier();
   rec->transfer_us = now_us() - t0;
+  int64_t sent = 0;
+  for (const P2PTransfer& t : sends) sent += t.bytes;
+  comm_.allreduce_sum_int64(&sent, 1);
+  rec->sent_bytes = sent;
   rec->transfers = static_cast<int64_t>(mp.transfers.size());
   rec->naive_transfers = mp.naive_transfers;
   rec->local_copies = static_cast<int64_t>(mp.local_copies.size());

@@ -38,7 +38,8 @@ nlohmann::json RunMetrics::step_json(const StepRecord& r) const {
 
 nlohmann::json RunMetrics::rebalance_json(const RebalanceRecord& r) const {
   return {{"type", "rebalance"}, {"step", r.step}, {"plan_us", r.plan_us},
-          {"transfer_us", r.transfer_us}, {"bytes", r.bytes}, {"transfers", r.transfers},
+          {"transfer_us", r.transfer_us}, {"bytes", r.bytes}, {"sent_bytes", r.sent_bytes},
+          {"transfers", r.transfers},
           {"naive_transfers", r.naive_transfers}, {"local_copies", r.local_copies},
           {"gbps", r.gbps()}};
 }

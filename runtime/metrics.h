@@ -33,7 +33,8 @@ struct RebalanceRecord {
   int step = 0;
   double plan_us = 0;
   double transfer_us = 0;
-  int64_t bytes = 0;       // weight bytes moved between ranks (all ranks)
+  int64_t bytes = 0;       // weight bytes the plan moves between ranks (all ranks)
+  int64_t sent_bytes = 0;  // bytes actually posted by all ranks' sends
   int64_t transfers = 0;
   int64_t naive_transfers = 0;
   int64_t local_copies = 0;

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # expect.sh --rc N [--match RE]... [--nomatch RE]... -- command...
 # Runs the command, prints its output, and fails unless the exit status is N,
-# every --match regex occurs in the output and no --nomatch regex does.
+# every --match regex occurs in the output and no --nomatch regex does, and
+# every --json-check of tests/check_json.py passes on $WIDEEP_TEST_OUT.
 set -u
-rc_want=0; matches=(); nomatches=()
+rc_want=0; matches=(); nomatches=(); json_checks=()
 while [[ $# -gt 0 && $1 != -- ]]; do
   case $1 in
     --rc) rc_want=$2; shift 2 ;;
     --match) matches+=("$2"); shift 2 ;;
     --nomatch) nomatches+=("$2"); shift 2 ;;
+    --json-check) json_checks+=("$2"); shift 2 ;;
     *) echo "expect.sh: unknown option $1" >&2; exit 99 ;;
   esac
 done
@@ -27,5 +29,8 @@ for m in "${matches[@]}"; do
 done
 for m in "${nomatches[@]}"; do
   if grep -Eq -- "$m" "$out"; then echo "expect.sh: output has /$m/"; fail=1; fi
+done
+for c in "${json_checks[@]}"; do
+  python3 "$(dirname "$0")/check_json.py" "${WIDEEP_TEST_OUT:-out.jsonl}" "$c" || fail=1
 done
 exit $fail

@@ -1,11 +1,12 @@
 # wideep_cli_test(NAME n [NP ranks] [RC status] [TIMEOUT s] ARGS args... [MATCH regex...] [NOMATCH regex...] [LABELS l...])
 # Runs build/wideep ARGS (under mpirun -np NP when NP is given) through tests/expect.sh,
 # which asserts the exit status and that the output matches every MATCH regex
-# (grep -E) and no NOMATCH regex. The JSON file, when asked for, is $WIDEEP_TEST_OUT.
+# (grep -E) and no NOMATCH regex. "@OUT@" in ARGS is the test's JSON lines file;
+# JSON_CHECK names checks of tests/check_json.py to run on it afterwards.
 set(WIDEEP_MPIRUN ${MPIEXEC_EXECUTABLE} --allow-run-as-root --oversubscribe
     --mca btl self,vader --mca btl_vader_single_copy_mechanism none CACHE INTERNAL "")
 function(wideep_cli_test)
-  cmake_parse_arguments(A "" "NAME;NP;RC;TIMEOUT" "ARGS;MATCH;NOMATCH;LABELS" ${ARGN})
+  cmake_parse_arguments(A "" "NAME;NP;RC;TIMEOUT" "ARGS;MATCH;NOMATCH;LABELS;JSON_CHECK" ${ARGN})
   if(NOT DEFINED A_RC)
     set(A_RC 0)
   endif()
@@ -23,6 +24,9 @@ function(wideep_cli_test)
   endforeach()
   foreach(m ${A_NOMATCH})
     list(APPEND expect_args --nomatch "${m}")
+  endforeach()
+  foreach(m ${A_JSON_CHECK})
+    list(APPEND expect_args --json-check "${m}")
   endforeach()
   add_test(NAME ${A_NAME}
            COMMAND bash ${CMAKE_SOURCE_DIR}/tests/expect.sh --rc ${A_RC} ${expect_args} -- ${cmd}

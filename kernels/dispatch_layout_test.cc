@@ -1,0 +1,73 @@
+// Layout and permute: every (token, expert) pair is carried exactly once, by the
+// one row its token sends to the pair's destination rank.
+#include "kernels/dispatch_layout.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+#include <set>
+
+namespace wideep {
+namespace {
+
+TEST(DispatchLayout, TokenSentOncePerDestination) {
+  // 3 tokens, 4 pairs, 3 ranks; token 0 has all pairs on rank 1.
+  const int32_t dest[] = {1, 1, 1, 1,  0, 2, 0, 1,  2, 2, 0, 0};
+  DispatchLayout l;
+  l.init(3, 3, 4);
+  build_layout(dest, &l);
+  EXPECT_EQ(l.rank_rows[0], 2);  // tokens 1, 2
+  EXPECT_EQ(l.rank_rows[1], 2);  // tokens 0, 1
+  EXPECT_EQ(l.rank_rows[2], 2);  // tokens 1, 2
+  EXPECT_EQ(l.total_rows, 6);
+  EXPECT_EQ(l.rank_row_offset[3], 6);
+  EXPECT_EQ(l.row_token[0], 1);
+  EXPECT_EQ(l.row_token[1], 2);
+  EXPECT_EQ(l.row_token[2], 0);
+}
+
+TEST(DispatchLayout, EveryPairAccountedOnceRandom) {
+  std::mt19937 rng(7);
+  for (int iter = 0; iter < 200; ++iter) {
+    const int R = 1 + rng() % 8, T = rng() % 40, P = 1 + rng() % 9, H = 1 + rng() % 5;
+    std::vector<int32_t> dest(T * P), slot(T * P);
+    std::vector<float> w(T * P), x(T * H);
+    for (int i = 0; i < T * P; ++i) {
+      dest[i] = rng() % R;
+      slot[i] = rng() % 7;
+      w[i] = static_cast<float>(i) + 0.5f;
+    }
+    for (int i = 0; i < T * H; ++i) x[i] = static_cast<float>(i);
+    DispatchLayout l;
+    l.init(R, T, P);
+    build_layout(dest.data(), &l);
+    std::vector<unsigned char> buf(std::max<size_t>(1, l.total_rows * row_bytes(H, P)));
+    pack_rows(l, x.data(), H, dest.data(), slot.data(), w.data(), buf.data());
+    std::multiset<std::pair<int, int>> seen;  // (token, pair)
+    std::set<std::pair<int, int>> rows;        // (token, dest)
+    for (int r = 0; r < l.total_rows; ++r) {
+      const unsigned char* row = buf.data() + r * row_bytes(H, P);
+      const int t = l.row_token[r];
+      EXPECT_EQ(0, std::memcmp(row, &x[t * H], sizeof(float) * H));
+      EXPECT_TRUE(rows.insert({t, l.row_rank[r]}).second) << "token sent twice to one rank";
+      const int32_t* s = reinterpret_cast<const int32_t*>(row + sizeof(float) * H);
+      const float* ww = reinterpret_cast<const float*>(s + P);
+      for (int p = 0; p < P; ++p) {
+        if (s[p] < 0) continue;
+        EXPECT_EQ(dest[t * P + p], l.row_rank[r]);
+        EXPECT_EQ(s[p], slot[t * P + p]);
+        EXPECT_EQ(ww[p], w[t * P + p]);
+        seen.insert({t, p});
+      }
+    }
+    ASSERT_EQ(static_cast<int>(seen.size()), T * P);
+    for (int t = 0; t < T; ++t)
+      for (int p = 0; p < P; ++p) EXPECT_EQ(seen.count({t, p}), 1u);
+    for (int r = 0; r < R; ++r)
+      for (int i = l.rank_row_offset[r]; i < l.rank_row_offset[r + 1]; ++i) EXPECT_EQ(l.row_rank[i], r);
+  }
+}
+
+}  // namespace
+}  // namespace wideep

@@ -1,0 +1,189 @@
+// Route and layout kernels of the device path: token activations, the expert
+// histogram, the per-destination layout (one row per (token, destination
+// rank), prefix sums over ranks) and the permute into wire rows.
+//
+// Layout buffers (device, int32):
+//   rank_rows [R]          rows sent to each rank
+//   rank_row_offset [R+1]  exclusive prefix of rank_rows; [R] = total rows
+//   row_token, row_rank    [rows] token and destination of each send row;
+//                          rows grouped by rank, tokens ascending within a rank
+//   token_row [T*R]        send row of (token t, rank r) or -1
+// The order equals build_layout()'s on the CPU (kernels/dispatch_layout.cc).
+#include <cub/block/block_reduce.cuh>
+#include <cub/block/block_scan.cuh>
+
+#include "kernels/det_values.h"
+#include "kernels/device_common.cuh"
+
+namespace wideep {
+namespace dev {
+namespace {
+
+constexpr int kLayoutThreads = 256;
+
+template <typename T>
+__global__ void token_activations_kernel(T* x, int64_t n, int H, uint64_t seed, int step, int layer,
+                                         int64_t first_token) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t t = i / H;
+    const int c = static_cast<int>(i - t * H);
+    x[i] = from_f<T>(token_activation(seed, step, layer, first_token + t, c));
+  }
+}
+
+// Shared-memory histogram (E fits in shared memory) flushed with one global
+// atomic per expert and block.
+__global__ void histogram_shared_kernel(const int32_t* ids, int n, int E,
+                                        unsigned long long* counts) {
+  extern __shared__ int hist[];
+  for (int e = threadIdx.x; e < E; e += blockDim.x) hist[e] = 0;
+  __syncthreads();
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+    const int id = ids[i];
+    if (id >= 0 && id < E) atomicAdd(&hist[id], 1);
+  }
+  __syncthreads();
+  for (int e = threadIdx.x; e < E; e += blockDim.x)
+    if (hist[e]) atomicAdd(&counts[e], static_cast<unsigned long long>(hist[e]));
+}
+
+__global__ void histogram_global_kernel(const int32_t* ids, int n, int E, unsigned long long* counts) {
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+    const int id = ids[i];
+    if (id >= 0 && id < E) atomicAdd(&counts[id], 1ull);
+  }
+}
+
+__device__ __forceinline__ bool token_goes_to(const int32_t* dest, int P, int r) {
+  for (int p = 0; p < P; ++p)
+    if (dest[p] == r) return true;
+  return false;
+}
+
+// One block per destination rank: how many tokens go there.
+__global__ void count_rank_rows_kernel(const int32_t* dest, int T, int P, int32_t* rank_rows) {
+  using Reduce = cub::BlockReduce<int, kLayoutThreads>;
+  __shared__ typename Reduce::TempStorage tmp;
+  const int r = blockIdx.x;
+  int n = 0;
+  for (int t = threadIdx.x; t < T; t += kLayoutThreads)
+    n += token_goes_to(dest + static_cast<size_t>(t) * P, P, r) ? 1 : 0;
+  const int total = Reduce(tmp).Sum(n);
+  if (threadIdx.x == 0) rank_rows[r] = total;
+}
+
+// One block per destination rank: its offset (prefix over the ranks before
+// it), then a block scan over tokens gives every row its place.
+__global__ void fill_rank_rows_kernel(const int32_t* dest, int T, int P, int R,
+                                      const int32_t* rank_rows, int32_t* rank_row_offset,
+                                      int32_t* row_token, int32_t* row_rank, int32_t* token_row) {
+  using Scan = cub::BlockScan<int, kLayoutThreads>;
+  __shared__ typename Scan::TempStorage tmp;
+  __shared__ int base;
+  const int r = blockIdx.x;
+  if (threadIdx.x == 0) {
+    int o = 0;
+    for (int q = 0; q < r; ++q) o += rank_rows[q];
+    base = o;
+    rank_row_offset[r] = o;
+    if (r == R - 1) rank_row_offset[R] = o + rank_rows[r];
+  }
+  __syncthreads();
+  int running = base;
+  for (int t0 = 0; t0 < T; t0 += kLayoutThreads) {
+    const int t = t0 + threadIdx.x;
+    const int flag = (t < T && token_goes_to(dest + static_cast<size_t>(t) * P, P, r)) ? 1 : 0;
+    int pos = 0, aggregate = 0;
+    Scan(tmp).ExclusiveSum(flag, pos, aggregate);
+    if (t < T) {
+      const int row = flag ? running + pos : -1;
+      token_row[static_cast<size_t>(t) * R + r] = row;
+      if (flag) {
+        row_token[row] = t;
+        row_rank[row] = r;
+      }
+    }
+    running += aggregate;
+    __syncthreads();  // tmp is reused by the next chunk
+  }
+}
+
+// One block per send row (grid-stride): x, then slot[P] and w[P], padding zeroed.
+__global__ void pack_rows_kernel(const unsigned char* x, size_t x_row, int P, int R,
+                                 const int32_t* rank_row_offset, const int32_t* row_token,
+                                 const int32_t* row_rank, const int32_t* dest, const int32_t* slot,
+                                 const float* weight, unsigned char* send, WireRow wr) {
+  const int total = rank_row_offset[R];
+  for (int row = blockIdx.x; row < total; row += gridDim.x) {
+    const int t = row_token[row];
+    const int r = row_rank[row];
+    unsigned char* out = send + static_cast<size_t>(row) * wr.row_bytes;
+    block_copy(out, x + static_cast<size_t>(t) * x_row, x_row);
+    block_zero(out + x_row, wr.x_bytes - x_row);
+    int32_t* slots = reinterpret_cast<int32_t*>(out + wr.slot_offset);
+    float* w = reinterpret_cast<float*>(out + wr.weight_offset);
+    const size_t base = static_cast<size_t>(t) * P;
+    for (int p = threadIdx.x; p < P; p += blockDim.x) {
+      const bool here = dest[base + p] == r;
+      slots[p] = here ? slot[base + p] : -1;
+      w[p] = here ? weight[base + p] : 0.0f;
+    }
+    const size_t end = wr.weight_offset + 4u * P;
+    block_zero(out + end, wr.row_bytes - end);
+  }
+}
+
+}  // namespace
+
+void launch_token_activations(void* x, int T, int H, DType dtype, uint64_t seed, int step, int layer,
+                              int64_t first_token, Stream stream) {
+  const int64_t n = static_cast<int64_t>(T) * H;
+  if (n == 0) return;
+  const int grid = grid_for(n, 256);
+  if (dtype == DType::kF32)
+    token_activations_kernel<<<grid, 256, 0, cs(stream)>>>(static_cast<float*>(x), n, H, seed, step,
+                                                            layer, first_token);
+  else
+    token_activations_kernel<<<grid, 256, 0, cs(stream)>>>(static_cast<__nv_bfloat16*>(x), n, H, seed,
+                                                            step, layer, first_token);
+  WIDEEP_LAUNCH_CHECK();
+}
+
+void launch_expert_histogram(const int32_t* ids, int T, int K, int E, int64_t* counts, Stream stream) {
+  WIDEEP_CUDA_CHECK(cudaMemsetAsync(counts, 0, sizeof(int64_t) * E, cs(stream)));
+  const int n = T * K;
+  if (n == 0) return;
+  auto* c = reinterpret_cast<unsigned long long*>(counts);
+  const size_t smem = sizeof(int) * static_cast<size_t>(E);
+  if (smem <= 48 * 1024)
+    histogram_shared_kernel<<<grid_for(n, 1024, 256), 256, smem, cs(stream)>>>(ids, n, E, c);
+  else
+    histogram_global_kernel<<<grid_for(n, 256), 256, 0, cs(stream)>>>(ids, n, E, c);
+  WIDEEP_LAUNCH_CHECK();
+}
+
+void launch_dispatch_layout(const int32_t* dest, int T, int P, int R, int32_t* rank_rows,
+                            int32_t* rank_row_offset, int32_t* row_token, int32_t* row_rank,
+                            int32_t* token_row, Stream stream) {
+  count_rank_rows_kernel<<<R, kLayoutThreads, 0, cs(stream)>>>(dest, T, P, rank_rows);
+  WIDEEP_LAUNCH_CHECK();
+  fill_rank_rows_kernel<<<R, kLayoutThreads, 0, cs(stream)>>>(dest, T, P, R, rank_rows, rank_row_offset,
+                                                              row_token, row_rank, token_row);
+  WIDEEP_LAUNCH_CHECK();
+}
+
+void launch_pack_rows(const void* x, int H, int P, int R, DType dtype, const int32_t* rank_row_offset,
+                      const int32_t* row_token, const int32_t* row_rank, int max_rows,
+                      const int32_t* dest, const int32_t* slot, const float* weight, void* send_buf,
+                      Stream stream) {
+  if (max_rows == 0) return;
+  const WireRow wr = wire_row(H, P, dtype);
+  pack_rows_kernel<<<grid_for(max_rows, 1, 4096), 128, 0, cs(stream)>>>(
+      static_cast<const unsigned char*>(x), static_cast<size_t>(H) * dtype_bytes(dtype), P, R,
+      rank_row_offset, row_token, row_rank, dest, slot, weight, static_cast<unsigned char*>(send_buf), wr);
+  WIDEEP_LAUNCH_CHECK();
+}
+
+}  // namespace dev
+}  // namespace wideep

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs the Debian packages wideep builds with (idempotent, quiet), then
+# configures and builds Release into build/. Options: --sanitize (ASan+UBSan
+# into build-sanitize/), --build-dir DIR, --cuda ON|OFF|AUTO (AUTO: where nvcc is).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build_dir=build
+cuda=AUTO
+extra=()
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --sanitize) build_dir=build-sanitize; extra+=(-DWIDEEP_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWIDEEP_CUDA=OFF); shift ;;
+    --build-dir) build_dir=$2; shift 2 ;;
+    --cuda) cuda=$2; shift 2 ;;
+    *) echo "setup.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+
+packages=(cmake ninja-build g++ pkg-config libopenmpi-dev openmpi-bin libhwloc-dev hwloc
+          libcli11-dev nlohmann-json3-dev libfmt-dev libopenblas-dev libglpk-dev
+          libgtest-dev libgmock-dev libbenchmark-dev python3 python3-matplotlib time)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [[ ${#missing[@]} -gt 0 ]]; then
+  echo "setup.sh: installing ${missing[*]}"
+  sudo_cmd=()
+  [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The CUDA toolkit is not a Debian package here; it is used where it is installed.
+if [[ -d /usr/local/cuda/bin ]]; then export PATH=/usr/local/cuda/bin:$PATH; fi
+
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DWIDEEP_CUDA="$cuda" "${extra[@]}" >/dev/null
+cmake --build "$build_dir" -j "$(nproc)"
+echo "setup.sh: built $build_dir/wideep"

@@ -1,0 +1,94 @@
+// Validation of `wideep run` options: every bad value is a UsageError that
+// names its option; good values derive the slot count.
+#include "runtime/config.h"
+
+#include <gtest/gtest.h>
+
+#include "common/check.h"
+
+namespace wideep {
+namespace {
+
+void expect_rejected(RunConfig c, int ranks, const std::string& option) {
+  try {
+    validate(c, ranks);
+    ADD_FAILURE() << "accepted; expected an error naming " << option;
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find(option), std::string::npos) << e.what();
+  }
+}
+
+TEST(Config, DefaultsValidateAndDeriveSlots) {
+  RunConfig c;
+  c.redundant = 8;
+  validate(c, 4);
+  EXPECT_EQ(c.slots_per_rank, 18);
+  EXPECT_EQ(c.workload.kind, WorkloadSpec::Kind::kZipf);
+  EXPECT_FALSE(c.balancers.lplb);
+}
+
+TEST(Config, RejectsEachBadValueNamingTheOption) {
+  RunConfig c;
+  c.experts = 63;
+  expect_rejected(c, 4, "--experts");
+  c = RunConfig{};
+  c.topk = 65;
+  expect_rejected(c, 4, "--topk");
+  for (int bad : {0, -3}) {
+    c = RunConfig{};
+    c.hidden = bad;
+    expect_rejected(c, 4, "--hidden");
+    c = RunConfig{};
+    c.tokens = bad;
+    expect_rejected(c, 4, "--tokens");
+    c = RunConfig{};
+    c.layers = bad;
+    expect_rejected(c, 4, "--layers");
+    c = RunConfig{};
+    c.ffn = bad;
+    expect_rejected(c, 4, "--ffn");
+  }
+  c = RunConfig{};
+  c.workload_text = "pareto:2";
+  expect_rejected(c, 4, "--workload");
+  c = RunConfig{};
+  c.balancer_text = "eplb,magic";
+  expect_rejected(c, 4, "--balancer");
+  c = RunConfig{};
+  c.balancer_text = "none,eplb";
+  expect_rejected(c, 4, "--balancer");
+  c = RunConfig{};
+  c.redundant = 6;
+  expect_rejected(c, 4, "--redundant");
+  c = RunConfig{};
+  c.balancer_text = "waterfill";
+  expect_rejected(c, 4, "--shared-experts");
+  c = RunConfig{};
+  c.backend = "gloo";
+  expect_rejected(c, 4, "--backend");
+  c = RunConfig{};
+  c.topology = "ring";
+  expect_rejected(c, 4, "--topology");
+  c = RunConfig{};
+  c.gpus_per_node = 3;
+  expect_rejected(c, 8, "--gpus-per-node");
+  c = RunConfig{};
+  c.timeout_s = 0;
+  expect_rejected(c, 4, "--timeout-s");
+}
+
+TEST(Config, ParsesCommandLineAndRejectsUnknownOptions) {
+  RunConfig c;
+  const char* argv[] = {"run", "--experts", "16", "--balancer", "eplb,lplb", "--check"};
+  ASSERT_TRUE(parse_run_args(6, const_cast<char**>(argv), c, "run"));
+  EXPECT_EQ(c.experts, 16);
+  EXPECT_TRUE(c.check);
+  RunConfig d;
+  const char* bad[] = {"run", "--expertz", "16"};
+  EXPECT_THROW(parse_run_args(3, const_cast<char**>(bad), d, "run"), UsageError);
+  const char* nan[] = {"run", "--experts", "many"};
+  EXPECT_THROW(parse_run_args(3, const_cast<char**>(nan), d, "run"), UsageError);
+}
+
+}  // namespace
+}  // namespace wideep

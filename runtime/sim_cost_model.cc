@@ -1,0 +1,43 @@
+// Link, grouped-GEMM and core-sharing formulas of the `wideep sim` cost model.
+#include "runtime/sim_cost_model.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace wideep {
+
+double exchange_us(const SimProfile& p, const LinkSet& links, const RankTraffic& t, int rounds) {
+  const LinkClass* cls[2] = {&p.same_node, &p.cross_node};
+  const bool present[2] = {links.same, links.cross};
+  double worst = 0;
+  for (const int64_t* bytes : {t.send, t.recv}) {
+    double dir = 0;
+    for (int c = 0; c < 2; ++c) {
+      if (!present[c] && bytes[c] == 0) continue;
+      // GB/s = 1e3 bytes per microsecond.
+      dir = std::max(dir, rounds * cls[c]->latency_us + bytes[c] / (cls[c]->gbps * 1e3));
+    }
+    worst = std::max(worst, dir);
+  }
+  return worst;
+}
+
+double expert_slot_us(const SimProfile& p, int64_t pairs, int hidden, int ffn) {
+  if (pairs <= 0) return 0;
+  const int64_t tile = p.tile_tokens;
+  const double rows = static_cast<double>((pairs + tile - 1) / tile * tile);
+  const double compute_us = rows * 4.0 * hidden * ffn / (p.expert_tflops * 1e6);
+  const double weights_us = p.mem_gbps > 0 ? expert_weight_bytes(p, hidden, ffn) / (p.mem_gbps * 1e3) : 0;
+  return p.expert_launch_us + std::max(compute_us, weights_us) + pairs * p.expert_ns_per_pair * 1e-3;
+}
+
+double compute_scale(const SimProfile& p, int ranks_per_node) {
+  if (p.cores_per_node <= 0) return 1.0;
+  return std::max(1.0, static_cast<double>(ranks_per_node) / p.cores_per_node);
+}
+
+int64_t expert_weight_bytes(const SimProfile& p, int hidden, int ffn) {
+  return static_cast<int64_t>(std::llround(2.0 * hidden * ffn * p.weight_bytes_per_param));
+}
+
+}  // namespace wideep

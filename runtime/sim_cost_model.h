@@ -1,0 +1,41 @@
+// The cost model of `wideep sim` (docs/sim.md): time of one rank's exchange
+// from its send and receive bytes per link class, of its experts through a
+// grouped-GEMM model (tile granularity, per-expert launch, weight reads), and
+// the compute slowdown of ranks sharing cores. Pure functions of the profile.
+#pragma once
+
+#include <cstdint>
+
+#include "runtime/sim_profile.h"
+
+namespace wideep {
+
+enum LinkKind : int { kSameNode = 0, kCrossNode = 1 };
+
+// Bytes one rank sends and receives in one exchange, per link class.
+struct RankTraffic {
+  int64_t send[2] = {0, 0};
+  int64_t recv[2] = {0, 0};
+};
+
+// Which link classes a cluster has: same node when a node holds more than one
+// rank, cross node when there is more than one node.
+struct LinkSet {
+  bool same = true, cross = false;
+};
+
+// max(send, receive) of: per direction, the slowest link class in use, each
+// costing rounds * latency + bytes / bandwidth (link classes run in parallel).
+double exchange_us(const SimProfile& p, const LinkSet& links, const RankTraffic& t, int rounds);
+
+// One local expert with `pairs` (token, expert) pairs of shape H x F:
+// 0 when pairs == 0, else launch + max(tiles * tile * 4HF / flops, weights / mem bw) + pairs * ns.
+double expert_slot_us(const SimProfile& p, int64_t pairs, int hidden, int ffn);
+
+// Host and expert compute slow-down when a node's ranks share cores.
+double compute_scale(const SimProfile& p, int ranks_per_node);
+
+// Bytes of one expert's weights (W1 and W2) at the profile's precision.
+int64_t expert_weight_bytes(const SimProfile& p, int hidden, int ffn);
+
+}  // namespace wideep

@@ -1,0 +1,51 @@
+// Step 3 of DESIGN.md (balance) for all R virtual ranks of `wideep sim` at once:
+// the same rules as TokenRouter (static copy rule, exact LP + split, shared-expert
+// waterfill), with the LP and the waterfill solved ONCE per layer-step and timed.
+// Its per-rank output equals TokenRouter::assign's (runtime/sim_router_test.cc).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "balance/lp.h"
+#include "balance/placement.h"
+#include "runtime/sim_split.h"
+
+namespace wideep {
+
+struct ClusterRouting {
+  std::vector<int32_t> pair_dest_rank;   // [R * T * P], rank r's pairs at r*T*P
+  std::vector<int32_t> pair_local_slot;  // [R * T * P]
+  std::vector<int64_t> expected_load;    // [R] the balancer's plan; -1 when it has none
+  int64_t lp_max_load = -1;
+  double lp_opt = -1;
+  double solve_us = 0;   // measured: the global solve (LP and/or waterfill), once per layer-step
+  double assign_us = 0;  // measured: copy choice of all ranks' pairs (static rule or split)
+};
+
+class ClusterRouter {
+ public:
+  // split_ranks_per_node: the node step of the split as TokenRouter uses it (0: none).
+  void init(int num_ranks, int num_tokens, int topk, int shared, int num_logical, bool lplb,
+            bool waterfill, int ranks_per_node, int split_ranks_per_node);
+
+  bool needs_counts() const { return lplb_ || waterfill_; }
+
+  // ids [R*T*K]; rank_counts [R*E].
+  void assign(const Placement& p, const int32_t* ids, const int64_t* rank_counts, ClusterRouting* out);
+
+ private:
+  void assign_static(const Placement& p, const int32_t* ids);
+  void assign_shared(int rank, ClusterRouting* out) const;
+
+  int R_ = 0, T_ = 0, K_ = 0, S_ = 0, E_ = 0, rpn_ = 0, split_rpn_ = 0;
+  bool lplb_ = false, waterfill_ = false;
+  std::vector<int32_t> slot_of_pair_;  // [R*T*K]
+  std::vector<int64_t> counts_, base_load_, routed_load_, shared_pairs_, shared_move_;
+  std::vector<int32_t> seen_;
+  LpSolver solver_;
+  LpResult lp_;
+  AllRankSplit split_;
+};
+
+}  // namespace wideep
