@@ -283,7 +283,6 @@ void LpSolver::Impl::write_result(const LpInput& in, LpResult* out) {
   out->max_load = *std::max_element(out->rank_loads.begin(), out->rank_loads.end());
 }
 
-int lp_iters_debug = 0;
 LpSolver::LpSolver() : impl_(new Impl) {}
 LpSolver::~LpSolver() { delete impl_; }
 
@@ -319,7 +318,6 @@ void LpSolver::solve(const LpInput& in, LpResult* out) {
   // flow, so that it needs no second solve.
   bool integral = false;
   for (;;) {
-    ++lp_iters_debug;
     integral = p % q == 0;
     if (integral) {
       s.set_capacities(1, p / q, 1);

@@ -14,7 +14,6 @@
 #include "balance/topology.h"
 
 namespace wideep {
-extern int lp_iters_debug;
 namespace {
 
 constexpr int kTokensPerRank = 256, kTopk = 8, kVariants = 16;
@@ -101,8 +100,6 @@ void BM_LpSolveAndSplit(benchmark::State& state) {
   }
   state.counters["ranks"] = in.p.num_ranks;
   state.counters["slots"] = in.p.num_slots();
-  state.counters["iters"] = benchmark::Counter(lp_iters_debug, benchmark::Counter::kAvgIterations);
-  lp_iters_debug = 0;
 }
 
 // The two parts alone, to see where the time goes.

@@ -187,17 +187,20 @@ void split_tokens(const Placement& p, const int64_t* rank_counts, const int64_t*
   // Padding keeps a rank_counts/topk_ids mismatch in bounds; it is checked after.
   if (static_cast<int64_t>(w.flat.size()) < total + pairs) w.flat.resize(total + pairs);
   for (int e = 0; e < E; ++e) w.next32[e] = static_cast<int32_t>(w.next[e]);
-  const int32_t* flat = w.flat.data();
-  const int32_t* step = w.step.data();
-  int32_t* next = w.next32.data();
+  // Not aliased (the output is the caller's): lets the compiler keep the loop tight.
+  const int32_t* __restrict__ flat = w.flat.data();
+  const int32_t* __restrict__ step = w.step.data();
+  int32_t* __restrict__ next = w.next32.data();
+  int32_t* __restrict__ out = slot_of_pair;
+  const int32_t* __restrict__ ids = topk_ids;
   // A vectorised scan first, so that the usual case runs without a bounds branch.
-  bool all_valid = true;
-  for (int64_t i = 0; i < pairs; ++i) all_valid &= static_cast<unsigned>(topk_ids[i]) < static_cast<unsigned>(E);
-  if (all_valid) {
+  uint32_t largest = 0;  // as unsigned, a negative id is huge
+  for (int64_t i = 0; i < pairs; ++i) largest = std::max(largest, static_cast<uint32_t>(topk_ids[i]));
+  if (largest < static_cast<uint32_t>(E)) {
     for (int64_t i = 0; i < pairs; ++i) {
-      const int e = topk_ids[i];
+      const int e = ids[i];
       const int32_t at = next[e];
-      slot_of_pair[i] = flat[at];
+      out[i] = flat[at];
       next[e] = at + step[e];
     }
   } else {

@@ -1,11 +1,151 @@
-// wideep lp: placeholder until its issue lands; says so and exits 2.
+// wideep lp: offline per-step LPLB solve. Reads a placement (phy2log) and the
+// global counts from JSON, validates them (bad input: UsageError, exit 2),
+// solves the exact LP `--repeat` times and prints the result (JSON or text).
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
+#include "balance/lp.h"
+#include "common/check.h"
 #include "runtime/commands.h"
 
 namespace wideep {
-int lp_main(int, char**) {
-  std::fprintf(stderr, "wideep lp: not built yet\n");
-  return 2;
+namespace {
+
+struct LpFile {
+  int ranks = 0;
+  std::vector<int> phy2log;
+  std::vector<int64_t> counts;
+  std::vector<int64_t> rank_counts;  // [R * E] or empty
+};
+
+[[noreturn]] void bad_input(const std::string& why) { throw UsageError("--input FILE: " + why); }
+
+template <typename T>
+std::vector<T> int_array(const nlohmann::json& j, const char* field) {
+  if (!j.is_array()) bad_input(std::string("\"") + field + "\" must be an array of integers");
+  std::vector<T> out;
+  out.reserve(j.size());
+  for (const auto& v : j) {
+    if (!v.is_number_integer()) bad_input(std::string("\"") + field + "\" must hold integers only");
+    out.push_back(v.get<T>());
+  }
+  return out;
 }
+
+LpFile read_lp_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) bad_input("cannot open '" + path + "'");
+  nlohmann::json j;
+  try {
+    in >> j;
+  } catch (const nlohmann::json::exception& e) {
+    bad_input("'" + path + "' is not valid JSON (" + e.what() + ")");
+  }
+  if (!j.is_object()) bad_input("expected a JSON object with ranks, phy2log, counts");
+  for (const char* f : {"ranks", "phy2log", "counts"})
+    if (!j.contains(f)) bad_input(std::string("missing field \"") + f + "\"");
+  LpFile f;
+  if (!j["ranks"].is_number_integer() || j["ranks"].get<int64_t>() <= 0 || j["ranks"].get<int64_t>() > 1 << 20)
+    bad_input("\"ranks\" must be a positive integer");
+  f.ranks = j["ranks"].get<int>();
+  f.phy2log = int_array<int>(j["phy2log"], "phy2log");
+  f.counts = int_array<int64_t>(j["counts"], "counts");
+  for (size_t e = 0; e < f.counts.size(); ++e)
+    if (f.counts[e] < 0) bad_input("counts[" + std::to_string(e) + "] is negative");
+  if (j.contains("rank_counts")) {
+    const auto& rc = j["rank_counts"];
+    if (!rc.is_array() || static_cast<int>(rc.size()) != f.ranks)
+      bad_input("\"rank_counts\" must have one row per rank (" + std::to_string(f.ranks) + ")");
+    std::vector<int64_t> col(f.counts.size(), 0);
+    for (const auto& row_json : rc) {
+      const auto row = int_array<int64_t>(row_json, "rank_counts");
+      if (row.size() != f.counts.size())
+        bad_input("every \"rank_counts\" row needs " + std::to_string(f.counts.size()) + " entries");
+      for (size_t e = 0; e < row.size(); ++e) {
+        if (row[e] < 0) bad_input("\"rank_counts\" has a negative entry");
+        col[e] += row[e];
+      }
+      f.rank_counts.insert(f.rank_counts.end(), row.begin(), row.end());
+    }
+    if (col != f.counts) bad_input("\"rank_counts\" columns do not sum to \"counts\"");
+  }
+  return f;
+}
+
+void print_text(const LpResult& res, const Placement& p, double solve_us) {
+  std::printf("ranks %d  slots %d  experts %d\n", p.num_ranks, p.num_slots(), p.num_logical);
+  std::printf("lp_opt %.6f  max_load %lld  solve_us %.2f (median)\n", res.lp_opt,
+              static_cast<long long>(res.max_load), solve_us);
+  std::printf("%6s %10s  copy_tokens by slot\n", "rank", "load");
+  for (int r = 0; r < p.num_ranks; ++r) {
+    std::printf("%6d %10lld ", r, static_cast<long long>(res.rank_loads[r]));
+    for (int s = r * p.slots_per_rank; s < (r + 1) * p.slots_per_rank; ++s)
+      std::printf(" e%d:%lld", p.phy2log[s], static_cast<long long>(res.copy_tokens[s]));
+    std::printf("\n");
+  }
+}
+
+}  // namespace
+
+int lp_main(int argc, char** argv) {
+  CLI::App app{"wideep lp: exact per-step LPLB solve for a placement and counts"};
+  std::string input;
+  bool json = false;
+  int repeat = 1;
+  int ranks_per_node = 0;
+  app.add_option("--input", input, "JSON {ranks, phy2log, counts[, rank_counts]}")->required();
+  app.add_flag("--json", json, "print one JSON object");
+  app.add_option("--repeat", repeat, "solves to time (the median is reported)")->check(CLI::Range(1, 1000000));
+  app.add_option("--ranks-per-node", ranks_per_node, "ranks per node for the locality objective")
+      ->check(CLI::Range(0, 1 << 20));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  const LpFile f = read_lp_file(input);
+  const int num_logical = static_cast<int>(f.counts.size());
+  if (num_logical == 0) bad_input("\"counts\" is empty");
+  if (f.phy2log.empty() || f.phy2log.size() % static_cast<size_t>(f.ranks) != 0)
+    bad_input(std::to_string(f.phy2log.size()) + " phy2log slots do not divide among " +
+              std::to_string(f.ranks) + " ranks");
+  for (size_t s = 0; s < f.phy2log.size(); ++s)
+    if (f.phy2log[s] >= num_logical)
+      bad_input("phy2log[" + std::to_string(s) + "] names expert " + std::to_string(f.phy2log[s]) +
+                " but \"counts\" has " + std::to_string(num_logical) + " entries (one per expert)");
+  const Placement p = lp_placement(f.ranks, num_logical, f.phy2log, "--input FILE: phy2log");
+  for (int e = 0; e < num_logical; ++e)
+    if (f.counts[e] > 0 && p.logcnt[e] == 0)
+      bad_input("expert " + std::to_string(e) + " has " + std::to_string(f.counts[e]) +
+                " tokens but no copy in phy2log");
+
+  const LpInput in{&p, f.counts.data(), f.rank_counts.empty() ? nullptr : f.rank_counts.data(),
+                   nullptr, ranks_per_node};
+  LpSolver solver;
+  LpResult res;
+  std::vector<double> times_us(repeat);
+  for (int i = 0; i < repeat; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    solver.solve(in, &res);
+    times_us[i] = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+  }
+  std::nth_element(times_us.begin(), times_us.begin() + repeat / 2, times_us.end());
+  const double solve_us = times_us[repeat / 2];
+  if (!json) {
+    print_text(res, p, solve_us);
+    return 0;
+  }
+  nlohmann::json out = {{"max_load", res.max_load},     {"lp_opt", res.lp_opt},
+                        {"copy_tokens", res.copy_tokens}, {"rank_loads", res.rank_loads},
+                        {"solve_us", solve_us}};
+  std::printf("%s\n", out.dump().c_str());
+  return 0;
+}
+
 }  // namespace wideep

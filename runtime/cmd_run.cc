@@ -19,6 +19,7 @@
 #include "kernels/gpu_info.h"
 #include "runtime/commands.h"
 #include "runtime/config.h"
+#include "runtime/device_runner.h"
 #include "runtime/eplb_manager.h"
 #include "runtime/inject.h"
 #include "runtime/metrics.h"
@@ -82,12 +83,14 @@ void apply_process_faults(const std::vector<Fault>& faults, int rank, int step) 
 }
 
 std::unique_ptr<LayerRunner> make_runner(const RunConfig& cfg, Communicator& comm, const Prepared& prep) {
+  if (prep.backend == "nccl")
+    return make_device_runner(cfg, comm, prep.workload, prep.faults, prep.placement);
   return std::make_unique<MoeRunner>(cfg, comm, prep.workload, prep.faults, prep.placement);
 }
 
 // Stats one rank contributes for one step (allgathered): see fields below.
-enum StatField : int { kStepNs, kPhase0, kBaselineNs = kPhase0 + kNumPhases, kDispatchBytes,
-                       kCombineBytes, kMismatch, kLoad0 };
+enum StatField : int { kStepNs, kPhase0, kBaselineNs = kPhase0 + kNumPhases, kWaitNs,
+                       kDispatchBytes, kCombineBytes, kMismatch, kLoad0 };
 
 int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
   const int R = comm.size(), me = comm.rank(), L = cfg.layers;
@@ -117,6 +120,7 @@ int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
       mine[kStepNs] += now_ns() - t0 - ls[l].baseline_ns;
       for (int p = 0; p < kNumPhases; ++p) mine[kPhase0 + p] += ls[l].phase_ns[p];
       mine[kBaselineNs] += ls[l].baseline_ns;
+      mine[kWaitNs] += ls[l].wait_ns;
       mine[kDispatchBytes] += ls[l].dispatch_bytes_remote;
       mine[kCombineBytes] += ls[l].combine_bytes_remote;
       mine[kMismatch] += ls[l].expected_load >= 0 && ls[l].expected_load != ls[l].load_pairs;
@@ -154,6 +158,7 @@ int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
       r.step_us = std::max(r.step_us, s[kStepNs] / 1e3);
       for (int p = 0; p < kNumPhases; ++p) r.phases_us[p] = std::max(r.phases_us[p], s[kPhase0 + p] / 1e3);
       r.baseline_us = std::max(r.baseline_us, s[kBaselineNs] / 1e3);
+      r.wait_us = std::max(r.wait_us, s[kWaitNs] / 1e3);
       r.dispatch_bytes += s[kDispatchBytes];
       r.combine_bytes += s[kCombineBytes];
       r.load_mismatches += s[kMismatch];

@@ -60,6 +60,9 @@ void add_run_options(CLI::App& app, RunConfig& c) {
   app.add_option("--inject", c.inject, "fault injection KIND:... (tests; see docs/reliability.md)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_flag("--quiet", c.quiet, "no table on stdout");
+  app.add_flag("--phase-barrier", c.phase_barrier,
+               "barrier before dispatch and combine, timed apart as 'wait', so that the two "
+               "phases time the exchange and not the wait for the slowest rank");
 }
 
 namespace {

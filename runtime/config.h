@@ -52,6 +52,7 @@ struct RunConfig {
   double timeout_s = 60;
   std::vector<std::string> inject;
   bool quiet = false;
+  bool phase_barrier = false;  // barrier before dispatch and combine (benchmarks)
 
   // Filled by validate().
   int num_ranks = 0;

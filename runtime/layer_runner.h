@@ -24,6 +24,7 @@ struct LayerStats {
   int64_t dispatch_bytes_remote = 0;  // payload bytes sent to other ranks
   int64_t combine_bytes_remote = 0;
   int64_t baseline_ns = 0;            // raw all-to-allv of the same two byte matrices
+  int64_t wait_ns = 0;                // --phase-barrier: waiting for the slowest rank
 };
 
 class LayerRunner {

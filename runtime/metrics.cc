@@ -32,6 +32,7 @@ nlohmann::json RunMetrics::step_json(const StepRecord& r) const {
   j["combine_bytes"] = r.combine_bytes;
   j["load_mismatches"] = r.load_mismatches;
   if (cfg_.baseline) j["baseline_a2a_us"] = r.baseline_us;
+  if (cfg_.phase_barrier) j["wait_us"] = r.wait_us;
   if (cfg_.check) j["max_abs_err"] = r.max_abs_err;
   return j;
 }
@@ -45,7 +46,7 @@ nlohmann::json RunMetrics::rebalance_json(const RebalanceRecord& r) const {
 }
 
 nlohmann::json RunMetrics::summary_json() const {
-  std::vector<double> step_us, bal, base, dc;
+  std::vector<double> step_us, bal, base, dc, wait;
   std::array<std::vector<double>, kNumPhases> ph;
   double max_err = 0, max_rel = 0;
   int64_t dbytes = 0, cbytes = 0, mismatches = 0;
@@ -53,6 +54,7 @@ nlohmann::json RunMetrics::summary_json() const {
     step_us.push_back(r.step_us);
     bal.push_back(r.balancedness);
     base.push_back(r.baseline_us);
+    wait.push_back(r.wait_us);
     dc.push_back(r.phases_us[kDispatch] + r.phases_us[kCombine]);
     for (int p = 0; p < kNumPhases; ++p) ph[p].push_back(r.phases_us[p]);
     max_err = std::max(max_err, r.max_abs_err);
@@ -109,6 +111,10 @@ nlohmann::json RunMetrics::summary_json() const {
   j["weight_bytes_moved"] = wbytes;
   j["rebalance_us"] = reb_us;
   if (cfg_.baseline) j["baseline_a2a_us"] = percentile(base, 0.5);
+  if (cfg_.phase_barrier) j["wait_us"] = percentile(wait, 0.5);
+  j["layout_share_of_dispatch"] = percentile(ph[kDispatch], 0.5) > 0
+                                      ? percentile(ph[kLayout], 0.5) / percentile(ph[kDispatch], 0.5)
+                                      : 0.0;
   return j;
 }
 

@@ -19,6 +19,7 @@ struct StepRecord {
   double step_us = 0;                         // slowest rank
   std::array<double, kNumPhases> phases_us{};  // each phase: slowest rank, summed over layers
   double baseline_us = 0;                     // raw all-to-allv of both matrices, slowest rank
+  double wait_us = 0;                         // --phase-barrier waits, slowest rank
   double balancedness = 0;                    // mean over layers of mean/max rank load
   std::vector<double> layer_balancedness;
   int64_t max_rank_load = 0;                  // summed over layers

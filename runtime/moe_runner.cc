@@ -202,8 +202,16 @@ void MoeRunner::run_layer(int step, int layer, LayerStats* st) {
   timed(kRoute, [&] { route(step, layer); });
   timed(kBalance, [&] { balance(layer, st); });
   timed(kLayout, [&] { layout(step, layer, st); });
+  auto wait = [&] {
+    if (!cfg_.phase_barrier) return;
+    const int64_t t0 = now_ns();
+    comm_.barrier();
+    st->wait_ns += now_ns() - t0;
+  };
+  wait();
   timed(kDispatch, [&] { dispatch(st); });
   timed(kExpert, [&] { expert(layer, st); });
+  wait();
   timed(kCombine, [&] { combine(st); });
   if (cfg_.baseline) {
     ctx.phase = "baseline";

@@ -1,0 +1,87 @@
+// The cost model's formulas on hand-worked numbers (docs/sim.md) and the
+// profile reader's rejection of bad files.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "common/check.h"
+#include "runtime/sim_cost_model.h"
+#include "runtime/sim_profile.h"
+
+namespace wideep {
+namespace {
+
+SimProfile profile() {
+  SimProfile p;
+  p.same_node = {2.0, 100.0};   // 2 us, 100 GB/s = 1e5 bytes/us
+  p.cross_node = {10.0, 25.0};  // 10 us, 25 GB/s
+  p.expert_launch_us = 3;
+  p.tile_tokens = 64;
+  p.expert_tflops = 1;          // 1e6 flops per us
+  p.mem_gbps = 0;
+  p.expert_ns_per_pair = 0;
+  return p;
+}
+
+TEST(SimCostModel, ExchangeIsSlowestLinkOfSlowestDirection) {
+  const SimProfile p = profile();
+  RankTraffic t;
+  t.send[kSameNode] = 1000000;   // 2 + 10 = 12 us
+  t.send[kCrossNode] = 500000;   // 10 + 20 = 30 us
+  t.recv[kSameNode] = 4000000;   // 2 + 40 = 42 us
+  EXPECT_DOUBLE_EQ(exchange_us(p, {true, true}, t, 1), 42.0);
+  EXPECT_DOUBLE_EQ(exchange_us(p, {true, true}, t, 2), 44.0);  // receive: 4 + 40
+  RankTraffic none;
+  EXPECT_DOUBLE_EQ(exchange_us(p, {true, true}, none, 1), 10.0);  // latency of the slowest class present
+  EXPECT_DOUBLE_EQ(exchange_us(p, {true, false}, none, 1), 2.0);
+}
+
+TEST(SimCostModel, ExpertTimeHasTileSteps) {
+  const SimProfile p = profile();
+  // H = F = 10: 400 flops per row; one tile of 64 rows = 25600 flops = 0.0256 us.
+  EXPECT_DOUBLE_EQ(expert_slot_us(p, 0, 10, 10), 0.0);
+  EXPECT_DOUBLE_EQ(expert_slot_us(p, 1, 10, 10), 3.0 + 0.0256);
+  EXPECT_DOUBLE_EQ(expert_slot_us(p, 64, 10, 10), 3.0 + 0.0256);
+  EXPECT_DOUBLE_EQ(expert_slot_us(p, 65, 10, 10), 3.0 + 0.0512);
+  // Not linear: two experts of 32 pairs cost more than one of 64.
+  EXPECT_GT(2 * expert_slot_us(p, 32, 10, 10), expert_slot_us(p, 64, 10, 10));
+  SimProfile m = p;
+  m.mem_gbps = 1;  // weights 2*10*10*4 bytes = 800 bytes at 1e3 bytes/us = 0.8 us
+  EXPECT_DOUBLE_EQ(expert_slot_us(m, 1, 10, 10), 3.8);
+}
+
+TEST(SimCostModel, CoreSharing) {
+  SimProfile p = profile();
+  EXPECT_DOUBLE_EQ(compute_scale(p, 8), 1.0);
+  p.cores_per_node = 2;
+  EXPECT_DOUBLE_EQ(compute_scale(p, 8), 4.0);
+  EXPECT_DOUBLE_EQ(compute_scale(p, 1), 1.0);
+}
+
+std::string write(const std::string& name, const std::string& text) {
+  const std::string path = ::testing::TempDir() + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(SimProfile, RejectsBadFilesNamingTheOption) {
+  auto expect_usage = [](const std::string& path, const std::string& what) {
+    try {
+      read_profile(path);
+      FAIL() << "accepted " << path;
+    } catch (const UsageError& e) {
+      EXPECT_NE(std::string(e.what()).find("--profile"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+    }
+  };
+  expect_usage("/no/such/profile.json", "cannot open");
+  expect_usage(write("p_bad.json", "{ not json"), "not valid JSON");
+  expect_usage(write("p_nolinks.json", "{\"rounds\": {}}"), "\"links\" is missing");
+  expect_usage(write("p_neg.json",
+                     "{\"links\": {\"same_node\": {\"latency_us\": 1, \"gbps\": -3}}}"),
+               "links.same_node.gbps\" must be positive");
+}
+
+}  // namespace
+}  // namespace wideep
