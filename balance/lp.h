@@ -3,6 +3,19 @@
 // expert is fully served and the busiest rank's load is minimal. Solved exactly
 // as a parametric max-flow (experts -> copies -> ranks); lp_opt is the exact
 // fractional optimum and max_load == ceil(lp_opt). Pure and deterministic.
+//
+// Method: experts whose copies all sit on one rank are fixed load. lp_opt is the
+// largest density (base(U) + tokens of experts confined to U) / |U| over rank sets
+// U; Dinkelbach iterations find it as an exact fraction p/q (capacities scaled by
+// q stay integers), then one integral max-flow at level ceil(p/q) gives the copies.
+// Secondary rule (locality), among solutions with max_load == ceil(lp_opt): the
+// integral flow starts from (1) each copy taking its own rank's tokens of its
+// expert, up to that rank's room under the level (experts in id order, copies in
+// slot order), (2) with ranks_per_node > 0, each copy taking tokens of its node
+// that no copy on that node took yet, (3) a greedy fill of the rest; Dinic
+// augmenting paths then complete it, and may move some local tokens where the
+// optimum needs it (locality is favoured, not maximised). Copies of one expert on
+// one rank share that rank's tokens evenly (lower slots get the remainder).
 #pragma once
 
 #include <cstdint>

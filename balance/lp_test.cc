@@ -184,6 +184,24 @@ TEST(LpSolver, MatchesGlpkOnRandomInstances) {
               above_mean, fractional);
 }
 
+TEST(LpSolver, MatchesGlpkAtScale) {
+  // Wide placements like the benchmarks': 64 and 256 ranks, skewed counts.
+  std::mt19937_64 rng(99);
+  LpSolver solver;
+  LpResult res;
+  for (int it = 0; it < 24; ++it) {
+    const int R = it % 2 ? 64 : 256, S = it % 2 ? 5 : 2;
+    Instance in;
+    in.p = random_placement(rng, R, S, 256, false);
+    in.counts = random_counts(rng, 256, 1 + it % 2);
+    solver.solve({&in.p, in.counts.data(), nullptr, nullptr, 0}, &res);
+    SCOPED_TRACE("instance " + std::to_string(it));
+    check_solution(in, res);
+    const double z = glpk_optimum(in.p, in.counts.data(), nullptr);
+    ASSERT_NEAR(res.lp_opt, z, 1e-6 * std::max(1.0, z));
+  }
+}
+
 TEST(LpSolver, HandExample) {
   // 2 ranks, expert 0 on both, expert 1 only on rank 0: counts 10, 6.
   // Optimum: rank 0 takes 6 of expert 1 and 2 of expert 0, rank 1 takes 8.

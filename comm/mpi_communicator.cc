@@ -1,12 +1,16 @@
 // MPI backend of Communicator (host memory). Payload and counts go by
 // MPI_Isend/MPI_Irecv pairs polled against a deadline, so a timeout names the
 // peers that never answered; small collectives use the nonblocking MPI_I*
-// forms; the --baseline all-to-allv is MPI_Alltoallv itself under a watchdog.
+// forms; the --baseline all-to-allv is MPI_Alltoallv itself. Every wait is
+// also armed on the rank's watchdog (comm/watchdog.h): the backstop when a
+// wait cannot poll, and the text the SIGTERM report prints.
 #include <mpi.h>
 #include <sched.h>
 
+#include <algorithm>
 #include <chrono>
 #include <climits>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -18,7 +22,11 @@
 namespace wideep {
 namespace {
 
-enum : int { kTagCounts = 11, kTagPayload = 12, kTagExchangeBase = 1000 };
+enum : int { kTagCounts = 11, kTagPayload = 12, kTagRollCall = 13, kTagExchangeBase = 1000 };
+
+// The polled waits throw at --timeout-s; the watchdog fires only this much
+// later, when polling itself is stuck inside MPI.
+double watchdog_grace_s(double timeout_s) { return timeout_s < 8 ? 2.0 : 0.25 * timeout_s; }
 
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -91,7 +99,8 @@ class MpiCommunicator final : public Communicator {
       sd[p] = to_int(send_offset[p], "send offset");
       rd[p] = to_int(recv_offset[p], "receive offset");
     }
-    WatchdogScope guard(watchdog_, timeout_s_, where("MPI_Alltoallv (baseline)"));
+    WatchdogScope guard(watchdog_, timeout_s_,
+                        where("MPI_Alltoallv (baseline)") + " (a blocking collective: peers unknown)");
     WIDEEP_MPI_CHECK(MPI_Alltoallv(send, sc, sd, MPI_BYTE, recv, rc, rd, MPI_BYTE, MPI_COMM_WORLD));
   }
 
@@ -130,7 +139,11 @@ class MpiCommunicator final : public Communicator {
     wait_all("weight exchange");
   }
 
-  void abort(int status) override { MPI_Abort(MPI_COMM_WORLD, status); }
+  void abort(int status) override {
+    // MPI_Abort can itself block on a broken transport; the watchdog ends us then.
+    watchdog_.arm(10.0, "MPI_Abort after an error on rank " + std::to_string(rank_));
+    MPI_Abort(MPI_COMM_WORLD, status);
+  }
 
  private:
   void begin() {
@@ -166,20 +179,34 @@ class MpiCommunicator final : public Communicator {
   }
 
   // Polls until every request completes or the deadline passes; yields the
-  // core after a short spin because ranks may outnumber cores.
+  // core after a short spin because ranks may outnumber cores. Once a second
+  // of waiting, the watchdog's text is refreshed with the peers still missing
+  // (what a SIGTERM report prints).
   void wait_all(const char* op) {
-    const double deadline_s = now_s() + timeout_s_;
+    const double start_s = now_s();
+    const double deadline_s = start_s + timeout_s_;
+    double next_describe_s = start_s + 0.1;
+    WatchdogScope guard(watchdog_, timeout_s_ + watchdog_grace_s(timeout_s_), describe(op));
     for (unsigned spins = 0;; ++spins) {
       int done = 0;
       WIDEEP_MPI_CHECK(MPI_Testall(static_cast<int>(reqs_.size()), reqs_.data(), &done,
                                    MPI_STATUSES_IGNORE));
       if (done) return;
       if (spins > 64) sched_yield();
-      if ((spins & 127) == 0 && now_s() > deadline_s) timeout(op);
+      if ((spins & 127) != 0) continue;
+      const double t = now_s();
+      if (t > deadline_s) timeout(op);
+      if (t > next_describe_s) {
+        watchdog_.describe(describe(op) + "; not completed: " + missing_peers());
+        next_describe_s = t + 1.0;
+      }
     }
   }
 
-  [[noreturn]] void timeout(const char* op) {
+  std::string describe(const char* op) const { return where(op); }
+
+  // The requests of the current wait that have not completed, by peer.
+  std::string missing_peers() {
     std::string missing;
     for (size_t i = 0; i < reqs_.size(); ++i) {
       int flag = 0;
@@ -187,20 +214,70 @@ class MpiCommunicator final : public Communicator {
       if (flag) continue;
       const int p = peers_[i];
       if (!missing.empty()) missing += ", ";
-      if (p == -1) missing += "the collective (peer unknown)";
+      if (p == -1) missing += "the collective";
       else if (p >= 0) missing += "receive from rank " + std::to_string(p);
       else missing += "send to rank " + std::to_string(-2 - p);
     }
-    throw Error(ErrorCategory::kTimeout,
-                "rank " + std::to_string(rank_) + ": timeout after " + std::to_string(timeout_s_) +
-                    " s in " + where(op) + "; not completed: " + missing);
+    return missing;
+  }
+
+  [[noreturn]] void timeout(const char* op) {
+    char secs[32];
+    std::snprintf(secs, sizeof secs, "%g", timeout_s_);
+    std::string missing = missing_peers();
+    bool collective = false;
+    for (int p : peers_) collective |= p == -1;
+    if (collective) missing += " (" + roll_call() + ")";
+    throw Error(ErrorCategory::kTimeout, "rank " + std::to_string(rank_) + ": timeout after " + secs +
+                                             " s in " + where(op) + "; not completed: " + missing);
+  }
+
+  // A collective cannot say which rank is missing, so after its timeout every
+  // rank that got there sends a one-byte roll call to all others and listens
+  // for theirs a short while: the ranks not heard from are the missing peers.
+  // Ranks time out within moments of each other, and a roll call that arrives
+  // first waits in the receiver's queue, so the window needs to cover only
+  // that spread. Best effort: the run ends right after anyway.
+  std::string roll_call() {
+    const double window_s = std::min(1.0, std::max(0.2, timeout_s_ / 4));
+    std::vector<MPI_Request> rq;
+    std::vector<int> who;
+    static char send_byte = 1;
+    std::vector<char> recv_bytes(size_);
+    for (int p = 0; p < size_; ++p) {
+      if (p == rank_) continue;
+      MPI_Request r;
+      if (MPI_Irecv(&recv_bytes[p], 1, MPI_BYTE, p, kTagRollCall, MPI_COMM_WORLD, &r) == MPI_SUCCESS) {
+        rq.push_back(r);
+        who.push_back(p);
+      }
+      if (MPI_Isend(&send_byte, 1, MPI_BYTE, p, kTagRollCall, MPI_COMM_WORLD, &r) == MPI_SUCCESS)
+        MPI_Request_free(&r);
+    }
+    const double end_s = now_s() + window_s;
+    std::vector<int> heard(rq.size(), 0);
+    while (now_s() < end_s) {
+      bool all = true;
+      for (size_t i = 0; i < rq.size(); ++i) {
+        if (!heard[i]) MPI_Test(&rq[i], &heard[i], MPI_STATUS_IGNORE);
+        all &= heard[i] != 0;
+      }
+      if (all) break;
+      sched_yield();
+    }
+    std::string silent;
+    for (size_t i = 0; i < rq.size(); ++i) {
+      if (heard[i]) continue;
+      silent += (silent.empty() ? "" : ", ") + std::to_string(who[i]);
+    }
+    return silent.empty() ? "every rank answered a roll call" : "no answer to a roll call from rank " + silent;
   }
 
   int rank_ = 0, size_ = 1;
   std::vector<MPI_Request> reqs_;
   std::vector<int> peers_;
   std::vector<int> counts_, displs_;
-  Watchdog watchdog_;
+  Watchdog& watchdog_ = rank_watchdog();
 };
 
 }  // namespace

@@ -13,9 +13,10 @@
 // without wideep's ordering or the self copy: NCCL has no all-to-allv of its own.
 // exchange(): NCCL has no tags, so transfers between two ranks match in
 // posting order; both sides post the EPLB move plan in the same order.
-// Device selection: the node-local rank (OMPI_COMM_WORLD_LOCAL_RANK,
-// MPI_LOCALRANKID, SLURM_LOCALID, else MPI_Comm_split_type(SHARED)) modulo the
-// visible GPUs. Binding the rank's CPU to the GPU's NUMA node is the
+// Device selection: the node-local rank (MPI_Comm_split_type(SHARED), the
+// same as OMPI_COMM_WORLD_LOCAL_RANK or SLURM_LOCALID) modulo the visible GPUs;
+// with more ranks than GPUs each rank gets its own NCCL_HOSTID and sockets over
+// lo unless the user set NCCL_HOSTID (share_gpus_over_loopback). Binding the rank's CPU to the GPU's NUMA node is the
 // launcher's job (launch/mpirun.sh), not done here.
 #ifdef WIDEEP_HAVE_NCCL
 #include <cuda_runtime_api.h>
@@ -24,6 +25,7 @@
 #include <sched.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -58,22 +60,26 @@ double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-int env_int(const char* name) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::atoi(v) : -1;
-}
-
-int find_local_rank() {
-  for (const char* name : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"}) {
-    const int v = env_int(name);
-    if (v >= 0) return v;
-  }
+// Node-local rank and size (MPI_Comm_split_type SHARED; identical to
+// OMPI_COMM_WORLD_LOCAL_RANK / SLURM_LOCALID under those launchers).
+void find_local_rank(int* local_rank, int* local_size) {
   MPI_Comm node;
   WIDEEP_MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
-  int r = 0;
-  WIDEEP_MPI_CHECK(MPI_Comm_rank(node, &r));
+  WIDEEP_MPI_CHECK(MPI_Comm_rank(node, local_rank));
+  WIDEEP_MPI_CHECK(MPI_Comm_size(node, local_size));
   WIDEEP_MPI_CHECK(MPI_Comm_free(&node));
-  return r;
+}
+
+// More ranks than GPUs on a node: NCCL (before 2.30's NCCL_MULTI_RANK_GPU_ENABLE)
+// refuses two ranks on one GPU of one host, so each rank claims its own host
+// (NCCL_HOSTID) and the ranks talk over loopback sockets. The user's own
+// settings of these variables win. Must run before the first NCCL call.
+bool share_gpus_over_loopback(int rank, int local_size, int gpus) {
+  if (local_size <= gpus || std::getenv("NCCL_HOSTID")) return false;
+  const std::string id = "wideep-rank-" + std::to_string(rank);
+  setenv("NCCL_HOSTID", id.c_str(), 1);
+  setenv("NCCL_SOCKET_IFNAME", "lo", 0);
+  return true;
 }
 
 bool is_device_memory(const void* p) {
@@ -90,10 +96,14 @@ class NcclCommunicator final : public DeviceCommunicator {
   NcclCommunicator() {
     WIDEEP_MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &rank_));
     WIDEEP_MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &size_));
-    local_rank_ = find_local_rank();
-    int ngpu = 0;
+    int local_size = 1, ngpu = 0;
+    find_local_rank(&local_rank_, &local_size);
     WIDEEP_CUDA_CHECK(cudaGetDeviceCount(&ngpu));
+    if (ngpu < 1) throw Error(ErrorCategory::kSystem, "NCCL backend: no GPU visible to rank " + std::to_string(rank_));
     device_ = local_rank_ % ngpu;
+    if (share_gpus_over_loopback(rank_, local_size, ngpu) && rank_ == 0)
+      std::fprintf(stderr, "wideep: %d ranks share %d GPU(s) on this node: NCCL_HOSTID per rank, sockets over %s\n",
+                   local_size, ngpu, std::getenv("NCCL_SOCKET_IFNAME"));
     WIDEEP_CUDA_CHECK(cudaSetDevice(device_));
     WIDEEP_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     WIDEEP_CUDA_CHECK(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming));

@@ -37,8 +37,7 @@ ExpertGemm::~ExpertGemm() {
 }
 
 void ExpertGemm::gemm(int groups, int m, int k, const int* n, const void* const* a,
-                      const void* const* b, void* const* c, int lda, int ldb, int ldc, DType dtype,
-                      int which) {
+                      const void* const* b, void* const* c, int lda, int ldb, int ldc, DType dtype) {
   const float alpha = 1.0f, beta = 0.0f;
   const cudaDataType_t t = cuda_type(dtype);
   if (!grouped_) {
@@ -53,7 +52,6 @@ void ExpertGemm::gemm(int groups, int m, int k, const int* n, const void* const*
   std::vector<int> ms(groups, m), ks(groups, k), ldas(groups, lda), ldbs(groups, ldb),
       ldcs(groups, ldc), sizes(groups, 1);
   std::vector<float> alphas(groups, alpha), betas(groups, beta);
-  (void)which;
   WIDEEP_CUBLAS_CHECK(cublasGemmGroupedBatchedEx(
       hb(handle_), op.data(), op.data(), ms.data(), n, ks.data(), alphas.data(), a, t, ldas.data(), b, t,
       ldbs.data(), betas.data(), c, t, ldcs.data(), groups, sizes.data(), CUBLAS_COMPUTE_32F));
@@ -96,10 +94,10 @@ void ExpertGemm::run(const int32_t* slot_offset, int S, int H, int F, DType dtyp
   void** base = on_device ? dp : hp;
   auto arr = [&](int i) { return base + static_cast<size_t>(i) * max_slots_; };
   // h^T [F x n] = W1^T [F x H] · x^T [H x n]   (row-major W1 [H x F] is W1^T with ld F)
-  gemm(g, F, H, rows.data(), arr(0), arr(1), arr(2), F, H, F, dtype, 1);
+  gemm(g, F, H, rows.data(), arr(0), arr(1), arr(2), F, H, F, dtype);
   launch_silu(h, total * F, dtype, stream_);
   // y^T [H x n] = W2^T [H x F] · h^T [F x n]
-  gemm(g, H, F, rows.data(), arr(3), arr(4), arr(5), H, F, H, dtype, 2);
+  gemm(g, H, F, rows.data(), arr(3), arr(4), arr(5), H, F, H, dtype);
 }
 
 }  // namespace dev

@@ -35,7 +35,7 @@ class ExpertGemm {
 
  private:
   void gemm(int groups, int m, int k, const int* n, const void* const* a, const void* const* b,
-            void* const* c, int lda, int ldb, int ldc, DType dtype, int which);
+            void* const* c, int lda, int ldb, int ldc, DType dtype);
 
   void* handle_ = nullptr;
   void* stream_ = nullptr;

@@ -2,6 +2,7 @@
 // checksum verification of the EPLB manager.
 #include "runtime/eplb_manager.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -42,26 +43,39 @@ void EplbManager::move_weights(const std::vector<Placement>& old_p, const std::v
   ExpertStore& staging = runner_.spare_store();
   const int64_t slot_bytes = static_cast<int64_t>(store.slot_bytes());
   const int S = cfg_.slots_per_rank;  // plan slots are global; stores index local slots
+  // A slot whose old content this rank still sends or copies is a source: its
+  // new content is staged and copied in after the exchange. Every other new
+  // slot is received or copied into place directly (no extra copy).
+  std::vector<char> is_source(static_cast<size_t>(cfg_.layers) * S, 0);
+  for (const WeightMove& m : mp.transfers)
+    if (m.src_rank == me) is_source[m.layer * S + m.src_slot % S] = 1;
+  for (const WeightMove& m : mp.local_copies)
+    if (m.src_rank == me) is_source[m.layer * S + m.src_slot % S] = 1;
+  auto target = [&](int layer, int slot) -> ExpertStore& {
+    return is_source[layer * S + slot] ? staging : store;
+  };
   std::vector<P2PTransfer> sends, recvs;
-  std::vector<std::pair<int, int>> written;  // (layer, slot) staged on this rank
+  std::vector<std::pair<int, int>> staged;  // (layer, local slot) to copy in
   for (size_t i = 0; i < mp.transfers.size(); ++i) {
     const WeightMove& m = mp.transfers[i];
     const int tag = static_cast<int>(i % 30000);
     if (m.src_rank == me) sends.push_back({m.dst_rank, store.slot_data(m.layer, m.src_slot % S), slot_bytes, tag});
     if (m.dst_rank == me) {
-      recvs.push_back({m.src_rank, staging.slot_data(m.layer, m.dst_slot % S), slot_bytes, tag});
-      written.emplace_back(m.layer, m.dst_slot % S);
+      const int slot = m.dst_slot % S;
+      recvs.push_back({m.src_rank, target(m.layer, slot).slot_data(m.layer, slot), slot_bytes, tag});
+      if (is_source[m.layer * S + slot]) staged.emplace_back(m.layer, slot);
     }
   }
+  comm_.barrier();  // time the exchange, not the wait for the slowest rank
   const double t0 = now_us();
   comm_.exchange(sends, recvs);
   for (const WeightMove& m : mp.local_copies) {
     if (m.dst_rank != me) continue;
-    staging.copy_slot(m.layer, m.dst_slot % S, store, m.src_slot % S);
-    written.emplace_back(m.layer, m.dst_slot % S);
+    const int slot = m.dst_slot % S;
+    target(m.layer, slot).copy_slot(m.layer, slot, store, m.src_slot % S);
+    if (is_source[m.layer * S + slot]) staged.emplace_back(m.layer, slot);
   }
-  // Sources were read from the old layout; only now do the new slots take over.
-  for (const auto& ls : written) store.copy_slot(ls.first, ls.second, staging, ls.second);
+  for (const auto& ls : staged) store.copy_slot(ls.first, ls.second, staging, ls.second);
   if (!recvs.empty() && find_fault(faults_, Fault::Kind::kCorruptWeights, me, -1)) {
     const WeightMove* first = nullptr;
     for (const WeightMove& m : mp.transfers)
@@ -74,10 +88,32 @@ void EplbManager::move_weights(const std::vector<Placement>& old_p, const std::v
   for (const P2PTransfer& t : sends) sent += t.bytes;
   comm_.allreduce_sum_int64(&sent, 1);
   rec->sent_bytes = sent;
+  if (cfg_.baseline) rec->baseline_us = raw_exchange_us(sends, recvs);
   rec->transfers = static_cast<int64_t>(mp.transfers.size());
   rec->naive_transfers = mp.naive_transfers;
   rec->local_copies = static_cast<int64_t>(mp.local_copies.size());
   rec->bytes = rec->transfers * slot_bytes;
+}
+
+// The library's all-to-allv of the very same per-peer byte matrix as the
+// exchange, from scratch buffers: the reference bandwidth of --baseline.
+double EplbManager::raw_exchange_us(const std::vector<P2PTransfer>& sends,
+                                    const std::vector<P2PTransfer>& recvs) {
+  const int R = comm_.size();
+  std::vector<int64_t> sb(R, 0), so(R, 0), rb(R, 0), ro(R, 0);
+  for (const P2PTransfer& t : sends) sb[t.peer] += t.bytes;
+  for (const P2PTransfer& t : recvs) rb[t.peer] += t.bytes;
+  for (int p = 1; p < R; ++p) {
+    so[p] = so[p - 1] + sb[p - 1];
+    ro[p] = ro[p - 1] + rb[p - 1];
+  }
+  std::vector<unsigned char> sbuf(std::max<int64_t>(1, so[R - 1] + sb[R - 1]), 1);
+  std::vector<unsigned char> rbuf(std::max<int64_t>(1, ro[R - 1] + rb[R - 1]), 0);
+  comm_.barrier();
+  const double t0 = now_us();
+  comm_.raw_alltoallv_bytes(sbuf.data(), sb.data(), so.data(), rbuf.data(), rb.data(), ro.data());
+  comm_.barrier();
+  return now_us() - t0;
 }
 
 void EplbManager::verify(const std::vector<Placement>& p) {

@@ -33,6 +33,7 @@ class EplbManager {
   void move_weights(const std::vector<Placement>& old_p, const std::vector<Placement>& new_p,
                     RebalanceRecord* rec);
   void verify(const std::vector<Placement>& p);
+  double raw_exchange_us(const std::vector<P2PTransfer>& sends, const std::vector<P2PTransfer>& recvs);
 
   const RunConfig& cfg_;
   Communicator& comm_;

@@ -42,7 +42,8 @@ nlohmann::json RunMetrics::rebalance_json(const RebalanceRecord& r) const {
           {"transfer_us", r.transfer_us}, {"bytes", r.bytes}, {"sent_bytes", r.sent_bytes},
           {"transfers", r.transfers},
           {"naive_transfers", r.naive_transfers}, {"local_copies", r.local_copies},
-          {"gbps", r.gbps()}};
+          {"gbps", r.gbps()}, {"baseline_us", r.baseline_us},
+          {"baseline_gbps", r.baseline_us > 0 ? r.bytes * 8e-3 / r.baseline_us : 0.0}};
 }
 
 nlohmann::json RunMetrics::summary_json() const {

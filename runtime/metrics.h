@@ -36,6 +36,7 @@ struct RebalanceRecord {
   double transfer_us = 0;
   int64_t bytes = 0;       // weight bytes the plan moves between ranks (all ranks)
   int64_t sent_bytes = 0;  // bytes actually posted by all ranks' sends
+  double baseline_us = 0;  // --baseline: raw all-to-allv of the same per-peer bytes
   int64_t transfers = 0;
   int64_t naive_transfers = 0;
   int64_t local_copies = 0;
