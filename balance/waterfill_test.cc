@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <random>
 
 namespace wideep {
@@ -95,6 +96,7 @@ TEST(WaterfillRouted, ValidAndNeverBelowLp) {
   }
   // Greedy is usually within 10% of the exact optimum.
   EXPECT_GT(close, n * 7 / 10) << close << " of " << n;
+  std::printf("waterfill_routed within 10%% (+1) of the LP optimum: %d of %d\n", close, n);
 }
 
 TEST(WaterfillRouted, LevelsCopies) {

@@ -24,6 +24,7 @@
 #include <nccl.h>
 #include <sched.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -162,9 +163,8 @@ class NcclCommunicator final : public DeviceCommunicator {
   void alltoallv_bytes(const void* send, const int64_t* send_bytes, const int64_t* send_offset,
                        void* recv, const int64_t* recv_bytes, const int64_t* recv_offset) override {
     warm();
-    require_device(send, recv, "all-to-allv");
-    auto* in = static_cast<unsigned char*>(recv);
-    auto* out = static_cast<const unsigned char*>(send);
+    auto* out = static_cast<const unsigned char*>(stage_payload_in(send, send_bytes, send_offset));
+    auto* in = static_cast<unsigned char*>(stage_payload_out(recv, recv_bytes, recv_offset));
     WIDEEP_ASSERT(send_bytes[rank_] == recv_bytes[rank_], "self send and receive sizes differ");
     if (send_bytes[rank_] > 0)
       WIDEEP_CUDA_CHECK(cudaMemcpyAsync(in + recv_offset[rank_], out + send_offset[rank_], send_bytes[rank_],
@@ -178,14 +178,14 @@ class NcclCommunicator final : public DeviceCommunicator {
     }
     WIDEEP_NCCL_ASYNC(ncclGroupEnd());
     wait("all-to-allv");
+    finish_payload(recv, in, recv_bytes, recv_offset, "all-to-allv");
   }
 
   void raw_alltoallv_bytes(const void* send, const int64_t* send_bytes, const int64_t* send_offset,
                            void* recv, const int64_t* recv_bytes, const int64_t* recv_offset) override {
     warm();
-    require_device(send, recv, "all-to-allv (baseline)");
-    auto* in = static_cast<unsigned char*>(recv);
-    auto* out = static_cast<const unsigned char*>(send);
+    auto* out = static_cast<const unsigned char*>(stage_payload_in(send, send_bytes, send_offset));
+    auto* in = static_cast<unsigned char*>(stage_payload_out(recv, recv_bytes, recv_offset));
     begin();
     WIDEEP_NCCL_ASYNC(ncclGroupStart());
     for (int p = 0; p < size_; ++p) {
@@ -194,6 +194,7 @@ class NcclCommunicator final : public DeviceCommunicator {
     }
     WIDEEP_NCCL_ASYNC(ncclGroupEnd());
     wait("all-to-allv (baseline)");
+    finish_payload(recv, in, recv_bytes, recv_offset, "all-to-allv (baseline)");
   }
 
   void allgather_int64(const int64_t* send, int64_t n, int64_t* recv) override {
@@ -279,13 +280,13 @@ class NcclCommunicator final : public DeviceCommunicator {
       scratch_bytes_[which] = 0;
       const size_t b = bytes < 4096 ? 4096 : bytes;
       WIDEEP_CUDA_CHECK(cudaMalloc(&dev_[which], b));
-      WIDEEP_CUDA_CHECK(cudaMallocHost(&pinned_[which], b));
+      if (which < 2) WIDEEP_CUDA_CHECK(cudaMallocHost(&pinned_[which], b));
       scratch_bytes_[which] = b;
     }
     return dev_[which];
   }
   void scratch_free() {
-    for (int i = 0; i < 2; ++i) {
+    for (int i = 0; i < 4; ++i) {
       if (dev_[i]) cudaFree(dev_[i]);
       if (pinned_[i]) cudaFreeHost(pinned_[i]);
     }
@@ -316,10 +317,31 @@ class NcclCommunicator final : public DeviceCommunicator {
     std::memcpy(user, pinned_[which], bytes);
   }
 
-  void require_device(const void* send, const void* recv, const char* what) {
-    if (!is_device_memory(send) || !is_device_memory(recv))
-      throw Error(ErrorCategory::kInternal, std::string("NCCL backend: ") + what +
-                                                " needs device buffers (host memory was passed)");
+  // Payload in host memory (e.g. the EPLB --baseline exchange) goes through
+  // device scratch 2 (send) and 3 (receive): correct, but the timing of such a
+  // call includes the copies. Device memory is used in place.
+  static int64_t extent(const int64_t* bytes, const int64_t* offset, int n) {
+    int64_t e = 0;
+    for (int p = 0; p < n; ++p)
+      if (bytes[p] > 0) e = std::max(e, offset[p] + bytes[p]);
+    return e;
+  }
+  const void* stage_payload_in(const void* p, const int64_t* bytes, const int64_t* offset) {
+    if (is_device_memory(p)) return p;
+    const int64_t n = extent(bytes, offset, size_);
+    void* d = scratch(2, static_cast<size_t>(n));
+    if (n > 0) WIDEEP_CUDA_CHECK(cudaMemcpyAsync(d, p, n, cudaMemcpyHostToDevice, stream_));
+    return d;
+  }
+  void* stage_payload_out(void* p, const int64_t* bytes, const int64_t* offset) {
+    if (is_device_memory(p)) return p;
+    return scratch(3, static_cast<size_t>(extent(bytes, offset, size_)));
+  }
+  void finish_payload(void* user, void* dev, const int64_t* bytes, const int64_t* offset, const char* what) {
+    if (user == dev) return;
+    const int64_t n = extent(bytes, offset, size_);
+    if (n > 0) WIDEEP_CUDA_CHECK(cudaMemcpyAsync(user, dev, n, cudaMemcpyDeviceToHost, stream_));
+    wait(what);
   }
 
   // ---- posting and waiting --------------------------------------------------
@@ -414,9 +436,10 @@ class NcclCommunicator final : public DeviceCommunicator {
   cudaEvent_t done_ = nullptr;
   bool aborted_ = false, warm_ = false;
   std::vector<int> peers_;  // of the current wait: peer (recv), -2-peer (send), -1 collective
-  void* dev_[2] = {nullptr, nullptr};
-  void* pinned_[2] = {nullptr, nullptr};
-  size_t scratch_bytes_[2] = {0, 0};
+  // Scratch: 0, 1 small collectives (with pinned twins), 2, 3 host payload.
+  void* dev_[4] = {nullptr, nullptr, nullptr, nullptr};
+  void* pinned_[4] = {nullptr, nullptr, nullptr, nullptr};
+  size_t scratch_bytes_[4] = {0, 0, 0, 0};
 };
 
 }  // namespace

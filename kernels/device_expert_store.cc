@@ -18,6 +18,7 @@ DeviceExpertStore::DeviceExpertStore(int layers, int slots_per_rank, int shared,
   data_.allocate(elems * sizeof(float));
   if (compute_ == DType::kBF16) mirror_.allocate(elems * 2);
   host_.assign(2 * matrix_elems_, 0.0f);
+  stale_.assign(static_cast<size_t>(layers) * slots_, 0);
 }
 
 void DeviceExpertStore::wait(const char* what) {
@@ -25,22 +26,31 @@ void DeviceExpertStore::wait(const char* what) {
 }
 
 void* DeviceExpertStore::slot_data(int layer, int slot) {
-  return data_.as<float>() + offset(layer, slot);
+  stale_[static_cast<size_t>(layer) * slots_ + slot] = 1;
+  return master(layer, slot);
 }
 
-const void* DeviceExpertStore::w1(int layer, int slot) const {
-  if (compute_ == DType::kF32) return data_.as<float>() + offset(layer, slot);
+const void* DeviceExpertStore::w1(int layer, int slot) {
+  if (compute_ == DType::kF32) return master(layer, slot);
+  refresh_if_stale(layer, slot);
   return mirror_.as<uint16_t>() + offset(layer, slot);
 }
 
-const void* DeviceExpertStore::w2(int layer, int slot) const {
-  if (compute_ == DType::kF32) return data_.as<float>() + offset(layer, slot) + matrix_elems_;
+const void* DeviceExpertStore::w2(int layer, int slot) {
+  if (compute_ == DType::kF32) return master(layer, slot) + matrix_elems_;
+  refresh_if_stale(layer, slot);
   return mirror_.as<uint16_t>() + offset(layer, slot) + matrix_elems_;
 }
 
+void DeviceExpertStore::refresh_if_stale(int layer, int slot) {
+  char& s = stale_[static_cast<size_t>(layer) * slots_ + slot];
+  if (s) refresh_mirror(layer, slot);
+}
+
 void DeviceExpertStore::refresh_mirror(int layer, int slot) {
+  stale_[static_cast<size_t>(layer) * slots_ + slot] = 0;
   if (compute_ != DType::kBF16) return;
-  dev::launch_to_bf16(data_.as<float>() + offset(layer, slot), mirror_.as<uint16_t>() + offset(layer, slot),
+  dev::launch_to_bf16(master(layer, slot), mirror_.as<uint16_t>() + offset(layer, slot),
                       static_cast<int64_t>(2 * matrix_elems_), stream_);
 }
 
@@ -50,7 +60,7 @@ void DeviceExpertStore::fill(const std::vector<Placement>& placement, int rank) 
   const float s2 = 1.0f / std::sqrt(static_cast<float>(ffn_));
   for (int l = 0; l < layers_; ++l)
     for (int s = 0; s < slots_; ++s) {
-      dev::launch_expert_weights(data_.as<float>() + offset(l, s), seed_, l,
+      dev::launch_expert_weights(master(l, s), seed_, l,
                                  expert_of_slot(placement, rank, l, s), hidden_, ffn_, s1, s2, stream_);
       refresh_mirror(l, s);
     }
@@ -58,19 +68,19 @@ void DeviceExpertStore::fill(const std::vector<Placement>& placement, int rank) 
 }
 
 void DeviceExpertStore::copy_slot(int layer, int dst_slot, ExpertStore& src, int src_slot) {
-  dev::copy_async(slot_data(layer, dst_slot), src.slot_data(layer, src_slot), slot_bytes(), stream_);
+  dev::copy_async(master(layer, dst_slot), src.slot_data(layer, src_slot), slot_bytes(), stream_);
   refresh_mirror(layer, dst_slot);
   wait("copy_slot");
 }
 
 uint64_t DeviceExpertStore::checksum(int layer, int slot) {
-  dev::copy_async(host_.data(), slot_data(layer, slot), slot_bytes(), stream_);
+  dev::copy_async(host_.data(), master(layer, slot), slot_bytes(), stream_);
   wait("checksum");
   return checksum_words(host_.data(), host_.size());
 }
 
 void DeviceExpertStore::flip_byte(int layer, int slot, size_t byte) {
-  unsigned char* p = static_cast<unsigned char*>(slot_data(layer, slot)) + byte;
+  unsigned char* p = reinterpret_cast<unsigned char*>(master(layer, slot)) + byte;
   unsigned char b = 0;
   dev::copy_async(&b, p, 1, stream_);
   wait("flip_byte");

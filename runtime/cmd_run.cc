@@ -15,6 +15,7 @@
 #include "comm/communicator.h"
 #include "comm/mpi_env.h"
 #include "common/check.h"
+#include "common/clock.h"
 #include "common/exit_status.h"
 #include "kernels/gpu_info.h"
 #include "runtime/commands.h"
@@ -29,12 +30,6 @@
 
 namespace wideep {
 namespace {
-
-int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 // Everything a run needs that can be wrong in the input, checked on every rank
 // alike before the first message is sent.

@@ -382,12 +382,27 @@ void DeviceMoeRunner::run_layer(int step, int layer, LayerStats* st) {
   timed(kRoute, [&] { route(step, layer); });
   timed(kBalance, [&] { balance(layer, st); });
   timed(kLayout, [&] { layout(step, layer, st); });
+  // --phase-barrier (as MoeRunner): the wait for the slowest rank is kept out
+  // of the phases; the barrier waits for the stream, so the events between a
+  // phase's end and the next phase's start hold it, and it is subtracted.
+  int64_t waited_ns[kNumPhases] = {};
+  auto barrier_before = [&](int phase) {
+    if (!cfg_.phase_barrier) return;
+    dev::NvtxRange range("phase barrier");
+    const int64_t t0 = now_ns();
+    comm_.barrier();
+    waited_ns[phase - 1] = now_ns() - t0;
+    st->wait_ns += waited_ns[phase - 1];
+  };
+  barrier_before(kDispatch);
   timed(kDispatch, [&] { dispatch(); });
   timed(kExpert, [&] { expert(layer, st); });
+  barrier_before(kCombine);
   timed(kCombine, [&] { combine(st); });
   timer_.record(kNumPhases, stream_);
   timer_.wait(kNumPhases, cfg_.timeout_s, "combine");
-  for (int p = 0; p < kNumPhases; ++p) st->phase_ns[p] = timer_.elapsed_ns(p, p + 1);
+  for (int p = 0; p < kNumPhases; ++p)
+    st->phase_ns[p] = std::max<int64_t>(0, timer_.elapsed_ns(p, p + 1) - waited_ns[p]);
   if (cfg_.baseline) {
     ctx.phase = "baseline";
     comm_.set_context(ctx);

@@ -10,12 +10,10 @@
 #include "runtime/eplb_planner.h"
 #include "balance/move_plan.h"
 #include "common/check.h"
+#include "common/clock.h"
 
 namespace wideep {
 namespace {
-double now_us() {
-  return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 }  // namespace
 
 EplbManager::EplbManager(const RunConfig& cfg, Communicator& comm, LayerRunner& runner,

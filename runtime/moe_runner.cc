@@ -6,16 +6,10 @@
 #include <thread>
 
 #include "common/check.h"
+#include "common/clock.h"
 #include "kernels/det_values.h"
 
 namespace wideep {
-namespace {
-int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-}  // namespace
 
 const char* phase_name(int phase) {
   static const char* names[kNumPhases] = {"route", "balance", "layout", "dispatch", "expert", "combine"};

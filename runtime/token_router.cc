@@ -97,7 +97,7 @@ void TokenRouter::assign(const Placement& p, const int32_t* ids, const float* ga
     in.base_load = base_load_.data();
     in.ranks_per_node = rpn_;
     solver_.solve(in, &lp_);
-    split_tokens(p, rank_counts, lp_.copy_tokens.data(), rank_, ids, T_, K_, slot_of_pair_.data());
+    split_tokens(p, rank_counts, lp_.copy_tokens.data(), rank_, ids, T_, K_, rpn_, slot_of_pair_.data());
     for (int r = 0; r < R_; ++r) routed_load_[r] = lp_.rank_loads[r] - base_load_[r];
     info->lp_max_load = lp_.max_load;
     info->lp_opt = lp_.lp_opt;

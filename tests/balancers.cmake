@@ -69,11 +69,4 @@ set(bal_bad
   "init_placement_shape|--balancer lplb --redundant 4 --init-placement ${CMAKE_SOURCE_DIR}/tests/data/placement_4r_40s.json|--init-placement .* slots, the run has 36"
   "init_placement_missing|--init-placement /nonexistent/p.json|--init-placement /nonexistent/p.json: cannot open"
   "topology_file_bad|--balancer lplb --redundant 4 --topology file:${CMAKE_SOURCE_DIR}/tests/data/trace_malformed.json|--topology file:")
-foreach(entry ${bal_bad})
-  string(REPLACE "|" ";" parts "${entry}")
-  list(GET parts 0 name)
-  list(GET parts 1 args)
-  list(GET parts 2 msg)
-  separate_arguments(args)
-  wideep_cli_test(NAME bal_bad_${name} NP 4 RC 2 ARGS run ${BSMALL} ${args} MATCH "${msg}" NOMATCH "step p50")
-endforeach()
+wideep_bad_input_tests(PREFIX bal_bad NP 4 BASE run ${BSMALL} ENTRIES ${bal_bad})

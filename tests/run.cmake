@@ -41,15 +41,7 @@ set(bad_inputs
   "malformed_trace|--workload trace:${CMAKE_SOURCE_DIR}/tests/data/trace_malformed.json|not valid JSON"
   "short_trace|--experts 16 --topk 4 --workload trace:${CMAKE_SOURCE_DIR}/launch/traces/example_topk.json --steps 500|the run needs 501"
   "bad_inject|--inject drop:9:1|rank 9 does not exist")
-foreach(entry ${bad_inputs})
-  string(REPLACE "|" ";" parts "${entry}")
-  list(GET parts 0 name)
-  list(GET parts 1 args)
-  list(GET parts 2 msg)
-  separate_arguments(args)
-  wideep_cli_test(NAME run_bad_${name} NP 4 RC 2 ARGS run ${SMALL} ${args} MATCH "${msg}"
-                  NOMATCH "step p50")
-endforeach()
+wideep_bad_input_tests(PREFIX run_bad NP 4 BASE run ${SMALL} ENTRIES ${bad_inputs})
 
 # Trace replay from the shipped example (top-k ids and per-expert counts).
 wideep_cli_test(NAME run_trace_topk NP 2

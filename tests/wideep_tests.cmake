@@ -1,12 +1,14 @@
-# wideep_cli_test(NAME n [NP ranks] [RC status] [TIMEOUT s] ARGS args... [MATCH regex...] [NOMATCH regex...] [LABELS l...])
+# wideep_cli_test(NAME n [NP ranks] [RC status] [TIMEOUT s] [GPU] ARGS args... [MATCH regex...] [NOMATCH regex...] [LABELS l...])
 # Runs build/wideep ARGS (under mpirun -np NP when NP is given) through tests/expect.sh,
 # which asserts the exit status and that the output matches every MATCH regex
 # (grep -E) and no NOMATCH regex. "@OUT@" in ARGS is the test's JSON lines file;
 # JSON_CHECK names checks of tests/check_json.py to run on it afterwards.
+# WITHIN s fails the test when the command takes longer than s seconds (faults:
+# nothing hangs); ENV adds VAR=value pairs to the test's environment.
 set(WIDEEP_MPIRUN ${MPIEXEC_EXECUTABLE} --allow-run-as-root --oversubscribe
     --mca btl self,vader --mca btl_vader_single_copy_mechanism none CACHE INTERNAL "")
 function(wideep_cli_test)
-  cmake_parse_arguments(A "" "NAME;NP;RC;TIMEOUT" "ARGS;MATCH;NOMATCH;LABELS;JSON_CHECK" ${ARGN})
+  cmake_parse_arguments(A "GPU" "NAME;NP;RC;TIMEOUT;WITHIN" "ARGS;MATCH;NOMATCH;LABELS;JSON_CHECK;ENV" ${ARGN})
   if(NOT DEFINED A_RC)
     set(A_RC 0)
   endif()
@@ -28,9 +30,36 @@ function(wideep_cli_test)
   foreach(m ${A_JSON_CHECK})
     list(APPEND expect_args --json-check "${m}")
   endforeach()
+  if(DEFINED A_WITHIN)
+    list(APPEND expect_args --within ${A_WITHIN})
+  endif()
+  set(skip_prefix)
+  if(A_GPU)
+    set(skip_prefix bash ${CMAKE_SOURCE_DIR}/tests/gpu_or_skip.sh ${WIDEEP_HAVE_CUDA})
+    list(APPEND A_LABELS gpu)
+  endif()
   add_test(NAME ${A_NAME}
-           COMMAND bash ${CMAKE_SOURCE_DIR}/tests/expect.sh --rc ${A_RC} ${expect_args} -- ${cmd}
+           COMMAND ${skip_prefix} bash ${CMAKE_SOURCE_DIR}/tests/expect.sh --rc ${A_RC} ${expect_args} -- ${cmd}
            WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
-  set_tests_properties(${A_NAME} PROPERTIES TIMEOUT ${A_TIMEOUT} LABELS "${A_LABELS}"
-                       ENVIRONMENT "WIDEEP_TEST_OUT=${CMAKE_BINARY_DIR}/test_out/${A_NAME}.jsonl;OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1")
+  if(A_GPU)
+    set_tests_properties(${A_NAME} PROPERTIES SKIP_RETURN_CODE 77)
+  endif()
+  set(env "WIDEEP_TEST_OUT=${CMAKE_BINARY_DIR}/test_out/${A_NAME}.jsonl;OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1")
+  list(APPEND env ${A_ENV})
+  set_tests_properties(${A_NAME} PROPERTIES TIMEOUT ${A_TIMEOUT} LABELS "${A_LABELS}" ENVIRONMENT "${env}")
+endfunction()
+
+# wideep_bad_input_tests(PREFIX p NP n BASE args... ENTRIES "name|args|message regex" ...)
+# One test per entry: exit 2, the message, and no table (nothing ran).
+function(wideep_bad_input_tests)
+  cmake_parse_arguments(A "" "PREFIX;NP" "BASE;ENTRIES" ${ARGN})
+  foreach(entry ${A_ENTRIES})
+    string(REPLACE "|" ";" parts "${entry}")
+    list(GET parts 0 name)
+    list(GET parts 1 args)
+    list(GET parts 2 msg)
+    separate_arguments(args)
+    wideep_cli_test(NAME ${A_PREFIX}_${name} NP ${A_NP} RC 2 ARGS ${A_BASE} ${args} MATCH "${msg}"
+                    NOMATCH "step p50")
+  endforeach()
 endfunction()
