@@ -4,9 +4,11 @@
 // and communication are ordered without extra events. No CUDA header here: the
 // stream is a void* holding a cudaStream_t.
 //
-// Memory: alltoallv_bytes, raw_alltoallv_bytes and exchange take device
-// memory; the small collectives (alltoall_int64, allgather_int64, allreduce_*)
-// take host or device memory (host memory is staged through pinned buffers).
+// Memory: exchange takes device memory; alltoallv_bytes and
+// raw_alltoallv_bytes take device memory, or host memory staged through device
+// scratch (correct but slower: the copies are inside the call); the small
+// collectives (alltoall_int64, allgather_int64, allreduce_*, barrier) take host
+// or device memory (host memory is staged through pinned buffers).
 #pragma once
 
 #include "comm/communicator.h"

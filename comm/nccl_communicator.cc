@@ -229,6 +229,10 @@ class NcclCommunicator final : public DeviceCommunicator {
     warm();
     begin();
     if (sends.empty() && recvs.empty()) return;
+    for (const auto* list : {&sends, &recvs})
+      for (const P2PTransfer& t : *list)
+        if (t.bytes > 0 && !is_device_memory(t.buf))
+          throw Error(ErrorCategory::kInternal, "NCCL backend: the weight exchange needs device buffers");
     WIDEEP_NCCL_ASYNC(ncclGroupStart());
     for (const P2PTransfer& t : recvs) post_recv(t.buf, t.bytes, t.peer);
     for (const P2PTransfer& t : sends) post_send(t.buf, t.bytes, t.peer);

@@ -16,6 +16,7 @@ for a in "$@"; do
     *) echo "fuzz.sh: unknown argument $a" >&2; exit 2 ;;
   esac
 done
+command -v clang++ >/dev/null || { echo "fuzz.sh: clang++ not found: launch/setup.sh installs clang and libclang-rt-14-dev" >&2; exit 2; }
 targets=(trace placement topology config)
 jobs=${FUZZ_BUILD_JOBS:-2}
 
@@ -50,7 +51,11 @@ for t in "${targets[@]}"; do
     failed=1
   fi
   if [[ $update -eq 1 ]]; then
-    build-fuzz/fuzz/${t}_fuzz -merge=1 -max_len=16384 -close_fd_mask=1 "fuzz/corpus/$t" "$work" >/dev/null 2>&1
+    # Only after a clean run: the merge executes every input again.
+    if [[ $rc -eq 0 && $nfind -eq 0 ]]; then
+      build-fuzz/fuzz/${t}_fuzz -merge=1 -max_len=16384 -close_fd_mask=1 -artifact_prefix="$findings/" \
+        "fuzz/corpus/$t" "$work" >"build-fuzz/merge_$t.log" 2>&1 || { echo "fuzz.sh: $t: merge failed" >&2; failed=1; }
+    fi
   fi
 done
 rm -f /dev/shm/wideep_fuzz_* /tmp/wideep_fuzz_* 2>/dev/null || true

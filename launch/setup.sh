@@ -19,7 +19,8 @@ done
 
 packages=(cmake ninja-build g++ pkg-config libopenmpi-dev openmpi-bin libhwloc-dev hwloc
           libcli11-dev nlohmann-json3-dev libfmt-dev libopenblas-dev libglpk-dev
-          libgtest-dev libgmock-dev libbenchmark-dev python3 python3-matplotlib time)
+          libgtest-dev libgmock-dev libbenchmark-dev python3 python3-matplotlib time
+          clang libclang-rt-14-dev)  # clang and its sanitizer/fuzzer runtimes: launch/fuzz.sh
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

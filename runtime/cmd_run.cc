@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -30,6 +31,41 @@
 
 namespace wideep {
 namespace {
+
+// Checksums of the step JSON (repeatability, tests/compare_runs.py): a 64-bit
+// mix over 8-byte words, folded in a fixed order so that equal bits give
+// equal sums on any run; not a cryptographic hash.
+uint64_t mix64(uint64_t h, uint64_t w) {
+  h ^= w + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+  return h * 0xff51afd7ed558ccdull;
+}
+uint64_t hash_bytes(uint64_t h, const void* data, size_t bytes) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  for (; bytes >= 8; p += 8, bytes -= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    h = mix64(h, w);
+  }
+  uint64_t tail = 0;
+  std::memcpy(&tail, p, bytes);
+  return mix64(h, tail ^ (static_cast<uint64_t>(bytes) << 56));
+}
+std::string hex64(uint64_t h) { return fmt::format("{:016x}", h); }
+
+// This process's resident set (VmRSS of /proc/self/status) in KiB; 0 where unknown.
+int64_t rss_kb() {
+  std::ifstream in("/proc/self/status");
+  std::string key;
+  int64_t kb = 0;
+  while (in >> key) {
+    if (key == "VmRSS:") {
+      in >> kb;
+      return kb;
+    }
+    in.ignore(1 << 12, '\n');
+  }
+  return 0;
+}
 
 // Everything a run needs that can be wrong in the input, checked on every rank
 // alike before the first message is sent.
@@ -85,7 +121,7 @@ std::unique_ptr<LayerRunner> make_runner(const RunConfig& cfg, Communicator& com
 
 // Stats one rank contributes for one step (allgathered): see fields below.
 enum StatField : int { kStepNs, kPhase0, kBaselineNs = kPhase0 + kNumPhases, kWaitNs,
-                       kDispatchBytes, kCombineBytes, kMismatch, kLoad0 };
+                       kDispatchBytes, kCombineBytes, kMismatch, kOutputHash, kPlacementHash, kLoad0 };
 
 int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
   const int R = comm.size(), me = comm.rank(), L = cfg.layers;
@@ -105,9 +141,13 @@ int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
   std::vector<LayerStats> ls(L);
   bool check_failed = false;
   comm.barrier();  // connect before the first timed step
+  const bool checksums = !cfg.json_path.empty();  // only the JSON lines show them
+  int64_t rss_after_first_kb = 0;  // largest over ranks, after step 0 (all buffers exist)
   for (int step = 0; step < cfg.total_steps(); ++step) {
     apply_process_faults(prep.faults, me, step);
     std::fill(mine.begin(), mine.end(), 0);
+    uint64_t out_hash = 0, place_hash = 0;
+    const bool check_step = ref && step % cfg.check_every == 0;
     double err[2] = {0, 0};  // max abs error, max relative error
     for (int l = 0; l < L; ++l) {
       const int64_t t0 = now_ns();
@@ -121,7 +161,12 @@ int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
       mine[kMismatch] += ls[l].expected_load >= 0 && ls[l].expected_load != ls[l].load_pairs;
       mine[kLoad0 + l] = ls[l].load_pairs;
       if (eplb) eplb->record(step, l, runner.local_counts());
-      if (ref) {
+      if (checksums) {
+        out_hash = hash_bytes(out_hash, runner.output(), sizeof(float) * static_cast<size_t>(cfg.tokens) * cfg.hidden);
+        const std::vector<int>& p2l = runner.placements()[l].phy2log;
+        place_hash = hash_bytes(place_hash, p2l.data(), sizeof(int) * p2l.size());
+      }
+      if (check_step) {
         const CheckResult c = ref->compare(l, runner.input(), runner.topk_ids(), runner.gate_weights(), runner.output());
         const double rel = c.max_abs_err / std::max(c.scale, 1e-30);
         if (rel > 1e-4 && !check_failed) {
@@ -136,9 +181,16 @@ int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
         err[1] = std::max(err[1], rel);
       }
     }
+    mine[kOutputHash] = static_cast<int64_t>(out_hash);
+    mine[kPlacementHash] = static_cast<int64_t>(place_hash);
     comm.set_context({step, -1, "metrics"});
     comm.allgather_int64(mine.data(), nstat, all.data());
-    if (ref) comm.allreduce_max_double(err, 2);
+    if (check_step) comm.allreduce_max_double(err, 2);
+    if (step == 0) {
+      double kb = static_cast<double>(rss_kb());
+      comm.allreduce_max_double(&kb, 1);
+      rss_after_first_kb = static_cast<int64_t>(kb);
+    }
     RebalanceRecord rec;
     const bool rebalanced = eplb && eplb->maybe_rebalance(step, &rec);
     if (rebalanced) {
@@ -170,17 +222,40 @@ int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
       r.balancedness += b / L;
       r.max_rank_load += mx;
     }
-    if (ref) {
+    if (check_step) {
       r.max_abs_err = err[0];
       r.rel_err = err[1];
     }
     metrics.add_step(r);
-    if (json.is_open()) json << metrics.step_json(r).dump() << "\n";
+    if (json.is_open()) {
+      // Every rank's outputs, and every rank's placement and realised loads (the
+      // LP split), folded in rank order: equal on two runs with the same seed.
+      uint64_t oh = 0, ph = 0;
+      for (int q = 0; q < R; ++q) {
+        const int64_t* s = &all[static_cast<size_t>(q) * nstat];
+        oh = mix64(oh, static_cast<uint64_t>(s[kOutputHash]));
+        ph = mix64(ph, static_cast<uint64_t>(s[kPlacementHash]));
+        ph = hash_bytes(ph, s + kLoad0, sizeof(int64_t) * L);
+      }
+      nlohmann::json j = metrics.step_json(r);
+      j["output_checksum"] = hex64(oh);
+      j["placement_checksum"] = hex64(ph);
+      json << j.dump() << "\n";
+    }
   }
+  // Memory growth over the run (the soak benchmark reads it from the summary).
+  double rss_end = static_cast<double>(rss_kb());
+  comm.set_context({cfg.total_steps(), -1, "summary"});
+  comm.allreduce_max_double(&rss_end, 1);
+  const int64_t rss_end_kb = static_cast<int64_t>(rss_end);
   double worst_rel = 0;
   for (const StepRecord& r : metrics.steps()) worst_rel = std::max(worst_rel, r.rel_err);
   if (me == 0) {
-    if (json.is_open()) json << metrics.summary_json().dump() << "\n";
+    if (json.is_open()) {
+      nlohmann::json j = metrics.summary_json();
+      j["rss_kb"] = {{"after_step0", rss_after_first_kb}, {"end", rss_end_kb}};  // max over ranks
+      json << j.dump() << "\n";
+    }
     if (!cfg.quiet) metrics.print_table();
     if (cfg.check)
       fmt::print("check: {} (max relative error {:.3g}, limit 1e-4)\n", worst_rel > 1e-4 ? "FAILED" : "passed", worst_rel);
@@ -218,6 +293,10 @@ int run_main(int argc, char** argv) {
     status = e.category() == ErrorCategory::kTimeout ? kExitTimeout
              : e.category() == ErrorCategory::kCheckFailed || e.category() == ErrorCategory::kRemote ? kExitCheckFailed
                                                                                                     : kExitFailure;
+    // The other ranks waiting for the same missing peer time out within
+    // moments of this one: give them a second to print their own line before
+    // the abort kills them (mpirun may drop what they print after it).
+    if (status == kExitTimeout) std::this_thread::sleep_for(std::chrono::seconds(1));
     comm->abort(status);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "wideep run: rank %d: %s\n", world.rank, e.what());

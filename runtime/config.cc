@@ -54,6 +54,8 @@ void add_run_options(CLI::App& app, RunConfig& c) {
   app.add_option("--eplb-interval", c.eplb_interval, "steps between EPLB re-placements")->capture_default_str();
   app.add_option("--init-placement", c.init_placement, "first placement: `wideep plan --json` output");
   app.add_flag("--check", c.check, "compare every step with the local reference");
+  app.add_option("--check-every", c.check_every, "with --check: compare every N-th step only (soak runs)")
+      ->capture_default_str();
   app.add_flag("--baseline", c.baseline, "also time a raw all-to-allv of the same bytes");
   app.add_option("--json", c.json_path, "write JSON lines here");
   app.add_option("--timeout-s", c.timeout_s, "longest wait before the run ends with a message")->capture_default_str();
@@ -91,10 +93,16 @@ void validate(RunConfig& c, int num_ranks) {
   positive(c.groups, "--groups");
   positive(c.eplb_window, "--eplb-window");
   positive(c.eplb_interval, "--eplb-interval");
+  positive(c.check_every, "--check-every");
   if (!(c.timeout_s > 0)) throw UsageError("--timeout-s must be positive");
   if (c.topk > c.experts)
     throw UsageError("--topk " + std::to_string(c.topk) + " exceeds --experts " + std::to_string(c.experts));
   if (c.experts > 1 << 20) throw UsageError("--experts is larger than 2^20");
+  // Bounds found by the bad-input sweep of docs/reliability.md (and fuzz/config_fuzz: the
+  // int overflow of --experts + --redundant): beyond them a run died later of bad_alloc.
+  if (c.redundant > 1 << 20) throw UsageError("--redundant is larger than 2^20");
+  if (c.layers > 4096) throw UsageError("--layers is larger than 4096");
+  if (c.eplb_window > 1000000) throw UsageError("--eplb-window is larger than 10^6");
   if (static_cast<int64_t>(c.hidden) * c.ffn > (1ll << 28)) throw UsageError("--hidden x --ffn is larger than 2^28");
   if (static_cast<int64_t>(c.tokens) * c.hidden > (1ll << 28)) throw UsageError("--tokens x --hidden is larger than 2^28");
   if (c.steps > 10000000 || c.warmup > 10000000) throw UsageError("--steps/--warmup larger than 10^7");
@@ -107,6 +115,19 @@ void validate(RunConfig& c, int num_ranks) {
     throw UsageError("--redundant " + std::to_string(c.redundant) + " does not divide among " +
                      std::to_string(num_ranks) + " ranks");
   c.slots_per_rank = (c.experts + c.redundant) / num_ranks;
+  {
+    // Host memory one rank needs for what the options size; a fixed limit, so
+    // that every rank reaches the same verdict whatever its node's memory.
+    const double gib = 1024.0 * 1024 * 1024;
+    const double weights_gib = 2.0 * c.layers * c.slots_per_rank * c.hidden * c.ffn * sizeof(float) / gib;
+    const double window_gib = 1.0 * c.eplb_window * c.layers * c.experts * sizeof(int64_t) / gib;
+    if (weights_gib > 64)
+      throw UsageError("--layers x (--experts + --redundant) / ranks x --hidden x --ffn: the expert weights of one rank would take " +
+                       std::to_string(static_cast<long long>(weights_gib)) + " GiB (limit 64 GiB)");
+    if (window_gib > 16)
+      throw UsageError("--eplb-window x --layers x --experts: the EPLB window would take " +
+                       std::to_string(static_cast<long long>(window_gib)) + " GiB (limit 16 GiB)");
+  }
   if (c.gpus_per_node < num_ranks && num_ranks % c.gpus_per_node != 0)
     throw UsageError("--gpus-per-node " + std::to_string(c.gpus_per_node) + " does not divide " +
                      std::to_string(num_ranks) + " ranks into whole nodes");

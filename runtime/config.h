@@ -47,6 +47,7 @@ struct RunConfig {
   int eplb_interval = 10;
   std::string init_placement;
   bool check = false;
+  int check_every = 1;  // with --check: compare every N-th step (0, N, 2N, ...) with the reference
   bool baseline = false;
   std::string json_path;
   double timeout_s = 60;

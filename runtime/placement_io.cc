@@ -1,6 +1,8 @@
 // Reading placement and topology files, and the initial placement of a run.
 #include "runtime/placement_io.h"
 
+#include <climits>
+#include <cstdint>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -17,6 +19,30 @@ nlohmann::json read_json(const std::string& path, const std::string& option) {
     throw UsageError(option + " " + path + ": not valid JSON (" + e.what() + ")");
   }
 }
+
+// A matrix of whole numbers that fit an int. nlohmann's get<std::vector<int>>
+// would truncate 1.5 silently and cast 1e300 with undefined behaviour
+// (docs/reliability.md, bad input); every entry is checked here instead.
+std::vector<std::vector<int>> int_matrix(const nlohmann::json& j, const std::string& what) {
+  if (!j.is_array()) throw UsageError(what + " must be a list of lists");
+  std::vector<std::vector<int>> rows;
+  rows.reserve(j.size());
+  for (size_t r = 0; r < j.size(); ++r) {
+    if (!j[r].is_array()) throw UsageError(what + " row " + std::to_string(r) + " is not a list");
+    std::vector<int> row;
+    row.reserve(j[r].size());
+    for (const nlohmann::json& v : j[r]) {
+      const bool fits = v.is_number_integer() && (v.is_number_unsigned() ? v.get<uint64_t>() <= INT32_MAX
+                                                                          : v.get<int64_t>() >= INT32_MIN &&
+                                                                                v.get<int64_t>() <= INT32_MAX);
+      if (!fits)
+        throw UsageError(what + " row " + std::to_string(r) + ": " + v.dump() + " is not a whole number of int range");
+      row.push_back(static_cast<int>(v.get<int64_t>()));
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
 }  // namespace
 
 std::unique_ptr<Topology> load_topology(const RunConfig& cfg, int num_ranks) {
@@ -25,12 +51,9 @@ std::unique_ptr<Topology> load_topology(const RunConfig& cfg, int num_ranks) {
   if (cfg.topology.rfind("file:", 0) == 0) {
     const std::string path = cfg.topology.substr(5);
     const nlohmann::json j = read_json(path, "--topology file:");
-    std::vector<std::vector<int>> r2o;
-    try {
-      r2o = j.at("r2o").get<std::vector<std::vector<int>>>();
-    } catch (const nlohmann::json::exception& e) {
-      throw UsageError("--topology file:" + path + ": needs \"r2o\": a matrix of ints (" + e.what() + ")");
-    }
+    if (!j.is_object() || !j.contains("r2o"))
+      throw UsageError("--topology file:" + path + ": needs \"r2o\": a matrix of ints");
+    const std::vector<std::vector<int>> r2o = int_matrix(j["r2o"], "--topology file:" + path + ": \"r2o\"");
     t = topology_from_r2o(r2o, num_ranks, "--topology file:" + path);
   } else {
     t = make_topology(cfg.topology, num_ranks);
@@ -48,12 +71,9 @@ std::vector<Placement> read_placement_file(const std::string& path, const std::s
                                            int layers, int num_ranks, int num_logical,
                                            int slots_per_rank) {
   const nlohmann::json j = read_json(path, option);
-  std::vector<std::vector<int>> rows;
-  try {
-    rows = j.at("phy2log").get<std::vector<std::vector<int>>>();
-  } catch (const nlohmann::json::exception& e) {
-    throw UsageError(option + " " + path + ": needs \"phy2log\": one list of slots per layer (" + e.what() + ")");
-  }
+  if (!j.is_object() || !j.contains("phy2log"))
+    throw UsageError(option + " " + path + ": needs \"phy2log\": one list of slots per layer");
+  const std::vector<std::vector<int>> rows = int_matrix(j["phy2log"], option + " " + path + ": \"phy2log\"");
   if (static_cast<int>(rows.size()) < layers)
     throw UsageError(option + " " + path + ": has " + std::to_string(rows.size()) +
                      " layers, the run has " + std::to_string(layers));

@@ -27,7 +27,7 @@ SimEngine::SimEngine(const RunConfig& cfg, const SimProfile& profile,
   links_.cross = R_ > rpn_;
   scale_ = compute_scale(prof_, rpn_);
   router_.init(R_, T_, K_, cfg.shared_experts, E_, cfg.balancers.lplb, cfg.balancers.waterfill, rpn_,
-               kRouterSplitRanksPerNode);
+               rpn_);  // TokenRouter splits with the node step too (sim_router_test.cc)
   layout_.init(R_, T_, P_);
   ids_.assign(static_cast<size_t>(R_) * T_ * K_, 0);
   gate_scratch_.assign(static_cast<size_t>(T_) * K_, 0.0f);
@@ -167,6 +167,7 @@ bool SimEngine::maybe_rebalance(int step, RebalanceRecord* rec) {
   rec->naive_transfers = mp.naive_transfers;
   rec->local_copies = static_cast<int64_t>(mp.local_copies.size());
   rec->bytes = rec->transfers * slot_bytes;
+  rec->sent_bytes = rec->bytes;  // the modelled transfers move exactly the plan
   placement_ = std::move(fresh);
   return true;
 }

@@ -22,10 +22,6 @@
 
 namespace wideep {
 
-// The node step of the exact split as TokenRouter::assign uses it (it calls
-// split_tokens without ranks_per_node); runtime/sim_router_test.cc checks it.
-constexpr int kRouterSplitRanksPerNode = 0;
-
 // Figures of a simulation beyond RunMetrics (summed over measured steps).
 struct SimTotals {
   int64_t dispatch_bytes_cross = 0, combine_bytes_cross = 0;

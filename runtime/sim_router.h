@@ -25,7 +25,8 @@ struct ClusterRouting {
 
 class ClusterRouter {
  public:
-  // split_ranks_per_node: the node step of the split as TokenRouter uses it (0: none).
+  // split_ranks_per_node: the node step of the split as TokenRouter uses it
+  // (its ranks_per_node since the split gained node locality; 0: none).
   void init(int num_ranks, int num_tokens, int topk, int shared, int num_logical, bool lplb,
             bool waterfill, int ranks_per_node, int split_ranks_per_node);
 

@@ -70,7 +70,7 @@ TEST(SimRouter, EqualsTokenRouterOnEveryRank) {
         const std::vector<int32_t> ids = random_ids(c, rng);
         const std::vector<int64_t> rc = counts_of(c, ids);
         ClusterRouter cluster;
-        cluster.init(c.R, c.T, c.K, c.S, c.E, lplb, waterfill, rpn, kRouterSplitRanksPerNode);
+        cluster.init(c.R, c.T, c.K, c.S, c.E, lplb, waterfill, rpn, rpn);
         ClusterRouting all;
         cluster.assign(p, ids.data(), rc.data(), &all);
         const int P = c.K + c.S;

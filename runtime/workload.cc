@@ -32,6 +32,17 @@ std::vector<std::string> split(const std::string& s, char sep) {
   return out;
 }
 
+// A JSON whole number in [lo, hi], else a UsageError: nlohmann's get<int> would
+// truncate 1.5 silently and cast 1e300 with undefined behaviour (docs/reliability.md).
+int64_t json_int(const nlohmann::json& v, int64_t lo, int64_t hi, const std::string& what) {
+  if (!v.is_number_integer()) throw UsageError(what + " must be a whole number");
+  const bool above = v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(hi);
+  const int64_t x = above ? hi : v.get<int64_t>();
+  if (above || x < lo || x > hi)
+    throw UsageError(what + " " + v.dump() + " is outside [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  return x;
+}
+
 inline double unit_double(uint64_t h) { return static_cast<double>(h >> 11) * (1.0 / 9007199254740992.0); }
 
 }  // namespace
@@ -94,9 +105,9 @@ Trace load_trace(const std::string& path, int experts, int topk, int layers, int
     if (kind == "topk") t.kind = Trace::Kind::kTopk;
     else if (kind == "counts") t.kind = Trace::Kind::kCounts;
     else throw UsageError(where + ": \"kind\" must be \"topk\" or \"counts\"");
-    t.experts = j.at("experts").get<int>();
-    t.topk = t.kind == Trace::Kind::kTopk ? j.at("topk").get<int>() : topk;
-    t.layers = j.at("layers").get<int>();
+    t.experts = static_cast<int>(json_int(j.at("experts"), 1, INT32_MAX, where + ": \"experts\""));
+    t.topk = t.kind == Trace::Kind::kTopk ? static_cast<int>(json_int(j.at("topk"), 1, INT32_MAX, where + ": \"topk\"")) : topk;
+    t.layers = static_cast<int>(json_int(j.at("layers"), 1, INT32_MAX, where + ": \"layers\""));
     if (t.experts != experts)
       throw UsageError(where + ": trace has " + std::to_string(t.experts) + " experts, --experts is " + std::to_string(experts));
     if (t.topk != topk)
@@ -123,11 +134,9 @@ Trace load_trace(const std::string& path, int experts, int topk, int layers, int
             if (!tok.is_array() || static_cast<int>(tok.size()) != topk)
               throw UsageError(where + ": step " + std::to_string(s) + " layer " + std::to_string(l) + ": every token needs " + std::to_string(topk) + " expert ids");
             for (size_t k = 0; k < tok.size(); ++k) {
-              const int e = tok[k].get<int>();
-              if (e < 0 || e >= experts)
-                throw UsageError(where + ": step " + std::to_string(s) + ": expert id " + std::to_string(e) + " out of range");
+              const int e = static_cast<int>(json_int(tok[k], 0, experts - 1, where + ": step " + std::to_string(s) + ": expert id"));
               for (size_t q = 0; q < k; ++q)
-                if (tok[q].get<int>() == e)
+                if (flat[flat.size() - k + q] == e)
                   throw UsageError(where + ": step " + std::to_string(s) + ": a token names expert " + std::to_string(e) + " twice");
               flat.push_back(e);
             }
@@ -137,9 +146,7 @@ Trace load_trace(const std::string& path, int experts, int topk, int layers, int
             throw UsageError(where + ": step " + std::to_string(s) + " layer " + std::to_string(l) + " needs " + std::to_string(experts) + " counts");
           int positive = 0;
           for (const auto& c : d) {
-            const int64_t v = c.get<int64_t>();
-            if (v < 0) throw UsageError(where + ": negative count in step " + std::to_string(s));
-            if (v > INT32_MAX) throw UsageError(where + ": count too large in step " + std::to_string(s));
+            const int64_t v = json_int(c, 0, INT32_MAX, where + ": count in step " + std::to_string(s));
             positive += v > 0;
             flat.push_back(static_cast<int32_t>(v));
           }

@@ -3,9 +3,10 @@
 # Runs the command, prints its output, and fails unless the exit status is N,
 # every --match regex occurs in the output and no --nomatch regex does, and
 # every --json-check of tests/check_json.py passes on $WIDEEP_TEST_OUT, and
-# (with --within S) the command ended within S seconds.
+# (with --within S) the command ended within S seconds; every --once regex
+# matches exactly one line (one message, not one per rank).
 set -u
-rc_want=0; within_s=0; matches=(); nomatches=(); json_checks=()
+rc_want=0; within_s=0; onces=(); matches=(); nomatches=(); json_checks=()
 while [[ $# -gt 0 && $1 != -- ]]; do
   case $1 in
     --rc) rc_want=$2; shift 2 ;;
@@ -13,6 +14,7 @@ while [[ $# -gt 0 && $1 != -- ]]; do
     --nomatch) nomatches+=("$2"); shift 2 ;;
     --json-check) json_checks+=("$2"); shift 2 ;;
     --within) within_s=$2; shift 2 ;;
+    --once) onces+=("$2"); shift 2 ;;
     *) echo "expect.sh: unknown option $1" >&2; exit 99 ;;
   esac
 done
@@ -31,6 +33,10 @@ if [[ $within_s -gt 0 && $took_s -gt $within_s ]]; then echo "expect.sh: took ${
 if [[ $rc -ne $rc_want ]]; then echo "expect.sh: exit status $rc, expected $rc_want"; fail=1; fi
 for m in "${matches[@]}"; do
   grep -Eq -- "$m" "$out" || { echo "expect.sh: output lacks /$m/"; fail=1; }
+done
+for m in "${onces[@]}"; do
+  n=$(grep -Ec -- "$m" "$out")
+  [[ $n -eq 1 ]] || { echo "expect.sh: /$m/ on $n lines, expected exactly 1"; fail=1; }
 done
 for m in "${nomatches[@]}"; do
   if grep -Eq -- "$m" "$out"; then echo "expect.sh: output has /$m/"; fail=1; fi

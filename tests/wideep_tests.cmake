@@ -4,11 +4,12 @@
 # (grep -E) and no NOMATCH regex. "@OUT@" in ARGS is the test's JSON lines file;
 # JSON_CHECK names checks of tests/check_json.py to run on it afterwards.
 # WITHIN s fails the test when the command takes longer than s seconds (faults:
-# nothing hangs); ENV adds VAR=value pairs to the test's environment.
+# nothing hangs); ENV adds VAR=value pairs to the test's environment; ONCE
+# regexes must match exactly one line of the output.
 set(WIDEEP_MPIRUN ${MPIEXEC_EXECUTABLE} --allow-run-as-root --oversubscribe
     --mca btl self,vader --mca btl_vader_single_copy_mechanism none CACHE INTERNAL "")
 function(wideep_cli_test)
-  cmake_parse_arguments(A "GPU" "NAME;NP;RC;TIMEOUT;WITHIN" "ARGS;MATCH;NOMATCH;LABELS;JSON_CHECK;ENV" ${ARGN})
+  cmake_parse_arguments(A "GPU" "NAME;NP;RC;TIMEOUT;WITHIN" "ARGS;MATCH;NOMATCH;LABELS;JSON_CHECK;ENV;ONCE" ${ARGN})
   if(NOT DEFINED A_RC)
     set(A_RC 0)
   endif()
@@ -29,6 +30,9 @@ function(wideep_cli_test)
   endforeach()
   foreach(m ${A_JSON_CHECK})
     list(APPEND expect_args --json-check "${m}")
+  endforeach()
+  foreach(m ${A_ONCE})
+    list(APPEND expect_args --once "${m}")
   endforeach()
   if(DEFINED A_WITHIN)
     list(APPEND expect_args --within ${A_WITHIN})

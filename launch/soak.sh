@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# launch/soak.sh [STEPS] [RANKS]: the soak benchmark of issue 8 (not a CI test):
+# 8 ranks, 10,000 steps of the drift workload with EPLB every 100 steps (and
+# LPLB per step), --check on every 100th step. Passes when the run ends with
+# the check passed and the largest rank's resident memory at the end is within
+# 10% (+8 MiB) of what it was after step 0. Writes build/soak.jsonl and prints
+# the figures docs/reliability.md records.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+steps=${1:-10000}
+ranks=${2:-8}
+build=${WIDEEP_BUILD:-build}
+[[ -x $build/wideep ]] || launch/setup.sh --build-dir "$build"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+out=$build/soak.jsonl
+start_s=$SECONDS
+mpirun --allow-run-as-root --oversubscribe --mca btl self,vader --mca btl_vader_single_copy_mechanism none \
+  -np "$ranks" "$build/wideep" run --experts 32 --topk 4 --tokens 32 --hidden 32 --ffn 64 --layers 2 \
+  --steps "$steps" --warmup 0 --workload drift:1.2:500 --balancer eplb,lplb --redundant $((2 * ranks)) \
+  --eplb-interval 100 --eplb-window 50 --check --check-every 100 --timeout-s 60 --quiet --json "$out" | tail -3
+took_s=$((SECONDS - start_s))
+python3 - "$out" "$took_s" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+s = [l for l in lines if l["type"] == "summary"][0]
+steps = [l for l in lines if l["type"] == "step"]
+checked = sum(1 for l in steps if l.get("max_abs_err", -1) >= 0)
+rss0, rss1 = s["rss_kb"]["after_step0"], s["rss_kb"]["end"]
+grow = rss1 - rss0
+print(f"soak: {s['ranks']} ranks, {s['steps']} steps in {sys.argv[2]} s, {s['rebalances']} rebalances, "
+      f"{s['weight_bytes_moved'] / 2**20:.1f} MiB of weights moved, {checked} steps checked "
+      f"(max rel err {s.get('max_rel_err', 0):.3g}), step p50 {s['step_us']['p50']:.0f} us, "
+      f"balancedness mean {s['balancedness']['mean']:.3f}")
+print(f"soak: largest rank RSS {rss0} KiB after step 0, {rss1} KiB at the end ({grow:+d} KiB)")
+ok = grow <= 0.10 * rss0 + 8192 and s.get("max_rel_err", 1) <= 1e-4 and checked > 0
+print("soak: " + ("passed" if ok else "FAILED"))
+sys.exit(0 if ok else 1)
+PY
