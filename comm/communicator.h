@@ -66,6 +66,12 @@ class Communicator {
   virtual void exchange(const std::vector<P2PTransfer>& sends,
                         const std::vector<P2PTransfer>& recvs) = 0;
 
+  // Scratch of the kind this backend's buffers are (host for MPI, device for
+  // NCCL), for callers that time a transfer from buffers of their own (the
+  // --baseline of the weight exchange). Not collective.
+  virtual void* alloc_bytes(int64_t bytes) = 0;
+  virtual void free_bytes(void* p) = 0;
+
   // Ends the whole job at once (after a fatal error on this rank).
   virtual void abort(int status) = 0;
 

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -23,10 +24,6 @@ namespace wideep {
 namespace {
 
 enum : int { kTagCounts = 11, kTagPayload = 12, kTagRollCall = 13, kTagExchangeBase = 1000 };
-
-// The polled waits throw at --timeout-s; the watchdog fires only this much
-// later, when polling itself is stuck inside MPI.
-double watchdog_grace_s(double timeout_s) { return timeout_s < 8 ? 2.0 : 0.25 * timeout_s; }
 
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -138,6 +135,13 @@ class MpiCommunicator final : public Communicator {
     for (const P2PTransfer& t : sends) post_send(t.buf, t.bytes, t.peer, kTagExchangeBase + t.tag);
     wait_all("weight exchange");
   }
+
+  void* alloc_bytes(int64_t bytes) override {
+    void* p = std::malloc(static_cast<size_t>(std::max<int64_t>(bytes, 1)));
+    if (!p) throw Error(ErrorCategory::kSystem, "out of host memory for " + std::to_string(bytes) + " bytes");
+    return p;
+  }
+  void free_bytes(void* p) override { std::free(p); }
 
   void abort(int status) override {
     // MPI_Abort can itself block on a broken transport; the watchdog ends us then.

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "comm/device_communicator.h"
+#include "comm/watchdog.h"
 #include "common/check.h"
 
 namespace wideep {
@@ -114,6 +115,8 @@ class NcclCommunicator final : public DeviceCommunicator {
     WIDEEP_MPI_CHECK(MPI_Bcast(&id, sizeof id, MPI_BYTE, 0, MPI_COMM_WORLD));
     ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
     config.blocking = 0;
+    WatchdogScope guard(rank_watchdog(), timeout_s_ + watchdog_grace_s(timeout_s_),
+                        "ncclCommInitRankConfig on rank " + std::to_string(rank_));
     WIDEEP_NCCL_ASYNC(ncclCommInitRankConfig(&comm_, size_, id, rank_, &config));
     wait_enqueued("ncclCommInitRankConfig", now_s() + timeout_s_);
     peers_.reserve(2 * size_);
@@ -240,7 +243,20 @@ class NcclCommunicator final : public DeviceCommunicator {
     wait("weight exchange");
   }
 
+  void* alloc_bytes(int64_t bytes) override {
+    void* p = nullptr;
+    WIDEEP_CUDA_CHECK(cudaMalloc(&p, static_cast<size_t>(std::max<int64_t>(bytes, 1))));
+    return p;
+  }
+  // Called from destructors: reports instead of throwing.
+  void free_bytes(void* p) override {
+    const cudaError_t e = cudaFree(p);
+    if (e != cudaSuccess) std::fprintf(stderr, "wideep: rank %d: cudaFree: %s\n", rank_, cudaGetErrorString(e));
+  }
+
   void abort(int status) override {
+    // ncclCommAbort and MPI_Abort can block on a broken transport; the watchdog ends us then.
+    rank_watchdog().arm(10.0, "ncclCommAbort/MPI_Abort after an error on rank " + std::to_string(rank_));
     abort_comm();
     MPI_Abort(MPI_COMM_WORLD, status);
   }
@@ -382,7 +398,10 @@ class NcclCommunicator final : public DeviceCommunicator {
   void abort_comm() {
     if (comm_ && !aborted_) {
       aborted_ = true;
+      const bool was_armed = rank_watchdog().armed();
+      if (!was_armed) rank_watchdog().arm(10.0, "ncclCommAbort on rank " + std::to_string(rank_));
       ncclCommAbort(comm_);
+      if (!was_armed) rank_watchdog().disarm();
     }
   }
 
@@ -418,6 +437,9 @@ class NcclCommunicator final : public DeviceCommunicator {
 
   void wait(const char* op) {
     if (aborted_) throw Error(ErrorCategory::kInternal, "NCCL communicator used after an abort");
+    // The backstop for a CUDA or NCCL call that never returns to this poll loop.
+    WatchdogScope guard(rank_watchdog(), timeout_s_ + watchdog_grace_s(timeout_s_),
+                        "rank " + std::to_string(rank_) + ": NCCL " + where(op) + "; operations: " + peer_list());
     const double deadline = now_s() + timeout_s_;
     wait_enqueued(op, deadline);
     WIDEEP_CUDA_CHECK(cudaEventRecord(done_, stream_));

@@ -43,6 +43,10 @@ class Watchdog {
   std::thread thread_;
 };
 
+// The polled waits throw at --timeout-s; the watchdog fires only this much
+// later, when polling itself is stuck inside MPI, NCCL or CUDA.
+inline double watchdog_grace_s(double timeout_s) { return timeout_s < 8 ? 2.0 : 0.25 * timeout_s; }
+
 // The process's watchdog, started on first use (and with it the SIGTERM report).
 Watchdog& rank_watchdog();
 

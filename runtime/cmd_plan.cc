@@ -16,7 +16,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -25,6 +24,7 @@
 #include "balance/topology.h"
 #include "common/check.h"
 #include "runtime/commands.h"
+#include "runtime/json_file.h"
 
 namespace wideep {
 namespace {
@@ -39,16 +39,6 @@ struct PlanOptions {
   std::string topology;
   bool json = false;
 };
-
-nlohmann::json read_json_file(const std::string& path, const std::string& what) {
-  std::ifstream in(path);
-  if (!in) throw UsageError(what + ": cannot open the file");
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const std::exception& e) {
-    throw UsageError(what + ": not valid JSON (" + e.what() + ")");
-  }
-}
 
 // The load matrix, validated: a non-empty list of equally long rows of
 // finite, non-negative numbers. Returns the rows flattened; sets layers/experts.

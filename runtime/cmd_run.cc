@@ -75,6 +75,7 @@ struct Prepared {
   std::vector<Placement> placement;
   std::unique_ptr<Topology> topology;
   std::string backend;
+  std::string dtype;  // of the activations, as run
 };
 
 Prepared prepare(RunConfig& cfg, int num_ranks) {
@@ -86,6 +87,9 @@ Prepared prepare(RunConfig& cfg, int num_ranks) {
     throw UsageError("--backend nccl: no GPU is visible to this process (use --backend mpi)");
   if (p.backend == "nccl" && !nccl_backend_available())
     throw UsageError("--backend nccl: this build has no NCCL backend (configure with WIDEEP_CUDA=ON)");
+  if (p.backend == "mpi" && cfg.dtype == "bf16")
+    throw UsageError("--dtype bf16 needs --backend nccl: the host path computes in fp32");
+  p.dtype = p.backend == "nccl" ? dtype_name(device_dtype(cfg)) : "fp32";
   std::shared_ptr<const Trace> trace;
   if (cfg.workload.kind == WorkloadSpec::Kind::kTrace)
     trace = std::make_shared<Trace>(load_trace(cfg.workload.file, cfg.experts, cfg.topk, cfg.layers, cfg.total_steps()));
@@ -133,6 +137,7 @@ int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
   std::unique_ptr<Reference> ref;
   if (cfg.check) ref = std::make_unique<Reference>(cfg);
   RunMetrics metrics(cfg, prep.backend.c_str());
+  metrics.set_dtype(prep.dtype);
   std::ofstream json;
   if (me == 0 && !cfg.json_path.empty()) json.open(cfg.json_path, std::ios::trunc);
 
@@ -198,7 +203,7 @@ int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
       if (json.is_open()) json << metrics.rebalance_json(rec).dump() << "\n";
     }
     if (step < cfg.warmup) continue;
-    StepRecord r;
+    StepRecord& r = metrics.next_step();
     r.step = step;
     for (int q = 0; q < R; ++q) {
       const int64_t* s = &all[static_cast<size_t>(q) * nstat];
@@ -218,7 +223,7 @@ int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
         sum += v;
       }
       const double b = mx > 0 ? static_cast<double>(sum) / R / mx : 1.0;
-      r.layer_balancedness.push_back(b);
+      r.layer_balancedness[static_cast<size_t>(l)] = b;
       r.balancedness += b / L;
       r.max_rank_load += mx;
     }
@@ -226,7 +231,6 @@ int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
       r.max_abs_err = err[0];
       r.rel_err = err[1];
     }
-    metrics.add_step(r);
     if (json.is_open()) {
       // Every rank's outputs, and every rank's placement and realised loads (the
       // LP split), folded in rank order: equal on two runs with the same seed.

@@ -33,6 +33,10 @@ void add_run_options(CLI::App& app, RunConfig& c) {
   // A repeated option takes its last value, as scripts that append overrides expect.
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--backend", c.backend, "mpi | nccl (default: nccl where a GPU is visible, else mpi)");
+  app.add_option("--dtype", c.dtype,
+                 "activations on the device: fp32 | bf16 | auto (fp32 under --check, else bf16); "
+                 "the host path is fp32")
+      ->capture_default_str();
   app.add_option("--experts", c.experts, "logical experts per layer")->capture_default_str();
   app.add_option("--topk", c.topk, "experts per token")->capture_default_str();
   app.add_option("--hidden", c.hidden, "hidden size H")->capture_default_str();
@@ -79,6 +83,10 @@ void non_negative(int v, const char* opt) {
 void validate(RunConfig& c, int num_ranks) {
   if (!c.backend.empty() && c.backend != "mpi" && c.backend != "nccl")
     throw UsageError("--backend '" + c.backend + "': unknown backend (mpi, nccl)");
+  if (c.dtype != "auto" && c.dtype != "fp32" && c.dtype != "bf16")
+    throw UsageError("--dtype '" + c.dtype + "': unknown dtype (auto, fp32, bf16)");
+  if (c.dtype == "bf16" && c.backend == "mpi")
+    throw UsageError("--dtype bf16 needs --backend nccl: the host path computes in fp32");
   positive(c.experts, "--experts");
   positive(c.topk, "--topk");
   positive(c.hidden, "--hidden");

@@ -27,6 +27,7 @@ BalancerSet parse_balancers(const std::string& list);
 
 struct RunConfig {
   std::string backend;  // mpi | nccl; empty = nccl where a GPU is visible, else mpi
+  std::string dtype = "auto";  // device activations: fp32 | bf16 | auto (fp32 under --check, else bf16)
   int experts = 64;
   int topk = 8;
   int hidden = 256;

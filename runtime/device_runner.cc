@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "comm/device_communicator.h"
+#include "common/clock.h"
 #include "kernels/device_api.h"
 #include "kernels/device_buffer.h"
 #include "kernels/device_expert_store.h"
@@ -28,6 +29,7 @@
 namespace wideep {
 
 DType device_dtype(const RunConfig& cfg) {
+  if (cfg.dtype != "auto") return parse_dtype(cfg.dtype, "--dtype");
   const char* env = std::getenv("WIDEEP_DEVICE_DTYPE");
   if (env && *env) return parse_dtype(env, "WIDEEP_DEVICE_DTYPE");
   return cfg.check ? DType::kF32 : DType::kBF16;
@@ -35,12 +37,6 @@ DType device_dtype(const RunConfig& cfg) {
 
 #if defined(WIDEEP_HAVE_CUDA) && defined(WIDEEP_HAVE_NCCL)
 namespace {
-
-int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 // Never a null pointer (a 0-byte buffer still names device memory for NCCL's checks).
 size_t at_least(size_t bytes) { return bytes < 256 ? 256 : bytes; }

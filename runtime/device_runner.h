@@ -20,9 +20,9 @@
 
 namespace wideep {
 
-// The activation dtype of a device run: fp32 under --check (the check's 1e-4
-// relative limit is an fp32 limit), bf16 otherwise; the environment variable
-// WIDEEP_DEVICE_DTYPE=fp32|bf16 overrides both.
+// The activation dtype of a device run: --dtype fp32|bf16 where given; with
+// --dtype auto, WIDEEP_DEVICE_DTYPE=fp32|bf16 where set, else fp32 under
+// --check (the check's 1e-4 relative limit is an fp32 limit) and bf16 otherwise.
 DType device_dtype(const RunConfig& cfg);
 
 // `comm` must be the NCCL communicator (comm/device_communicator.h).

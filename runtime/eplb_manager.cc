@@ -105,11 +105,19 @@ double EplbManager::raw_exchange_us(const std::vector<P2PTransfer>& sends,
     so[p] = so[p - 1] + sb[p - 1];
     ro[p] = ro[p - 1] + rb[p - 1];
   }
-  std::vector<unsigned char> sbuf(std::max<int64_t>(1, so[R - 1] + sb[R - 1]), 1);
-  std::vector<unsigned char> rbuf(std::max<int64_t>(1, ro[R - 1] + rb[R - 1]), 0);
+  // Buffers of the backend's own kind (device memory under NCCL), so that the
+  // reference moves what the exchange moves: no host staging in its time.
+  // Their contents do not matter; they are not read.
+  struct Scratch {
+    Communicator& comm;
+    void* p;
+    ~Scratch() { comm.free_bytes(p); }
+  };
+  Scratch sbuf{comm_, comm_.alloc_bytes(so[R - 1] + sb[R - 1])};
+  Scratch rbuf{comm_, comm_.alloc_bytes(ro[R - 1] + rb[R - 1])};
   comm_.barrier();
   const double t0 = now_us();
-  comm_.raw_alltoallv_bytes(sbuf.data(), sb.data(), so.data(), rbuf.data(), rb.data(), ro.data());
+  comm_.raw_alltoallv_bytes(sbuf.p, sb.data(), so.data(), rbuf.p, rb.data(), ro.data());
   comm_.barrier();
   return now_us() - t0;
 }

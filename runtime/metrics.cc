@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "common/check.h"
+
 namespace wideep {
 
 double percentile(std::vector<double> v, double q) {
@@ -15,6 +17,22 @@ double percentile(std::vector<double> v, double q) {
   const size_t lo = static_cast<size_t>(std::floor(pos));
   const size_t hi = std::min(lo + 1, v.size() - 1);
   return v[lo] + (v[hi] - v[lo]) * (pos - lo);
+}
+
+RunMetrics::RunMetrics(const RunConfig& cfg, const char* backend) : cfg_(cfg), backend_(backend) {
+  steps_.resize(static_cast<size_t>(std::max(cfg.steps, 0)));
+  for (StepRecord& r : steps_) r.layer_balancedness.assign(static_cast<size_t>(std::max(cfg.layers, 0)), 0.0);
+  rebalances_.reserve(static_cast<size_t>(cfg.total_steps() / std::max(cfg.eplb_interval, 1) + 1));
+}
+
+StepRecord& RunMetrics::next_step() {
+  WIDEEP_ASSERT(used_ < steps_.size(), "more steps recorded than --steps");
+  StepRecord& r = steps_[used_++];
+  std::vector<double> layers = std::move(r.layer_balancedness);
+  r = StepRecord{};
+  r.layer_balancedness = std::move(layers);
+  std::fill(r.layer_balancedness.begin(), r.layer_balancedness.end(), 0.0);
+  return r;
 }
 
 nlohmann::json RunMetrics::step_json(const StepRecord& r) const {
@@ -51,7 +69,7 @@ nlohmann::json RunMetrics::summary_json() const {
   std::array<std::vector<double>, kNumPhases> ph;
   double max_err = 0, max_rel = 0;
   int64_t dbytes = 0, cbytes = 0, mismatches = 0;
-  for (const StepRecord& r : steps_) {
+  for (const StepRecord& r : steps()) {
     step_us.push_back(r.step_us);
     bal.push_back(r.balancedness);
     base.push_back(r.baseline_us);
@@ -64,8 +82,8 @@ nlohmann::json RunMetrics::summary_json() const {
     cbytes += r.combine_bytes;
     mismatches += r.load_mismatches;
   }
-  const double n = std::max<size_t>(steps_.size(), 1);
-  double mean_step = 0, mean_bal = 0, min_bal = steps_.empty() ? 0 : 1e300;
+  const double n = std::max<size_t>(used_, 1);
+  double mean_step = 0, mean_bal = 0, min_bal = used_ == 0 ? 0 : 1e300;
   for (double v : step_us) mean_step += v / n;
   for (double v : bal) {
     mean_bal += v / n;
@@ -75,9 +93,10 @@ nlohmann::json RunMetrics::summary_json() const {
   j["type"] = "summary";
   j["ranks"] = cfg_.num_ranks;
   j["backend"] = backend_;
+  if (!dtype_.empty()) j["dtype"] = dtype_;
   j["balancer"] = cfg_.balancers.text;
   j["workload"] = cfg_.workload.text;
-  j["steps"] = steps_.size();
+  j["steps"] = used_;
   j["experts"] = cfg_.experts;
   j["topk"] = cfg_.topk;
   j["hidden"] = cfg_.hidden;
@@ -121,8 +140,8 @@ nlohmann::json RunMetrics::summary_json() const {
 
 void RunMetrics::print_table() const {
   const nlohmann::json s = summary_json();
-  fmt::print("# wideep run: {} ranks, backend {}, balancer {}, workload {}\n", cfg_.num_ranks,
-             backend_, cfg_.balancers.text, cfg_.workload.text);
+  fmt::print("# wideep run: {} ranks, backend {}{}{}, balancer {}, workload {}\n", cfg_.num_ranks,
+             backend_, dtype_.empty() ? "" : " ", dtype_, cfg_.balancers.text, cfg_.workload.text);
   fmt::print("# E={} topk={} H={} F={} T={}/rank L={} redundant={} shared={} steps={} (+{} warm-up)\n",
              cfg_.experts, cfg_.topk, cfg_.hidden, cfg_.ffn, cfg_.tokens, cfg_.layers,
              cfg_.redundant, cfg_.shared_experts, cfg_.steps, cfg_.warmup);

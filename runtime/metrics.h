@@ -45,24 +45,42 @@ struct RebalanceRecord {
 
 double percentile(std::vector<double> v, double q);
 
+// The recorded steps, in order: a view of the preallocated records.
+struct StepRecords {
+  const StepRecord* first;
+  size_t count;
+  const StepRecord* begin() const { return first; }
+  const StepRecord* end() const { return first + count; }
+  size_t size() const { return count; }
+  bool empty() const { return count == 0; }
+};
+
 class RunMetrics {
  public:
-  explicit RunMetrics(const RunConfig& cfg, const char* backend) : cfg_(cfg), backend_(backend) {}
+  // Every step's record is allocated and touched here, before the step loop:
+  // the loop then neither allocates nor grows the resident set (the soak
+  // benchmark's RSS figures rely on it).
+  RunMetrics(const RunConfig& cfg, const char* backend);
 
-  void add_step(const StepRecord& r) { steps_.push_back(r); }
+  // The next step's record, zeroed (layer_balancedness sized to the layers).
+  StepRecord& next_step();
   void add_rebalance(const RebalanceRecord& r) { rebalances_.push_back(r); }
+  // The activations' dtype as run (`wideep run`); the summary names it where set.
+  void set_dtype(const std::string& dtype) { dtype_ = dtype; }
 
   nlohmann::json step_json(const StepRecord& r) const;
   nlohmann::json rebalance_json(const RebalanceRecord& r) const;
   nlohmann::json summary_json() const;
   void print_table() const;
 
-  const std::vector<StepRecord>& steps() const { return steps_; }
+  StepRecords steps() const { return {steps_.data(), used_}; }
 
  private:
   const RunConfig& cfg_;
   std::string backend_;
-  std::vector<StepRecord> steps_;
+  std::string dtype_;
+  std::vector<StepRecord> steps_;  // cfg.steps records, the first used_ filled
+  size_t used_ = 0;
   std::vector<RebalanceRecord> rebalances_;
 };
 

@@ -3,21 +3,15 @@
 
 #include <climits>
 #include <cstdint>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "common/check.h"
+#include "runtime/json_file.h"
 
 namespace wideep {
 namespace {
 nlohmann::json read_json(const std::string& path, const std::string& option) {
-  std::ifstream in(path);
-  if (!in) throw UsageError(option + " " + path + ": cannot open the file");
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const std::exception& e) {
-    throw UsageError(option + " " + path + ": not valid JSON (" + e.what() + ")");
-  }
+  return read_json_file(path, option + " " + path);
 }
 
 // A matrix of whole numbers that fit an int. nlohmann's get<std::vector<int>>

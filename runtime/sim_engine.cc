@@ -3,20 +3,14 @@
 #include "runtime/sim_engine.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstring>
 
 #include "balance/move_plan.h"
 #include "common/check.h"
+#include "common/clock.h"
 #include "runtime/eplb_planner.h"
 
 namespace wideep {
-namespace {
-double now_us() {
-  return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-}  // namespace
-
 SimEngine::SimEngine(const RunConfig& cfg, const SimProfile& profile,
                      std::shared_ptr<const Workload> workload, std::vector<Placement> initial,
                      const Topology* topology)
@@ -105,7 +99,7 @@ void SimEngine::simulate_layer(int step, int layer, StepRecord* rec, LayerCost* 
     rec->load_mismatches += routing_.expected_load[r] >= 0 && routing_.expected_load[r] != load_[r];
   }
   const double b = mx > 0 ? static_cast<double>(sum) / R_ / mx : 1.0;
-  rec->layer_balancedness.push_back(b);
+  rec->layer_balancedness[static_cast<size_t>(layer)] = b;
   rec->balancedness += b / L_;
   rec->max_rank_load += mx;
   // Phase times of every rank, then the BSP critical path of the layer.
@@ -174,8 +168,13 @@ bool SimEngine::maybe_rebalance(int step, RebalanceRecord* rec) {
 
 void SimEngine::run(RunMetrics* metrics, std::ostream* json, SimTotals* totals) {
   const double wall0 = now_us();
+  StepRecord warmup_record;  // warm-up steps are simulated, not recorded
   for (int step = 0; step < cfg_.total_steps(); ++step) {
-    StepRecord r;
+    if (step < cfg_.warmup) {
+      warmup_record = StepRecord{};
+      warmup_record.layer_balancedness.assign(static_cast<size_t>(L_), 0.0);
+    }
+    StepRecord& r = step < cfg_.warmup ? warmup_record : metrics->next_step();
     r.step = step;
     for (auto& ph : rank_phase_us_) ph.fill(0);
     int64_t cross_d = 0, cross_c = 0;
@@ -200,7 +199,6 @@ void SimEngine::run(RunMetrics* metrics, std::ostream* json, SimTotals* totals) 
     totals->dispatch_bytes_cross += cross_d;
     totals->combine_bytes_cross += cross_c;
     totals->solve_us.push_back(solve_us / L_);
-    metrics->add_step(r);
     if (json) {
       nlohmann::json j = metrics->step_json(r);
       j["simulated"] = true;

@@ -2,10 +2,10 @@
 // with the right sign; "source" fields are documentation and are not read.
 #include "runtime/sim_profile.h"
 
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "common/check.h"
+#include "runtime/json_file.h"
 
 namespace wideep {
 namespace {
@@ -52,14 +52,7 @@ struct Reader {
 SimProfile read_profile(const std::string& path) {
   const std::string where = "--profile " + path;
   if (path.empty()) throw UsageError("--profile is required (e.g. launch/profiles/h100_nvlink_8x.json)");
-  std::ifstream in(path);
-  if (!in) throw UsageError(where + ": cannot open the file");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const std::exception& e) {
-    throw UsageError(where + ": not valid JSON (" + e.what() + ")");
-  }
+  const nlohmann::json j = read_json_file(path, where);
   if (!j.is_object()) throw UsageError(where + ": must be a JSON object");
   const Reader r{j, where};
   SimProfile p;

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "balance/lp.h"
+#include "balance/copy_rules.h"
 #include "balance/placement.h"
 #include "runtime/sim_split.h"
 
@@ -36,16 +36,12 @@ class ClusterRouter {
   void assign(const Placement& p, const int32_t* ids, const int64_t* rank_counts, ClusterRouting* out);
 
  private:
-  void assign_static(const Placement& p, const int32_t* ids);
-  void assign_shared(int rank, ClusterRouting* out) const;
-
   int R_ = 0, T_ = 0, K_ = 0, S_ = 0, E_ = 0, rpn_ = 0, split_rpn_ = 0;
   bool lplb_ = false, waterfill_ = false;
   std::vector<int32_t> slot_of_pair_;  // [R*T*K]
-  std::vector<int64_t> counts_, base_load_, routed_load_, shared_pairs_, shared_move_;
+  std::vector<int64_t> routed_load_, shared_pairs_, shared_move_;
   std::vector<int32_t> seen_;
-  LpSolver solver_;
-  LpResult lp_;
+  LayerLp lp_;
   AllRankSplit split_;
 };
 

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "balance/lp.h"
+#include "balance/copy_rules.h"
 #include "balance/placement.h"
 
 namespace wideep {
@@ -40,21 +40,15 @@ class TokenRouter {
               const int64_t* rank_counts, RouteArrays* out, BalanceInfo* info);
 
  private:
-  void assign_static(const Placement& p, const int32_t* ids);
-  void static_rank_loads(const Placement& p, const int64_t* rank_counts);
-  void assign_shared(RouteArrays* out);
-
   int R_ = 0, rank_ = 0, T_ = 0, K_ = 0, S_ = 0, E_ = 0, rpn_ = 0;
   bool lplb_ = false, waterfill_ = false;
   std::vector<int32_t> slot_of_pair_;  // [T*K] global physical slot
-  std::vector<int64_t> counts_;        // [E]
-  std::vector<int64_t> base_load_;     // [R]
   std::vector<int64_t> routed_load_;   // [R]
+  std::vector<int64_t> expected_;      // [R]
   std::vector<int64_t> shared_pairs_;  // [R]
   std::vector<int64_t> shared_move_;   // [R*R]
   std::vector<int32_t> seen_;          // [E] per-rank running index of expert e
-  LpSolver solver_;
-  LpResult lp_;
+  LayerLp lp_;
 };
 
 }  // namespace wideep

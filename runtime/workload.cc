@@ -5,12 +5,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "common/check.h"
 #include "kernels/det_values.h"
+#include "runtime/json_file.h"
 
 namespace wideep {
 namespace {
@@ -90,14 +90,7 @@ WorkloadSpec parse_workload(const std::string& text) {
 
 Trace load_trace(const std::string& path, int experts, int topk, int layers, int steps_needed) {
   const std::string where = "--workload trace:" + path;
-  std::ifstream in(path);
-  if (!in) throw UsageError(where + ": cannot open the file");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const std::exception& e) {
-    throw UsageError(where + ": not valid JSON (" + e.what() + ")");
-  }
+  const nlohmann::json j = read_json_file(path, where);
   Trace t;
   try {
     if (!j.is_object()) throw UsageError(where + ": the top level must be an object");

@@ -25,10 +25,12 @@ function(run_bad_inputs)
   endforeach()
 endfunction()
 
-set(RB --experts 32 --tokens 32 --hidden 32 --ffn 64 --steps 1 --warmup 1 --quiet --timeout-s 5)
+set(RB --backend mpi --experts 32 --tokens 32 --hidden 32 --ffn 64 --steps 1 --warmup 1 --quiet --timeout-s 5)
 run_bad_inputs(BASE ${RB} ENTRIES
   # Options: each one's bad values.
   "backend_unknown|--backend tcp|--backend 'tcp': unknown backend"
+  "dtype_unknown|--dtype fp8|--dtype 'fp8': unknown dtype"
+  "dtype_bf16_on_host|--dtype bf16|--dtype bf16 needs --backend nccl"
   "experts_not_a_number|--experts abc|--experts"
   "experts_zero|--experts 0|--experts must be positive"
   "experts_huge|--experts 2097152|--experts is larger than 2\\^20"

@@ -2,7 +2,7 @@
 # --check on zipf and drift workloads, rebalances mid-run, 1 and 2 layers,
 # shared experts 0 and 1; exact LP loads every step; weight exchange bytes;
 # corrupted transfers detected; bad input rejected.
-set(BSMALL --experts 32 --tokens 32 --hidden 32 --ffn 64 --steps 8 --warmup 1 --timeout-s 30 --quiet
+set(BSMALL --backend mpi --experts 32 --tokens 32 --hidden 32 --ffn 64 --steps 8 --warmup 1 --timeout-s 30 --quiet
     --eplb-interval 3 --eplb-window 4)
 
 set(combos "eplb" "lplb" "eplb,lplb" "eplb,waterfill" "lplb,waterfill" "eplb,lplb,waterfill" "waterfill")

@@ -3,7 +3,9 @@
 
 Checks: contract (the summary has every DESIGN.md field), optimal (every
 step's realised rank loads equal the balancer's plan), rebalanced (EPLB ran
-and moved exactly the planned bytes), simulated (sim output is marked).
+and moved exactly the planned bytes), simulated (sim output is marked),
+dtype=fp32 / dtype=bf16 (the summary names that activation dtype), baseline
+(every step and the summary carry the raw all-to-allv time).
 Exit 0 when the check holds; prints why and exits 1 otherwise."""
 import json
 import sys
@@ -81,7 +83,24 @@ def check_simulated(lines):
         fail("summary is not marked simulated")
 
 
-CHECKS = {"contract": check_contract, "optimal": check_optimal,
+def check_dtype(want):
+    def check(lines):
+        got = summary(lines).get("dtype")
+        if got != want:
+            fail(f"summary dtype is {got!r}, expected {want!r}")
+    return check
+
+
+def check_baseline(lines):
+    steps = [l for l in lines if l.get("type") == "step"]
+    if not steps or any(not l.get("baseline_a2a_us", 0) > 0 for l in steps):
+        fail("a step line lacks a positive baseline_a2a_us")
+    if not summary(lines).get("baseline_a2a_us", 0) > 0:
+        fail("the summary lacks a positive baseline_a2a_us")
+
+
+CHECKS = {"dtype=fp32": check_dtype("fp32"), "dtype=bf16": check_dtype("bf16"),
+          "baseline": check_baseline, "contract": check_contract, "optimal": check_optimal,
           "rebalanced": check_rebalanced, "simulated": check_simulated}
 
 if __name__ == "__main__":

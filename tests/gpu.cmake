@@ -29,7 +29,11 @@ wideep_cli_test(NAME gpu_run_check_np8_hot NP 8 GPU TIMEOUT 300
 # The bf16 default (no --check) with the baseline all-to-allv and the JSON contract fields.
 wideep_cli_test(NAME gpu_run_bf16_baseline NP 2 GPU TIMEOUT 300
   ARGS run ${GPU_SMALL} --baseline --json @OUT@
-  MATCH [=["baseline_a2a_us":]=] NOMATCH "error")
+  JSON_CHECK contract baseline dtype=bf16 NOMATCH "error")
+# An explicit --dtype fp32 without --check.
+wideep_cli_test(NAME gpu_run_fp32_explicit NP 2 GPU TIMEOUT 300
+  ARGS run ${GPU_SMALL} --dtype fp32 --json @OUT@
+  JSON_CHECK contract dtype=fp32 NOMATCH "error")
 
 # Faults on the device path fail the check, naming the token; a corrupted weight
 # transfer fails the checksum.

@@ -4,7 +4,7 @@
 # changes every step's output_checksum. Only the MPI backend runs on hosts; the
 # NCCL backend sums in a different order on the device (docs/reliability.md).
 set(MPIRUN_REP ${WIDEEP_MPIRUN})
-set(REP_SMALL --experts 32 --tokens 32 --hidden 32 --ffn 64 --steps 8 --warmup 1 --quiet --check)
+set(REP_SMALL --backend mpi --experts 32 --tokens 32 --hidden 32 --ffn 64 --steps 8 --warmup 1 --quiet --check)
 function(repeat_test name)
   add_test(NAME ${name} COMMAND /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/compare_runs.py ${ARGN}
            WORKING_DIRECTORY ${CMAKE_BINARY_DIR})

@@ -1,7 +1,7 @@
 # Multi-rank tests of `wideep run` (issue 2): --check on 1, 2, 4 and 8 ranks for
 # each workload and layer count; injected faults must fail the check; bad input
 # must give exit 2 with a message naming the option, on every rank alike.
-set(SMALL --experts 32 --tokens 32 --hidden 32 --ffn 64 --steps 6 --warmup 1 --timeout-s 30 --quiet)
+set(SMALL --backend mpi --experts 32 --tokens 32 --hidden 32 --ffn 64 --steps 6 --warmup 1 --timeout-s 30 --quiet)
 
 foreach(np 1 2 4 8)
   foreach(wl uniform zipf:1.2 hot:0.1)
@@ -17,7 +17,7 @@ endforeach()
 # The summary line holds every contract field (DESIGN.md).
 wideep_cli_test(NAME run_json_contract NP 8
   ARGS run ${SMALL} --workload zipf:1.2 --check --baseline --json @OUT@
-  MATCH "check: passed" JSON_CHECK contract)
+  MATCH "check: passed" JSON_CHECK contract baseline dtype=fp32)
 
 # A dropped, duplicated, misrouted or corrupted token must fail the check and name the token.
 foreach(fault drop dup misroute corrupt)
@@ -45,10 +45,10 @@ wideep_bad_input_tests(PREFIX run_bad NP 4 BASE run ${SMALL} ENTRIES ${bad_input
 
 # Trace replay from the shipped example (top-k ids and per-expert counts).
 wideep_cli_test(NAME run_trace_topk NP 2
-  ARGS run --experts 16 --topk 4 --tokens 32 --hidden 32 --ffn 64 --layers 2 --steps 6 --warmup 1 --quiet
+  ARGS run --backend mpi --experts 16 --topk 4 --tokens 32 --hidden 32 --ffn 64 --layers 2 --steps 6 --warmup 1 --quiet
        --workload trace:${CMAKE_SOURCE_DIR}/launch/traces/example_topk.json --check
   MATCH "check: passed")
 wideep_cli_test(NAME run_trace_counts NP 2
-  ARGS run --experts 16 --topk 4 --tokens 32 --hidden 32 --ffn 64 --layers 2 --steps 6 --warmup 1 --quiet
+  ARGS run --backend mpi --experts 16 --topk 4 --tokens 32 --hidden 32 --ffn 64 --layers 2 --steps 6 --warmup 1 --quiet
        --workload trace:${CMAKE_SOURCE_DIR}/launch/traces/example_counts.json --check
   MATCH "check: passed")
