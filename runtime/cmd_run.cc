@@ -148,6 +148,8 @@ int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
   comm.barrier();  // connect before the first timed step
   const bool checksums = !cfg.json_path.empty();  // only the JSON lines show them
   int64_t rss_after_first_kb = 0;  // largest over ranks, after step 0 (all buffers exist)
+  int64_t rss_tenth_kb = 0;        // the same after a tenth of the steps (first rebalances done)
+  const int tenth_step = cfg.total_steps() / 10;
   for (int step = 0; step < cfg.total_steps(); ++step) {
     apply_process_faults(prep.faults, me, step);
     std::fill(mine.begin(), mine.end(), 0);
@@ -191,10 +193,10 @@ int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
     comm.set_context({step, -1, "metrics"});
     comm.allgather_int64(mine.data(), nstat, all.data());
     if (check_step) comm.allreduce_max_double(err, 2);
-    if (step == 0) {
+    if (step == 0 || step == tenth_step) {
       double kb = static_cast<double>(rss_kb());
       comm.allreduce_max_double(&kb, 1);
-      rss_after_first_kb = static_cast<int64_t>(kb);
+      (step == 0 ? rss_after_first_kb : rss_tenth_kb) = static_cast<int64_t>(kb);
     }
     RebalanceRecord rec;
     const bool rebalanced = eplb && eplb->maybe_rebalance(step, &rec);
@@ -257,7 +259,8 @@ int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
   if (me == 0) {
     if (json.is_open()) {
       nlohmann::json j = metrics.summary_json();
-      j["rss_kb"] = {{"after_step0", rss_after_first_kb}, {"end", rss_end_kb}};  // max over ranks
+      j["rss_kb"] = {{"after_step0", rss_after_first_kb}, {"after_tenth", rss_tenth_kb},
+                     {"tenth_step", tenth_step}, {"end", rss_end_kb}};  // max over ranks
       json << j.dump() << "\n";
     }
     if (!cfg.quiet) metrics.print_table();
