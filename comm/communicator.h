@@ -19,6 +19,15 @@ struct CommContext {
   const char* phase = "init";
 };
 
+// The send side of alltoallv_rows: rows gathered where they lie. Row i is the
+// concatenation of its segments seg[i * segments_per_row + j], each
+// seg_bytes[j] long (e.g. a token's activations, then its routing metadata).
+struct RowGather {
+  int segments_per_row = 0;
+  const void* const* seg = nullptr;      // [rows * segments_per_row]
+  const int64_t* seg_bytes = nullptr;    // [segments_per_row]
+};
+
 // One point-to-point transfer of a batched exchange (EPLB weight moves).
 struct P2PTransfer {
   int peer;      // the other rank
@@ -48,6 +57,13 @@ class Communicator {
   virtual void alltoallv_bytes(const void* send, const int64_t* send_bytes,
                                const int64_t* send_offset, void* recv,
                                const int64_t* recv_bytes, const int64_t* recv_offset) = 0;
+
+  // alltoallv_bytes without a packed send buffer: peer p gets send_rows[p]
+  // rows starting at row send_row_offset[p] of `send`, concatenated, into
+  // recv + recv_offset[p] on its side (what a packed buffer would have held).
+  virtual void alltoallv_rows(const RowGather& send, const int64_t* send_rows,
+                              const int64_t* send_row_offset, void* recv,
+                              const int64_t* recv_bytes, const int64_t* recv_offset) = 0;
 
   // The library's own all-to-allv of the same matrix: the --baseline reference.
   virtual void raw_alltoallv_bytes(const void* send, const int64_t* send_bytes,

@@ -83,6 +83,34 @@ class MpiCommunicator final : public Communicator {
     wait_all("all-to-allv");
   }
 
+  // Each peer's rows go as one message of a derived datatype over their
+  // segments' absolute addresses: Open MPI copies them straight from where
+  // they lie into its transport, with no pack into a send buffer first.
+  void alltoallv_rows(const RowGather& send, const int64_t* send_rows, const int64_t* send_row_offset,
+                      void* recv, const int64_t* recv_bytes, const int64_t* recv_offset) override {
+    begin();
+    auto* in = static_cast<unsigned char*>(recv);
+    const int nseg = send.segments_per_row;
+    int64_t row_bytes = 0;
+    for (int j = 0; j < nseg; ++j) row_bytes += send.seg_bytes[j];
+    for (int i = 1; i < size_; ++i) {
+      const int p = (rank_ + size_ - i) % size_;
+      if (recv_bytes[p] > 0) post_recv(in + recv_offset[p], recv_bytes[p], p, kTagPayload);
+    }
+    for (int i = 1; i < size_; ++i) {
+      const int p = (rank_ + i) % size_;
+      if (send_rows[p] > 0) post_send_rows(send, send_row_offset[p], send_rows[p], p, kTagPayload);
+    }
+    WIDEEP_ASSERT(send_rows[rank_] * row_bytes == recv_bytes[rank_], "self send and receive sizes differ");
+    unsigned char* self = in + recv_offset[rank_];
+    for (int64_t row = send_row_offset[rank_]; row < send_row_offset[rank_] + send_rows[rank_]; ++row)
+      for (int j = 0; j < nseg; ++j) {
+        std::memcpy(self, send.seg[row * nseg + j], static_cast<size_t>(send.seg_bytes[j]));
+        self += send.seg_bytes[j];
+      }
+    wait_all("all-to-allv");
+  }
+
   void raw_alltoallv_bytes(const void* send, const int64_t* send_bytes, const int64_t* send_offset,
                            void* recv, const int64_t* recv_bytes,
                            const int64_t* recv_offset) override {
@@ -167,6 +195,27 @@ class MpiCommunicator final : public Communicator {
     MPI_Request r;
     WIDEEP_MPI_CHECK(MPI_Isend(buf, to_int(bytes, "send"), MPI_BYTE, peer, tag, MPI_COMM_WORLD, &r));
     add(r, -2 - peer);  // sends are encoded as -2 - peer, receives as peer
+  }
+  void post_send_rows(const RowGather& send, int64_t first_row, int64_t rows, int peer, int tag) {
+    const int nseg = send.segments_per_row;
+    const size_t blocks = static_cast<size_t>(rows) * nseg;
+    if (block_len_.size() < blocks) {  // grows to the largest message once, then reused
+      block_len_.resize(blocks);
+      block_addr_.resize(blocks);
+    }
+    for (size_t b = 0; b < blocks; ++b) {
+      block_len_[b] = to_int(send.seg_bytes[b % nseg], "row segment");
+      WIDEEP_MPI_CHECK(MPI_Get_address(send.seg[first_row * nseg + static_cast<int64_t>(b)], &block_addr_[b]));
+    }
+    MPI_Datatype rows_type;
+    WIDEEP_MPI_CHECK(MPI_Type_create_hindexed(to_int(static_cast<int64_t>(blocks), "row blocks"), block_len_.data(),
+                                              block_addr_.data(), MPI_BYTE, &rows_type));
+    WIDEEP_MPI_CHECK(MPI_Type_commit(&rows_type));
+    MPI_Request r;
+    WIDEEP_MPI_CHECK(MPI_Isend(MPI_BOTTOM, 1, rows_type, peer, tag, MPI_COMM_WORLD, &r));
+    // Freeing a type a pending send uses is allowed: MPI keeps it until the send completes.
+    WIDEEP_MPI_CHECK(MPI_Type_free(&rows_type));
+    add(r, -2 - peer);
   }
   template <typename T>
   void allreduce(T* data, int64_t n, MPI_Datatype type, MPI_Op op, const char* what) {
@@ -281,6 +330,8 @@ class MpiCommunicator final : public Communicator {
   std::vector<MPI_Request> reqs_;
   std::vector<int> peers_;
   std::vector<int> counts_, displs_;
+  std::vector<int> block_len_;         // alltoallv_rows: one datatype's blocks
+  std::vector<MPI_Aint> block_addr_;
   Watchdog& watchdog_ = rank_watchdog();
 };
 

@@ -184,6 +184,37 @@ class NcclCommunicator final : public DeviceCommunicator {
     finish_payload(recv, in, recv_bytes, recv_offset, "all-to-allv");
   }
 
+  // The device runner permutes on the device and never calls this; it is here
+  // so that the host runner's gathered send works on this backend too: the
+  // rows are gathered (host or device segments, cudaMemcpyDefault) into device
+  // scratch, then sent as alltoallv_bytes sends a packed buffer.
+  void alltoallv_rows(const RowGather& send, const int64_t* send_rows, const int64_t* send_row_offset,
+                      void* recv, const int64_t* recv_bytes, const int64_t* recv_offset) override {
+    const int nseg = send.segments_per_row;
+    int64_t row_bytes = 0;
+    for (int j = 0; j < nseg; ++j) row_bytes += send.seg_bytes[j];
+    gather_bytes_.assign(2 * static_cast<size_t>(size_), 0);
+    int64_t* bytes = gather_bytes_.data();
+    int64_t* offset = bytes + size_;
+    int64_t total = 0;
+    for (int p = 0; p < size_; ++p) {
+      offset[p] = total;
+      bytes[p] = send_rows[p] * row_bytes;
+      total += bytes[p];
+    }
+    auto* packed = static_cast<unsigned char*>(scratch(2, static_cast<size_t>(std::max<int64_t>(total, 1))));
+    for (int p = 0; p < size_; ++p) {
+      unsigned char* to = packed + offset[p];
+      for (int64_t row = send_row_offset[p]; row < send_row_offset[p] + send_rows[p]; ++row)
+        for (int j = 0; j < nseg; ++j) {
+          WIDEEP_CUDA_CHECK(cudaMemcpyAsync(to, send.seg[row * nseg + j], static_cast<size_t>(send.seg_bytes[j]),
+                                            cudaMemcpyDefault, stream_));
+          to += send.seg_bytes[j];
+        }
+    }
+    alltoallv_bytes(packed, bytes, offset, recv, recv_bytes, recv_offset);
+  }
+
   void raw_alltoallv_bytes(const void* send, const int64_t* send_bytes, const int64_t* send_offset,
                            void* recv, const int64_t* recv_bytes, const int64_t* recv_offset) override {
     warm();
@@ -461,6 +492,7 @@ class NcclCommunicator final : public DeviceCommunicator {
   cudaStream_t stream_ = nullptr;
   cudaEvent_t done_ = nullptr;
   bool aborted_ = false, warm_ = false;
+  std::vector<int64_t> gather_bytes_;  // alltoallv_rows: [R] bytes, [R] offsets
   std::vector<int> peers_;  // of the current wait: peer (recv), -2-peer (send), -1 collective
   // Scratch: 0, 1 small collectives (with pinned twins), 2, 3 host payload.
   void* dev_[4] = {nullptr, nullptr, nullptr, nullptr};

@@ -1,6 +1,7 @@
 // CPU build of the per-destination dispatch layout and the permute into wire rows.
 #include "kernels/dispatch_layout.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "common/check.h"
@@ -16,6 +17,8 @@ void DispatchLayout::init(int r, int t, int p) {
   rank_row_offset.assign(r + 1, 0);
   row_token.assign(worst_rows, 0);
   row_rank.assign(worst_rows, 0);
+  token_row_offset.assign(static_cast<size_t>(t) + 1, 0);
+  token_rows.assign(worst_rows, 0);
   total_rows = 0;
 }
 
@@ -54,27 +57,56 @@ void build_layout(const int32_t* pair_dest_rank, DispatchLayout* out) {
     }
   }
   for (int r = 0; r < R; ++r) out->rank_rows[r] = out->rank_row_offset[r + 1] - out->rank_row_offset[r];
+  // Each token's rows in rank order: rows are rank-major, so a stable pass keeps it.
+  std::vector<int32_t>& off = out->token_row_offset;
+  std::fill(off.begin(), off.end(), 0);
+  for (int32_t row = 0; row < out->total_rows; ++row) ++off[out->row_token[row] + 1];
+  for (int t = 0; t < T; ++t) off[t + 1] += off[t];
+  for (int32_t row = 0; row < out->total_rows; ++row) out->token_rows[off[out->row_token[row]]++] = row;
+  for (int t = T; t > 0; --t) off[t] = off[t - 1];  // the fill advanced every start by one token
+  off[0] = 0;
 }
+
+namespace {
+// | int32 slot[P] | float w[P] | of one send row: the token's pairs that go to
+// the row's destination, -1 / 0 for the others.
+inline void write_meta(const DispatchLayout& layout, int32_t row, const int32_t* pair_dest_rank,
+                       const int32_t* pair_local_slot, const float* pair_weight, unsigned char* meta) {
+  const int P = layout.pairs_per_token;
+  const int32_t dest = layout.row_rank[row];
+  const size_t base = static_cast<size_t>(layout.row_token[row]) * P;
+  int32_t slots[64];
+  float weights[64];
+  for (int p0 = 0; p0 < P; p0 += 64) {
+    const int n = P - p0 < 64 ? P - p0 : 64;
+    for (int i = 0; i < n; ++i) {
+      const size_t q = base + p0 + i;
+      const bool here = pair_dest_rank[q] == dest;
+      slots[i] = here ? pair_local_slot[q] : -1;
+      weights[i] = here ? pair_weight[q] : 0.0f;
+    }
+    std::memcpy(meta + 4u * p0, slots, 4u * n);
+    std::memcpy(meta + 4u * (P + p0), weights, 4u * n);
+  }
+}
+}  // namespace
 
 void pack_rows(const DispatchLayout& layout, const float* x, int hidden,
                const int32_t* pair_dest_rank, const int32_t* pair_local_slot,
                const float* pair_weight, unsigned char* send_buf) {
-  const int P = layout.pairs_per_token;
-  const size_t rb = row_bytes(hidden, P);
+  const size_t rb = row_bytes(hidden, layout.pairs_per_token);
   for (int32_t row = 0; row < layout.total_rows; ++row) {
-    const int t = layout.row_token[row];
-    const int32_t dest = layout.row_rank[row];
     unsigned char* out = send_buf + rb * row;
-    std::memcpy(out, x + static_cast<size_t>(t) * hidden, sizeof(float) * hidden);
-    int32_t* slots = reinterpret_cast<int32_t*>(out + sizeof(float) * hidden);
-    float* weights = reinterpret_cast<float*>(slots + P);
-    const size_t base = static_cast<size_t>(t) * P;
-    for (int p = 0; p < P; ++p) {
-      const bool here = pair_dest_rank[base + p] == dest;
-      slots[p] = here ? pair_local_slot[base + p] : -1;
-      weights[p] = here ? pair_weight[base + p] : 0.0f;
-    }
+    std::memcpy(out, x + static_cast<size_t>(layout.row_token[row]) * hidden, sizeof(float) * hidden);
+    write_meta(layout, row, pair_dest_rank, pair_local_slot, pair_weight, out + sizeof(float) * hidden);
   }
+}
+
+void pack_meta(const DispatchLayout& layout, const int32_t* pair_dest_rank,
+               const int32_t* pair_local_slot, const float* pair_weight, unsigned char* meta_buf) {
+  const size_t mb = meta_bytes(layout.pairs_per_token);
+  for (int32_t row = 0; row < layout.total_rows; ++row)
+    write_meta(layout, row, pair_dest_rank, pair_local_slot, pair_weight, meta_buf + mb * row);
 }
 
 }  // namespace wideep

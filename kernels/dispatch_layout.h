@@ -20,6 +20,8 @@ namespace wideep {
 inline size_t row_bytes(int hidden, int pairs_per_token) {
   return 4u * (static_cast<size_t>(hidden) + 2u * static_cast<size_t>(pairs_per_token));
 }
+// The tail of a wire row after x: | int32 slot[P] | float w[P] |.
+inline size_t meta_bytes(int pairs_per_token) { return 8u * static_cast<size_t>(pairs_per_token); }
 
 struct DispatchLayout {
   int num_ranks = 0;
@@ -29,6 +31,8 @@ struct DispatchLayout {
   std::vector<int32_t> rank_row_offset;  // [R+1] exclusive prefix of rank_rows
   std::vector<int32_t> row_token;        // [rows] token of each send row, grouped by rank
   std::vector<int32_t> row_rank;         // [rows] destination of each send row
+  std::vector<int32_t> token_row_offset; // [T+1] CSR over tokens into token_rows
+  std::vector<int32_t> token_rows;       // [rows] each token's send rows, in rank order
   int32_t total_rows = 0;
 
   // Reserves the worst case (every token to every rank) once; build() never allocates.
@@ -44,5 +48,10 @@ void build_layout(const int32_t* pair_dest_rank, DispatchLayout* out);
 void pack_rows(const DispatchLayout& layout, const float* x, int hidden,
                const int32_t* pair_dest_rank, const int32_t* pair_local_slot,
                const float* pair_weight, unsigned char* send_buf);
+
+// The metadata half of the permute, for a send that gathers x rows in place
+// (Communicator::alltoallv_rows): meta_bytes(P) per send row into meta_buf.
+void pack_meta(const DispatchLayout& layout, const int32_t* pair_dest_rank,
+               const int32_t* pair_local_slot, const float* pair_weight, unsigned char* meta_buf);
 
 }  // namespace wideep

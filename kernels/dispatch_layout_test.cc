@@ -66,6 +66,25 @@ TEST(DispatchLayout, EveryPairAccountedOnceRandom) {
       for (int p = 0; p < P; ++p) EXPECT_EQ(seen.count({t, p}), 1u);
     for (int r = 0; r < R; ++r)
       for (int i = l.rank_row_offset[r]; i < l.rank_row_offset[r + 1]; ++i) EXPECT_EQ(l.row_rank[i], r);
+    // The gathered send's metadata is the packed rows' tail, byte for byte.
+    const size_t mb = meta_bytes(P);
+    std::vector<unsigned char> meta(std::max<size_t>(1, l.total_rows * mb));
+    pack_meta(l, dest.data(), slot.data(), w.data(), meta.data());
+    for (int r = 0; r < l.total_rows; ++r)
+      ASSERT_EQ(0, std::memcmp(meta.data() + r * mb, buf.data() + r * row_bytes(H, P) + sizeof(float) * H, mb));
+    // Each token's rows: all of them, once, in rank order.
+    ASSERT_EQ(l.token_row_offset[0], 0);
+    ASSERT_EQ(l.token_row_offset[T], l.total_rows);
+    std::vector<int> listed(l.total_rows, 0);
+    for (int t = 0; t < T; ++t) {
+      for (int i = l.token_row_offset[t]; i < l.token_row_offset[t + 1]; ++i) {
+        const int row = l.token_rows[i];
+        ASSERT_EQ(l.row_token[row], t);
+        ++listed[row];
+        if (i > l.token_row_offset[t]) ASSERT_LT(l.row_rank[l.token_rows[i - 1]], l.row_rank[row]);
+      }
+    }
+    for (int c : listed) ASSERT_EQ(c, 1);
   }
 }
 

@@ -54,4 +54,10 @@ void combine_partial(const ExpertBatches& b, int rows, float* out_rows);
 void combine_rows(const DispatchLayout& layout, const float* returned_rows, int hidden,
                   float* out);
 
+// The same with each rank's block of rows wherever it lies: row i of rank r's
+// block at rank_rows[r] + (i - rank_row_offset[r]) * hidden (a rank's own rows
+// can then be read where its experts wrote them, with no copy). One pass per
+// token: its rows summed in rank order; a token with no row gets zeros.
+void combine_rows(const DispatchLayout& layout, const float* const* rank_rows, int hidden, float* out);
+
 }  // namespace wideep

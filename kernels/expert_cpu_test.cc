@@ -121,5 +121,41 @@ TEST(ExpertCpu, CombineRowsSumsEveryRowOfAToken) {
   EXPECT_EQ(out[3], 200);
 }
 
+// The per-rank-block form reads each rank's rows wherever they lie and gives
+// bit for bit the row-by-row sum in rank order; a token without rows gets 0.
+TEST(ExpertCpu, CombineRowsFromSeparateBlocksEqualsNaiveSum) {
+  std::mt19937 rng(21);
+  for (int it = 0; it < 200; ++it) {
+    const int R = 1 + rng() % 6, T = rng() % 30, P = 1 + rng() % 9, H = 1 + rng() % 17;
+    std::vector<int32_t> dest(static_cast<size_t>(T) * P);
+    for (int32_t& d : dest) d = rng() % R;
+    if (T > 0 && it % 3 == 0) std::fill(dest.begin(), dest.begin() + P, 0);  // token 0 on one rank
+    DispatchLayout l;
+    l.init(R, T, P);
+    build_layout(dest.data(), &l);
+    std::vector<float> returned(static_cast<size_t>(l.total_rows) * H);
+    for (float& v : returned) v = std::uniform_real_distribution<float>(-1, 1)(rng);
+    std::vector<float> want(static_cast<size_t>(T) * H, 0.0f);
+    for (int r = 0; r < R; ++r)  // rows are rank-major: this is rank order per token
+      for (int row = l.rank_row_offset[r]; row < l.rank_row_offset[r + 1]; ++row)
+        for (int c = 0; c < H; ++c) want[static_cast<size_t>(l.row_token[row]) * H + c] += returned[static_cast<size_t>(row) * H + c];
+    // Every rank's block moved to a buffer of its own.
+    std::vector<std::vector<float>> blocks(R);
+    std::vector<const float*> base(R);
+    for (int r = 0; r < R; ++r) {
+      blocks[r].assign(returned.begin() + static_cast<size_t>(l.rank_row_offset[r]) * H,
+                       returned.begin() + static_cast<size_t>(l.rank_row_offset[r + 1]) * H);
+      blocks[r].push_back(0.0f);  // never empty: data() is a valid pointer
+      base[r] = blocks[r].data();
+    }
+    std::vector<float> got(static_cast<size_t>(T) * H, 99.0f);
+    combine_rows(l, base.data(), H, got.data());
+    ASSERT_EQ(got, want) << "it " << it;
+    std::fill(got.begin(), got.end(), 99.0f);
+    combine_rows(l, returned.data(), H, got.data());
+    ASSERT_EQ(got, want) << "it " << it;
+  }
+}
+
 }  // namespace
 }  // namespace wideep

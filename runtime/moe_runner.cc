@@ -58,11 +58,17 @@ MoeRunner::MoeRunner(const RunConfig& cfg, Communicator& comm, std::shared_ptr<c
   gate_w_.assign(static_cast<size_t>(T_) * K_, 0.0f);
   local_counts_.assign(E_, 0);
   rank_counts_.assign(static_cast<size_t>(R_) * E_, 0);
-  send_buf_.assign(max_send_rows * rb, 0);
+  meta_buf_.assign(max_send_rows * meta_bytes(P_), 0);
+  row_segments_.assign(static_cast<size_t>(max_send_rows) * 2, nullptr);
+  segment_bytes_[0] = static_cast<int64_t>(sizeof(float)) * H_;
+  segment_bytes_[1] = static_cast<int64_t>(meta_bytes(P_));
+  if (cfg.baseline) send_buf_.assign(max_send_rows * rb, 0);
+  if (!faults_.empty()) fault_row_.assign(H_, 0.0f);
+  combine_blocks_.assign(R_, nullptr);
   recv_buf_.assign(max_recv_rows * rb, 0);
   expert_rows_.assign(max_recv_rows * H_, 0.0f);
   returned_rows_.assign(max_send_rows * H_, 0.0f);
-  for (auto* v : {&send_rows_, &recv_rows_, &send_bytes_, &send_off_, &recv_bytes_, &recv_off_,
+  for (auto* v : {&send_rows_, &send_row_off_, &recv_rows_, &send_bytes_, &send_off_, &recv_bytes_, &recv_off_,
                   &back_send_bytes_, &back_send_off_, &back_recv_bytes_, &back_recv_off_})
     v->assign(R_, 0);
 }
@@ -89,9 +95,8 @@ void MoeRunner::balance(int layer, LayerStats* st) {
 
 void MoeRunner::inject_dispatch_fault(int step, int layer) {
   if (layer != 0 || layout_.total_rows == 0) return;
-  // The first row that carries a pair; its first pair is the victim.
-  unsigned char* row = send_buf_.data();
-  int32_t* slots = reinterpret_cast<int32_t*>(row + sizeof(float) * H_);
+  // The first send row; its first pair is the victim.
+  int32_t* slots = reinterpret_cast<int32_t*>(meta_buf_.data());
   int victim = 0;
   while (victim < P_ && slots[victim] < 0) ++victim;
   if (victim == P_) return;
@@ -107,20 +112,30 @@ void MoeRunner::inject_dispatch_fault(int step, int layer) {
       }
   }
   if (find_fault(faults_, Fault::Kind::kCorrupt, rank_, step)) {
-    for (size_t b = 0; b < 16 && b < sizeof(float) * H_; ++b) row[b] ^= 0x5A;
+    // In transit only: the row is sent from a corrupted copy, x_ stays intact.
+    std::memcpy(fault_row_.data(), row_segments_[0], sizeof(float) * H_);
+    auto* bytes = reinterpret_cast<unsigned char*>(fault_row_.data());
+    for (size_t b = 0; b < 16 && b < sizeof(float) * H_; ++b) bytes[b] ^= 0x5A;
+    row_segments_[0] = fault_row_.data();
   }
 }
 
 void MoeRunner::layout(int step, int layer, LayerStats* st) {
   build_layout(route_.pair_dest_rank.data(), &layout_);
-  pack_rows(layout_, x_.data(), H_, route_.pair_dest_rank.data(), route_.pair_local_slot.data(),
-            route_.pair_weight.data(), send_buf_.data());
+  pack_meta(layout_, route_.pair_dest_rank.data(), route_.pair_local_slot.data(), route_.pair_weight.data(),
+            meta_buf_.data());
+  const size_t mb = meta_bytes(P_);
+  for (int32_t row = 0; row < layout_.total_rows; ++row) {
+    row_segments_[2 * static_cast<size_t>(row)] = x_.data() + static_cast<size_t>(layout_.row_token[row]) * H_;
+    row_segments_[2 * static_cast<size_t>(row) + 1] = meta_buf_.data() + mb * row;
+  }
   if (!faults_.empty()) inject_dispatch_fault(step, layer);
   const int64_t rb = static_cast<int64_t>(row_bytes(H_, P_));
   for (int r = 0; r < R_; ++r) {
     send_rows_[r] = layout_.rank_rows[r];
     send_bytes_[r] = send_rows_[r] * rb;
     send_off_[r] = static_cast<int64_t>(layout_.rank_row_offset[r]) * rb;
+    send_row_off_[r] = layout_.rank_row_offset[r];
     if (r != rank_) st->dispatch_bytes_remote += send_bytes_[r];
   }
 }
@@ -137,8 +152,12 @@ void MoeRunner::dispatch(LayerStats*) {
     off += recv_rows_[r];
   }
   recv_total_rows_ = off;
-  comm_.alltoallv_bytes(send_buf_.data(), send_bytes_.data(), send_off_.data(), recv_buf_.data(),
-                        recv_bytes_.data(), recv_off_.data());
+  RowGather rows;
+  rows.segments_per_row = 2;
+  rows.seg = row_segments_.data();
+  rows.seg_bytes = segment_bytes_;
+  comm_.alltoallv_rows(rows, send_rows_.data(), send_row_off_.data(), recv_buf_.data(), recv_bytes_.data(),
+                       recv_off_.data());
 }
 
 void MoeRunner::expert(int layer, LayerStats* st) {
@@ -161,15 +180,25 @@ void MoeRunner::combine(LayerStats* st) {
     back_recv_bytes_[r] = send_rows_[r] * hb;
     back_recv_off_[r] = static_cast<int64_t>(layout_.rank_row_offset[r]) * hb;
     if (r != rank_) st->combine_bytes_remote += back_send_bytes_[r];
+    combine_blocks_[r] = returned_rows_.data() + static_cast<size_t>(layout_.rank_row_offset[r]) * H_;
   }
+  // This rank's own rows are summed where its experts wrote them: no copy
+  // through the exchange (the --baseline all-to-allv still moves them).
+  const int64_t own_bytes = back_send_bytes_[rank_];
+  back_send_bytes_[rank_] = back_recv_bytes_[rank_] = 0;
   comm_.alltoallv_bytes(expert_rows_.data(), back_send_bytes_.data(), back_send_off_.data(),
                         returned_rows_.data(), back_recv_bytes_.data(), back_recv_off_.data());
-  combine_rows(layout_, returned_rows_.data(), H_, out_.data());
+  back_send_bytes_[rank_] = back_recv_bytes_[rank_] = own_bytes;
+  combine_blocks_[rank_] = expert_rows_.data() + back_send_off_[rank_] / static_cast<int64_t>(sizeof(float));
+  combine_rows(layout_, combine_blocks_.data(), H_, out_.data());
 }
 
 void MoeRunner::baseline(LayerStats* st) {
   // The very same byte matrices (dispatch, then the combine's), after the real
   // exchange; the buffers receive identical bytes, so nothing is disturbed.
+  // The dispatch's rows are packed first, outside the timing.
+  pack_rows(layout_, x_.data(), H_, route_.pair_dest_rank.data(), route_.pair_local_slot.data(),
+            route_.pair_weight.data(), send_buf_.data());
   comm_.barrier();
   const int64_t t0 = now_ns();
   comm_.raw_alltoallv_bytes(send_buf_.data(), send_bytes_.data(), send_off_.data(), recv_buf_.data(),

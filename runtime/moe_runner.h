@@ -68,13 +68,19 @@ class MoeRunner final : public LayerRunner {
   std::vector<float> x_, out_, gate_w_;
   std::vector<int32_t> ids_;
   std::vector<int64_t> local_counts_, rank_counts_;
-  std::vector<unsigned char> send_buf_, recv_buf_;
+  // Dispatch sends each row from where it lies: x_ for the activations, meta_buf_
+  // for | slot[P] | w[P] | (RowGather segments); send_buf_ holds packed rows only
+  // for --baseline (packed outside its timing) and fault_row_ a corrupted copy.
+  std::vector<unsigned char> meta_buf_, send_buf_, recv_buf_;
+  std::vector<const void*> row_segments_;  // [rows * 2]
+  int64_t segment_bytes_[2] = {0, 0};
+  std::vector<float> fault_row_;
   std::vector<float> expert_rows_, returned_rows_;
-  std::vector<int64_t> send_rows_, recv_rows_;
+  std::vector<const float*> combine_blocks_;  // [R] where each rank's returned rows lie
+  std::vector<int64_t> send_rows_, send_row_off_, recv_rows_;
   std::vector<int64_t> send_bytes_, send_off_, recv_bytes_, recv_off_;
   std::vector<int64_t> back_send_bytes_, back_send_off_, back_recv_bytes_, back_recv_off_;
   int64_t recv_total_rows_ = 0;
-  std::vector<unsigned char> baseline_send_, baseline_recv_;
 };
 
 }  // namespace wideep
