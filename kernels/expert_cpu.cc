@@ -3,6 +3,7 @@
 
 #include <cblas.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -52,7 +53,9 @@ void ExpertBatches::init(int slots, int max_rows, int p, int h, int f) {
   pair_row.assign(max_pairs, 0);
   pair_weight.assign(max_pairs, 0.0f);
   x_grouped.assign(max_pairs * h, 0.0f);
-  h_scratch.assign(max_pairs * f, 0.0f);
+  // One slot runs at a time, and a slot gets at most one pair per received row.
+  h_rows = max_rows > 0 ? max_rows : 1;
+  h_scratch.assign(static_cast<size_t>(h_rows) * f, 0.0f);
   y_grouped.assign(max_pairs * h, 0.0f);
   total_pairs = 0;
 }
@@ -96,11 +99,15 @@ void group_rows_by_slot(const unsigned char* recv_buf, int rows, ExpertBatches* 
 
 void run_local_experts(ExpertBatches* b, const std::vector<const float*>& w1,
                        const std::vector<const float*>& w2) {
-  const size_t H = b->hidden, F = b->ffn;
+  const size_t H = b->hidden;
   for (int s = 0; s < b->num_slots; ++s) {
-    const size_t off = b->slot_offset[s];
-    expert_ffn_cpu(&b->x_grouped[off * H], b->slot_pairs[s], b->hidden, b->ffn, w1[s], w2[s],
-                   &b->h_scratch[off * F], &b->y_grouped[off * H]);
+    // In pieces of h_rows: a corrupted row may name one slot twice.
+    for (int32_t done = 0; done < b->slot_pairs[s]; done += b->h_rows) {
+      const size_t off = static_cast<size_t>(b->slot_offset[s]) + done;
+      const int rows = std::min(b->h_rows, b->slot_pairs[s] - done);
+      expert_ffn_cpu(&b->x_grouped[off * H], rows, b->hidden, b->ffn, w1[s], w2[s], b->h_scratch.data(),
+                     &b->y_grouped[off * H]);
+    }
   }
 }
 

@@ -31,7 +31,8 @@ struct ExpertBatches {
   std::vector<int32_t> pair_row;     // [pairs] received row of each grouped pair
   std::vector<float> pair_weight;    // [pairs]
   std::vector<float> x_grouped;      // [pairs x hidden]
-  std::vector<float> h_scratch;      // [pairs x ffn]
+  std::vector<float> h_scratch;      // [h_rows x ffn], one slot's FFN at a time
+  int32_t h_rows = 0;
   std::vector<float> y_grouped;      // [pairs x hidden]
   int32_t total_pairs = 0;
 

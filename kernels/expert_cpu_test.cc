@@ -95,6 +95,32 @@ TEST(ExpertCpu, GroupRunAndCombinePartial) {
   }
 }
 
+// A row that names one slot twice (a duplicated pair) gives the slot more
+// pairs than rows: the FFN runs it in pieces and computes every pair.
+TEST(ExpertCpu, SlotWithMorePairsThanRowsRunsInPieces) {
+  const int H = 8, F = 16, P = 3;
+  std::vector<unsigned char> buf(row_bytes(H, P), 0);
+  std::vector<float> x(H);
+  for (int c = 0; c < H; ++c) x[c] = 0.1f * (c + 1);
+  std::memcpy(buf.data(), x.data(), sizeof(float) * H);
+  const int32_t slots[P] = {0, 0, 0};
+  const float weights[P] = {1.0f, 0.5f, 0.25f};
+  std::memcpy(&buf[4 * H], slots, sizeof slots);
+  std::memcpy(&buf[4 * H + sizeof slots], weights, sizeof weights);
+  std::vector<float> w1(H * F), w2(F * H);
+  generate_expert_weights(3, 0, 0, H, F, w1.data(), w2.data());
+  ExpertBatches b;
+  b.init(1, 1, P, H, F);
+  ASSERT_EQ(b.h_rows, 1);
+  group_rows_by_slot(buf.data(), 1, &b);
+  ASSERT_EQ(b.slot_pairs[0], 3);
+  run_local_experts(&b, {w1.data()}, {w2.data()});
+  std::vector<float> h(F), y(H);
+  expert_ffn_cpu(x.data(), 1, H, F, w1.data(), w2.data(), h.data(), y.data());
+  for (int i = 0; i < 3; ++i)
+    for (int c = 0; c < H; ++c) ASSERT_EQ(b.y_grouped[static_cast<size_t>(i) * H + c], y[c]) << "pair " << i;
+}
+
 TEST(ExpertCpu, CorruptSlotIsRejected) {
   const int H = 2, P = 1;
   std::vector<unsigned char> buf(row_bytes(H, P), 0);
