@@ -84,7 +84,8 @@ class Communicator {
 
   // Scratch of the kind this backend's buffers are (host for MPI, device for
   // NCCL), for callers that time a transfer from buffers of their own (the
-  // --baseline of the weight exchange). Not collective.
+  // --baseline of the weight exchange). Zeroed, so every page is resident
+  // before anything is timed with it. Not collective.
   virtual void* alloc_bytes(int64_t bytes) = 0;
   virtual void free_bytes(void* p) = 0;
 

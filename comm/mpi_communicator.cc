@@ -167,6 +167,7 @@ class MpiCommunicator final : public Communicator {
   void* alloc_bytes(int64_t bytes) override {
     void* p = std::malloc(static_cast<size_t>(std::max<int64_t>(bytes, 1)));
     if (!p) throw Error(ErrorCategory::kSystem, "out of host memory for " + std::to_string(bytes) + " bytes");
+    std::memset(p, 0, static_cast<size_t>(std::max<int64_t>(bytes, 1)));  // first touch now, not in a timing
     return p;
   }
   void free_bytes(void* p) override { std::free(p); }

@@ -277,6 +277,7 @@ class NcclCommunicator final : public DeviceCommunicator {
   void* alloc_bytes(int64_t bytes) override {
     void* p = nullptr;
     WIDEEP_CUDA_CHECK(cudaMalloc(&p, static_cast<size_t>(std::max<int64_t>(bytes, 1))));
+    WIDEEP_CUDA_CHECK(cudaMemset(p, 0, static_cast<size_t>(std::max<int64_t>(bytes, 1))));
     return p;
   }
   // Called from destructors: reports instead of throwing.
