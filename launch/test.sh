@@ -1,14 +1,24 @@
 #!/usr/bin/env bash
 # README command 2: install, build, and run every test (unit and multi-rank)
-# with CTest. --sanitize builds with ASan+UBSan into build-sanitize/ and runs
-# the same tests there (Open MPI's own leaks suppressed: tests/lsan.supp).
+# with CTest in build/; then, CI-sized, the same binaries built with
+# ASan+UBSan into build-sanitize/ run the unit tests and a multi-rank subset
+# (np 1-4 checked runs, balancers at 4 ranks, faults, repeatability: ~7 min
+# with the build). Open MPI's own leaks are suppressed (tests/lsan.supp).
+#   launch/test.sh              all tests, then the sanitizer subset (CI)
+#   launch/test.sh --sanitize   every test under ASan+UBSan (~25 min on 2 cores)
+#   launch/test.sh --no-sanitize  all tests only
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build_dir=build
-setup_args=()
-if [[ ${1:-} == --sanitize ]]; then
-  build_dir=build-sanitize
-  setup_args+=(--sanitize)
+mode=ci
+case ${1:-} in
+  --sanitize) mode=sanitize ;;
+  --no-sanitize) mode=plain ;;
+  "") ;;
+  *) echo "test.sh: unknown option $1 (--sanitize, --no-sanitize)" >&2; exit 2 ;;
+esac
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+
+sanitizer_env() {
   # Full (slow) unwinding and Open MPI's components kept loaded: the leak
   # stacks then reach the Open MPI library that allocated, which is what
   # tests/lsan.supp matches (fast unwinding stops at the first library without
@@ -17,9 +27,24 @@ if [[ ${1:-} == --sanitize ]]; then
   export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0:fast_unwind_on_malloc=0
   export OMPI_MCA_mca_base_component_disable_dlclose=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+}
+
+status=0
+if [[ $mode != sanitize ]]; then
+  launch/setup.sh
+  # One job at a time: the multi-rank tests already oversubscribe the cores.
+  (cd build && ctest --output-on-failure --timeout 300 2>&1 | tee ctest.log) || status=$?
 fi
-launch/setup.sh "${setup_args[@]}"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-cd "$build_dir"
-# One job at a time: the multi-rank tests already oversubscribe the cores.
-ctest --output-on-failure --timeout 300 2>&1 | tee ctest.log
+if [[ $mode == sanitize ]]; then
+  launch/setup.sh --sanitize
+  sanitizer_env
+  (cd build-sanitize && ctest --output-on-failure --timeout 600 2>&1 | tee ctest.log) || status=$?
+elif [[ $mode == ci ]]; then
+  echo "test.sh: ASan+UBSan subset (build-sanitize/)"
+  launch/setup.sh --sanitize
+  sanitizer_env
+  subset='^run_check_np(1|2|4)_|^bal_np4_|^run_fault|^fault_corrupt|^repeat_run'
+  (cd build-sanitize && ctest --output-on-failure --timeout 600 -L unit 2>&1 | tee ctest-unit.log &&
+     ctest --output-on-failure --timeout 600 -R "$subset" 2>&1 | tee ctest-mpi.log) || status=$?
+fi
+exit $status
