@@ -24,6 +24,7 @@
 #include "balance/topology.h"
 #include "common/check.h"
 #include "runtime/commands.h"
+#include "runtime/config.h"
 #include "runtime/json_file.h"
 
 namespace wideep {
@@ -205,14 +206,7 @@ int plan_main(int argc, char** argv) {
   app.add_option("--policy", o.policy, "EPLB policy: deepseek | wideep");
   app.add_option("--topology", o.topology, "LPLB layout instead of EPLB: ring|cube|hypercube|torus:MxN|full|file:PATH");
   app.add_flag("--json", o.json, "print one line of JSON");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp&) {
-    std::printf("%s", app.help().c_str());
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    throw UsageError(e.what());
-  }
+  if (!parse_cli(app, argc, argv)) return 0;
   const EplbPolicy policy = parse_eplb_policy(o.policy, "--policy");  // checked even with --topology
   (void)policy;
   EplbInput in;

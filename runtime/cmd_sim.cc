@@ -35,14 +35,7 @@ bool prepare(int argc, char** argv, RunConfig& cfg, SimOptions& sim, SimSetup* o
   app.name("wideep sim");
   add_run_options(app, cfg);
   add_sim_options(app, sim);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp&) {
-    std::fputs(app.help().c_str(), stdout);
-    return false;
-  } catch (const CLI::ParseError& e) {
-    throw UsageError(e.what());
-  }
+  if (!parse_cli(app, argc, argv)) return false;
   validate_sim(cfg, sim);
   out->profile = read_profile(sim.profile);
   std::shared_ptr<const Trace> trace;

@@ -10,6 +10,7 @@
 #include "common/check.h"
 #include "common/exit_status.h"
 #include "runtime/commands.h"
+#include "runtime/config.h"
 #include "runtime/hwloc_topology.h"
 
 namespace wideep {
@@ -78,11 +79,8 @@ int topo_main(int argc, char** argv) {
   app.add_option("--ranks-per-node", rpn, "local ranks to plan the binding for (default: GPUs, else cores)");
   app.add_flag("--json", json, "one JSON object instead of the table");
   try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp&) {
-    std::fputs(app.help().c_str(), stdout);
-    return kExitOk;
-  } catch (const CLI::ParseError& e) {
+    if (!parse_cli(app, argc, argv)) return kExitOk;
+  } catch (const UsageError& e) {
     std::fprintf(stderr, "wideep topo: error: %s\n", e.what());
     return kExitUsage;
   }

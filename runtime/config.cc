@@ -151,10 +151,7 @@ void validate(RunConfig& c, int num_ranks) {
     throw UsageError("--topology lays out LPLB copies: it needs --balancer with lplb");
 }
 
-bool parse_run_args(int argc, char** argv, RunConfig& c, const char* name) {
-  CLI::App app{std::string("wideep ") + name};
-  app.name(std::string("wideep ") + name);
-  add_run_options(app, c);
+bool parse_cli(CLI::App& app, int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
@@ -164,6 +161,13 @@ bool parse_run_args(int argc, char** argv, RunConfig& c, const char* name) {
     throw UsageError(e.what());
   }
   return true;
+}
+
+bool parse_run_args(int argc, char** argv, RunConfig& c, const char* name) {
+  CLI::App app{std::string("wideep ") + name};
+  app.name(std::string("wideep ") + name);
+  add_run_options(app, c);
+  return parse_cli(app, argc, argv);
 }
 
 }  // namespace wideep

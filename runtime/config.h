@@ -74,6 +74,11 @@ void add_run_options(CLI::App& app, RunConfig& c);
 // Throws UsageError whose message names the option.
 void validate(RunConfig& c, int num_ranks);
 
+// Parses argv with `app` (CLI11), printing the help where asked: returns false
+// then. Throws UsageError on unknown or malformed options. Every subcommand's
+// parse goes through here, so bad options read alike everywhere.
+bool parse_cli(CLI::App& app, int argc, char** argv);
+
 // Parses argv into c (CLI11); throws UsageError on unknown or malformed options.
 // Returns false when --help was printed.
 bool parse_run_args(int argc, char** argv, RunConfig& c, const char* name);

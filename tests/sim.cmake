@@ -61,3 +61,12 @@ wideep_cli_test(NAME topo_json LABELS topo
   ARGS topo --json MATCH "\"binding\":" "\"numa_nodes\":[0-9]+" "\"gpus\":")
 wideep_cli_test(NAME topo_bad_ranks RC 2 LABELS topo
   ARGS topo --ranks-per-node 0 MATCH "--ranks-per-node must be in")
+
+# The CI-sized topology study: every (balancer, ranks) point of the quick sweep
+# lands in the CSV, and the three plots are drawn.
+add_test(NAME study_quick
+  COMMAND /bin/bash -c "rm -rf \"$1\" && \"$0\"/launch/study.sh --quick --build \"$2\" --out \"$1\" && \
+test \"$(tail -n +2 \"$1\"/study.csv | wc -l)\" -eq 16 && \
+ls \"$1\"/balancedness_vs_ranks.png \"$1\"/step_time_vs_ranks.png \"$1\"/cross_node_bytes_vs_topology.png"
+    ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR}/study-quick ${CMAKE_BINARY_DIR})
+set_tests_properties(study_quick PROPERTIES LABELS sim TIMEOUT 600)
