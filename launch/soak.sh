@@ -3,8 +3,9 @@
 # 8 ranks, 10,000 steps of the drift workload with EPLB every 100 steps (and
 # LPLB per step), --check on every 100th step. Passes when the run ends with
 # the check passed, the largest rank's resident memory at the end is within
-# 10% (+8 MiB) of what it was after step 0, and it grew by less than 1 KiB per
-# 10 steps after the first tenth of the run (the first rebalances' one-time buffers). Writes build/soak.jsonl and prints
+# 10% (+8 MiB) of what it was after step 0, and its private memory (RssAnon)
+# grew by less than 1 KiB per 10 steps after the first tenth of the run (the
+# first rebalances' one-time buffers). Writes build/soak.jsonl and prints
 # the figures docs/reliability.md records.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,21 +27,27 @@ lines = [json.loads(l) for l in open(sys.argv[1])]
 s = [l for l in lines if l["type"] == "summary"][0]
 steps = [l for l in lines if l["type"] == "step"]
 checked = sum(1 for l in steps if l.get("max_abs_err", -1) >= 0)
-rss0, rss1 = s["rss_kb"]["after_step0"], s["rss_kb"]["end"]
-rss10, step10 = s["rss_kb"]["after_tenth"], s["rss_kb"]["tenth_step"]
-grow = rss1 - rss0
-grow_late = rss1 - rss10
 print(f"soak: {s['ranks']} ranks, {s['steps']} steps in {sys.argv[2]} s, {s['rebalances']} rebalances, "
       f"{s['weight_bytes_moved'] / 2**20:.1f} MiB of weights moved, {checked} steps checked "
       f"(max rel err {s.get('max_rel_err', 0):.3g}), step p50 {s['step_us']['p50']:.0f} us, "
       f"balancedness mean {s['balancedness']['mean']:.3f}")
+r = s["rss_kb"]
+rss0, rss10, rss1, step10 = r["after_step0"], r["after_tenth"], r["end"], r["tenth_step"]
+anon0, anon10, anon1 = r["anon_after_step0"], r["anon_after_tenth"], r["anon_end"]
+grow = rss1 - rss0
+anon_late = anon1 - anon10
 print(f"soak: largest rank RSS {rss0} KiB after step 0, {rss10} KiB after step {step10}, "
-      f"{rss1} KiB at the end ({grow:+d} KiB in all, {grow_late:+d} KiB after step {step10})")
-# The first rebalances allocate the planner's and the exchange's buffers once
-# (a few MiB); after them the resident set must stay flat: under 1 KiB per
-# 10 steps (10,000 steps: < 1 MiB), and 10% + 8 MiB overall.
+      f"{rss1} KiB at the end ({grow:+d} KiB in all)")
+print(f"soak: of which private (RssAnon) {anon0} KiB after step 0, {anon10} KiB after step {step10}, "
+      f"{anon1} KiB at the end ({anon1 - anon0:+d} KiB in all, {anon_late:+d} KiB after step {step10})")
+# The first rebalances allocate the planner's and the exchange's buffers once;
+# after them private memory must stay flat: under 1 KiB per 10 steps (256 KiB
+# for runs too short to have finished warming up). The rest
+# of the resident set is file-backed (libraries, Open MPI's shared-memory
+# segments, touched as message sizes vary) and bounded by their sizes: the
+# whole must stay within 10% + 8 MiB.
 late_steps = max(s["steps"] - step10, 1)
-ok = (grow <= 0.10 * rss0 + 8192 and grow_late <= late_steps / 10 and s.get("max_rel_err", 1) <= 1e-4
+ok = (grow <= 0.10 * rss0 + 8192 and anon_late <= max(late_steps / 10, 256) and s.get("max_rel_err", 1) <= 1e-4
       and checked > 0)
 print("soak: " + ("passed" if ok else "FAILED"))
 sys.exit(0 if ok else 1)

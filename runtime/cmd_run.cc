@@ -4,6 +4,7 @@
 // writes the table and JSON lines on rank 0.
 #include <fmt/core.h>
 
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -52,19 +53,20 @@ uint64_t hash_bytes(uint64_t h, const void* data, size_t bytes) {
 }
 std::string hex64(uint64_t h) { return fmt::format("{:016x}", h); }
 
-// This process's resident set (VmRSS of /proc/self/status) in KiB; 0 where unknown.
-int64_t rss_kb() {
+// This process's resident set in KiB from /proc/self/status: [0] VmRSS (all),
+// [1] RssAnon (private memory: heap, stacks; without the file-backed pages of
+// libraries and of Open MPI's shared-memory segments). 0 where unknown.
+std::array<double, 2> rss_kb() {
   std::ifstream in("/proc/self/status");
   std::string key;
-  int64_t kb = 0;
+  std::array<double, 2> kb{0, 0};
   while (in >> key) {
-    if (key == "VmRSS:") {
-      in >> kb;
-      return kb;
-    }
+    int64_t v = 0;
+    if (key == "VmRSS:" && in >> v) kb[0] = static_cast<double>(v);
+    if (key == "RssAnon:" && in >> v) kb[1] = static_cast<double>(v);
     in.ignore(1 << 12, '\n');
   }
-  return 0;
+  return kb;
 }
 
 // Everything a run needs that can be wrong in the input, checked on every rank
@@ -147,8 +149,8 @@ int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
   bool check_failed = false;
   comm.barrier();  // connect before the first timed step
   const bool checksums = !cfg.json_path.empty();  // only the JSON lines show them
-  int64_t rss_after_first_kb = 0;  // largest over ranks, after step 0 (all buffers exist)
-  int64_t rss_tenth_kb = 0;        // the same after a tenth of the steps (first rebalances done)
+  std::array<double, 2> rss_after_first_kb{};  // largest over ranks, after step 0 (all buffers exist)
+  std::array<double, 2> rss_tenth_kb{};        // the same after a tenth of the steps (first rebalances done)
   const int tenth_step = cfg.total_steps() / 10;
   for (int step = 0; step < cfg.total_steps(); ++step) {
     apply_process_faults(prep.faults, me, step);
@@ -194,9 +196,9 @@ int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
     comm.allgather_int64(mine.data(), nstat, all.data());
     if (check_step) comm.allreduce_max_double(err, 2);
     if (step == 0 || step == tenth_step) {
-      double kb = static_cast<double>(rss_kb());
-      comm.allreduce_max_double(&kb, 1);
-      (step == 0 ? rss_after_first_kb : rss_tenth_kb) = static_cast<int64_t>(kb);
+      std::array<double, 2> kb = rss_kb();
+      comm.allreduce_max_double(kb.data(), 2);
+      (step == 0 ? rss_after_first_kb : rss_tenth_kb) = kb;
     }
     RebalanceRecord rec;
     const bool rebalanced = eplb && eplb->maybe_rebalance(step, &rec);
@@ -250,17 +252,20 @@ int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
     }
   }
   // Memory growth over the run (the soak benchmark reads it from the summary).
-  double rss_end = static_cast<double>(rss_kb());
+  std::array<double, 2> rss_end = rss_kb();
   comm.set_context({cfg.total_steps(), -1, "summary"});
-  comm.allreduce_max_double(&rss_end, 1);
-  const int64_t rss_end_kb = static_cast<int64_t>(rss_end);
+  comm.allreduce_max_double(rss_end.data(), 2);
   double worst_rel = 0;
   for (const StepRecord& r : metrics.steps()) worst_rel = std::max(worst_rel, r.rel_err);
   if (me == 0) {
     if (json.is_open()) {
       nlohmann::json j = metrics.summary_json();
-      j["rss_kb"] = {{"after_step0", rss_after_first_kb}, {"after_tenth", rss_tenth_kb},
-                     {"tenth_step", tenth_step}, {"end", rss_end_kb}};  // max over ranks
+      // Max over ranks; anon_*: private memory only (see rss_kb()).
+      auto kib = [](double v) { return static_cast<int64_t>(v); };
+      j["rss_kb"] = {{"after_step0", kib(rss_after_first_kb[0])}, {"after_tenth", kib(rss_tenth_kb[0])},
+                     {"end", kib(rss_end[0])}, {"tenth_step", tenth_step},
+                     {"anon_after_step0", kib(rss_after_first_kb[1])}, {"anon_after_tenth", kib(rss_tenth_kb[1])},
+                     {"anon_end", kib(rss_end[1])}};
       json << j.dump() << "\n";
     }
     if (!cfg.quiet) metrics.print_table();
