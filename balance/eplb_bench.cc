@@ -8,31 +8,17 @@
 
 #include "balance/eplb.h"
 #include "balance/move_plan.h"
+#include "balance/oracle_testing.h"
 
 namespace wideep {
 namespace {
-
-// Zipf(s) loads: the expert at popularity rank k (a seeded Fisher-Yates
-// permutation) gets floor(1e6 / k^s) tokens; one permutation per layer.
-std::vector<double> zipf_layers(int layers, int experts, double s, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<double> w(static_cast<size_t>(layers) * experts);
-  std::vector<int> perm(experts);
-  for (int l = 0; l < layers; ++l) {
-    for (int e = 0; e < experts; ++e) perm[e] = e;
-    for (int i = experts - 1; i > 0; --i) std::swap(perm[i], perm[rng() % (i + 1)]);
-    for (int e = 0; e < experts; ++e)
-      w[static_cast<size_t>(l) * experts + e] = std::floor(1e6 / std::pow(perm[e] + 1, s));
-  }
-  return w;
-}
 
 // DeepSeek V3's shape: 61 layers, 256 routed experts, 32 redundant slots, 32 GPUs on 4 nodes.
 EplbInput v3_input(int layers, double s, uint64_t seed) {
   EplbInput in;
   in.num_layers = layers;
   in.num_logical = 256;
-  in.weight = zipf_layers(layers, 256, s, seed);
+  in.weight = zipf_layer_loads(layers, 256, s, seed);
   in.num_replicas = 288;
   in.num_groups = 8;
   in.num_nodes = 4;

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <random>
 
+#include "balance/oracle_testing.h"
 #include "common/check.h"
 
 namespace wideep {
@@ -33,20 +34,6 @@ EplbInput readme_input() {
   return make_input(2, 12, 16, 4, 2, 8,
                     {90, 132, 40, 61, 104, 165, 39, 4, 73, 56, 183, 86,
                      20, 107, 104, 64, 19, 197, 187, 157, 172, 86, 16, 27});
-}
-
-// Zipf loads: expert at popularity rank k (a seeded permutation) gets scale / k^s.
-std::vector<double> zipf_loads(int layers, int experts, double s, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<double> w(static_cast<size_t>(layers) * experts);
-  std::vector<int> perm(experts);
-  for (int l = 0; l < layers; ++l) {
-    for (int e = 0; e < experts; ++e) perm[e] = e;
-    for (int i = experts - 1; i > 0; --i) std::swap(perm[i], perm[rng() % (i + 1)]);
-    for (int e = 0; e < experts; ++e)
-      w[static_cast<size_t>(l) * experts + e] = std::floor(1e6 / std::pow(perm[e] + 1, s));
-  }
-  return w;
 }
 
 bool colocated(const Placement& p) {
@@ -195,7 +182,7 @@ TEST(Eplb, AlignKeepsEveryStayingExpert) {
   const int R = 8, S = 5, E = 32;
   std::mt19937_64 rng(7);
   for (int trial = 0; trial < 200; ++trial) {
-    auto in = make_input(2, E, R * S, 4, 2, R, zipf_loads(2, E, 1.0 + (trial % 5) * 0.1, trial));
+    auto in = make_input(2, E, R * S, 4, 2, R, zipf_layer_loads(2, E, 1.0 + (trial % 5) * 0.1, trial));
     auto ps = rebalance_experts(in, trial % 2 ? EplbPolicy::kWideep : EplbPolicy::kDeepseek);
     Placement a = align_to_previous(ps[0], ps[1]);
     for (int r = 0; r < R; ++r) {
@@ -346,7 +333,7 @@ TEST(Eplb, ZipfStudyWideepVsDeepseek) {
     double sum_ds = 0, sum_wd = 0, sum_ideal = 0;
     const int inputs = 50;
     for (int i = 0; i < inputs; ++i) {
-      EplbInput in = make_input(1, 256, 288, 8, 4, 32, zipf_loads(1, 256, s, 1000 + i));
+      EplbInput in = make_input(1, 256, 288, 8, 4, 32, zipf_layer_loads(1, 256, s, 1000 + i));
       auto ds = rebalance_experts(in, EplbPolicy::kDeepseek);
       auto wd = rebalance_experts(in, EplbPolicy::kWideep);
       EXPECT_FALSE(colocated(wd[0]));

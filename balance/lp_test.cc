@@ -3,7 +3,6 @@
 // thousands of random instances: topologies, EPLB-like placements, skews, zeros.
 #include "balance/lp.h"
 
-#include <glpk.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,42 +10,20 @@
 #include <cstdio>
 #include <random>
 
+#include "balance/oracle_testing.h"
 #include "balance/topology.h"
 #include "common/check.h"
 
 namespace wideep {
 namespace {
 
-// min z s.t. sum_{s of e} x_s = c_e, base_r + sum_{s on r} x_s <= z, x >= 0.
+// GLPK's optimum of the same LP; the simplex must report an optimum.
 double glpk_optimum(const Placement& p, const int64_t* counts, const int64_t* base) {
-  glp_prob* lp = glp_create_prob();
-  glp_set_obj_dir(lp, GLP_MIN);
-  const int P = p.num_slots(), E = p.num_logical, R = p.num_ranks;
-  glp_add_cols(lp, P + 1);
-  for (int s = 1; s <= P; ++s) glp_set_col_bnds(lp, s, GLP_LO, 0, 0);
-  glp_set_col_bnds(lp, P + 1, GLP_FR, 0, 0);
-  glp_set_obj_coef(lp, P + 1, 1.0);
-  glp_add_rows(lp, E + R);
-  std::vector<int> ia(1), ja(1);
-  std::vector<double> ar(1);
-  for (int e = 0; e < E; ++e) glp_set_row_bnds(lp, 1 + e, GLP_FX, double(counts[e]), double(counts[e]));
-  for (int r = 0; r < R; ++r) {
-    const double b = base ? double(base[r]) : 0.0;
-    glp_set_row_bnds(lp, 1 + E + r, GLP_UP, 0, -b);
-    ia.push_back(1 + E + r), ja.push_back(P + 1), ar.push_back(-1.0);
-  }
-  for (int s = 0; s < P; ++s) {
-    ia.push_back(1 + p.phy2log[s]), ja.push_back(1 + s), ar.push_back(1.0);
-    ia.push_back(1 + E + p.rank_of_slot(s)), ja.push_back(1 + s), ar.push_back(1.0);
-  }
-  glp_load_matrix(lp, static_cast<int>(ia.size()) - 1, ia.data(), ja.data(), ar.data());
-  glp_smcp parm;
-  glp_init_smcp(&parm);
-  parm.msg_lev = GLP_MSG_OFF;
-  EXPECT_EQ(glp_simplex(lp, &parm), 0);
-  EXPECT_EQ(glp_get_status(lp), GLP_OPT);
-  const double z = glp_get_obj_val(lp);
-  glp_delete_prob(lp);
+  int status = -1;
+  bool optimal = false;
+  const double z = glpk_lp_optimum(p, counts, base, &status, &optimal);
+  EXPECT_EQ(status, 0);
+  EXPECT_TRUE(optimal);
   return z;
 }
 
