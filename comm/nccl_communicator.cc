@@ -16,8 +16,8 @@
 // Device selection: the node-local rank (MPI_Comm_split_type(SHARED), the
 // same as OMPI_COMM_WORLD_LOCAL_RANK or SLURM_LOCALID) modulo the visible GPUs;
 // with more ranks than GPUs each rank gets its own NCCL_HOSTID and sockets over
-// lo unless the user set NCCL_HOSTID (share_gpus_over_loopback). Binding the rank's CPU to the GPU's NUMA node is the
-// launcher's job (launch/mpirun.sh), not done here.
+// lo unless the user set NCCL_HOSTID (share_gpus_over_loopback). Binding the
+// rank's cores to the GPU's NUMA node is runtime/'s (hwloc), after this.
 #ifdef WIDEEP_HAVE_NCCL
 #include <cuda_runtime_api.h>
 #include <mpi.h>

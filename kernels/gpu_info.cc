@@ -21,6 +21,21 @@ int visible_gpu_count() {
 #endif
 }
 
+std::string gpu_pci_bus_id(int device) {
+#ifdef WIDEEP_HAVE_CUDA
+  char id[32] = {0};
+  // Unknown is an answer (the binding is then left to the launcher), not an error.
+  if (cudaDeviceGetPCIBusId(id, sizeof id, device) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return "";
+  }
+  return id;
+#else
+  (void)device;
+  return "";
+#endif
+}
+
 bool built_with_cuda() {
 #ifdef WIDEEP_HAVE_CUDA
   return true;

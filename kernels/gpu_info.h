@@ -2,7 +2,11 @@
 // CUDA or no driver/device is present). Never fails.
 #pragma once
 
+#include <string>
+
 namespace wideep {
 int visible_gpu_count();
 bool built_with_cuda();
+// The PCI bus id of CUDA device `device` ("0000:3b:00.0"), "" where unknown.
+std::string gpu_pci_bus_id(int device);
 }  // namespace wideep

@@ -15,6 +15,7 @@
 
 #include "comm/backend.h"
 #include "comm/communicator.h"
+#include "comm/device_communicator.h"
 #include "comm/mpi_env.h"
 #include "common/check.h"
 #include "common/clock.h"
@@ -24,6 +25,7 @@
 #include "runtime/config.h"
 #include "runtime/device_runner.h"
 #include "runtime/eplb_manager.h"
+#include "runtime/hwloc_topology.h"
 #include "runtime/inject.h"
 #include "runtime/metrics.h"
 #include "runtime/moe_runner.h"
@@ -296,6 +298,12 @@ int run_main(int argc, char** argv) {
   }
   std::unique_ptr<Communicator> comm = make_communicator(prep.backend);
   comm->set_timeout_s(cfg.timeout_s);
+  if (auto* dev = dynamic_cast<DeviceCommunicator*>(comm.get())) {
+    // The rank's cores go next to its GPU (the host work of every step: routing,
+    // the LP, staging) unless the launcher bound it already.
+    const std::string how = bind_near_device(gpu_pci_bus_id(dev->device()));
+    if (!cfg.quiet && world.rank == 0) std::fprintf(stderr, "wideep run: rank 0: %s\n", how.c_str());
+  }
   int status = kExitOk;
   try {
     status = run_loop(cfg, *comm, prep);

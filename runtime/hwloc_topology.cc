@@ -118,6 +118,39 @@ void scan_pci(hwloc_topology_t topo, NodeTopology* t) {
 
 }  // namespace
 
+std::string bind_near_device(const std::string& pci_bus_id) {
+  if (pci_bus_id.empty()) return "no PCI bus id for the GPU: binding left to the launcher";
+  std::unique_ptr<TopologyHandle> h;
+  try {
+    h = std::make_unique<TopologyHandle>();
+  } catch (const std::exception& e) {
+    return std::string("hwloc could not read this node (") + e.what() + "): binding left to the launcher";
+  }
+  hwloc_topology_t topo = h->topo;
+  hwloc_bitmap_t bound = hwloc_bitmap_alloc();
+  if (!bound) return "hwloc_bitmap_alloc failed: binding left to the launcher";
+  const bool have = hwloc_get_cpubind(topo, bound, HWLOC_CPUBIND_PROCESS) == 0;
+  const bool launcher_bound = have && !hwloc_bitmap_iszero(bound) &&
+                              !hwloc_bitmap_isincluded(hwloc_topology_get_allowed_cpuset(topo), bound);
+  std::string out;
+  if (launcher_bound) {
+    out = "kept the launcher's binding to PUs " + set_list(bound);
+  } else if (hwloc_obj_t dev = hwloc_get_pcidev_by_busidstring(topo, pci_bus_id.c_str()); !dev) {
+    out = "GPU " + pci_bus_id + " not in hwloc's topology: binding left to the launcher";
+  } else {
+    hwloc_obj_t near = hwloc_get_non_io_ancestor_obj(topo, dev);
+    if (!near || !near->cpuset) {
+      out = "no CPU locality for GPU " + pci_bus_id + ": not bound";
+    } else if (hwloc_set_cpubind(topo, near->cpuset, HWLOC_CPUBIND_PROCESS) != 0) {
+      out = "binding to PUs " + set_list(near->cpuset) + " near GPU " + pci_bus_id + " refused: not bound";
+    } else {
+      out = "bound to PUs " + set_list(near->cpuset) + " near GPU " + pci_bus_id;
+    }
+  }
+  hwloc_bitmap_free(bound);
+  return out;
+}
+
 NodeTopology discover_topology() {
   TopologyHandle h;
   hwloc_topology_t topo = h.topo;

@@ -47,6 +47,13 @@ struct RankBinding {
 // Reads this node through hwloc (I/O devices included).
 NodeTopology discover_topology();
 
+// Binds this process to the cores of the NUMA node nearest the PCI device
+// `pci_bus_id` (a GPU), unless the launcher already bound it to fewer cores
+// than the machine has (launch/mpirun.sh, --bind-to): that binding is kept.
+// Returns what was done, for one line of the log; never fails the run (an
+// unknown device or a refused binding is reported, not thrown).
+std::string bind_near_device(const std::string& pci_bus_id);
+
 // One rank per GPU when there are GPUs: rank i gets GPU i mod G, the cores of
 // that GPU's NUMA node split evenly among the ranks sharing it, and the nearest
 // NIC. Without GPUs: ranks spread in blocks over the cores (round-robin when
