@@ -13,6 +13,7 @@
 #include "balance/lp.h"
 #include "common/check.h"
 #include "runtime/commands.h"
+#include "runtime/config.h"
 
 namespace wideep {
 namespace {
@@ -95,6 +96,7 @@ void print_text(const LpResult& res, const Placement& p, double solve_us) {
 
 int lp_main(int argc, char** argv) {
   CLI::App app{"wideep lp: exact per-step LPLB solve for a placement and counts"};
+  app.name("wideep lp");
   std::string input;
   bool json = false;
   int repeat = 1;
@@ -104,11 +106,7 @@ int lp_main(int argc, char** argv) {
   app.add_option("--repeat", repeat, "solves to time (the median is reported)")->check(CLI::Range(1, 1000000));
   app.add_option("--ranks-per-node", ranks_per_node, "ranks per node for the locality objective")
       ->check(CLI::Range(0, 1 << 20));
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  if (!parse_cli(app, argc, argv)) return 0;
   const LpFile f = read_lp_file(input);
   const int num_logical = static_cast<int>(f.counts.size());
   if (num_logical == 0) bad_input("\"counts\" is empty");

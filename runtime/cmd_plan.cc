@@ -198,6 +198,7 @@ void print_table(const std::vector<Placement>& ps, const PlanOptions& o, const E
 int plan_main(int argc, char** argv) {
   PlanOptions o;
   CLI::App app{"wideep plan: offline EPLB placement from a load matrix (docs/usage-plan.md)"};
+  app.name("wideep plan");
   app.add_option("--loads", o.loads_path, "JSON file {\"loads\": [[...], ...]}: layers x logical experts")->required();
   app.add_option("--replicas", o.replicas, "physical slots per layer (required without --topology)");
   app.add_option("--groups", o.groups, "expert groups (hierarchical EPLB when groups % nodes == 0)");
