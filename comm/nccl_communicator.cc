@@ -470,8 +470,7 @@ class NcclCommunicator final : public DeviceCommunicator {
   void wait(const char* op) {
     if (aborted_) throw Error(ErrorCategory::kInternal, "NCCL communicator used after an abort");
     // The backstop for a CUDA or NCCL call that never returns to this poll loop.
-    WatchdogScope guard(rank_watchdog(), timeout_s_ + watchdog_grace_s(timeout_s_),
-                        "rank " + std::to_string(rank_) + ": NCCL " + where(op) + "; operations: " + peer_list());
+    WatchdogScope guard(rank_watchdog(), timeout_s_ + watchdog_grace_s(timeout_s_), "NCCL " + where(op));
     const double deadline = now_s() + timeout_s_;
     wait_enqueued(op, deadline);
     WIDEEP_CUDA_CHECK(cudaEventRecord(done_, stream_));
