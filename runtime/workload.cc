@@ -243,12 +243,19 @@ void Workload::route_sampled(int step, int layer, int64_t first_token, int num_t
   const bool hot = spec_.kind == WorkloadSpec::Kind::kHot;
   if (!hot && (step != cdf_step_ || layer != cdf_layer_)) {
     fill_cdf(step, layer, &cdf_);
+    cdf_guide_.resize(E);
+    for (int i = 0, e = 0; i < E; ++i) {
+      const double lo = static_cast<double>(i) / E;
+      while (e < E && cdf_[e] <= lo) ++e;
+      cdf_guide_[i] = e;
+    }
     cdf_step_ = step;
     cdf_layer_ = layer;
   }
   int hot_expert = 0;
-  for (int e = 0; e < E; ++e)
-    if (rank_of_expert_[layer][e] == 0) hot_expert = e;
+  if (hot)
+    for (int e = 0; e < E; ++e)
+      if (rank_of_expert_[layer][e] == 0) hot_expert = e;
   const double hot_rate = std::min(1.0, spec_.hot_frac * K);
   for (int t = 0; t < num_tokens; ++t) {
     int32_t* out = ids + static_cast<size_t>(t) * K;
@@ -264,7 +271,10 @@ void Workload::route_sampled(int step, int layer, int64_t first_token, int num_t
         e = static_cast<int>(u * (E - 1));
         if (e >= hot_expert) ++e;
       } else {
-        e = static_cast<int>(std::upper_bound(cdf_.begin(), cdf_.end(), u) - cdf_.begin());
+        // The first e with cdf_[e] > u (std::upper_bound), from the guide; one
+        // bucket early, so that rounding in u * E can never start past it.
+        e = cdf_guide_[std::max(std::min(static_cast<int>(u * E), E - 1) - 1, 0)];
+        while (e < E && cdf_[e] <= u) ++e;
         if (e >= E) e = E - 1;
       }
       bool dup = false;
