@@ -11,22 +11,9 @@ string(REPEAT "]" 100000 close_brackets)
 file(WRITE ${CMAKE_BINARY_DIR}/test_data/deep.json "${open_brackets}${close_brackets}")
 set(DEEP ${CMAKE_BINARY_DIR}/test_data/deep.json)
 
-# name|extra options|the one message (regex)
-function(run_bad_inputs)
-  cmake_parse_arguments(A "" "" "BASE;ENTRIES" ${ARGN})
-  foreach(entry ${A_ENTRIES})
-    string(REPLACE "|" ";" parts "${entry}")
-    list(GET parts 0 name)
-    list(GET parts 1 args)
-    list(GET parts 2 msg)
-    separate_arguments(args)
-    wideep_cli_test(NAME bad_run_${name} NP 4 RC 2 WITHIN 60 ARGS run ${A_BASE} ${args}
-      ONCE "error: .*${msg}" NOMATCH "step p50" "timeout after" "terminated by signal")
-  endforeach()
-endfunction()
-
 set(RB --backend mpi --experts 32 --tokens 32 --hidden 32 --ffn 64 --steps 1 --warmup 1 --quiet --timeout-s 5)
-run_bad_inputs(BASE ${RB} ENTRIES
+# name|extra options|the one message (regex)
+wideep_bad_input_tests(PREFIX bad_run NP 4 ONCE BASE run ${RB} ENTRIES
   # Options: each one's bad values.
   "backend_unknown|--backend tcp|--backend 'tcp': unknown backend"
   "dtype_unknown|--dtype fp8|--dtype 'fp8': unknown dtype"

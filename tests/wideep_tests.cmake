@@ -53,17 +53,24 @@ function(wideep_cli_test)
   set_tests_properties(${A_NAME} PROPERTIES TIMEOUT ${A_TIMEOUT} LABELS "${A_LABELS}" ENVIRONMENT "${env}")
 endfunction()
 
-# wideep_bad_input_tests(PREFIX p NP n BASE args... ENTRIES "name|args|message regex" ...)
-# One test per entry: exit 2, the message, and no table (nothing ran).
+# wideep_bad_input_tests(PREFIX p NP n [ONCE] BASE args... ENTRIES "name|args|message regex" ...)
+# One test per entry: exit 2, the message, and no table (nothing ran). ONCE:
+# the message "error: ..." on exactly one line (every rank reaches the verdict,
+# one prints it), within 60 s, and no rank reached a wait (no timeout, no kill).
 function(wideep_bad_input_tests)
-  cmake_parse_arguments(A "" "PREFIX;NP" "BASE;ENTRIES" ${ARGN})
+  cmake_parse_arguments(A "ONCE" "PREFIX;NP" "BASE;ENTRIES" ${ARGN})
   foreach(entry ${A_ENTRIES})
     string(REPLACE "|" ";" parts "${entry}")
     list(GET parts 0 name)
     list(GET parts 1 args)
     list(GET parts 2 msg)
     separate_arguments(args)
-    wideep_cli_test(NAME ${A_PREFIX}_${name} NP ${A_NP} RC 2 ARGS ${A_BASE} ${args} MATCH "${msg}"
-                    NOMATCH "step p50")
+    if(A_ONCE)
+      wideep_cli_test(NAME ${A_PREFIX}_${name} NP ${A_NP} RC 2 WITHIN 60 ARGS ${A_BASE} ${args}
+                      ONCE "error: .*${msg}" NOMATCH "step p50" "timeout after" "terminated by signal")
+    else()
+      wideep_cli_test(NAME ${A_PREFIX}_${name} NP ${A_NP} RC 2 ARGS ${A_BASE} ${args} MATCH "${msg}"
+                      NOMATCH "step p50")
+    endif()
   endforeach()
 endfunction()
