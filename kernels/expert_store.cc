@@ -3,19 +3,12 @@
 
 #include <cstring>
 
+#include "common/hash.h"
 #include "kernels/expert_cpu.h"
 
 namespace wideep {
 
-uint64_t ExpertStore::checksum_words(const float* p, size_t n) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (size_t i = 0; i < n; ++i) {
-    uint32_t bits;
-    std::memcpy(&bits, &p[i], 4);
-    h = (h ^ bits) * 0x100000001b3ull;
-  }
-  return h;
-}
+uint64_t ExpertStore::checksum_words(const float* p, size_t n) { return hash_bytes(0, p, n * sizeof(float)); }
 
 void ExpertStore::set_shape(int layers, int slots_per_rank, int shared, int hidden, int ffn, uint64_t seed) {
   layers_ = layers;

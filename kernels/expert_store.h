@@ -31,7 +31,7 @@ class ExpertStore {
 
   // Checksum of (layer, logical expert)'s weights as the generator makes them.
   static uint64_t expected_checksum(uint64_t seed, int layer, int expert, int hidden, int ffn);
-  // FNV-1a over the float bit patterns: any flipped bit changes it.
+  // hash_bytes (common/hash.h) over the float bit patterns: any flipped bit changes it.
   static uint64_t checksum_words(const float* p, size_t n);
 
  protected:

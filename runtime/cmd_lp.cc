@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -14,6 +13,7 @@
 #include "common/check.h"
 #include "runtime/commands.h"
 #include "runtime/config.h"
+#include "runtime/json_file.h"
 
 namespace wideep {
 namespace {
@@ -40,14 +40,8 @@ std::vector<T> int_array(const nlohmann::json& j, const char* field) {
 }
 
 LpFile read_lp_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) bad_input("cannot open '" + path + "'");
-  nlohmann::json j;
-  try {
-    in >> j;
-  } catch (const nlohmann::json::exception& e) {
-    bad_input("'" + path + "' is not valid JSON (" + e.what() + ")");
-  }
+  // The one FILE of this command: its messages name it as the option does.
+  const nlohmann::json j = read_json_file(path, "--input FILE");
   if (!j.is_object()) bad_input("expected a JSON object with ranks, phy2log, counts");
   for (const char* f : {"ranks", "phy2log", "counts"})
     if (!j.contains(f)) bad_input(std::string("missing field \"") + f + "\"");

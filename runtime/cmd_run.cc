@@ -19,6 +19,7 @@
 #include "comm/mpi_env.h"
 #include "common/check.h"
 #include "common/clock.h"
+#include "common/hash.h"
 #include "common/exit_status.h"
 #include "kernels/gpu_info.h"
 #include "runtime/commands.h"
@@ -35,24 +36,7 @@
 namespace wideep {
 namespace {
 
-// Checksums of the step JSON (repeatability, tests/compare_runs.py): a 64-bit
-// mix over 8-byte words, folded in a fixed order so that equal bits give
-// equal sums on any run; not a cryptographic hash.
-uint64_t mix64(uint64_t h, uint64_t w) {
-  h ^= w + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
-  return h * 0xff51afd7ed558ccdull;
-}
-uint64_t hash_bytes(uint64_t h, const void* data, size_t bytes) {
-  const auto* p = static_cast<const unsigned char*>(data);
-  for (; bytes >= 8; p += 8, bytes -= 8) {
-    uint64_t w;
-    std::memcpy(&w, p, 8);
-    h = mix64(h, w);
-  }
-  uint64_t tail = 0;
-  std::memcpy(&tail, p, bytes);
-  return mix64(h, tail ^ (static_cast<uint64_t>(bytes) << 56));
-}
+// Checksums of the step JSON (repeatability, tests/compare_runs.py): common/hash.h.
 std::string hex64(uint64_t h) { return fmt::format("{:016x}", h); }
 
 // This process's resident set in KiB from /proc/self/status: [0] VmRSS (all),
