@@ -68,11 +68,7 @@ class MpiCommunicator final : public Communicator {
     begin();
     auto* in = static_cast<unsigned char*>(recv);
     auto* out = static_cast<const unsigned char*>(send);
-    // Peers in ring order from this rank so that not every rank hits rank 0 first.
-    for (int i = 1; i < size_; ++i) {
-      const int p = (rank_ + size_ - i) % size_;
-      if (recv_bytes[p] > 0) post_recv(in + recv_offset[p], recv_bytes[p], p, kTagPayload);
-    }
+    post_payload_recvs(in, recv_bytes, recv_offset);
     for (int i = 1; i < size_; ++i) {
       const int p = (rank_ + i) % size_;
       if (send_bytes[p] > 0) post_send(out + send_offset[p], send_bytes[p], p, kTagPayload);
@@ -93,10 +89,7 @@ class MpiCommunicator final : public Communicator {
     const int nseg = send.segments_per_row;
     int64_t row_bytes = 0;
     for (int j = 0; j < nseg; ++j) row_bytes += send.seg_bytes[j];
-    for (int i = 1; i < size_; ++i) {
-      const int p = (rank_ + size_ - i) % size_;
-      if (recv_bytes[p] > 0) post_recv(in + recv_offset[p], recv_bytes[p], p, kTagPayload);
-    }
+    post_payload_recvs(in, recv_bytes, recv_offset);
     for (int i = 1; i < size_; ++i) {
       const int p = (rank_ + i) % size_;
       if (send_rows[p] > 0) post_send_rows(send, send_row_offset[p], send_rows[p], p, kTagPayload);
@@ -196,6 +189,14 @@ class MpiCommunicator final : public Communicator {
     MPI_Request r;
     WIDEEP_MPI_CHECK(MPI_Isend(buf, to_int(bytes, "send"), MPI_BYTE, peer, tag, MPI_COMM_WORLD, &r));
     add(r, -2 - peer);  // sends are encoded as -2 - peer, receives as peer
+  }
+  // The payload receives of an all-to-allv, peers in ring order from this rank
+  // so that not every rank hits rank 0 first; the self part is the caller's.
+  void post_payload_recvs(unsigned char* in, const int64_t* recv_bytes, const int64_t* recv_offset) {
+    for (int i = 1; i < size_; ++i) {
+      const int p = (rank_ + size_ - i) % size_;
+      if (recv_bytes[p] > 0) post_recv(in + recv_offset[p], recv_bytes[p], p, kTagPayload);
+    }
   }
   void post_send_rows(const RowGather& send, int64_t first_row, int64_t rows, int peer, int tag) {
     const int nseg = send.segments_per_row;

@@ -15,10 +15,6 @@
 extern "C" void openblas_set_num_threads(int num_threads);
 
 namespace wideep {
-namespace {
-// Ranks whose block pointers fit on the stack in the contiguous combine_rows.
-constexpr int kMaxCombineRanks = 256;
-}  // namespace
 
 void cpu_kernels_init() { openblas_set_num_threads(1); }
 
@@ -124,16 +120,10 @@ void combine_partial(const ExpertBatches& b, int rows, float* out_rows) {
 
 void combine_rows(const DispatchLayout& layout, const float* returned_rows, int hidden,
                   float* out) {
-  const float* rank_rows[kMaxCombineRanks];
-  std::vector<const float*> many;
-  const float** base = rank_rows;
-  if (layout.num_ranks > kMaxCombineRanks) {
-    many.resize(layout.num_ranks);
-    base = many.data();
-  }
+  std::vector<const float*> base(layout.num_ranks);  // tests and references only: not in a step loop
   for (int r = 0; r < layout.num_ranks; ++r)
     base[r] = returned_rows + static_cast<size_t>(hidden) * layout.rank_row_offset[r];
-  combine_rows(layout, base, hidden, out);
+  combine_rows(layout, base.data(), hidden, out);
 }
 
 void combine_rows(const DispatchLayout& layout, const float* const* rank_rows, int hidden, float* out) {

@@ -51,7 +51,8 @@ void run_local_experts(ExpertBatches* b, const std::vector<const float*>& w1,
 // out_rows [rows x hidden] = sum over the row's pairs of weight * expert output.
 void combine_partial(const ExpertBatches& b, int rows, float* out_rows);
 
-// out [T x hidden] = sum of the returned rows of each token (rows in layout order).
+// out [T x hidden] = sum of the returned rows of each token (rows in layout order,
+// contiguous). Allocates: for tests and references, not for a step loop.
 void combine_rows(const DispatchLayout& layout, const float* returned_rows, int hidden,
                   float* out);
 

@@ -21,17 +21,14 @@ double percentile(std::vector<double> v, double q) {
 
 RunMetrics::RunMetrics(const RunConfig& cfg, const char* backend) : cfg_(cfg), backend_(backend) {
   steps_.resize(static_cast<size_t>(std::max(cfg.steps, 0)));
-  for (StepRecord& r : steps_) r.layer_balancedness.assign(static_cast<size_t>(std::max(cfg.layers, 0)), 0.0);
+  for (StepRecord& r : steps_) r.reset(std::max(cfg.layers, 0));
   rebalances_.reserve(static_cast<size_t>(cfg.total_steps() / std::max(cfg.eplb_interval, 1) + 1));
 }
 
 StepRecord& RunMetrics::next_step() {
   WIDEEP_ASSERT(used_ < steps_.size(), "more steps recorded than --steps");
   StepRecord& r = steps_[used_++];
-  std::vector<double> layers = std::move(r.layer_balancedness);
-  r = StepRecord{};
-  r.layer_balancedness = std::move(layers);
-  std::fill(r.layer_balancedness.begin(), r.layer_balancedness.end(), 0.0);
+  r.reset(cfg_.layers);
   return r;
 }
 

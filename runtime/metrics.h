@@ -28,6 +28,15 @@ struct StepRecord {
   int64_t load_mismatches = 0;                // ranks whose realised load != the balancer's plan
   double max_abs_err = -1;                    // with --check
   double rel_err = -1;
+
+  // Back to the zeroed record of `layers` layers, keeping layer_balancedness's
+  // storage: no allocation once it has held that many.
+  void reset(int layers) {
+    std::vector<double> keep = std::move(layer_balancedness);
+    *this = StepRecord{};
+    keep.assign(static_cast<size_t>(layers), 0.0);
+    layer_balancedness = std::move(keep);
+  }
 };
 
 struct RebalanceRecord {

@@ -170,10 +170,7 @@ void SimEngine::run(RunMetrics* metrics, std::ostream* json, SimTotals* totals) 
   const double wall0 = now_us();
   StepRecord warmup_record;  // warm-up steps are simulated, not recorded
   for (int step = 0; step < cfg_.total_steps(); ++step) {
-    if (step < cfg_.warmup) {
-      warmup_record = StepRecord{};
-      warmup_record.layer_balancedness.assign(static_cast<size_t>(L_), 0.0);
-    }
+    if (step < cfg_.warmup) warmup_record.reset(L_);
     StepRecord& r = step < cfg_.warmup ? warmup_record : metrics->next_step();
     r.step = step;
     for (auto& ph : rank_phase_us_) ph.fill(0);
