@@ -75,18 +75,13 @@ inline void write_meta(const DispatchLayout& layout, int32_t row, const int32_t*
   const int P = layout.pairs_per_token;
   const int32_t dest = layout.row_rank[row];
   const size_t base = static_cast<size_t>(layout.row_token[row]) * P;
-  int32_t slots[64];
-  float weights[64];
-  for (int p0 = 0; p0 < P; p0 += 64) {
-    const int n = P - p0 < 64 ? P - p0 : 64;
-    for (int i = 0; i < n; ++i) {
-      const size_t q = base + p0 + i;
-      const bool here = pair_dest_rank[q] == dest;
-      slots[i] = here ? pair_local_slot[q] : -1;
-      weights[i] = here ? pair_weight[q] : 0.0f;
-    }
-    std::memcpy(meta + 4u * p0, slots, 4u * n);
-    std::memcpy(meta + 4u * (P + p0), weights, 4u * n);
+  // 4-byte aligned: meta follows H floats in a row, or starts an 8P-byte slice.
+  int32_t* slots = reinterpret_cast<int32_t*>(meta);
+  float* weights = reinterpret_cast<float*>(slots + P);
+  for (int p = 0; p < P; ++p) {
+    const bool here = pair_dest_rank[base + p] == dest;
+    slots[p] = here ? pair_local_slot[base + p] : -1;
+    weights[p] = here ? pair_weight[base + p] : 0.0f;
   }
 }
 }  // namespace

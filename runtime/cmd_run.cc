@@ -75,6 +75,7 @@ Prepared prepare(RunConfig& cfg, int num_ranks) {
     throw UsageError("--backend nccl: no GPU is visible to this process (use --backend mpi)");
   if (p.backend == "nccl" && !nccl_backend_available())
     throw UsageError("--backend nccl: this build has no NCCL backend (configure with WIDEEP_CUDA=ON)");
+  // Here, not in validate(): the backend is known only once it is resolved.
   if (p.backend == "mpi" && cfg.dtype == "bf16")
     throw UsageError("--dtype bf16 needs --backend nccl: the host path computes in fp32");
   p.dtype = p.backend == "nccl" ? dtype_name(device_dtype(cfg)) : "fp32";

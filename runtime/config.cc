@@ -85,8 +85,6 @@ void validate(RunConfig& c, int num_ranks) {
     throw UsageError("--backend '" + c.backend + "': unknown backend (mpi, nccl)");
   if (c.dtype != "auto" && c.dtype != "fp32" && c.dtype != "bf16")
     throw UsageError("--dtype '" + c.dtype + "': unknown dtype (auto, fp32, bf16)");
-  if (c.dtype == "bf16" && c.backend == "mpi")
-    throw UsageError("--dtype bf16 needs --backend nccl: the host path computes in fp32");
   positive(c.experts, "--experts");
   positive(c.topk, "--topk");
   positive(c.hidden, "--hidden");
