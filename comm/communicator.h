@@ -26,6 +26,12 @@ struct RowGather {
   int segments_per_row = 0;
   const void* const* seg = nullptr;      // [rows * segments_per_row]
   const int64_t* seg_bytes = nullptr;    // [segments_per_row]
+
+  int64_t row_bytes() const {
+    int64_t b = 0;
+    for (int j = 0; j < segments_per_row; ++j) b += seg_bytes[j];
+    return b;
+  }
 };
 
 // One point-to-point transfer of a batched exchange (EPLB weight moves).

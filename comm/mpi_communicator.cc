@@ -87,8 +87,7 @@ class MpiCommunicator final : public Communicator {
     begin();
     auto* in = static_cast<unsigned char*>(recv);
     const int nseg = send.segments_per_row;
-    int64_t row_bytes = 0;
-    for (int j = 0; j < nseg; ++j) row_bytes += send.seg_bytes[j];
+    const int64_t row_bytes = send.row_bytes();
     post_payload_recvs(in, recv_bytes, recv_offset);
     for (int i = 1; i < size_; ++i) {
       const int p = (rank_ + i) % size_;

@@ -191,8 +191,7 @@ class NcclCommunicator final : public DeviceCommunicator {
   void alltoallv_rows(const RowGather& send, const int64_t* send_rows, const int64_t* send_row_offset,
                       void* recv, const int64_t* recv_bytes, const int64_t* recv_offset) override {
     const int nseg = send.segments_per_row;
-    int64_t row_bytes = 0;
-    for (int j = 0; j < nseg; ++j) row_bytes += send.seg_bytes[j];
+    const int64_t row_bytes = send.row_bytes();
     gather_bytes_.assign(2 * static_cast<size_t>(size_), 0);
     int64_t* bytes = gather_bytes_.data();
     int64_t* offset = bytes + size_;
