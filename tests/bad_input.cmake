@@ -18,6 +18,7 @@ wideep_bad_input_tests(PREFIX bad_run NP 4 ONCE BASE run ${RB} ENTRIES
   "backend_unknown|--backend tcp|--backend 'tcp': unknown backend"
   "dtype_unknown|--dtype fp8|--dtype 'fp8': unknown dtype"
   "dtype_bf16_on_host|--dtype bf16|--dtype bf16 needs --backend nccl"
+  "check_every_zero|--check --check-every 0|--check-every must be positive"
   "experts_not_a_number|--experts abc|--experts"
   "experts_zero|--experts 0|--experts must be positive"
   "experts_huge|--experts 2097152|--experts is larger than 2\\^20"
