@@ -92,7 +92,7 @@ class DeviceMoeRunner final : public LayerRunner {
   std::vector<float> gate_w_, x_host_, out_host_;
   std::vector<uint16_t> x_bf16_;
   bool x_valid_ = false, out_valid_ = false;
-  std::vector<int64_t> local_counts_, rank_counts_;
+  std::vector<int64_t> local_counts_;
   std::vector<int64_t> send_rows_, recv_rows_, send_bytes_, send_off_, recv_bytes_, recv_off_;
   std::vector<int64_t> back_send_bytes_, back_send_off_, back_recv_bytes_, back_recv_off_;
   std::vector<int32_t> rank_row_offset_;
@@ -153,7 +153,6 @@ DeviceMoeRunner::DeviceMoeRunner(const RunConfig& cfg, DeviceCommunicator& comm,
   out_host_.assign(static_cast<size_t>(T_) * H_, 0.0f);
   if (dtype_ == DType::kBF16) x_bf16_.assign(static_cast<size_t>(T_) * H_, 0);
   local_counts_.assign(E_, 0);
-  rank_counts_.assign(static_cast<size_t>(R_) * E_, 0);
   for (auto* v : {&send_rows_, &recv_rows_, &send_bytes_, &send_off_, &recv_bytes_, &recv_off_,
                   &back_send_bytes_, &back_send_off_, &back_recv_bytes_, &back_recv_off_})
     v->assign(R_, 0);
@@ -204,12 +203,7 @@ void DeviceMoeRunner::route(int step, int layer) {
 }
 
 void DeviceMoeRunner::balance(int layer, LayerStats* st) {
-  const int64_t* gathered = nullptr;
-  if (router_.needs_counts()) {
-    comm_.allgather_int64(local_counts_.data(), E_, rank_counts_.data());
-    gathered = rank_counts_.data();
-  }
-  router_.assign(placement_[layer], ids_.data(), gate_w_.data(), gathered, &route_, &info_);
+  router_.balance(comm_, placement_[layer], ids_.data(), gate_w_.data(), local_counts_.data(), &route_, &info_);
   st->expected_load = info_.expected_load;
   const size_t TP = route_.pair_dest_rank.size();
   dev::copy_async(dest_d_.get(), route_.pair_dest_rank.data(), sizeof(int32_t) * TP, stream_);

@@ -57,7 +57,6 @@ MoeRunner::MoeRunner(const RunConfig& cfg, Communicator& comm, std::shared_ptr<c
   ids_.assign(static_cast<size_t>(T_) * K_, 0);
   gate_w_.assign(static_cast<size_t>(T_) * K_, 0.0f);
   local_counts_.assign(E_, 0);
-  rank_counts_.assign(static_cast<size_t>(R_) * E_, 0);
   meta_buf_.assign(max_send_rows * meta_bytes(P_), 0);
   row_segments_.assign(static_cast<size_t>(max_send_rows) * 2, nullptr);
   segment_bytes_[0] = static_cast<int64_t>(sizeof(float)) * H_;
@@ -84,12 +83,7 @@ void MoeRunner::route(int step, int layer) {
 }
 
 void MoeRunner::balance(int layer, LayerStats* st) {
-  const int64_t* gathered = nullptr;
-  if (router_.needs_counts()) {
-    comm_.allgather_int64(local_counts_.data(), E_, rank_counts_.data());
-    gathered = rank_counts_.data();
-  }
-  router_.assign(placement_[layer], ids_.data(), gate_w_.data(), gathered, &route_, &info_);
+  router_.balance(comm_, placement_[layer], ids_.data(), gate_w_.data(), local_counts_.data(), &route_, &info_);
   st->expected_load = info_.expected_load;
 }
 

@@ -67,7 +67,7 @@ class MoeRunner final : public LayerRunner {
 
   std::vector<float> x_, out_, gate_w_;
   std::vector<int32_t> ids_;
-  std::vector<int64_t> local_counts_, rank_counts_;
+  std::vector<int64_t> local_counts_;
   // Dispatch sends each row from where it lies: x_ for the activations, meta_buf_
   // for | slot[P] | w[P] | (RowGather segments); send_buf_ holds packed rows only
   // for --baseline (packed outside its timing) and fault_row_ a corrupted copy.

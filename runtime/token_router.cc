@@ -28,6 +28,17 @@ void TokenRouter::init(int num_ranks, int rank, int num_tokens, int topk, int sh
   shared_pairs_.assign(R_, static_cast<int64_t>(T_) * S_);
   shared_move_.assign(static_cast<size_t>(R_) * R_, 0);
   seen_.assign(E_, 0);
+  if (needs_counts()) rank_counts_.assign(static_cast<size_t>(R_) * E_, 0);
+}
+
+void TokenRouter::balance(Communicator& comm, const Placement& p, const int32_t* ids, const float* gate_w,
+                          const int64_t* local_counts, RouteArrays* out, BalanceInfo* info) {
+  const int64_t* gathered = nullptr;
+  if (needs_counts()) {
+    comm.allgather_int64(local_counts, E_, rank_counts_.data());
+    gathered = rank_counts_.data();
+  }
+  assign(p, ids, gate_w, gathered, out, info);
 }
 
 void TokenRouter::assign(const Placement& p, const int32_t* ids, const float* gate_w,

@@ -11,6 +11,7 @@
 
 #include "balance/copy_rules.h"
 #include "balance/placement.h"
+#include "comm/communicator.h"
 
 namespace wideep {
 
@@ -35,6 +36,12 @@ class TokenRouter {
   // Whether assign() needs the gathered per-(rank, expert) counts.
   bool needs_counts() const { return lplb_ || waterfill_; }
 
+  // The balance phase of one layer-step (collective when needs_counts()):
+  // exchanges what the balancer needs of every rank's counts over `comm`,
+  // then assign()s. local_counts [E] of this rank. The runner's one call site.
+  void balance(Communicator& comm, const Placement& p, const int32_t* ids, const float* gate_w,
+               const int64_t* local_counts, RouteArrays* out, BalanceInfo* info);
+
   // ids, gate_w [T*K]; rank_counts [R*E] when needs_counts(), else may be null.
   void assign(const Placement& p, const int32_t* ids, const float* gate_w,
               const int64_t* rank_counts, RouteArrays* out, BalanceInfo* info);
@@ -48,6 +55,7 @@ class TokenRouter {
   std::vector<int64_t> shared_pairs_;  // [R]
   std::vector<int64_t> shared_move_;   // [R*R]
   std::vector<int32_t> seen_;          // [E] per-rank running index of expert e
+  std::vector<int64_t> rank_counts_;   // [R*E] gathered counts (balance())
   LayerLp lp_;
 };
 
