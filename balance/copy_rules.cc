@@ -56,6 +56,21 @@ void LayerLp::solve(const Placement& p, const int64_t* rank_counts, int64_t* rou
   for (int r = 0; r < R_; ++r) routed_load[r] = lp_.rank_loads[r] - base_load_[r];
 }
 
+void LayerLp::solve(const Placement& p, const int64_t* counts, const int64_t* slot_rank, const int64_t* slot_node,
+                    const uint8_t* need_expert, int need_rank, int64_t* routed_load) {
+  LpInput in;
+  in.placement = &p;
+  in.counts = counts;
+  in.base_load = base_load_.data();
+  in.ranks_per_node = rpn_;
+  in.slot_rank_counts = slot_rank;
+  in.slot_node_counts = slot_node;
+  in.need_expert = need_expert;
+  in.need_rank = need_rank;
+  solver_.solve(in, &lp_);
+  for (int r = 0; r < R_; ++r) routed_load[r] = lp_.rank_loads[r] >= 0 ? lp_.rank_loads[r] - base_load_[r] : -1;
+}
+
 void place_shared_pairs(int rank, int num_ranks, int tokens, int topk, int shared,
                         const int64_t* move_row, int32_t* pair_dest_rank) {
   const int P = topk + shared;

@@ -33,7 +33,14 @@ class LayerLp {
             int ranks_per_node);
   // routed_load [R] receives each rank's LP load without its base load.
   void solve(const Placement& p, const int64_t* rank_counts, int64_t* routed_load);
+  // The same from what the O(E + P) counts exchange gives every rank: global
+  // counts [E], per-slot own-rank and own-node counts [P] (slot_node null: no
+  // node step). need_expert [E] / need_rank as in LpInput (null / -1: solve
+  // all); routed_load of ranks left unsolved is -1.
+  void solve(const Placement& p, const int64_t* counts, const int64_t* slot_rank, const int64_t* slot_node,
+             const uint8_t* need_expert, int need_rank, int64_t* routed_load);
   const LpResult& result() const { return lp_; }
+  const LpStats& stats() const { return solver_.stats(); }
 
  private:
   int R_ = 0, E_ = 0, rpn_ = 0;

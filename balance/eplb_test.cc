@@ -1,6 +1,7 @@
 // Tests of EPLB: DeepSeek's README example, input errors, balanced_packing,
 // max_gpu_load, align_to_previous, and properties of both policies over many
-// random inputs (valid, all served, wideep never co-located and never worse).
+// random inputs (valid, all served, wideep never co-located and never worse),
+// with quality floors: optimal on most tiny shapes, balancedness per zipf exponent.
 #include "balance/eplb.h"
 
 #include <gtest/gtest.h>
@@ -323,6 +324,13 @@ TEST(Eplb, FallbackIsNecessaryOnTinyShapes) {
   }
   std::printf("[ tiny ] %d cases: wideep optimal among duplicate-free placements on %d, "
               "necessary fallbacks %d\n", cases, optimal, fallbacks);
+  // The search is meant to reach the duplicate-free optimum on tiny shapes: it
+  // did on 270 of the 276 cases without a fallback when this was written. A
+  // greedy start that packs badly leaves the local search short of it far more
+  // often, which the per-case bounds above (never better than the optimum,
+  // never worse than deepseek) cannot see.
+  EXPECT_GE(cases, 250);
+  EXPECT_GE(optimal, 0.95 * (cases - fallbacks)) << optimal << " optimal of " << cases - fallbacks;
 }
 
 // The study of issue 3: 256 experts, 32 redundant (288 slots), 32 GPUs, 8 groups,
@@ -345,6 +353,11 @@ TEST(Eplb, ZipfStudyWideepVsDeepseek) {
       sum_wd += a, sum_ds += b, sum_ideal += total / 32;
     }
     EXPECT_LT(sum_wd, sum_ds);
+    // Quality floor against the ideal (the mean GPU load, a lower bound of the
+    // max): wideep <= deepseek holds by construction (it falls back), so only a
+    // floor catches a policy that got worse. Measured: 0.9999, 0.9999, 0.9759.
+    const double floor = s < 1.4 ? 0.999 : 0.97;
+    EXPECT_GE(sum_ideal / sum_wd, floor) << "zipf " << s << ": balancedness against the ideal";
     std::printf("[ zipf %.1f ] mean max GPU load: deepseek %.0f  wideep %.0f  (mean load %.0f)  "
                 "wideep/deepseek %.4f  balancedness deepseek %.4f wideep %.4f\n",
                 s, sum_ds / inputs, sum_wd / inputs, sum_ideal / inputs, sum_wd / sum_ds,

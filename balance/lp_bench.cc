@@ -1,6 +1,9 @@
-// Benchmarks of the exact LPLB solve plus the token split of one rank, and of
-// GLPK's simplex on the same instances (the ratio goes to docs/results.md).
-// Counts are zipf(1.2) samples with a fixed seed; 16 count vectors are cycled.
+// Benchmarks of the balance phase of one rank and layer-step as the run does it
+// after the counts exchange (the exact LPLB solve from the O(E + P) inputs plus
+// the token split of the last rank), and of GLPK's simplex on the same LP (the
+// ratio goes to docs/results.md). Counts are zipf(1.2) samples with a fixed
+// seed; 16 count vectors are cycled, each solve warm-started from the previous
+// one as consecutive steps are (the Cold variant forgets the warm start).
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -18,10 +21,30 @@ namespace {
 
 constexpr int kTokensPerRank = 256, kTopk = 8, kVariants = 16;
 
+constexpr int kRanksPerNode = 8;
+
 struct Instance {
   Placement p;
   std::vector<std::vector<int64_t>> counts, rank_counts;  // [kVariants]
   std::vector<std::vector<int32_t>> topk_last;            // the last rank's routing per variant
+  // What the exchange hands the last rank: per-slot counts, its scans.
+  std::vector<std::vector<int64_t>> slot_rank, slot_node, before, node_before;
+
+  LpInput lp_input(int v) const {
+    LpInput in{&p, counts[v].data(), nullptr, nullptr, kRanksPerNode};
+    in.slot_rank_counts = slot_rank[v].data();
+    in.slot_node_counts = slot_node[v].data();
+    return in;
+  }
+  SplitCounts split_counts(int v) const {
+    SplitCounts c;
+    c.mine = &rank_counts[v][static_cast<size_t>(p.num_ranks - 1) * p.num_logical];
+    c.before = before[v].data();
+    c.node_before = node_before[v].data();
+    c.slot_rank = slot_rank[v].data();
+    c.slot_node = slot_node[v].data();
+    return c;
+  }
 };
 
 // zipf(s) weights over experts in a fixed shuffled order.
@@ -73,6 +96,18 @@ Instance make_instance(int R, int E, int P, bool cube) {
     in.counts.push_back(c);
     in.rank_counts.push_back(rc);
     in.topk_last.push_back(ids);
+    std::vector<int64_t> sr(in.p.num_slots()), sn(in.p.num_slots()), before(E, 0), node_before(E, 0);
+    lp_slot_counts(in.p, rc.data(), kRanksPerNode, sr.data(), sn.data());
+    const int last = R - 1, lo = last / kRanksPerNode * kRanksPerNode;
+    for (int r = 0; r < last; ++r)
+      for (int e = 0; e < E; ++e) {
+        before[e] += rc[static_cast<size_t>(r) * E + e];
+        if (r >= lo) node_before[e] += rc[static_cast<size_t>(r) * E + e];
+      }
+    in.slot_rank.push_back(sr);
+    in.slot_node.push_back(sn);
+    in.before.push_back(before);
+    in.node_before.push_back(node_before);
   }
   return in;
 }
@@ -81,26 +116,33 @@ const Instance& instance(int which) {
   static const Instance cube = make_instance(8, 64, 80, true);
   static const Instance mid = make_instance(64, 256, 320, false);
   static const Instance big = make_instance(256, 256, 512, false);
-  return which == 0 ? cube : which == 1 ? mid : big;
+  static const Instance huge = which == 3 ? make_instance(1024, 1024, 2048, false) : Instance{};
+  return which == 0 ? cube : which == 1 ? mid : which == 2 ? big : huge;
 }
 
-void BM_LpSolveAndSplit(benchmark::State& state) {
+void solve_and_split(benchmark::State& state, bool cold) {
   const Instance& in = instance(static_cast<int>(state.range(0)));
   LpSolver solver;
   LpResult res;
   std::vector<int32_t> slot(kTokensPerRank * kTopk);
   int v = 0;
   for (auto _ : state) {
-    const LpInput li{&in.p, in.counts[v].data(), in.rank_counts[v].data(), nullptr, 8};
-    solver.solve(li, &res);
-    split_tokens(in.p, in.rank_counts[v].data(), res.copy_tokens.data(), in.p.num_ranks - 1, in.topk_last[v].data(),
-                 kTokensPerRank, kTopk, 8, slot.data());
+    if (cold) solver.clear_warm_start();
+    solver.solve(in.lp_input(v), &res);
+    split_tokens(in.p, in.split_counts(v), res.copy_tokens.data(), in.p.num_ranks - 1, in.topk_last[v].data(),
+                 kTokensPerRank, kTopk, kRanksPerNode, slot.data());
     benchmark::DoNotOptimize(slot.data());
     v = (v + 1) % kVariants;
   }
   state.counters["ranks"] = in.p.num_ranks;
   state.counters["slots"] = in.p.num_slots();
+  state.counters["components"] = res.components;
+  const LpStats& st = solver.stats();
+  state.counters["warm_kept"] = st.warm_tried ? static_cast<double>(st.warm_kept) / st.warm_tried : 0;
 }
+
+void BM_LpSolveAndSplit(benchmark::State& state) { solve_and_split(state, false); }
+void BM_LpSolveAndSplitCold(benchmark::State& state) { solve_and_split(state, true); }
 
 // The two parts alone, to see where the time goes.
 void BM_LpSolveOnly(benchmark::State& state) {
@@ -109,7 +151,7 @@ void BM_LpSolveOnly(benchmark::State& state) {
   LpResult res;
   int v = 0;
   for (auto _ : state) {
-    solver.solve({&in.p, in.counts[v].data(), in.rank_counts[v].data(), nullptr, 8}, &res);
+    solver.solve(in.lp_input(v), &res);
     benchmark::DoNotOptimize(res.max_load);
     v = (v + 1) % kVariants;
   }
@@ -119,13 +161,12 @@ void BM_SplitOnly(benchmark::State& state) {
   const Instance& in = instance(static_cast<int>(state.range(0)));
   LpSolver solver;
   std::vector<LpResult> res(kVariants);
-  for (int v = 0; v < kVariants; ++v)
-    solver.solve({&in.p, in.counts[v].data(), in.rank_counts[v].data(), nullptr, 8}, &res[v]);
+  for (int v = 0; v < kVariants; ++v) solver.solve(in.lp_input(v), &res[v]);
   std::vector<int32_t> slot(kTokensPerRank * kTopk);
   int v = 0;
   for (auto _ : state) {
-    split_tokens(in.p, in.rank_counts[v].data(), res[v].copy_tokens.data(), in.p.num_ranks - 1, in.topk_last[v].data(),
-                 kTokensPerRank, kTopk, 8, slot.data());
+    split_tokens(in.p, in.split_counts(v), res[v].copy_tokens.data(), in.p.num_ranks - 1, in.topk_last[v].data(),
+                 kTokensPerRank, kTopk, kRanksPerNode, slot.data());
     benchmark::DoNotOptimize(slot.data());
     v = (v + 1) % kVariants;
   }
@@ -143,11 +184,12 @@ void BM_GlpkSimplex(benchmark::State& state) {
 }
 
 // 0: 8 ranks cube, 64 experts; 1: 64 ranks, 256 experts, 320 slots;
-// 2: 256 ranks, 256 experts, 512 slots.
-BENCHMARK(BM_LpSolveAndSplit)->DenseRange(0, 2)->Unit(benchmark::kMicrosecond)->Repetitions(5)->ReportAggregatesOnly(true);
-BENCHMARK(BM_LpSolveOnly)->DenseRange(0, 2)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_SplitOnly)->DenseRange(0, 2)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_GlpkSimplex)->DenseRange(0, 2)->Unit(benchmark::kMicrosecond)->Repetitions(5)->ReportAggregatesOnly(true);
+// 2: 256 ranks, 256 experts, 512 slots; 3: 1024 ranks, 1024 experts, 2048 slots.
+BENCHMARK(BM_LpSolveAndSplit)->DenseRange(0, 3)->Unit(benchmark::kMicrosecond)->Repetitions(5)->ReportAggregatesOnly(true);
+BENCHMARK(BM_LpSolveAndSplitCold)->DenseRange(0, 3)->Unit(benchmark::kMicrosecond)->Repetitions(5)->ReportAggregatesOnly(true);
+BENCHMARK(BM_LpSolveOnly)->DenseRange(0, 3)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_SplitOnly)->DenseRange(0, 3)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_GlpkSimplex)->DenseRange(0, 3)->Unit(benchmark::kMicrosecond)->Repetitions(5)->ReportAggregatesOnly(true);
 
 }  // namespace
 }  // namespace wideep

@@ -1,6 +1,8 @@
 // Tests of the exact LPLB solver against GLPK (an independent LP code, used only
-// here as an oracle) and a brute-force max-density over rank subsets, on
-// thousands of random instances: topologies, EPLB-like placements, skews, zeros.
+// here as an oracle, solving the whole LP at once) and a brute-force max-density
+// over rank subsets, on thousands of random instances: topologies, EPLB-like
+// placements, skews, zeros; decomposable placements solved per component and in
+// part; consecutive (warm-started) instances against cold solves.
 #include "balance/lp.h"
 
 #include <gtest/gtest.h>
@@ -176,6 +178,168 @@ TEST(LpSolver, MatchesGlpkAtScale) {
     check_solution(in, res);
     const double z = glpk_optimum(in.p, in.counts.data(), nullptr);
     ASSERT_NEAR(res.lp_opt, z, 1e-6 * std::max(1.0, z));
+  }
+}
+
+// Every count (and its rank split) moved by up to +-frac of itself: the next step.
+void perturb(Instance& in, std::mt19937_64& rng, double frac) {
+  const int E = in.p.num_logical;
+  std::fill(in.counts.begin(), in.counts.end(), 0);
+  for (size_t i = 0; i < in.rank_counts.size(); ++i) {
+    const int64_t c = in.rank_counts[i];
+    const double u = (static_cast<double>(rng() % 2001) - 1000.0) / 1000.0 * frac;
+    in.rank_counts[i] = std::max<int64_t>(0, c + std::llround(c * u));
+    in.counts[i % E] += in.rank_counts[i];
+  }
+}
+
+TEST(LpSolver, WarmStartedSequencesMatchColdSolvesAndGlpk) {
+  // Ten consecutive steps per placement: the warm solver's copies equal a cold
+  // solve's, its optimum GLPK's; the warm start is kept on most steps.
+  std::mt19937_64 rng(777);
+  int instances = 0;
+  int64_t tried = 0, kept = 0;
+  for (int it = 0; it < 300; ++it) {
+    Instance in = random_instance(rng, it % 3);
+    LpSolver warm, cold;
+    LpResult wres, cres;
+    const int rpn = it % 4 == 1 ? 2 : 0;
+    for (int step = 0; step < 10; ++step, ++instances) {
+      if (step > 0) perturb(in, rng, step % 3 == 0 ? 0.5 : 0.05);
+      const LpInput li{&in.p, in.counts.data(), in.rank_counts.data(), in.base.empty() ? nullptr : in.base.data(), rpn};
+      warm.solve(li, &wres);
+      cold.clear_warm_start();
+      cold.solve(li, &cres);
+      SCOPED_TRACE("instance " + std::to_string(it) + " step " + std::to_string(step));
+      check_solution(in, wres);
+      ASSERT_EQ(wres.copy_tokens, cres.copy_tokens);
+      ASSERT_EQ(wres.lp_opt, cres.lp_opt);
+      const double z = glpk_optimum(in.p, in.counts.data(), li.base_load);
+      ASSERT_NEAR(wres.lp_opt, z, 1e-6 * std::max(1.0, z));
+    }
+    tried += warm.stats().warm_tried;
+    kept += warm.stats().warm_kept;
+  }
+  EXPECT_EQ(instances, 3000);
+  EXPECT_GT(kept, tried / 2);
+  std::printf("warm start kept on %lld of %lld component solves\n", static_cast<long long>(kept),
+              static_cast<long long>(tried));
+}
+
+// Ranks dealt to g groups at random (interleaved, not contiguous); every slot of
+// a group holds one of the group's experts: the copy graph splits at least into
+// the groups.
+Placement decomposable_placement(std::mt19937_64& rng, int* groups_out) {
+  const int g = 2 + rng() % 4, S = 1 + rng() % 3;
+  const int R = g + rng() % 14;
+  std::vector<int> group(R);
+  for (int r = 0; r < R; ++r) group[r] = r < g ? r : static_cast<int>(rng() % g);
+  std::shuffle(group.begin(), group.end(), rng);
+  std::vector<std::vector<int>> experts(g);
+  int E = 0;
+  for (int k = 0; k < g; ++k) {
+    int slots = 0;
+    for (int r = 0; r < R; ++r) slots += (group[r] == k) * S;
+    const int n = 1 + rng() % slots;  // the group's experts: each gets a copy, the rest repeat
+    for (int i = 0; i < n; ++i) experts[k].push_back(E++);
+  }
+  std::vector<int> p2l(R * S);
+  std::vector<int> next(g, 0);
+  std::vector<int> order(R * S);
+  for (int s = 0; s < R * S; ++s) order[s] = s;
+  std::shuffle(order.begin(), order.end(), rng);
+  for (int s : order) {
+    const int k = group[s / S];
+    const auto& ex = experts[k];
+    p2l[s] = next[k] < static_cast<int>(ex.size()) ? ex[next[k]++] : ex[rng() % ex.size()];
+  }
+  *groups_out = g;
+  return lp_placement(R, E, p2l, "test");
+}
+
+TEST(LpSolver, DecomposedPlacementsMatchGlpkAndPartialSolves) {
+  // The per-component solve's optimum equals GLPK's optimum of the whole LP;
+  // a partial solve (only the components of some experts and of one rank)
+  // gives exactly the full solve's copies on what it solved, -1 elsewhere.
+  std::mt19937_64 rng(4242);
+  LpSolver full, part;
+  LpResult fres, pres;
+  int multi_component = 0, partial = 0;
+  for (int it = 0; it < 2000; ++it) {
+    int groups = 0;
+    Instance in;
+    in.p = decomposable_placement(rng, &groups);
+    const int R = in.p.num_ranks, E = in.p.num_logical;
+    in.counts = random_counts(rng, E, rng() % 3);
+    if (rng() % 3 == 0) {
+      in.base.resize(R);
+      for (auto& b : in.base) b = static_cast<int64_t>(rng() % 50);
+    }
+    in.rank_counts.assign(R * E, 0);
+    for (int e = 0; e < E; ++e) in.rank_counts[(rng() % R) * E + e] = in.counts[e];
+    const int rpn = it % 3 == 2 ? 2 : 0;
+    LpInput li{&in.p, in.counts.data(), it % 2 ? in.rank_counts.data() : nullptr,
+               in.base.empty() ? nullptr : in.base.data(), rpn};
+    full.solve(li, &fres);
+    SCOPED_TRACE("instance " + std::to_string(it));
+    check_solution(in, fres);
+    ASSERT_TRUE(fres.complete);
+    const double z = glpk_optimum(in.p, in.counts.data(), li.base_load);
+    ASSERT_NEAR(fres.lp_opt, z, 1e-6 * std::max(1.0, z));
+    if (R <= 10) ASSERT_NEAR(fres.lp_opt, brute_force_density(in.p, in.counts.data(), li.base_load), 1e-9 * std::max(1.0, z));
+    multi_component += fres.components > 1;
+    // Partial: a random third of the experts and one rank.
+    std::vector<uint8_t> need(E);
+    for (auto& n : need) n = rng() % 3 == 0;
+    li.need_expert = need.data();
+    li.need_rank = static_cast<int>(rng() % R);
+    part.solve(li, &pres);
+    partial += !pres.complete;
+    for (int s = 0; s < in.p.num_slots(); ++s)
+      if (pres.copy_tokens[s] >= 0) ASSERT_EQ(pres.copy_tokens[s], fres.copy_tokens[s]) << "slot " << s;
+    for (int e = 0; e < E; ++e)
+      if (need[e])
+        for (int k = 0; k < in.p.logcnt[e]; ++k) ASSERT_GE(pres.copy_tokens[in.p.copies(e)[k]], 0) << "expert " << e;
+    ASSERT_EQ(pres.rank_loads[li.need_rank], fres.rank_loads[li.need_rank]);
+    for (int r = 0; r < R; ++r)
+      if (pres.rank_loads[r] >= 0) ASSERT_EQ(pres.rank_loads[r], fres.rank_loads[r]);
+  }
+  EXPECT_GT(multi_component, 1000);  // a one-rank group has no multi expert: no component
+  EXPECT_GT(partial, 500);
+}
+
+TEST(LpSolver, LevelIsTheGlobalBoundForLightComponents) {
+  // Two independent pairs of ranks: {0, 1} share expert 0 (10 tokens), {2, 3}
+  // share expert 1 (2 tokens). Optimum 5; the light pair is filled to the
+  // level max(ceil(mean 3), largest fixed load 0) = 3 with its local tokens
+  // first, so both of expert 1's tokens stay on rank 3, where they come from.
+  Placement p = lp_placement(4, 2, {0, 0, 1, 1}, "test");
+  std::vector<int64_t> c = {10, 2}, rc = {5, 0, 5, 0, 0, 0, 0, 2};
+  LpSolver solver;
+  LpResult res;
+  solver.solve({&p, c.data(), rc.data(), nullptr, 0}, &res);
+  EXPECT_EQ(res.components, 2);
+  EXPECT_DOUBLE_EQ(res.lp_opt, 5.0);
+  EXPECT_EQ(res.copy_tokens, (std::vector<int64_t>{5, 5, 0, 2}));
+}
+
+TEST(LpSolver, SlotCountsEqualTheMatrixForm) {
+  // The O(P) locality inputs give the very copies the R x E matrix gives.
+  std::mt19937_64 rng(31);
+  LpSolver a, b;
+  LpResult ra, rb;
+  for (int it = 0; it < 500; ++it) {
+    Instance in = random_instance(rng, it % 3);
+    const int rpn = 1 + it % 3;
+    std::vector<int64_t> sr(in.p.num_slots()), sn(in.p.num_slots());
+    lp_slot_counts(in.p, in.rank_counts.data(), rpn, sr.data(), sn.data());
+    LpInput li{&in.p, in.counts.data(), in.rank_counts.data(), nullptr, rpn};
+    a.solve(li, &ra);
+    li.rank_counts = nullptr;
+    li.slot_rank_counts = sr.data();
+    li.slot_node_counts = sn.data();
+    b.solve(li, &rb);
+    ASSERT_EQ(ra.copy_tokens, rb.copy_tokens) << "instance " << it;
   }
 }
 

@@ -1,11 +1,13 @@
 // Exact, deterministic split of each expert's tokens among its copies: every
-// rank replays the same fill (own rank, then own node, then global order) over
-// the gathered counts and keeps only the pieces that cover its own tokens.
+// rank replays the same fill (own rank, then own node, then global order) from
+// the scanned counts and the per-slot counts, keeping only the pieces that cover
+// its own tokens. O(copies) per expert of this rank, plus O(pairs).
 #include "balance/token_split.h"
 
 #include <algorithm>
 #include <vector>
 
+#include "balance/lp.h"
 #include "common/check.h"
 
 namespace wideep {
@@ -18,8 +20,13 @@ struct Piece {
 
 // Per-thread work arrays: no allocation once a shape has been seen.
 struct SplitWork {
-  std::vector<int64_t> used;  // [R] tokens of a rank already placed (current expert)
-  std::vector<int> touched;   // ranks whose `used` must be reset
+  // Rank and node of every copy (log2phy layout), cached per placement: the
+  // fill walks copies many times and a division per visit would dominate.
+  std::vector<int> cached_p2l;
+  int cached_spr = 0, cached_rpn = 0, cached_e = 0;
+  std::vector<int32_t> copy_rank, copy_node;  // [E * max_copies]
+  std::vector<int> used_rank, used_node;  // ranks (and nodes) holding copies of the current expert
+  std::vector<int64_t> used_amount;   // their own tokens the copies took (step 1)
   std::vector<int64_t> rem;   // [copies] quota left
   std::vector<Piece> pieces;
   std::vector<int64_t> next;                        // [E] first entry of flat per expert
@@ -30,21 +37,15 @@ struct SplitWork {
     if (static_cast<int64_t>(flat.size()) <= i) flat.resize(std::max<int64_t>(i + 1, 2 * flat.size()));
     return flat[i];
   }
-  std::vector<int64_t> before;                      // [E] tokens of ranks below this one
+  std::vector<int64_t> before, node_before, slot_rank, slot_node;  // the matrix form's SplitCounts
 };
 
 struct ExpertSplit {
   const Placement& p;
-  const int64_t* rank_counts;
-  int rank, rpn, num_ranks, num_logical;
+  const SplitCounts& c;
+  int rank, rpn;
+  bool node_step;
   SplitWork& w;
-
-  int64_t count(int r, int e) const { return rank_counts[static_cast<size_t>(r) * num_logical + e]; }
-  int64_t left(int r, int e) const { return count(r, e) - w.used[r]; }
-  void use(int r, int64_t n) {
-    if (w.used[r] == 0 && n > 0) w.touched.push_back(r);
-    w.used[r] += n;
-  }
 
   // Copies [k0, k1) fill a token sequence in order; this rank's tokens occupy
   // [offset, offset + len) of it, starting at local index `local`.
@@ -64,65 +65,80 @@ struct ExpertSplit {
       n -= t;
     }
   }
-
-  void own_rank(int e, const int* cp, int n);
-  void own_node(int e, const int* cp, int n);
-  void global(int e, const int* cp, int n);
   void run(int e);
 };
 
-void ExpertSplit::own_rank(int e, const int* cp, int n) {
-  for (int k = 0; k < n; ++k) {
-    const int r = p.rank_of_slot(cp[k]);
-    const int64_t t = std::min(w.rem[k], left(r, e));
-    if (t <= 0) continue;
-    if (r == rank) w.pieces.push_back({w.used[r], w.used[r] + t, cp[k]});
-    use(r, t);
-    w.rem[k] -= t;
-  }
-}
-
-// Copies are in slot order, so the copies of one node are contiguous.
-void ExpertSplit::own_node(int e, const int* cp, int n) {
-  for (int k0 = 0; k0 < n;) {
-    const int node = p.rank_of_slot(cp[k0]) / rpn;
-    int k1 = k0;
-    int64_t quota = 0;
-    while (k1 < n && p.rank_of_slot(cp[k1]) / rpn == node) quota += w.rem[k1++];
-    const int lo = node * rpn, hi = std::min(num_ranks, lo + rpn);
-    int64_t offset = 0;
-    for (int r = lo; r < hi && offset < quota; ++r) {
-      const int64_t len = left(r, e), take = std::min(len, quota - offset);
-      if (r == rank) map_window(cp, k0, k1, offset, len, w.used[r]);
-      use(r, take);
-      offset += len;
-    }
-    take_quota(k0, k1, std::min(offset, quota));
-    k0 = k1;
-  }
-}
-
-void ExpertSplit::global(int e, const int* cp, int n) {
-  // Tokens of lower ranks not placed yet: all of them minus what steps 1-2 took.
-  int64_t offset = w.before[e];
-  for (int r : w.touched)
-    if (r < rank) offset -= w.used[r];
-  const int64_t len = left(rank, e);
-  const size_t before = w.pieces.size();
-  map_window(cp, 0, n, offset, len, w.used[rank]);
-  int64_t got = 0;
-  for (size_t i = before; i < w.pieces.size(); ++i) got += w.pieces[i].end - w.pieces[i].begin;
-  WIDEEP_ASSERT(got == len, "split_tokens: copy quotas do not cover the expert's tokens");
-}
-
+// Per expert: (1) each copy takes its own rank's tokens (copies of one rank are
+// contiguous in slot order and share that rank's count); (2) a node's copies
+// take the node's remaining tokens in rank order; (3) the rest, in global order
+// (rank, then local index), fill the remaining quotas in slot order. This rank
+// needs, of the others, only each copy's own-rank and own-node counts and the
+// tokens of lower ranks (before, node_before).
 void ExpertSplit::run(int e) {
   const int n = p.logcnt[e];
   const int* cp = p.copies(e);
-  own_rank(e, cp, n);
-  if (rpn > 0 && rpn < num_ranks) own_node(e, cp, n);
-  global(e, cp, n);
-  for (int r : w.touched) w.used[r] = 0;
-  w.touched.clear();
+  const int32_t* crank = &w.copy_rank[static_cast<size_t>(e) * p.max_copies];
+  const int32_t* cnode = &w.copy_node[static_cast<size_t>(e) * p.max_copies];
+  const int64_t mine = c.mine[e];
+  const int my_node = node_step ? rank / rpn : 0;
+  // 1. Own rank. used1 of every copy rank, in rank order.
+  w.used_rank.clear();
+  w.used_node.clear();
+  w.used_amount.clear();
+  int64_t used1_self = 0, lower_used1 = 0;
+  for (int k = 0; k < n;) {
+    const int r = crank[k];
+    const int64_t cnt = c.slot_rank[cp[k]];
+    int64_t used = 0;
+    for (; k < n && crank[k] == r; ++k) {
+      const int64_t t = std::min(w.rem[k], cnt - used);
+      if (t <= 0) continue;
+      if (r == rank) w.pieces.push_back({used, used + t, cp[k]});
+      used += t;
+      w.rem[k] -= t;
+    }
+    w.used_rank.push_back(r);
+    w.used_node.push_back(cnode[k - 1]);
+    w.used_amount.push_back(used);
+    if (r < rank) lower_used1 += used;
+    if (r == rank) used1_self = used;
+  }
+  // 2. Own node (copies of a node are contiguous in slot order).
+  int64_t lower_used2 = 0, used2_self = 0;
+  if (node_step) {
+    size_t u = 0;  // cursor into used_rank (same order as the copies)
+    for (int k0 = 0; k0 < n;) {
+      const int node = cnode[k0];
+      int k1 = k0;
+      int64_t quota = 0;
+      while (k1 < n && cnode[k1] == node) quota += w.rem[k1++];
+      int64_t node_used1 = 0, node_lower_used1 = 0;
+      for (; u < w.used_rank.size() && w.used_node[u] == node; ++u) {
+        node_used1 += w.used_amount[u];
+        if (w.used_rank[u] < rank) node_lower_used1 += w.used_amount[u];
+      }
+      const int64_t taken = std::min(c.slot_node[cp[k0]] - node_used1, quota);
+      if (node < my_node) {
+        lower_used2 += taken;
+      } else if (node == my_node) {
+        // This rank's remaining tokens sit after the lower node ranks' remaining ones.
+        const int64_t offset = c.node_before[e] - node_lower_used1, len = mine - used1_self;
+        map_window(cp, k0, k1, offset, len, used1_self);
+        used2_self = std::max<int64_t>(0, std::min(quota - offset, len));
+        lower_used2 += std::min(offset, quota);
+      }
+      take_quota(k0, k1, taken);
+      k0 = k1;
+    }
+  }
+  // 3. Global order: tokens of lower ranks not placed yet come first.
+  const int64_t offset = c.before[e] - lower_used1 - lower_used2;
+  const int64_t len = mine - used1_self - used2_self;
+  const size_t first = w.pieces.size();
+  map_window(cp, 0, n, offset, len, used1_self + used2_self);
+  int64_t got = 0;
+  for (size_t i = first; i < w.pieces.size(); ++i) got += w.pieces[i].end - w.pieces[i].begin;
+  WIDEEP_ASSERT(got == len, "split_tokens: copy quotas do not cover the expert's tokens");
 }
 
 }  // namespace
@@ -136,27 +152,57 @@ void split_tokens(const Placement& p, const int64_t* rank_counts, const int64_t*
 void split_tokens(const Placement& p, const int64_t* rank_counts, const int64_t* copy_tokens,
                   int rank, const int32_t* topk_ids, int num_tokens, int topk,
                   int ranks_per_node, int32_t* slot_of_pair) {
+  thread_local SplitWork m;
+  const int E = p.num_logical, R = p.num_ranks;
+  const bool node = ranks_per_node > 1 && ranks_per_node < R;
+  m.before.assign(E, 0);
+  m.node_before.assign(E, 0);
+  const int node_lo = node ? rank / ranks_per_node * ranks_per_node : 0;
+  for (int r = 0; r < rank; ++r) {
+    const int64_t* row = rank_counts + static_cast<size_t>(r) * E;
+    for (int e = 0; e < E; ++e) m.before[e] += row[e];
+    if (node && r >= node_lo)
+      for (int e = 0; e < E; ++e) m.node_before[e] += row[e];
+  }
+  m.slot_rank.resize(p.num_slots());
+  m.slot_node.resize(p.num_slots());
+  lp_slot_counts(p, rank_counts, ranks_per_node, m.slot_rank.data(), m.slot_node.data());
+  SplitCounts c;
+  c.mine = rank_counts + static_cast<size_t>(rank) * E;
+  c.before = m.before.data();
+  c.node_before = m.node_before.data();
+  c.slot_rank = m.slot_rank.data();
+  c.slot_node = m.slot_node.data();
+  split_tokens(p, c, copy_tokens, rank, topk_ids, num_tokens, topk, ranks_per_node, slot_of_pair);
+}
+
+void split_tokens(const Placement& p, const SplitCounts& c, const int64_t* copy_tokens, int rank,
+                  const int32_t* topk_ids, int num_tokens, int topk, int ranks_per_node, int32_t* slot_of_pair) {
   thread_local SplitWork w;
   const int E = p.num_logical, R = p.num_ranks;
-  const int64_t* mine = rank_counts + static_cast<size_t>(rank) * E;
-  w.used.assign(R, 0);
+  const int64_t* mine = c.mine;
   w.rem.resize(std::max(p.max_copies, 1));
   w.pieces.clear();
   w.next.resize(E);
   w.step.resize(E);
   w.next32.resize(E);
-  // Column sums over lower ranks, row by row (contiguous), only when some expert
-  // of this rank has several copies and so needs the global step.
-  bool any_multi = false;
-  for (int e = 0; e < E && !any_multi; ++e) any_multi = mine[e] > 0 && p.logcnt[e] > 1;
-  if (any_multi) {
-    w.before.assign(E, 0);
-    for (int r = 0; r < rank; ++r) {
-      const int64_t* row = rank_counts + static_cast<size_t>(r) * E;
-      for (int e = 0; e < E; ++e) w.before[e] += row[e];
+  const bool node_step = ranks_per_node > 1 && ranks_per_node < R;
+  WIDEEP_ASSERT(!node_step || (c.node_before && c.slot_node), "split_tokens: the node step needs node counts");
+  if (w.cached_spr != p.slots_per_rank || w.cached_rpn != ranks_per_node || w.cached_e != E ||
+      w.cached_p2l != p.phy2log) {
+    w.cached_e = E;
+    w.cached_p2l = p.phy2log;
+    w.cached_spr = p.slots_per_rank;
+    w.cached_rpn = ranks_per_node;
+    w.copy_rank.assign(p.log2phy.size(), -1);
+    w.copy_node.assign(p.log2phy.size(), 0);
+    for (size_t i = 0; i < p.log2phy.size(); ++i) {
+      if (p.log2phy[i] < 0) continue;
+      w.copy_rank[i] = p.rank_of_slot(p.log2phy[i]);
+      w.copy_node[i] = node_step ? w.copy_rank[i] / ranks_per_node : 0;
     }
   }
-  ExpertSplit split{p, rank_counts, rank, ranks_per_node, R, E, w};
+  ExpertSplit split{p, c, rank, ranks_per_node, node_step, w};
   // Each expert gets a run of `flat` holding the slot of each of its tokens in
   // local order, or a single entry (step 0) when all its tokens go to one slot,
   // so that the pass over the pairs is a lookup with no data-dependent branch.

@@ -1,6 +1,7 @@
 // Waterfill balancers: the shared-expert fill (exact integer quotas, local
 // first, overloaded ranks' excess poured into slack ranks in rank order) and the
-// greedy routed fill (each expert's tokens level its copies' ranks).
+// greedy routed fill (each expert's tokens level its copies' ranks), and
+// SGLang's slack-proportional per-token draw (waterfill_sglang).
 #include "balance/waterfill.h"
 
 #include <algorithm>
@@ -115,6 +116,72 @@ void waterfill_routed(const LpInput& in, LpResult* out) {
   out->rank_loads = load;
   out->max_load = *std::max_element(load.begin(), load.end());
   out->lp_opt = -1;
+}
+
+namespace {
+// splitmix64: the draws must repeat run to run and rank to rank, from the key alone.
+uint64_t mix(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+}  // namespace
+
+uint64_t sglang_waterfill_key(int64_t call) { return mix(0x5A1A7E9F11ull ^ mix(static_cast<uint64_t>(call))); }
+
+void waterfill_sglang(const SglangWaterfillInput& in, int32_t* shared_dest) {
+  const int R = in.num_ranks, T = in.tokens, K = in.topk, S = in.shared;
+  WIDEEP_ASSERT(R > 0 && in.rank >= 0 && in.rank < R && in.rank_loads && (K == 0 || in.routed_dest),
+                "waterfill_sglang: bad input");
+  const size_t pairs = static_cast<size_t>(T) * S;
+  if (T < kSglangMinBalanceTokens) {
+    std::fill(shared_dest, shared_dest + pairs, in.rank);
+    return;
+  }
+  int64_t sum = 0, peak = 0;
+  for (int r = 0; r < R; ++r) {
+    sum += in.rank_loads[r];
+    peak = std::max(peak, in.rank_loads[r]);
+  }
+  const int64_t shared_total = static_cast<int64_t>(in.dynamic ? R : 1) * T * S;
+  const int64_t level = (sum + shared_total + R - 1) / R;
+  // Slack weights in tenths, so that the local bonus 11/10 stays integral.
+  std::vector<int64_t> weight(R);
+  for (int r = 0; r < R; ++r) weight[r] = std::max<int64_t>(level - in.rank_loads[r], 0) * 10;
+  weight[in.rank] = weight[in.rank] / 10 * 11;
+  const bool all_ranks = in.dynamic && peak <= level;
+  std::vector<int> cand;
+  cand.reserve(K + 1);
+  for (int t = 0; t < T; ++t) {
+    cand.clear();
+    if (all_ranks) {
+      for (int r = 0; r < R; ++r) cand.push_back(r);
+    } else {
+      cand.push_back(in.rank);
+      for (int k = 0; k < K; ++k) {
+        const int r = in.routed_dest[static_cast<size_t>(t) * K + k];
+        if (std::find(cand.begin(), cand.end(), r) == cand.end()) cand.push_back(r);
+      }
+    }
+    int64_t total = 0;
+    for (int r : cand) total += weight[r];
+    for (int j = 0; j < S; ++j) {
+      int dest = in.rank;
+      if (total > 0) {
+        const uint64_t h = mix(in.key ^ mix(static_cast<uint64_t>(in.first_token + t) * 64 + j));
+        int64_t u = static_cast<int64_t>(h % static_cast<uint64_t>(total));
+        for (int r : cand) {
+          if (u < weight[r]) {
+            dest = r;
+            break;
+          }
+          u -= weight[r];
+        }
+      }
+      shared_dest[static_cast<size_t>(t) * S + j] = dest;
+    }
+  }
 }
 
 }  // namespace wideep

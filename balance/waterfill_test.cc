@@ -1,6 +1,7 @@
 // Tests of the Waterfill balancers: the shared-expert fill (row sums, water
 // level, local first) and the greedy routed fill (valid, never below the exact
-// LP optimum, and close to it on typical loads).
+// LP optimum, and close to it on typical loads), and SGLang's per-token draw
+// (candidates, small batches, local bonus, repeatable).
 #include "balance/waterfill.h"
 
 #include <gtest/gtest.h>
@@ -107,6 +108,77 @@ TEST(WaterfillRouted, LevelsCopies) {
   waterfill_routed({&p, c.data(), nullptr, base.data(), 0}, &res);
   EXPECT_EQ(res.copy_tokens, (std::vector<int64_t>{4, 2, 0}));
   EXPECT_EQ(res.max_load, 5);
+}
+
+// 4 ranks, rank 1's 100 tokens route to rank 2 (k = 0) and rank 3 (k = 1).
+struct SglangCase {
+  std::vector<int64_t> loads;
+  std::vector<int32_t> routed;
+  std::vector<int32_t> dest;
+  SglangWaterfillInput in;
+  SglangCase(std::vector<int64_t> l, int T, bool dynamic) : loads(std::move(l)), routed(T * 2), dest(T) {
+    for (int t = 0; t < T; ++t) {
+      routed[t * 2] = 2;
+      routed[t * 2 + 1] = 3;
+    }
+    in.num_ranks = 4;
+    in.rank = 1;
+    in.tokens = T;
+    in.topk = 2;
+    in.shared = 1;
+    in.first_token = 100;
+    in.rank_loads = loads.data();
+    in.routed_dest = routed.data();
+    in.dynamic = dynamic;
+    in.key = 42;
+  }
+  std::vector<int> histogram() {
+    waterfill_sglang(in, dest.data());
+    std::vector<int> h(4, 0);
+    for (int32_t d : dest) ++h[d];
+    return h;
+  }
+};
+
+TEST(WaterfillSglang, CandidatesAreHomeAndRoutedRanksWhileAboveLevel) {
+  // Loads 1000, 0, 100, 0 (+ 400 shared): H = 375, rank 0 above it, so only
+  // ranks 1, 2, 3 are candidates; rank 0 never gets a pair.
+  SglangCase c({1000, 0, 100, 0}, 100, true);
+  const std::vector<int> h = c.histogram();
+  EXPECT_EQ(h[0], 0);
+  EXPECT_EQ(h[1] + h[2] + h[3], 100);
+  EXPECT_GT(h[2], 0);
+  // Weights 375*11 : 275 : 375 (home bonus 11/10): home gets the most.
+  EXPECT_GT(h[1], h[2]);
+}
+
+TEST(WaterfillSglang, AllRanksOnceNoRankIsAboveTheLevel) {
+  // Loads 10, 300, 300, 300 (+ 400): H = 328 >= max, so rank 0 (not routed to)
+  // is a candidate too, and gets most of the pairs.
+  SglangCase c({10, 300, 300, 300}, 100, true);
+  const std::vector<int> h = c.histogram();
+  EXPECT_GT(h[0], h[1] + h[2] + h[3]);
+  // Static mode: candidates stay home and routed ranks.
+  SglangCase s({10, 300, 300, 300}, 100, false);
+  EXPECT_EQ(s.histogram()[0], 0);
+}
+
+TEST(WaterfillSglang, SmallBatchesAndNoSlackStayLocal) {
+  SglangCase small({1000, 0, 0, 0}, kSglangMinBalanceTokens - 1, true);
+  EXPECT_EQ(small.histogram()[1], kSglangMinBalanceTokens - 1);
+  // Every candidate at or above the level: nothing to fill, all local.
+  SglangCase full({0, 5000, 5000, 5000}, 100, true);
+  EXPECT_EQ(full.histogram()[1], 100);
+}
+
+TEST(WaterfillSglang, RepeatsAndDependsOnTheKey) {
+  SglangCase a({1000, 0, 100, 0}, 200, true), b({1000, 0, 100, 0}, 200, true);
+  a.histogram();
+  b.histogram();
+  EXPECT_EQ(a.dest, b.dest);
+  b.in.key = 43;
+  b.histogram();
+  EXPECT_NE(a.dest, b.dest);
 }
 
 }  // namespace

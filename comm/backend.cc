@@ -6,7 +6,7 @@
 namespace wideep {
 
 #ifdef WIDEEP_HAVE_NCCL
-std::unique_ptr<Communicator> make_nccl_communicator();  // comm/nccl_communicator.cc
+std::unique_ptr<Communicator> make_nccl_communicator(double timeout_s);  // comm/nccl_communicator.cc
 #endif
 
 bool nccl_backend_available() {
@@ -17,11 +17,16 @@ bool nccl_backend_available() {
 #endif
 }
 
-std::unique_ptr<Communicator> make_communicator(const std::string& backend) {
-  if (backend == "mpi") return make_mpi_communicator();
+std::unique_ptr<Communicator> make_communicator(const std::string& backend, double timeout_s) {
+  std::unique_ptr<Communicator> c;
+  if (backend == "mpi") c = make_mpi_communicator();
 #ifdef WIDEEP_HAVE_NCCL
-  if (backend == "nccl") return make_nccl_communicator();
+  if (backend == "nccl") c = make_nccl_communicator(timeout_s);
 #endif
+  if (c) {
+    c->set_timeout_s(timeout_s);
+    return c;
+  }
   throw UsageError("--backend " + backend + ": not available in this build");
 }
 

@@ -10,6 +10,8 @@
 namespace wideep {
 
 bool nccl_backend_available();
-std::unique_ptr<Communicator> make_communicator(const std::string& backend);
+// The communicator has `timeout_s` (--timeout-s) before it is created: the
+// NCCL backend's initialisation waits for every rank under that deadline.
+std::unique_ptr<Communicator> make_communicator(const std::string& backend, double timeout_s);
 
 }  // namespace wideep

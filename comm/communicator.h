@@ -5,6 +5,7 @@
 // that did not answer. Buffers are host memory for MPI, device memory for NCCL.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -82,6 +83,35 @@ class Communicator {
   virtual void allreduce_max_double(double* data, int64_t n) = 0;
   virtual void allreduce_sum_double(double* data, int64_t n) = 0;
   virtual void barrier() = 0;
+
+  // LPLB's O(E + P) counts exchange (runtime/token_router.cc). Host memory.
+  // recv [n]: the sum of send over the ranks below this one (zeros on rank 0).
+  // This default is a recursive doubling over alltoallv_bytes (ceil(log2 size)
+  // rounds of n values: what the NCCL backend, which has no scan, uses); the
+  // MPI backend overrides it with MPI_Exscan.
+  virtual void exscan_sum_int64(const int64_t* send, int64_t* recv, int64_t n) {
+    const int R = size(), me = rank();
+    std::vector<int64_t> acc(send, send + n), in(static_cast<size_t>(n)), zero(R, 0), sb(R), rb(R);
+    for (int d = 1; d < R; d <<= 1) {  // acc = the sum over ranks (me - 2d, me]
+      std::fill(sb.begin(), sb.end(), 0);
+      std::fill(rb.begin(), rb.end(), 0);
+      if (me + d < R) sb[me + d] = n * 8;
+      if (me - d >= 0) rb[me - d] = n * 8;
+      alltoallv_bytes(acc.data(), sb.data(), zero.data(), in.data(), rb.data(), zero.data());
+      if (me - d >= 0)
+        for (int64_t i = 0; i < n; ++i) acc[i] += in[i];
+    }
+    for (int64_t i = 0; i < n; ++i) recv[i] = acc[i] - send[i];
+  }
+  // Both at once, so that a backend overlaps them (one round of latency):
+  // reduce_data [n_reduce] is summed over all ranks in place, scan_recv
+  // [n_scan] receives exscan_sum_int64(scan_send). This default runs the two
+  // one after the other; the MPI backend posts both and waits once.
+  virtual void allreduce_exscan_sum_int64(int64_t* reduce_data, int64_t n_reduce, const int64_t* scan_send,
+                                          int64_t* scan_recv, int64_t n_scan) {
+    allreduce_sum_int64(reduce_data, n_reduce);
+    exscan_sum_int64(scan_send, scan_recv, n_scan);
+  }
 
   // Posts all receives, then all sends, in list order, and waits for all.
   // Not collective: only the ranks named in the lists take part.

@@ -133,6 +133,28 @@ class MpiCommunicator final : public Communicator {
   void allreduce_sum_int64(int64_t* data, int64_t n) override {
     allreduce(data, n, MPI_INT64_T, MPI_SUM, "allreduce(sum)");
   }
+  // LPLB's counts exchange: n values per rank instead of an allgather's size * n.
+  void exscan_sum_int64(const int64_t* send, int64_t* recv, int64_t n) override {
+    begin();
+    MPI_Request r;
+    WIDEEP_MPI_CHECK(MPI_Iexscan(send, recv, to_int(n, "exscan count"), MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD, &r));
+    add(r, -1);
+    wait_all("exscan(sum)");
+    if (rank_ == 0) std::fill(recv, recv + n, 0);  // MPI leaves rank 0's result undefined
+  }
+  void allreduce_exscan_sum_int64(int64_t* reduce_data, int64_t n_reduce, const int64_t* scan_send,
+                                  int64_t* scan_recv, int64_t n_scan) override {
+    begin();
+    MPI_Request r[2];
+    WIDEEP_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, reduce_data, to_int(n_reduce, "allreduce count"), MPI_INT64_T,
+                                    MPI_SUM, MPI_COMM_WORLD, &r[0]));
+    WIDEEP_MPI_CHECK(MPI_Iexscan(scan_send, scan_recv, to_int(n_scan, "exscan count"), MPI_INT64_T, MPI_SUM,
+                                 MPI_COMM_WORLD, &r[1]));
+    add(r[0], -1);
+    add(r[1], -1);
+    wait_all("allreduce(sum) + exscan(sum)");
+    if (rank_ == 0) std::fill(scan_recv, scan_recv + n_scan, 0);  // MPI leaves rank 0's result undefined
+  }
   void allreduce_max_double(double* data, int64_t n) override {
     allreduce(data, n, MPI_DOUBLE, MPI_MAX, "allreduce(max)");
   }

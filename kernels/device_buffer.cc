@@ -22,12 +22,18 @@ cudaStream_t cs(void* s) { return static_cast<cudaStream_t>(s); }
 // Polls `query` (returns cudaSuccess when done, cudaErrorNotReady while not)
 // until done or the deadline; yields the core between polls (ranks may share cores).
 template <typename Q>
-void poll(Q query, double timeout_s, const std::string& what) {
+void poll(Q query, const char* call, double timeout_s, const std::string& what) {
   const double deadline = now_s() + timeout_s;
   for (unsigned spins = 0;; ++spins) {
     const cudaError_t e = query();
     if (e == cudaSuccess) return;
-    if (e != cudaErrorNotReady) WIDEEP_CUDA_CHECK(e);
+    // A sticky error of any earlier work on the stream (an asynchronous kernel
+    // fault) surfaces here, far from its launch: name the wait that saw it.
+    if (e != cudaErrorNotReady)
+      throw Error(ErrorCategory::kSystem, "rank " + std::to_string(error_rank()) + ": CUDA error " +
+                                              cudaGetErrorName(e) + ": " + cudaGetErrorString(e) + " [" + call +
+                                              "] while waiting for the GPU: " + what +
+                                              " (an asynchronous fault of work enqueued before this wait)");
     if (spins > 64) sched_yield();
     if ((spins & 63) == 0 && now_s() > deadline)
       throw Error(ErrorCategory::kTimeout, "rank " + std::to_string(error_rank()) +
@@ -95,7 +101,7 @@ void memset_async(void* dst, int value, size_t bytes, void* stream) {
 }
 
 void stream_wait(void* stream, double timeout_s, const std::string& what) {
-  poll([&] { return cudaStreamQuery(cs(stream)); }, timeout_s, what);
+  poll([&] { return cudaStreamQuery(cs(stream)); }, "cudaStreamQuery", timeout_s, what);
 }
 
 int current_device() {
@@ -124,7 +130,7 @@ void EventTimer::record(int i, void* stream) {
 }
 
 void EventTimer::wait(int i, double timeout_s, const std::string& what) {
-  poll([&] { return cudaEventQuery(static_cast<cudaEvent_t>(ev_[i])); }, timeout_s, what);
+  poll([&] { return cudaEventQuery(static_cast<cudaEvent_t>(ev_[i])); }, "cudaEventQuery", timeout_s, what);
 }
 
 int64_t EventTimer::elapsed_ns(int from, int to) const {

@@ -72,7 +72,9 @@ class StreamHandle {
 // Async copies on a stream (cudaMemcpyDefault: any direction under UVA).
 void copy_async(void* dst, const void* src, size_t bytes, void* stream);
 void memset_async(void* dst, int value, size_t bytes, void* stream);
-// Polls until all work on `stream` is done; throws Error(kTimeout) naming `what`.
+// Polls until all work on `stream` is done; throws Error(kTimeout) naming `what`
+// past the deadline, and Error(kSystem) naming `what` and the CUDA error when
+// earlier work on the stream faulted (so pass the phase and step in `what`).
 void stream_wait(void* stream, double timeout_s, const std::string& what);
 // The current device and how many this process sees.
 int current_device();

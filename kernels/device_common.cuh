@@ -1,5 +1,5 @@
-// Device helpers shared by wideep's .cu files: dtype load/store, block-wide
-// byte copies and grid sizing. Included by .cu files only.
+// Device helpers shared by wideep's .cu files: block-wide byte copies and
+// grid sizing (element conversions are kernels/row_bodies.h, host and device). Included by .cu files only.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -20,15 +20,6 @@ inline int grid_for(int64_t n, int per_block, int cap = 8192) {
   const int64_t g = (n + per_block - 1) / per_block;
   return static_cast<int>(g < 1 ? 1 : (g > cap ? cap : g));
 }
-
-__device__ __forceinline__ float to_f(float v) { return v; }
-__device__ __forceinline__ float to_f(__nv_bfloat16 v) { return __bfloat162float(v); }
-template <typename T>
-__device__ __forceinline__ T from_f(float v);
-template <>
-__device__ __forceinline__ float from_f<float>(float v) { return v; }
-template <>
-__device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
 
 // The threads of a block copy `bytes` bytes with the widest access that the
 // addresses and the size allow (16, 4, 2 or 1 bytes).

@@ -12,44 +12,19 @@ namespace wideep {
 
 DeviceExpertStore::DeviceExpertStore(int layers, int slots_per_rank, int shared, int hidden, int ffn,
                                      uint64_t seed, DType compute, void* stream, double timeout_s)
-    : compute_(compute), stream_(stream), timeout_s_(timeout_s) {
-  set_shape(layers, slots_per_rank, shared, hidden, ffn, seed);
+    : stream_(stream), timeout_s_(timeout_s) {
+  set_shape(layers, slots_per_rank, shared, hidden, ffn, seed, compute);
   const size_t elems = static_cast<size_t>(layers) * slots_ * 2 * matrix_elems_;
   data_.allocate(elems * sizeof(float));
-  if (compute_ == DType::kBF16) mirror_.allocate(elems * 2);
+  if (has_mirror()) mirror_.allocate(elems * 2);
   host_.assign(2 * matrix_elems_, 0.0f);
-  stale_.assign(static_cast<size_t>(layers) * slots_, 0);
 }
 
 void DeviceExpertStore::wait(const char* what) {
   dev::stream_wait(stream_, timeout_s_, std::string("expert store: ") + what);
 }
 
-void* DeviceExpertStore::slot_data(int layer, int slot) {
-  stale_[static_cast<size_t>(layer) * slots_ + slot] = 1;
-  return master(layer, slot);
-}
-
-const void* DeviceExpertStore::w1(int layer, int slot) {
-  if (compute_ == DType::kF32) return master(layer, slot);
-  refresh_if_stale(layer, slot);
-  return mirror_.as<uint16_t>() + offset(layer, slot);
-}
-
-const void* DeviceExpertStore::w2(int layer, int slot) {
-  if (compute_ == DType::kF32) return master(layer, slot) + matrix_elems_;
-  refresh_if_stale(layer, slot);
-  return mirror_.as<uint16_t>() + offset(layer, slot) + matrix_elems_;
-}
-
-void DeviceExpertStore::refresh_if_stale(int layer, int slot) {
-  char& s = stale_[static_cast<size_t>(layer) * slots_ + slot];
-  if (s) refresh_mirror(layer, slot);
-}
-
 void DeviceExpertStore::refresh_mirror(int layer, int slot) {
-  stale_[static_cast<size_t>(layer) * slots_ + slot] = 0;
-  if (compute_ != DType::kBF16) return;
   dev::launch_to_bf16(master(layer, slot), mirror_.as<uint16_t>() + offset(layer, slot),
                       static_cast<int64_t>(2 * matrix_elems_), stream_);
 }
@@ -59,17 +34,15 @@ void DeviceExpertStore::fill(const std::vector<Placement>& placement, int rank) 
   const float s1 = 1.0f / std::sqrt(static_cast<float>(hidden_));
   const float s2 = 1.0f / std::sqrt(static_cast<float>(ffn_));
   for (int l = 0; l < layers_; ++l)
-    for (int s = 0; s < slots_; ++s) {
-      dev::launch_expert_weights(master(l, s), seed_, l,
-                                 expert_of_slot(placement, rank, l, s), hidden_, ffn_, s1, s2, stream_);
-      refresh_mirror(l, s);
-    }
+    for (int s = 0; s < slots_; ++s)
+      dev::launch_expert_weights(master(l, s), seed_, l, expert_of_slot(placement, rank, l, s), hidden_, ffn_, s1,
+                                 s2, stream_);
+  mark_all_stale();
   wait("fill");
 }
 
 void DeviceExpertStore::copy_slot(int layer, int dst_slot, ExpertStore& src, int src_slot) {
-  dev::copy_async(master(layer, dst_slot), src.slot_data(layer, src_slot), slot_bytes(), stream_);
-  refresh_mirror(layer, dst_slot);
+  dev::copy_async(slot_write(layer, dst_slot), src.slot_read(layer, src_slot), slot_bytes(), stream_);
   wait("copy_slot");
 }
 
@@ -80,13 +53,12 @@ uint64_t DeviceExpertStore::checksum(int layer, int slot) {
 }
 
 void DeviceExpertStore::flip_byte(int layer, int slot, size_t byte) {
-  unsigned char* p = reinterpret_cast<unsigned char*>(master(layer, slot)) + byte;
+  unsigned char* p = static_cast<unsigned char*>(slot_write(layer, slot)) + byte;
   unsigned char b = 0;
   dev::copy_async(&b, p, 1, stream_);
   wait("flip_byte");
   b ^= 0x10;
   dev::copy_async(p, &b, 1, stream_);
-  refresh_mirror(layer, slot);
   wait("flip_byte");
 }
 

@@ -1,10 +1,11 @@
-// CPU build of the per-destination dispatch layout and the permute into wire rows.
+// Host build of the per-destination dispatch layout and the permute into wire rows.
 #include "kernels/dispatch_layout.h"
 
 #include <algorithm>
 #include <cstring>
 
 #include "common/check.h"
+#include "kernels/row_bodies.h"
 
 namespace wideep {
 
@@ -17,8 +18,7 @@ void DispatchLayout::init(int r, int t, int p) {
   rank_row_offset.assign(r + 1, 0);
   row_token.assign(worst_rows, 0);
   row_rank.assign(worst_rows, 0);
-  token_row_offset.assign(static_cast<size_t>(t) + 1, 0);
-  token_rows.assign(worst_rows, 0);
+  token_rows.assign(static_cast<size_t>(t) * p, -1);
   total_rows = 0;
 }
 
@@ -57,51 +57,48 @@ void build_layout(const int32_t* pair_dest_rank, DispatchLayout* out) {
     }
   }
   for (int r = 0; r < R; ++r) out->rank_rows[r] = out->rank_row_offset[r + 1] - out->rank_row_offset[r];
-  // Each token's rows in rank order: rows are rank-major, so a stable pass keeps it.
-  std::vector<int32_t>& off = out->token_row_offset;
-  std::fill(off.begin(), off.end(), 0);
-  for (int32_t row = 0; row < out->total_rows; ++row) ++off[out->row_token[row] + 1];
-  for (int t = 0; t < T; ++t) off[t + 1] += off[t];
-  for (int32_t row = 0; row < out->total_rows; ++row) out->token_rows[off[out->row_token[row]]++] = row;
-  for (int t = T; t > 0; --t) off[t] = off[t - 1];  // the fill advanced every start by one token
-  off[0] = 0;
+  // Each token's rows in rank order: rows are rank-major, so one pass over them keeps it.
+  std::fill(out->token_rows.begin(), out->token_rows.end(), -1);
+  for (int32_t row = 0; row < out->total_rows; ++row) {
+    int32_t* mine = &out->token_rows[static_cast<size_t>(out->row_token[row]) * P];
+    int i = 0;
+    while (mine[i] >= 0) ++i;  // a token has at most P rows
+    mine[i] = row;
+  }
 }
 
-namespace {
-// | int32 slot[P] | float w[P] | of one send row: the token's pairs that go to
-// the row's destination, -1 / 0 for the others.
-inline void write_meta(const DispatchLayout& layout, int32_t row, const int32_t* pair_dest_rank,
-                       const int32_t* pair_local_slot, const float* pair_weight, unsigned char* meta) {
+void rank_pair_counts(const int32_t* pair_dest_rank, int T, int P, int R, int64_t* pairs) {
+  std::fill(pairs, pairs + R, 0);
+  const size_t n = static_cast<size_t>(T) * P;
+  for (size_t i = 0; i < n; ++i) ++pairs[pair_dest_rank[i]];
+}
+
+void write_row_tail(const DispatchLayout& layout, const WireRow& wr, size_t x_value_bytes, int32_t row,
+                    const int32_t* pair_dest_rank, const int32_t* pair_local_slot, const float* pair_weight,
+                    unsigned char* tail) {
   const int P = layout.pairs_per_token;
-  const int32_t dest = layout.row_rank[row];
   const size_t base = static_cast<size_t>(layout.row_token[row]) * P;
-  // 4-byte aligned: meta follows H floats in a row, or starts an 8P-byte slice.
-  int32_t* slots = reinterpret_cast<int32_t*>(meta);
-  float* weights = reinterpret_cast<float*>(slots + P);
-  for (int p = 0; p < P; ++p) {
-    const bool here = pair_dest_rank[base + p] == dest;
-    slots[p] = here ? pair_local_slot[base + p] : -1;
-    weights[p] = here ? pair_weight[base + p] : 0.0f;
-  }
+  std::memset(tail, 0, wr.slot_offset - x_value_bytes);
+  // 4-byte aligned: the tail starts at a 16-byte row offset minus x's bytes, or at a tail-buffer row.
+  int32_t* slots = reinterpret_cast<int32_t*>(tail + (wr.slot_offset - x_value_bytes));
+  float* weights = reinterpret_cast<float*>(tail + (wr.weight_offset - x_value_bytes));
+  for (int p = 0; p < P; ++p)
+    row_meta_pair(pair_dest_rank + base, pair_local_slot + base, pair_weight + base, p, layout.row_rank[row],
+                  slots, weights);
+  const size_t end = wr.weight_offset + 4u * P;
+  std::memset(tail + (end - x_value_bytes), 0, wr.row_bytes - end);
 }
-}  // namespace
 
-void pack_rows(const DispatchLayout& layout, const float* x, int hidden,
-               const int32_t* pair_dest_rank, const int32_t* pair_local_slot,
-               const float* pair_weight, unsigned char* send_buf) {
-  const size_t rb = row_bytes(hidden, layout.pairs_per_token);
+void pack_rows(const DispatchLayout& layout, const WireRow& wr, const void* x, size_t x_value_bytes,
+               const int32_t* pair_dest_rank, const int32_t* pair_local_slot, const float* pair_weight,
+               unsigned char* send_buf) {
+  const auto* xb = static_cast<const unsigned char*>(x);
   for (int32_t row = 0; row < layout.total_rows; ++row) {
-    unsigned char* out = send_buf + rb * row;
-    std::memcpy(out, x + static_cast<size_t>(layout.row_token[row]) * hidden, sizeof(float) * hidden);
-    write_meta(layout, row, pair_dest_rank, pair_local_slot, pair_weight, out + sizeof(float) * hidden);
+    unsigned char* out = send_buf + wr.row_bytes * row;
+    std::memcpy(out, xb + static_cast<size_t>(layout.row_token[row]) * x_value_bytes, x_value_bytes);
+    write_row_tail(layout, wr, x_value_bytes, row, pair_dest_rank, pair_local_slot, pair_weight,
+                   out + x_value_bytes);
   }
-}
-
-void pack_meta(const DispatchLayout& layout, const int32_t* pair_dest_rank,
-               const int32_t* pair_local_slot, const float* pair_weight, unsigned char* meta_buf) {
-  const size_t mb = meta_bytes(layout.pairs_per_token);
-  for (int32_t row = 0; row < layout.total_rows; ++row)
-    write_meta(layout, row, pair_dest_rank, pair_local_slot, pair_weight, meta_buf + mb * row);
 }
 
 }  // namespace wideep

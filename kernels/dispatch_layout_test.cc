@@ -42,17 +42,19 @@ TEST(DispatchLayout, EveryPairAccountedOnceRandom) {
     DispatchLayout l;
     l.init(R, T, P);
     build_layout(dest.data(), &l);
-    std::vector<unsigned char> buf(std::max<size_t>(1, l.total_rows * row_bytes(H, P)));
-    pack_rows(l, x.data(), H, dest.data(), slot.data(), w.data(), buf.data());
+    const WireRow wr = wire_row(H, P, DType::kF32);
+    std::vector<unsigned char> buf(std::max<size_t>(1, l.total_rows * wr.row_bytes));
+    pack_rows(l, wr, x.data(), sizeof(float) * H, dest.data(), slot.data(), w.data(), buf.data());
     std::multiset<std::pair<int, int>> seen;  // (token, pair)
     std::set<std::pair<int, int>> rows;        // (token, dest)
     for (int r = 0; r < l.total_rows; ++r) {
-      const unsigned char* row = buf.data() + r * row_bytes(H, P);
+      const unsigned char* row = buf.data() + r * wr.row_bytes;
       const int t = l.row_token[r];
       EXPECT_EQ(0, std::memcmp(row, &x[t * H], sizeof(float) * H));
+      for (size_t b = sizeof(float) * H; b < wr.slot_offset; ++b) ASSERT_EQ(row[b], 0) << "x padding";
       EXPECT_TRUE(rows.insert({t, l.row_rank[r]}).second) << "token sent twice to one rank";
-      const int32_t* s = reinterpret_cast<const int32_t*>(row + sizeof(float) * H);
-      const float* ww = reinterpret_cast<const float*>(s + P);
+      const int32_t* s = reinterpret_cast<const int32_t*>(row + wr.slot_offset);
+      const float* ww = reinterpret_cast<const float*>(row + wr.weight_offset);
       for (int p = 0; p < P; ++p) {
         if (s[p] < 0) continue;
         EXPECT_EQ(dest[t * P + p], l.row_rank[r]);
@@ -60,29 +62,39 @@ TEST(DispatchLayout, EveryPairAccountedOnceRandom) {
         EXPECT_EQ(ww[p], w[t * P + p]);
         seen.insert({t, p});
       }
+      for (size_t b = wr.weight_offset + 4u * P; b < wr.row_bytes; ++b) ASSERT_EQ(row[b], 0) << "tail padding";
     }
     ASSERT_EQ(static_cast<int>(seen.size()), T * P);
     for (int t = 0; t < T; ++t)
       for (int p = 0; p < P; ++p) EXPECT_EQ(seen.count({t, p}), 1u);
     for (int r = 0; r < R; ++r)
       for (int i = l.rank_row_offset[r]; i < l.rank_row_offset[r + 1]; ++i) EXPECT_EQ(l.row_rank[i], r);
-    // The gathered send's metadata is the packed rows' tail, byte for byte.
-    const size_t mb = meta_bytes(P);
-    std::vector<unsigned char> meta(std::max<size_t>(1, l.total_rows * mb));
-    pack_meta(l, dest.data(), slot.data(), w.data(), meta.data());
-    for (int r = 0; r < l.total_rows; ++r)
-      ASSERT_EQ(0, std::memcmp(meta.data() + r * mb, buf.data() + r * row_bytes(H, P) + sizeof(float) * H, mb));
-    // Each token's rows: all of them, once, in rank order.
-    ASSERT_EQ(l.token_row_offset[0], 0);
-    ASSERT_EQ(l.token_row_offset[T], l.total_rows);
+    // The gathered send's tail is the packed row after x, byte for byte.
+    const size_t tail = wr.row_bytes - sizeof(float) * H;
+    std::vector<unsigned char> t_buf(tail);
+    for (int r = 0; r < l.total_rows; ++r) {
+      write_row_tail(l, wr, sizeof(float) * H, r, dest.data(), slot.data(), w.data(), t_buf.data());
+      ASSERT_EQ(0, std::memcmp(t_buf.data(), buf.data() + r * wr.row_bytes + sizeof(float) * H, tail));
+    }
+    // Pairs per destination: what the receivers will group.
+    std::vector<int64_t> pairs(R);
+    rank_pair_counts(dest.data(), T, P, R, pairs.data());
+    for (int r = 0; r < R; ++r) {
+      int64_t n = 0;
+      for (int i = 0; i < T * P; ++i) n += dest[i] == r;
+      ASSERT_EQ(pairs[r], n);
+    }
+    // Each token's rows: all of them, once, in rank order, -1 after the last.
     std::vector<int> listed(l.total_rows, 0);
     for (int t = 0; t < T; ++t) {
-      for (int i = l.token_row_offset[t]; i < l.token_row_offset[t + 1]; ++i) {
-        const int row = l.token_rows[i];
+      int i = 0;
+      for (; i < P && l.token_rows[t * P + i] >= 0; ++i) {
+        const int row = l.token_rows[t * P + i];
         ASSERT_EQ(l.row_token[row], t);
         ++listed[row];
-        if (i > l.token_row_offset[t]) ASSERT_LT(l.row_rank[l.token_rows[i - 1]], l.row_rank[row]);
+        if (i > 0) ASSERT_LT(l.row_rank[l.token_rows[t * P + i - 1]], l.row_rank[row]);
       }
+      for (; i < P; ++i) ASSERT_EQ(l.token_rows[t * P + i], -1);
     }
     for (int c : listed) ASSERT_EQ(c, 1);
   }

@@ -1,4 +1,4 @@
-// cuBLAS grouped GEMMs of the expert FFN (kernels/expert_gemm.h).
+// cuBLAS execution of GEMM problem lists (kernels/expert_gemm.h).
 #ifdef WIDEEP_HAVE_CUDA
 #include "kernels/expert_gemm.h"
 
@@ -7,19 +7,19 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <vector>
 
 #include "common/check.h"
-#include "kernels/device_api.h"
 
 namespace wideep {
 namespace dev {
 namespace {
 cublasHandle_t hb(void* h) { return static_cast<cublasHandle_t>(h); }
 cudaDataType_t cuda_type(DType d) { return d == DType::kF32 ? CUDA_R_32F : CUDA_R_16BF; }
+cublasOperation_t op(bool trans) { return trans ? CUBLAS_OP_T : CUBLAS_OP_N; }
 }  // namespace
 
-ExpertGemm::ExpertGemm(int max_slots, void* stream) : stream_(stream), max_slots_(max_slots) {
+ExpertGemm::ExpertGemm(int max_problems, int lists, void* stream)
+    : stream_(stream), max_(max_problems < 1 ? 1 : max_problems), lists_(lists) {
   cublasHandle_t h;
   WIDEEP_CUBLAS_CHECK(cublasCreate(&h));
   handle_ = h;
@@ -28,76 +28,62 @@ ExpertGemm::ExpertGemm(int max_slots, void* stream) : stream_(stream), max_slots
   WIDEEP_CUBLAS_CHECK(cublasSetPointerMode(h, CUBLAS_POINTER_MODE_HOST));
   const char* mode = std::getenv("WIDEEP_GEMM");
   grouped_ = !(mode && std::strcmp(mode, "loop") == 0);
-  host_ptrs_.allocate(6 * sizeof(void*) * static_cast<size_t>(max_slots));
-  dev_ptrs_.allocate(6 * sizeof(void*) * static_cast<size_t>(max_slots));
+  const size_t bytes = 3 * sizeof(void*) * static_cast<size_t>(max_) * lists_;
+  host_ptrs_.allocate(bytes);
+  dev_ptrs_.allocate(bytes);
+  for (auto* v : {&ops_a_, &ops_b_, &m_, &n_, &k_, &lda_, &ldb_, &ldc_, &sizes_}) v->assign(max_, 0);
+  alpha_.assign(max_, 1.0f);
+  beta_.assign(max_, 0.0f);
+  std::fill(sizes_.begin(), sizes_.end(), 1);
 }
 
 ExpertGemm::~ExpertGemm() {
   if (handle_) cublasDestroy(hb(handle_));
 }
 
-void ExpertGemm::gemm(int groups, int m, int k, const int* n, const void* const* a,
-                      const void* const* b, void* const* c, int lda, int ldb, int ldc, DType dtype) {
-  const float alpha = 1.0f, beta = 0.0f;
+void ExpertGemm::run(const std::vector<GemmProblem>& problems, DType dtype, int which) {
+  const int g = static_cast<int>(problems.size());
+  if (g == 0) return;
+  WIDEEP_ASSERT(g <= max_ && which >= 0 && which < lists_, "more GEMM problems than the GEMM was sized for");
   const cudaDataType_t t = cuda_type(dtype);
+  const float one = 1.0f, zero = 0.0f;
   if (!grouped_) {
-    // a/b/c point into the pinned host arrays here.
-    for (int g = 0; g < groups; ++g)
-      WIDEEP_CUBLAS_CHECK(cublasGemmEx(hb(handle_), CUBLAS_OP_N, CUBLAS_OP_N, m, n[g], k, &alpha, a[g], t,
-                                       lda, b[g], t, ldb, &beta, c[g], t, ldc, CUBLAS_COMPUTE_32F,
-                                       CUBLAS_GEMM_DEFAULT));
+    for (const GemmProblem& p : problems)
+      WIDEEP_CUBLAS_CHECK(cublasGemmEx(hb(handle_), op(p.trans_a), op(p.trans_b), p.m, p.n, p.k, &one, p.a, t, p.lda,
+                                       p.b, t, p.ldb, &zero, p.c, t, p.ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
     return;
   }
-  std::vector<cublasOperation_t> op(groups, CUBLAS_OP_N);
-  std::vector<int> ms(groups, m), ks(groups, k), ldas(groups, lda), ldbs(groups, ldb),
-      ldcs(groups, ldc), sizes(groups, 1);
-  std::vector<float> alphas(groups, alpha), betas(groups, beta);
-  WIDEEP_CUBLAS_CHECK(cublasGemmGroupedBatchedEx(
-      hb(handle_), op.data(), op.data(), ms.data(), n, ks.data(), alphas.data(), a, t, ldas.data(), b, t,
-      ldbs.data(), betas.data(), c, t, ldcs.data(), groups, sizes.data(), CUBLAS_COMPUTE_32F));
-}
-
-void ExpertGemm::run(const int32_t* slot_offset, int S, int H, int F, DType dtype,
-                     const void* const* w1, const void* const* w2, const void* x, void* h, void* y) {
-  WIDEEP_ASSERT(S <= max_slots_, "more local slots than the GEMM was sized for");
-  const size_t es = dtype_bytes(dtype);
-  void** hp = host_ptrs_.as<void*>();
-  void** A1 = hp;
-  void** B1 = hp + max_slots_;
-  void** C1 = hp + 2 * max_slots_;
-  void** A2 = hp + 3 * max_slots_;
-  void** B2 = hp + 4 * max_slots_;
-  void** C2 = hp + 5 * max_slots_;
-  std::vector<int> rows;
-  rows.reserve(S);
-  int g = 0;
-  for (int s = 0; s < S; ++s) {
-    const int n = slot_offset[s + 1] - slot_offset[s];
-    if (n == 0) continue;
-    const size_t off = static_cast<size_t>(slot_offset[s]);
-    A1[g] = const_cast<void*>(w1[s]);
-    B1[g] = const_cast<unsigned char*>(static_cast<const unsigned char*>(x)) + off * H * es;
-    C1[g] = static_cast<unsigned char*>(h) + off * F * es;
-    A2[g] = const_cast<void*>(w2[s]);
-    B2[g] = C1[g];
-    C2[g] = static_cast<unsigned char*>(y) + off * H * es;
-    rows.push_back(n);
-    ++g;
+  const size_t area = 3 * static_cast<size_t>(max_);
+  const void** hp = host_ptrs_.as<const void*>() + area * which;
+  const void** A = hp;
+  const void** B = hp + max_;
+  void** C = const_cast<void**>(hp + 2 * max_);
+  // The grouped API takes one transpose per group; all problems of a list share the layout.
+  const bool ta = problems[0].trans_a, tb = problems[0].trans_b;
+  for (int i = 0; i < g; ++i) {
+    const GemmProblem& p = problems[i];
+    WIDEEP_ASSERT(p.trans_a == ta && p.trans_b == tb, "mixed transposes in one GEMM list");
+    A[i] = p.a;
+    B[i] = p.b;
+    C[i] = p.c;
+    ops_a_[i] = op(ta);
+    ops_b_[i] = op(tb);
+    m_[i] = p.m;
+    n_[i] = p.n;
+    k_[i] = p.k;
+    lda_[i] = p.lda;
+    ldb_[i] = p.ldb;
+    ldc_[i] = p.ldc;
   }
-  const int64_t total = slot_offset[S];
-  if (g == 0) return;
-  void** dp = dev_ptrs_.as<void*>();
-  const bool on_device = grouped_;
-  if (on_device)
-    WIDEEP_CUDA_CHECK(cudaMemcpyAsync(dp, hp, 6 * sizeof(void*) * max_slots_, cudaMemcpyHostToDevice,
-                                      static_cast<cudaStream_t>(stream_)));
-  void** base = on_device ? dp : hp;
-  auto arr = [&](int i) { return base + static_cast<size_t>(i) * max_slots_; };
-  // h^T [F x n] = W1^T [F x H] · x^T [H x n]   (row-major W1 [H x F] is W1^T with ld F)
-  gemm(g, F, H, rows.data(), arr(0), arr(1), arr(2), F, H, F, dtype);
-  launch_silu(h, total * F, dtype, stream_);
-  // y^T [H x n] = W2^T [H x F] · h^T [F x n]
-  gemm(g, H, F, rows.data(), arr(3), arr(4), arr(5), H, F, H, dtype);
+  void** dp = dev_ptrs_.as<void*>() + area * which;
+  WIDEEP_CUDA_CHECK(cudaMemcpyAsync(dp, hp, sizeof(void*) * area, cudaMemcpyHostToDevice,
+                                    static_cast<cudaStream_t>(stream_)));
+  static_assert(sizeof(cublasOperation_t) == sizeof(int), "ops_a_/ops_b_ hold cublasOperation_t");
+  WIDEEP_CUBLAS_CHECK(cublasGemmGroupedBatchedEx(
+      hb(handle_), reinterpret_cast<const cublasOperation_t*>(ops_a_.data()),
+      reinterpret_cast<const cublasOperation_t*>(ops_b_.data()), m_.data(), n_.data(), k_.data(), alpha_.data(),
+      const_cast<const void* const*>(dp), t, lda_.data(), const_cast<const void* const*>(dp + max_), t, ldb_.data(),
+      beta_.data(), dp + 2 * max_, t, ldc_.data(), g, sizes_.data(), CUBLAS_COMPUTE_32F));
 }
 
 }  // namespace dev

@@ -1,6 +1,8 @@
-// Shape, checksums and the host implementation of a rank's expert weights.
+// Shape, checksums, stale-marking of compute mirrors, and the host
+// implementation of a rank's expert weights (kernels/expert_store.h).
 #include "kernels/expert_store.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "common/hash.h"
@@ -10,7 +12,8 @@ namespace wideep {
 
 uint64_t ExpertStore::checksum_words(const float* p, size_t n) { return hash_bytes(0, p, n * sizeof(float)); }
 
-void ExpertStore::set_shape(int layers, int slots_per_rank, int shared, int hidden, int ffn, uint64_t seed) {
+void ExpertStore::set_shape(int layers, int slots_per_rank, int shared, int hidden, int ffn, uint64_t seed,
+                            DType compute) {
   layers_ = layers;
   routed_slots_ = slots_per_rank;
   shared_ = shared;
@@ -18,7 +21,9 @@ void ExpertStore::set_shape(int layers, int slots_per_rank, int shared, int hidd
   hidden_ = hidden;
   ffn_ = ffn;
   seed_ = seed;
+  compute_ = compute;
   matrix_elems_ = static_cast<size_t>(hidden) * ffn;
+  stale_.assign(static_cast<size_t>(layers) * slots_, 1);
 }
 
 int ExpertStore::expert_of_slot(const std::vector<Placement>& placement, int rank, int layer,
@@ -27,6 +32,20 @@ int ExpertStore::expert_of_slot(const std::vector<Placement>& placement, int ran
                               : placement[layer].num_logical + (slot - routed_slots_);
 }
 
+const void* ExpertStore::operand(int layer, int slot, size_t elem) {
+  if (!has_mirror()) return static_cast<const float*>(master_data(layer, slot)) + elem;
+  char& stale = stale_[static_cast<size_t>(layer) * slots_ + slot];
+  if (stale) {
+    refresh_mirror(layer, slot);
+    ++refreshes_;
+    stale = 0;
+  }
+  return mirror_data(layer, slot, elem);
+}
+
+const void* ExpertStore::w1(int layer, int slot) { return operand(layer, slot, 0); }
+const void* ExpertStore::w2(int layer, int slot) { return operand(layer, slot, matrix_elems_); }
+
 uint64_t ExpertStore::expected_checksum(uint64_t seed, int layer, int expert, int hidden, int ffn) {
   std::vector<float> w(2 * static_cast<size_t>(hidden) * ffn);
   generate_expert_weights(seed, layer, expert, hidden, ffn, w.data(), w.data() + w.size() / 2);
@@ -34,20 +53,24 @@ uint64_t ExpertStore::expected_checksum(uint64_t seed, int layer, int expert, in
 }
 
 HostExpertStore::HostExpertStore(int layers, int slots_per_rank, int shared, int hidden, int ffn,
-                                 uint64_t seed) {
-  set_shape(layers, slots_per_rank, shared, hidden, ffn, seed);
+                                 uint64_t seed, DType compute) {
+  set_shape(layers, slots_per_rank, shared, hidden, ffn, seed, compute);
   data_.assign(static_cast<size_t>(layers) * slots_ * 2 * matrix_elems_, 0.0f);
+  if (has_mirror()) mirror_.assign(data_.size(), 0.0f);
 }
 
 void HostExpertStore::fill(const std::vector<Placement>& placement, int rank) {
   for (int l = 0; l < layers_; ++l)
-    for (int s = 0; s < slots_; ++s)
-      generate_expert_weights(seed_, l, expert_of_slot(placement, rank, l, s), hidden_, ffn_,
-                              w1(l, s), w2(l, s));
+    for (int s = 0; s < slots_; ++s) {
+      float* w = &data_[offset(l, s)];
+      generate_expert_weights(seed_, l, expert_of_slot(placement, rank, l, s), hidden_, ffn_, w,
+                              w + matrix_elems_);
+    }
+  mark_all_stale();
 }
 
 void HostExpertStore::copy_slot(int layer, int dst_slot, ExpertStore& src, int src_slot) {
-  std::memcpy(slot_data(layer, dst_slot), src.slot_data(layer, src_slot), slot_bytes());
+  std::memcpy(slot_write(layer, dst_slot), src.slot_read(layer, src_slot), slot_bytes());
 }
 
 uint64_t HostExpertStore::checksum(int layer, int slot) {
@@ -55,7 +78,12 @@ uint64_t HostExpertStore::checksum(int layer, int slot) {
 }
 
 void HostExpertStore::flip_byte(int layer, int slot, size_t byte) {
-  reinterpret_cast<unsigned char*>(slot_data(layer, slot))[byte] ^= 0x10;
+  static_cast<unsigned char*>(slot_write(layer, slot))[byte] ^= 0x10;
+}
+
+void HostExpertStore::refresh_mirror(int layer, int slot) {
+  const size_t o = offset(layer, slot), n = 2 * matrix_elems_;
+  for (size_t i = 0; i < n; ++i) mirror_[o + i] = round_bf16(data_[o + i]);
 }
 
 }  // namespace wideep

@@ -1,6 +1,8 @@
 // Device discovery through the CUDA runtime, when built with CUDA.
 #include "kernels/gpu_info.h"
 
+#include <cstdlib>
+
 #ifdef WIDEEP_HAVE_CUDA
 #include <cuda_runtime_api.h>
 #endif
@@ -34,6 +36,30 @@ std::string gpu_pci_bus_id(int device) {
   (void)device;
   return "";
 #endif
+}
+
+long long gpu_free_bytes(int device) {
+#ifdef WIDEEP_HAVE_CUDA
+  size_t free_b = 0, total_b = 0;
+  int before = 0;
+  // Unknown is an answer (the check is then skipped), not an error.
+  if (cudaGetDevice(&before) != cudaSuccess || cudaSetDevice(device) != cudaSuccess ||
+      cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return -1;
+  }
+  (void)cudaSetDevice(before);
+  return static_cast<long long>(free_b);
+#else
+  (void)device;
+  return -1;
+#endif
+}
+
+int local_device_guess(int gpus) {
+  for (const char* v : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"})
+    if (const char* s = std::getenv(v)) return std::atoi(s) % (gpus > 0 ? gpus : 1);
+  return 0;
 }
 
 bool built_with_cuda() {

@@ -1,5 +1,5 @@
-// Route and layout kernels of the device path: token activations, the expert
-// histogram, the per-destination layout (one row per (token, destination
+// Route and layout kernels of the device path: token activations, the
+// per-destination layout (one row per (token, destination
 // rank), prefix sums over ranks) and the permute into wire rows.
 //
 // Layout buffers (device, int32):
@@ -7,12 +7,13 @@
 //   rank_row_offset [R+1]  exclusive prefix of rank_rows; [R] = total rows
 //   row_token, row_rank    [rows] token and destination of each send row;
 //                          rows grouped by rank, tokens ascending within a rank
-//   token_row [T*R]        send row of (token t, rank r) or -1
+//   token_row [T*R]        send row of (token t, rank r) or -1 (scratch)
+//   token_rows [T*P]       each token's send rows in rank order, -1 after the last
 // The order equals build_layout()'s on the CPU (kernels/dispatch_layout.cc).
 #include <cub/block/block_reduce.cuh>
 #include <cub/block/block_scan.cuh>
 
-#include "kernels/det_values.h"
+#include "kernels/row_bodies.h"
 #include "kernels/device_common.cuh"
 
 namespace wideep {
@@ -28,30 +29,7 @@ __global__ void token_activations_kernel(T* x, int64_t n, int H, uint64_t seed, 
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const int64_t t = i / H;
     const int c = static_cast<int>(i - t * H);
-    x[i] = from_f<T>(token_activation(seed, step, layer, first_token + t, c));
-  }
-}
-
-// Shared-memory histogram (E fits in shared memory) flushed with one global
-// atomic per expert and block.
-__global__ void histogram_shared_kernel(const int32_t* ids, int n, int E,
-                                        unsigned long long* counts) {
-  extern __shared__ int hist[];
-  for (int e = threadIdx.x; e < E; e += blockDim.x) hist[e] = 0;
-  __syncthreads();
-  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-    const int id = ids[i];
-    if (id >= 0 && id < E) atomicAdd(&hist[id], 1);
-  }
-  __syncthreads();
-  for (int e = threadIdx.x; e < E; e += blockDim.x)
-    if (hist[e]) atomicAdd(&counts[e], static_cast<unsigned long long>(hist[e]));
-}
-
-__global__ void histogram_global_kernel(const int32_t* ids, int n, int E, unsigned long long* counts) {
-  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-    const int id = ids[i];
-    if (id >= 0 && id < E) atomicAdd(&counts[id], 1ull);
+    x[i] = activation_elem<T>(seed, step, layer, first_token + t, c);
   }
 }
 
@@ -109,6 +87,20 @@ __global__ void fill_rank_rows_kernel(const int32_t* dest, int T, int P, int R,
   }
 }
 
+// One thread per token: its rows in rank order from token_row [T*R], -1 after
+// the last (a token has at most P rows).
+__global__ void token_rows_kernel(const int32_t* token_row, int T, int R, int P, int32_t* token_rows) {
+  for (int t = blockIdx.x * blockDim.x + threadIdx.x; t < T; t += gridDim.x * blockDim.x) {
+    int32_t* out = token_rows + static_cast<size_t>(t) * P;
+    int n = 0;
+    for (int r = 0; r < R && n < P; ++r) {
+      const int32_t row = token_row[static_cast<size_t>(t) * R + r];
+      if (row >= 0) out[n++] = row;
+    }
+    for (; n < P; ++n) out[n] = -1;
+  }
+}
+
 // One block per send row (grid-stride): x, then slot[P] and w[P], padding zeroed.
 __global__ void pack_rows_kernel(const unsigned char* x, size_t x_row, int P, int R,
                                  const int32_t* rank_row_offset, const int32_t* row_token,
@@ -124,11 +116,8 @@ __global__ void pack_rows_kernel(const unsigned char* x, size_t x_row, int P, in
     int32_t* slots = reinterpret_cast<int32_t*>(out + wr.slot_offset);
     float* w = reinterpret_cast<float*>(out + wr.weight_offset);
     const size_t base = static_cast<size_t>(t) * P;
-    for (int p = threadIdx.x; p < P; p += blockDim.x) {
-      const bool here = dest[base + p] == r;
-      slots[p] = here ? slot[base + p] : -1;
-      w[p] = here ? weight[base + p] : 0.0f;
-    }
+    for (int p = threadIdx.x; p < P; p += blockDim.x)
+      row_meta_pair(dest + base, slot + base, weight + base, p, r, slots, w);
     const size_t end = wr.weight_offset + 4u * P;
     block_zero(out + end, wr.row_bytes - end);
   }
@@ -145,31 +134,21 @@ void launch_token_activations(void* x, int T, int H, DType dtype, uint64_t seed,
     token_activations_kernel<<<grid, 256, 0, cs(stream)>>>(static_cast<float*>(x), n, H, seed, step,
                                                             layer, first_token);
   else
-    token_activations_kernel<<<grid, 256, 0, cs(stream)>>>(static_cast<__nv_bfloat16*>(x), n, H, seed,
+    token_activations_kernel<<<grid, 256, 0, cs(stream)>>>(static_cast<uint16_t*>(x), n, H, seed,
                                                             step, layer, first_token);
-  WIDEEP_LAUNCH_CHECK();
-}
-
-void launch_expert_histogram(const int32_t* ids, int T, int K, int E, int64_t* counts, Stream stream) {
-  WIDEEP_CUDA_CHECK(cudaMemsetAsync(counts, 0, sizeof(int64_t) * E, cs(stream)));
-  const int n = T * K;
-  if (n == 0) return;
-  auto* c = reinterpret_cast<unsigned long long*>(counts);
-  const size_t smem = sizeof(int) * static_cast<size_t>(E);
-  if (smem <= 48 * 1024)
-    histogram_shared_kernel<<<grid_for(n, 1024, 256), 256, smem, cs(stream)>>>(ids, n, E, c);
-  else
-    histogram_global_kernel<<<grid_for(n, 256), 256, 0, cs(stream)>>>(ids, n, E, c);
   WIDEEP_LAUNCH_CHECK();
 }
 
 void launch_dispatch_layout(const int32_t* dest, int T, int P, int R, int32_t* rank_rows,
                             int32_t* rank_row_offset, int32_t* row_token, int32_t* row_rank,
-                            int32_t* token_row, Stream stream) {
+                            int32_t* token_row, int32_t* token_rows, Stream stream) {
   count_rank_rows_kernel<<<R, kLayoutThreads, 0, cs(stream)>>>(dest, T, P, rank_rows);
   WIDEEP_LAUNCH_CHECK();
   fill_rank_rows_kernel<<<R, kLayoutThreads, 0, cs(stream)>>>(dest, T, P, R, rank_rows, rank_row_offset,
                                                               row_token, row_rank, token_row);
+  WIDEEP_LAUNCH_CHECK();
+  if (T == 0) return;
+  token_rows_kernel<<<grid_for(T, 256), 256, 0, cs(stream)>>>(token_row, T, R, P, token_rows);
   WIDEEP_LAUNCH_CHECK();
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the same workload and seed under several balancers and prints one table
 # (balancer, step p50/p99, balance phase, dispatch+combine, balancedness
-# mean/min, gamma, bytes) and writes it as CSV.
+# mean/min, gamma, bytes), writes it as CSV and draws the runs overlaid
+# (launch/plot_run.py: the CSV's name with .png).
 #   launch/compare.sh [-np N] [--balancers "none;eplb;eplb,lplb"] [--csv FILE] [wideep run options...]
 # Defaults: 4 ranks, the quickstart shape, balancers none;eplb;lplb;eplb,lplb,
 # 16 redundant slots for the balancers that use copies.
@@ -38,7 +39,7 @@ for b in "${list[@]}"; do
     build/wideep run --backend mpi --quiet --balancer "$b" --json "$f" "${extra[@]}" "${args[@]}" >&2
   files+=("$f")
 done
-python3 - "$csv" "${files[@]}" <<'PY'
+/usr/bin/python3 - "$csv" "${files[@]}" <<'PY'
 import csv, json, sys
 out, files = sys.argv[1], sys.argv[2:]
 rows = []
@@ -65,3 +66,5 @@ for r in rows:
     print("  ".join(str(r[c]).rjust(w) for c, w in zip(cols, widths)))
 print(f"compare.sh: CSV in {out}")
 PY
+/usr/bin/python3 launch/plot_run.py "${files[@]}" --out "${csv%.csv}.png" \
+  --title "launch/compare.sh -np $np ${args[*]}"

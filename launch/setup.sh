@@ -20,6 +20,7 @@ done
 packages=(cmake ninja-build g++ pkg-config libopenmpi-dev openmpi-bin libhwloc-dev hwloc
           libcli11-dev nlohmann-json3-dev libfmt-dev libopenblas-dev libglpk-dev
           libgtest-dev libgmock-dev libbenchmark-dev python3 python3-matplotlib time
+          python3-numpy python3-torch  # launch/wideep_import.py (.pt dumps of SGLang/vLLM) and its tests
           clang libclang-rt-14-dev)  # clang and its sanitizer/fuzzer runtimes: launch/fuzz.sh
 missing=()
 for p in "${packages[@]}"; do

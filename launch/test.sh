@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # README command 2: install, build, and run every test (unit and multi-rank)
-# with CTest in build/; then, CI-sized, the same binaries built with
+# with CTest in build/, then the GPU run's rehearsal (launch/gpu_run.sh
+# --rehearse, from a bundle of build/); then, CI-sized, the same binaries built with
 # ASan+UBSan into build-sanitize/ run the unit tests and a multi-rank subset
 # (np 1-4 checked runs, balancers at 4 ranks, faults, repeatability: ~7 min
 # with the build). Open MPI's own leaks are suppressed (tests/lsan.supp).
@@ -34,6 +35,18 @@ if [[ $mode != sanitize ]]; then
   launch/setup.sh
   # One job at a time: the multi-rank tests already oversubscribe the cores.
   (cd build && ctest --output-on-failure --timeout 300 2>&1 | tee ctest.log) || status=$?
+  # The GPU machine's one command (launch/gpu_run.sh), rehearsed here from the
+  # bundle under env -i with --backend mpi (docs/gpu.md); ~1 min.
+  if [[ $(ldd build/wideep) == *libcudart* ]]; then
+    echo "test.sh: GPU run rehearsal (launch/gpu_bundle.sh build, launch/gpu_run.sh --rehearse)"
+    if ! launch/gpu_bundle.sh build build/gpu_bundle --no-archive ||
+       ! OUT=build/gpu_rehearse launch/gpu_run.sh --rehearse --bundle build/gpu_bundle; then
+      echo "test.sh: the GPU run rehearsal failed (logs: build/gpu_rehearse/gpu_logs.tar.gz)"
+      status=1
+    fi
+  else
+    echo "test.sh: GPU run rehearsal skipped: build/ has no CUDA path (no nvcc found)"
+  fi
 fi
 if [[ $mode == sanitize ]]; then
   launch/setup.sh --sanitize
@@ -47,4 +60,13 @@ elif [[ $mode == ci ]]; then
   (cd build-sanitize && ctest --output-on-failure --timeout 600 -L unit 2>&1 | tee ctest-unit.log &&
      ctest --output-on-failure --timeout 600 -R "$subset" 2>&1 | tee ctest-mpi.log) || status=$?
 fi
+# The CI subset of the mutation suite (issue 15, tests/mutants/): 5 planted
+# bugs, each must fail its tests. Scratch copy and build dir reused under
+# /tmp/wideep-mutant (incremental: ~1 min warm, a full build the first time).
+if [[ $mode == ci ]]; then
+  echo "test.sh: mutation subset (launch/mutate.sh --ci)"
+  launch/mutate.sh --ci || status=$?
+fi
+# The main run's CTest summary, after everything that followed it.
+[[ -f build/ctest.log && $mode != sanitize ]] && { grep -E '^[0-9]+% tests passed' build/ctest.log | sed 's/^/test.sh: build\/ CTest: /' || true; }
 exit $status

@@ -1,11 +1,16 @@
 // wideep lp: offline per-step LPLB solve. Reads a placement (phy2log) and the
 // global counts from JSON, validates them (bad input: UsageError, exit 2),
 // solves the exact LP `--repeat` times and prints the result (JSON or text).
+// With --perturb FRAC the repeats are consecutive instances (each count moved
+// by up to +-FRAC of itself from the previous one), so that the warm start from
+// one solve to the next is timed against cold solves of the same instances.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -73,6 +78,29 @@ LpFile read_lp_file(const std::string& path) {
   return f;
 }
 
+// The next consecutive instance: every (rank, expert) count (or expert count
+// without rank_counts) moves by a uniform fraction in [-frac, frac] of itself;
+// counts stay >= 0 and zero stays zero (an expert without copy keeps 0 tokens).
+void perturb(LpFile& f, double frac, std::mt19937_64& rng) {
+  std::uniform_real_distribution<double> u(-frac, frac);
+  auto move = [&](int64_t c) { return std::max<int64_t>(0, c + std::llround(static_cast<double>(c) * u(rng))); };
+  if (f.rank_counts.empty()) {
+    for (auto& c : f.counts) c = move(c);
+    return;
+  }
+  const size_t E = f.counts.size();
+  std::fill(f.counts.begin(), f.counts.end(), 0);
+  for (size_t i = 0; i < f.rank_counts.size(); ++i) {
+    f.rank_counts[i] = move(f.rank_counts[i]);
+    f.counts[i % E] += f.rank_counts[i];
+  }
+}
+
+double median(std::vector<double> v) {
+  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+  return v[v.size() / 2];
+}
+
 void print_text(const LpResult& res, const Placement& p, double solve_us) {
   std::printf("ranks %d  slots %d  experts %d\n", p.num_ranks, p.num_slots(), p.num_logical);
   std::printf("lp_opt %.6f  max_load %lld  solve_us %.2f (median)\n", res.lp_opt,
@@ -94,14 +122,18 @@ int lp_main(int argc, char** argv) {
   std::string input;
   bool json = false;
   int repeat = 1;
+  double perturb_frac = 0;
   int ranks_per_node = 0;
   app.add_option("--input", input, "JSON {ranks, phy2log, counts[, rank_counts]}")->required();
   app.add_flag("--json", json, "print one JSON object");
   app.add_option("--repeat", repeat, "solves to time (the median is reported)")->check(CLI::Range(1, 1000000));
+  app.add_option("--perturb", perturb_frac,
+                 "repeats are consecutive instances: each count moves by up to +-FRAC of itself (0: the same instance)")
+      ->check(CLI::Range(0.0, 1.0));
   app.add_option("--ranks-per-node", ranks_per_node, "ranks per node for the locality objective")
       ->check(CLI::Range(0, 1 << 20));
   if (!parse_cli(app, argc, argv)) return 0;
-  const LpFile f = read_lp_file(input);
+  LpFile f = read_lp_file(input);
   const int num_logical = static_cast<int>(f.counts.size());
   if (num_logical == 0) bad_input("\"counts\" is empty");
   if (f.phy2log.empty() || f.phy2log.size() % static_cast<size_t>(f.ranks) != 0)
@@ -117,25 +149,46 @@ int lp_main(int argc, char** argv) {
       bad_input("expert " + std::to_string(e) + " has " + std::to_string(f.counts[e]) +
                 " tokens but no copy in phy2log");
 
-  const LpInput in{&p, f.counts.data(), f.rank_counts.empty() ? nullptr : f.rank_counts.data(),
-                   nullptr, ranks_per_node};
-  LpSolver solver;
-  LpResult res;
-  std::vector<double> times_us(repeat);
+  // Warm: one solver over the repeats (each solve starts from the previous
+  // one's critical sets). Cold: the same instances, warm start forgotten.
+  LpSolver solver, cold;
+  LpResult res, cold_res;
+  std::vector<double> times_us(repeat), cold_us(repeat);
+  std::mt19937_64 rng(1);
   for (int i = 0; i < repeat; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
+    if (i > 0 && perturb_frac > 0) perturb(f, perturb_frac, rng);
+    const LpInput in{&p, f.counts.data(), f.rank_counts.empty() ? nullptr : f.rank_counts.data(), nullptr,
+                     ranks_per_node};
+    auto t0 = std::chrono::steady_clock::now();
     solver.solve(in, &res);
     times_us[i] = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+    if (perturb_frac <= 0) continue;
+    cold.clear_warm_start();
+    t0 = std::chrono::steady_clock::now();
+    cold.solve(in, &cold_res);
+    cold_us[i] = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+    WIDEEP_ASSERT(cold_res.copy_tokens == res.copy_tokens, "lp: warm and cold solves differ");
   }
-  std::nth_element(times_us.begin(), times_us.begin() + repeat / 2, times_us.end());
-  const double solve_us = times_us[repeat / 2];
+  const double solve_us = median(times_us);
+  const LpStats& st = solver.stats();
+  const double kept = st.warm_tried > 0 ? static_cast<double>(st.warm_kept) / st.warm_tried : 0.0;
   if (!json) {
     print_text(res, p, solve_us);
+    if (perturb_frac > 0)
+      std::printf("consecutive instances (--perturb %g): warm median %.2f us, cold median %.2f us, warm start kept %.0f %%\n",
+                  perturb_frac, solve_us, median(cold_us), 100 * kept);
     return 0;
   }
   nlohmann::json out = {{"max_load", res.max_load},     {"lp_opt", res.lp_opt},
                         {"copy_tokens", res.copy_tokens}, {"rank_loads", res.rank_loads},
                         {"solve_us", solve_us}};
+  // Extensions: the LP's components; with --perturb the last instance's result
+  // above, the cold median and how often the warm start was kept.
+  out["components"] = res.components;
+  if (perturb_frac > 0) {
+    out["cold_solve_us"] = median(cold_us);
+    out["lp_warm_kept"] = kept;
+  }
   std::printf("%s\n", out.dump().c_str());
   return 0;
 }

@@ -1,6 +1,10 @@
 // wideep plan: offline EPLB placement from a load matrix file. Reads
 // {"loads": [[...], ...]} (layers x logical experts), runs EPLB (or builds an
-// LPLB topology placement) and prints the placement as JSON or a table.
+// LPLB topology placement) and prints the placement as JSON or a table, or
+// (--format sglang|vllm) as the JSON those programs read:
+//   sglang: {"physical_to_logical_map": [[P ints] per layer]}   SGLang --init-expert-location
+//   vllm:   {"physical_to_logical_map", "logical_to_physical_map" [L][E][X] (-1 padded),
+//            "logical_replica_count" [L][E]}                      vLLM EplbState's tensors
 //
 // JSON output (--json), one line, documented in docs/usage-plan.md:
 //   {"policy": "wideep"|"deepseek"|"topology:SPEC", "layers": L, "experts": E,
@@ -39,6 +43,7 @@ struct PlanOptions {
   std::string policy = "wideep";
   std::string topology;
   bool json = false;
+  std::string format = "wideep";  // wideep (table, or --json) | sglang | vllm
 };
 
 // The load matrix, validated: a non-empty list of equally long rows of
@@ -164,6 +169,32 @@ nlohmann::json to_json(const std::vector<Placement>& ps, const PlanOptions& o, c
   return j;
 }
 
+// The placement under SGLang's or vLLM's names (slot ids are global: GPU r owns
+// slots [r*P/G, (r+1)*P/G), as in both programs).
+nlohmann::json to_foreign_json(const std::vector<Placement>& ps, const std::string& format) {
+  nlohmann::json p2l = nlohmann::json::array();
+  for (const Placement& p : ps) p2l.push_back(p.phy2log);
+  nlohmann::json j;
+  j["physical_to_logical_map"] = p2l;
+  if (format == "sglang") return j;
+  // vLLM pads logical_to_physical_map to num_redundant_experts + 1 entries.
+  nlohmann::json l2p = nlohmann::json::array(), cnt = nlohmann::json::array();
+  for (const Placement& p : ps) {
+    const int width = p.num_slots() - p.num_logical + 1;
+    nlohmann::json rows = nlohmann::json::array();
+    for (int e = 0; e < p.num_logical; ++e) {
+      std::vector<int> row(p.copies(e), p.copies(e) + p.logcnt[e]);
+      row.resize(width, -1);
+      rows.push_back(row);
+    }
+    l2p.push_back(rows);
+    cnt.push_back(p.logcnt);
+  }
+  j["logical_to_physical_map"] = l2p;
+  j["logical_replica_count"] = cnt;
+  return j;
+}
+
 void print_table(const std::vector<Placement>& ps, const PlanOptions& o, const EplbInput& in,
                  const std::string& label) {
   std::printf("wideep plan: policy %s, %d layers, %d experts -> %d slots on %d GPUs (%d nodes, %d groups)\n",
@@ -207,7 +238,13 @@ int plan_main(int argc, char** argv) {
   app.add_option("--policy", o.policy, "EPLB policy: deepseek | wideep");
   app.add_option("--topology", o.topology, "LPLB layout instead of EPLB: ring|cube|hypercube|torus:MxN|full|file:PATH");
   app.add_flag("--json", o.json, "print one line of JSON");
+  app.add_option("--format", o.format,
+                 "wideep (the table, or wideep's JSON with --json) | sglang (JSON for SGLang's "
+                 "--init-expert-location) | vllm (vLLM's EPLB tensor names)")
+      ->capture_default_str();
   if (!parse_cli(app, argc, argv)) return 0;
+  if (o.format != "wideep" && o.format != "sglang" && o.format != "vllm")
+    throw UsageError("--format '" + o.format + "': unknown format (wideep, sglang, vllm)");
   const EplbPolicy policy = parse_eplb_policy(o.policy, "--policy");  // checked even with --topology
   (void)policy;
   EplbInput in;
@@ -224,7 +261,9 @@ int plan_main(int argc, char** argv) {
   in.num_gpus = o.gpus;
   std::string label;
   const std::vector<Placement> ps = plan_placements(o, in, label);
-  if (o.json) {
+  if (o.format != "wideep") {
+    std::printf("%s\n", to_foreign_json(ps, o.format).dump().c_str());
+  } else if (o.json) {
     std::printf("%s\n", to_json(ps, o, in, label).dump().c_str());
   } else {
     print_table(ps, o, in, label);

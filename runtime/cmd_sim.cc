@@ -33,15 +33,21 @@ struct SimSetup {
 bool prepare(int argc, char** argv, RunConfig& cfg, SimOptions& sim, SimSetup* out) {
   CLI::App app{"wideep sim: cluster-scale simulation of `wideep run` with a cost model"};
   app.name("wideep sim");
-  add_run_options(app, cfg);
+  add_run_options(app, cfg, /*for_sim=*/true);
   add_sim_options(app, sim);
   if (!parse_cli(app, argc, argv)) return false;
+  // Bound (so that they parse) but hidden from the help: name them, exit 2.
+  for (int i = 0; i < kNumRunOnlyOptions; ++i)
+    if (app.count(kRunOnlyOptions[i]) > 0)
+      throw UsageError(std::string(kRunOnlyOptions[i]) + " has no meaning for wideep sim (an option of wideep run; "
+                       "`wideep sim --help` lists what the simulator honours)");
   validate_sim(cfg, sim);
   out->profile = read_profile(sim.profile);
   std::shared_ptr<const Trace> trace;
   if (cfg.workload.kind == WorkloadSpec::Kind::kTrace)
     trace = std::make_shared<Trace>(load_trace(cfg.workload.file, cfg.experts, cfg.topk, cfg.layers, cfg.total_steps()));
-  out->workload = std::make_shared<Workload>(cfg.workload, cfg.experts, cfg.topk, cfg.layers, cfg.seed, trace);
+  out->workload = std::make_shared<Workload>(cfg.workload, cfg.experts, cfg.topk, cfg.layers, cfg.seed, trace,
+                                             static_cast<int64_t>(cfg.tokens) * sim.ranks);
   out->topology = load_topology(cfg, sim.ranks);
   out->placement = initial_placement(cfg, out->topology.get());
   if (!cfg.json_path.empty()) {
@@ -79,6 +85,8 @@ int sim_main(int argc, char** argv) {
   s["combine_bytes_cross_node"] = static_cast<int64_t>(totals.combine_bytes_cross / n);
   s["solve_us"] = {{"p50", percentile(totals.solve_us, 0.5)}, {"max", percentile(totals.solve_us, 1.0)}};
   s["sim_wall_s"] = totals.wall_s;
+  // Extension (lplb): share of LP component solves whose warm start was kept.
+  if (totals.lp_warm_tried > 0) s["lp_warm_kept"] = static_cast<double>(totals.lp_warm_kept) / totals.lp_warm_tried;
   if (json.is_open()) json << s.dump() << "\n";
   if (!cfg.quiet) {
     fmt::print("# wideep sim: {} virtual ranks ({} nodes x {}), profile {}, simulated in {:.2f} s\n",

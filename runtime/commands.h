@@ -9,5 +9,6 @@ int plan_main(int argc, char** argv);  // runtime/cmd_plan.cc
 int lp_main(int argc, char** argv);    // runtime/cmd_lp.cc
 int sim_main(int argc, char** argv);   // runtime/cmd_sim.cc
 int topo_main(int argc, char** argv);  // runtime/cmd_topo.cc
+int mem_main(int argc, char** argv);   // runtime/cmd_mem.cc
 
 }  // namespace wideep

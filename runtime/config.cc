@@ -19,7 +19,7 @@ BalancerSet parse_balancers(const std::string& list) {
     if (name == "none") ++none;
     else if (name == "eplb") b.eplb = true;
     else if (name == "lplb") b.lplb = true;
-    else if (name == "waterfill") b.waterfill = true;
+    else if (name == "waterfill") b.waterfill = kWaterfillExact;
     else
       throw UsageError("--balancer '" + list + "': unknown balancer '" + name +
                        "' (none, eplb, lplb, waterfill, or a comma list of them)");
@@ -29,14 +29,21 @@ BalancerSet parse_balancers(const std::string& list) {
   return b;
 }
 
-void add_run_options(CLI::App& app, RunConfig& c) {
+const char* const kRunOnlyOptions[] = {"--backend", "--dtype", "--check", "--check-every", "--baseline",
+                                       "--inject", "--timeout-s", "--phase-barrier", "--dump-counts"};
+const int kNumRunOnlyOptions = sizeof(kRunOnlyOptions) / sizeof(kRunOnlyOptions[0]);
+
+void add_run_options(CLI::App& app, RunConfig& c, bool for_sim) {
   // A repeated option takes its last value, as scripts that append overrides expect.
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  app.add_option("--backend", c.backend, "mpi | nccl (default: nccl where a GPU is visible, else mpi)");
+  // Options the simulator does not honour go to a hidden group under `wideep sim`.
+  const std::string run_only = for_sim ? "" : "Options";
+  app.add_option("--backend", c.backend, "mpi | nccl (default: nccl where a GPU is visible, else mpi)")->group(run_only);
   app.add_option("--dtype", c.dtype,
-                 "activations on the device: fp32 | bf16 | auto (fp32 under --check, else bf16); "
-                 "the host path is fp32")
-      ->capture_default_str();
+                 "wire and compute dtype: fp32 | bf16 | auto (fp32 on the host, bf16 on the device); "
+                 "bf16 on the host runs the device configuration on the CPU")
+      ->capture_default_str()
+      ->group(run_only);
   app.add_option("--experts", c.experts, "logical experts per layer")->capture_default_str();
   app.add_option("--topk", c.topk, "experts per token")->capture_default_str();
   app.add_option("--hidden", c.hidden, "hidden size H")->capture_default_str();
@@ -57,18 +64,35 @@ void add_run_options(CLI::App& app, RunConfig& c) {
   app.add_option("--eplb-window", c.eplb_window, "steps of counts EPLB plans from")->capture_default_str();
   app.add_option("--eplb-interval", c.eplb_interval, "steps between EPLB re-placements")->capture_default_str();
   app.add_option("--init-placement", c.init_placement, "first placement: `wideep plan --json` output");
-  app.add_flag("--check", c.check, "compare every step with the local reference");
+  app.add_flag("--check", c.check, "compare every step with the local reference")->group(run_only);
   app.add_option("--check-every", c.check_every, "with --check: compare every N-th step only (soak runs)")
-      ->capture_default_str();
-  app.add_flag("--baseline", c.baseline, "also time a raw all-to-allv of the same bytes");
+      ->capture_default_str()
+      ->group(run_only);
+  app.add_flag("--baseline", c.baseline,
+               "also time a raw all-to-allv of the same bytes; implies --phase-barrier, so that "
+               "dispatch+combine time the exchange and not the wait for the slowest rank")
+      ->group(run_only);
   app.add_option("--json", c.json_path, "write JSON lines here");
-  app.add_option("--timeout-s", c.timeout_s, "longest wait before the run ends with a message")->capture_default_str();
+  app.add_option("--timeout-s", c.timeout_s, "longest wait before the run ends with a message")
+      ->capture_default_str()
+      ->group(run_only);
   app.add_option("--inject", c.inject, "fault injection KIND:... (tests; see docs/reliability.md)")
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->group(run_only);
   app.add_flag("--quiet", c.quiet, "no table on stdout");
   app.add_flag("--phase-barrier", c.phase_barrier,
                "barrier before dispatch and combine, timed apart as 'wait', so that the two "
-               "phases time the exchange and not the wait for the slowest rank");
+               "phases time the exchange and not the wait for the slowest rank")
+      ->group(run_only);
+  app.add_option("--waterfill-mode", c.waterfill_mode,
+                 "with --balancer waterfill: exact (integer quotas to the water level) | sglang "
+                 "(SGLang's per-token slack-proportional draw, global loads) | sglang-static (the same "
+                 "from this rank's own counts)")
+      ->capture_default_str();
+  app.add_option("--dump-counts", c.dump_counts,
+                 "write the global per-step logical expert counts of the last --eplb-window measured "
+                 "steps as an SGLang `stat` dump in JSON (logical_count [steps, layers, experts])")
+      ->group(run_only);
 }
 
 namespace {
@@ -101,6 +125,10 @@ void validate(RunConfig& c, int num_ranks) {
   positive(c.eplb_interval, "--eplb-interval");
   positive(c.check_every, "--check-every");
   if (!(c.timeout_s > 0)) throw UsageError("--timeout-s must be positive");
+  // The baseline compares the exchange with a raw all-to-allv of the same bytes:
+  // without the barrier, dispatch and combine would include the wait for the
+  // slowest rank's previous phase and the ratio would not compare like with like.
+  if (c.baseline) c.phase_barrier = true;
   if (c.topk > c.experts)
     throw UsageError("--topk " + std::to_string(c.topk) + " exceeds --experts " + std::to_string(c.experts));
   if (c.experts > 1 << 20) throw UsageError("--experts is larger than 2^20");
@@ -111,6 +139,9 @@ void validate(RunConfig& c, int num_ranks) {
   if (c.eplb_window > 1000000) throw UsageError("--eplb-window is larger than 10^6");
   if (static_cast<int64_t>(c.hidden) * c.ffn > (1ll << 28)) throw UsageError("--hidden x --ffn is larger than 2^28");
   if (static_cast<int64_t>(c.tokens) * c.hidden > (1ll << 28)) throw UsageError("--tokens x --hidden is larger than 2^28");
+  // The counts round carries a peer's pairs in 32 bits (runtime/exchange_plan.h).
+  if (static_cast<int64_t>(c.tokens) * (c.topk + c.shared_experts) > (1ll << 30))
+    throw UsageError("--tokens x (--topk + --shared-experts) is larger than 2^30");
   if (c.steps > 10000000 || c.warmup > 10000000) throw UsageError("--steps/--warmup larger than 10^7");
   if (c.shared_experts > 16) throw UsageError("--shared-experts larger than 16");
   c.num_ranks = num_ranks;
@@ -122,14 +153,11 @@ void validate(RunConfig& c, int num_ranks) {
                      std::to_string(num_ranks) + " ranks");
   c.slots_per_rank = (c.experts + c.redundant) / num_ranks;
   {
-    // Host memory one rank needs for what the options size; a fixed limit, so
-    // that every rank reaches the same verdict whatever its node's memory.
+    // The buffers and weights of a run are checked against the node's memory
+    // by `wideep run` (runtime/memory_plan.h); this bound keeps the window's
+    // size arithmetic (and `wideep sim`, which holds no weights) sane.
     const double gib = 1024.0 * 1024 * 1024;
-    const double weights_gib = 2.0 * c.layers * c.slots_per_rank * c.hidden * c.ffn * sizeof(float) / gib;
     const double window_gib = 1.0 * c.eplb_window * c.layers * c.experts * sizeof(int64_t) / gib;
-    if (weights_gib > 64)
-      throw UsageError("--layers x (--experts + --redundant) / ranks x --hidden x --ffn: the expert weights of one rank would take " +
-                       std::to_string(static_cast<long long>(weights_gib)) + " GiB (limit 64 GiB)");
     if (window_gib > 16)
       throw UsageError("--eplb-window x --layers x --experts: the EPLB window would take " +
                        std::to_string(static_cast<long long>(window_gib)) + " GiB (limit 16 GiB)");
@@ -143,6 +171,16 @@ void validate(RunConfig& c, int num_ranks) {
   if (c.workload.kind == WorkloadSpec::Kind::kHot && c.experts < 2)
     throw UsageError("--workload hot:FRAC needs at least 2 experts");
   c.balancers = parse_balancers(c.balancer_text);
+  if (c.waterfill_mode == "sglang") {
+    if (c.balancers.waterfill) c.balancers.waterfill = kWaterfillSglang;
+  } else if (c.waterfill_mode == "sglang-static") {
+    if (c.balancers.waterfill) c.balancers.waterfill = kWaterfillSglangStatic;
+  } else if (c.waterfill_mode != "exact") {
+    throw UsageError("--waterfill-mode '" + c.waterfill_mode + "': unknown mode (exact, sglang, sglang-static)");
+  }
+  if (c.waterfill_mode != "exact" && !c.balancers.waterfill)
+    throw UsageError("--waterfill-mode " + c.waterfill_mode + " chooses how waterfill moves shared-expert work: "
+                     "it needs --balancer with waterfill");
   if (c.balancers.waterfill && c.shared_experts == 0)
     throw UsageError("--balancer waterfill moves shared-expert work: it needs --shared-experts >= 1");
   if (!c.topology.empty() && !c.balancers.lplb)

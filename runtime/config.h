@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "balance/waterfill.h"
 #include "runtime/workload.h"
 
 namespace CLI {
@@ -18,7 +19,9 @@ namespace wideep {
 struct BalancerSet {
   bool eplb = false;       // periodic re-placement with weight exchange
   bool lplb = false;       // per-step exact LP over copies
-  bool waterfill = false;  // per-step shared-expert waterfill (or routed waterfill without lplb)
+  // Per-step shared-expert waterfill, and how (--waterfill-mode); kWaterfillOff
+  // (0) without it, so `if (waterfill)` reads as before.
+  WaterfillMode waterfill = kWaterfillOff;
   std::string text = "none";
 };
 
@@ -55,6 +58,8 @@ struct RunConfig {
   std::vector<std::string> inject;
   bool quiet = false;
   bool phase_barrier = false;  // barrier before dispatch and combine (benchmarks)
+  std::string waterfill_mode = "exact";  // exact | sglang | sglang-static (with --balancer waterfill)
+  std::string dump_counts;     // run only: SGLang `stat` dump of the last --eplb-window steps' counts
 
   // Filled by validate().
   int num_ranks = 0;
@@ -67,8 +72,14 @@ struct RunConfig {
   int ranks_per_node() const { return gpus_per_node < num_ranks ? gpus_per_node : num_ranks; }
 };
 
-// Binds every option of `wideep run` to `c`.
-void add_run_options(CLI::App& app, RunConfig& c);
+// Binds every option of `wideep run` to `c`. for_sim: the options the
+// simulator does not honour (kRunOnlyOptions) are bound but hidden from its
+// help, so that `wideep sim` can reject them by name (cmd_sim.cc).
+void add_run_options(CLI::App& app, RunConfig& c, bool for_sim = false);
+
+// The `wideep run` options that `wideep sim` rejects (exit 2, naming them).
+extern const char* const kRunOnlyOptions[];
+extern const int kNumRunOnlyOptions;
 
 // Checks shapes and names for num_ranks ranks and derives the sizes.
 // Throws UsageError whose message names the option.

@@ -57,10 +57,10 @@ void EplbManager::move_weights(const std::vector<Placement>& old_p, const std::v
   for (size_t i = 0; i < mp.transfers.size(); ++i) {
     const WeightMove& m = mp.transfers[i];
     const int tag = static_cast<int>(i % 30000);
-    if (m.src_rank == me) sends.push_back({m.dst_rank, store.slot_data(m.layer, m.src_slot % S), slot_bytes, tag});
+    if (m.src_rank == me) sends.push_back({m.dst_rank, const_cast<void*>(store.slot_read(m.layer, m.src_slot % S)), slot_bytes, tag});
     if (m.dst_rank == me) {
       const int slot = m.dst_slot % S;
-      recvs.push_back({m.src_rank, target(m.layer, slot).slot_data(m.layer, slot), slot_bytes, tag});
+      recvs.push_back({m.src_rank, target(m.layer, slot).slot_write(m.layer, slot), slot_bytes, tag});
       if (is_source[m.layer * S + slot]) staged.emplace_back(m.layer, slot);
     }
   }
@@ -74,11 +74,12 @@ void EplbManager::move_weights(const std::vector<Placement>& old_p, const std::v
     if (is_source[m.layer * S + slot]) staged.emplace_back(m.layer, slot);
   }
   for (const auto& ls : staged) store.copy_slot(ls.first, ls.second, staging, ls.second);
-  if (!recvs.empty() && find_fault(faults_, Fault::Kind::kCorruptWeights, me, -1)) {
+  const Fault* cw = recvs.empty() ? nullptr : find_fault(faults_, Fault::Kind::kCorruptWeights, me, -1);
+  if (cw) {
     const WeightMove* first = nullptr;
     for (const WeightMove& m : mp.transfers)
       if (m.dst_rank == me) { first = &m; break; }
-    store.flip_byte(first->layer, first->dst_slot % S, 7);
+    store.flip_byte(first->layer, first->dst_slot % S, corrupt_weights_byte(*cw, store.slot_bytes()));
   }
   comm_.barrier();
   rec->transfer_us = now_us() - t0;

@@ -33,20 +33,34 @@ std::vector<Fault> parse_faults(const std::vector<std::string>& specs, int num_r
     else if (k == "corrupt") x.kind = Fault::Kind::kCorrupt;
     else if (k == "die") x.kind = Fault::Kind::kDie;
     else if (k == "hang") x.kind = Fault::Kind::kHang;
+    else if (k == "nan") x.kind = Fault::Kind::kNan;
     else if (k == "slow") x.kind = Fault::Kind::kSlow;
-    else if (k == "corrupt-weights") { x.kind = Fault::Kind::kCorruptWeights; want = 2; }
-    else
-      throw UsageError("--inject '" + spec + "': unknown fault (drop, dup, misroute, corrupt, corrupt-weights, slow, die, hang)");
+    else if (k == "corrupt-weights") {
+      x.kind = Fault::Kind::kCorruptWeights;
+      want = 2;
+      if (f.size() == 3) {  // the optional part: corrupt-weights:RANK:w1|w2
+        if (f[2] == "w1") x.part = Fault::WeightPart::kW1;
+        else if (f[2] == "w2") x.part = Fault::WeightPart::kW2;
+        else throw UsageError("--inject '" + spec + "': expected corrupt-weights:RANK[:w1|w2], got '" + f[2] + "'");
+        want = 3;
+      }
+    } else
+      throw UsageError("--inject '" + spec + "': unknown fault (drop, dup, misroute, corrupt, nan, corrupt-weights, slow, die, hang)");
     if (f.size() != want)
-      throw UsageError("--inject '" + spec + "': expected " + k + (want == 2 ? ":RANK" : k == "slow" ? ":RANK:US" : ":RANK:STEP"));
+      throw UsageError("--inject '" + spec + "': expected " + k +
+                       (x.kind == Fault::Kind::kCorruptWeights ? ":RANK[:w1|w2]" : k == "slow" ? ":RANK:US" : ":RANK:STEP"));
     x.rank = static_cast<int>(to_long(f[1], spec));
     if (x.rank >= num_ranks) throw UsageError("--inject '" + spec + "': rank " + f[1] + " does not exist");
     if (x.kind == Fault::Kind::kSlow) { x.slow_us = to_long(f[2], spec); x.step = -1; }
-    else if (want == 3) x.step = static_cast<int>(to_long(f[2], spec));
+    else if (want == 3 && x.kind != Fault::Kind::kCorruptWeights) x.step = static_cast<int>(to_long(f[2], spec));
     else x.step = -1;
     out.push_back(x);
   }
   return out;
+}
+
+size_t corrupt_weights_byte(const Fault& f, size_t slot_bytes) {
+  return f.part == Fault::WeightPart::kW2 ? slot_bytes - 1 : 7;
 }
 
 const Fault* find_fault(const std::vector<Fault>& faults, Fault::Kind kind, int rank, int step) {

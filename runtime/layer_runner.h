@@ -1,7 +1,7 @@
-// The interface of one rank's MoE layer execution, implemented on the host
-// (MoeRunner: MPI + OpenBLAS) and on the device (NCCL + CUDA kernels). Both run
-// the phases of DESIGN.md "One step" and report the same LayerStats, so the
-// step loop, the EPLB manager and --check serve either backend.
+// The interface of one rank's MoE layer execution: the step pipeline
+// (runtime/moe_pipeline.h) over either kernel backend. It runs the phases of
+// DESIGN.md "One step" and reports LayerStats, so that the step loop, the
+// EPLB manager and --check see one kind of runner.
 // run_layer() is collective: every rank calls it for the same (step, layer).
 #pragma once
 
@@ -25,6 +25,7 @@ struct LayerStats {
   int64_t combine_bytes_remote = 0;
   int64_t baseline_ns = 0;            // raw all-to-allv of the same two byte matrices
   int64_t wait_ns = 0;                // --phase-barrier: waiting for the slowest rank
+  int64_t grown_bytes = 0;            // receive buffers grown this layer (outside the phase times)
 };
 
 class LayerRunner {
@@ -34,7 +35,7 @@ class LayerRunner {
   virtual void run_layer(int step, int layer, LayerStats* st) = 0;
 
   // Host views of the layer last run: inputs [T x H], outputs [T x H], routing
-  // [T x K] and this rank's per-expert counts [E]. A device runner copies back.
+  // [T x K] and this rank's per-expert counts [E]. The device backend copies back.
   virtual const float* input() = 0;
   virtual const float* output() = 0;
   virtual const int32_t* topk_ids() = 0;
@@ -44,6 +45,8 @@ class LayerRunner {
   virtual std::vector<Placement>& placements() = 0;
   virtual ExpertStore& store() = 0;
   virtual ExpertStore& spare_store() = 0;  // staging of a weight exchange
+  // Bytes the runner holds now (buffers and weights): host, device.
+  virtual void memory(int64_t* host_bytes, int64_t* device_bytes) = 0;
 };
 
 }  // namespace wideep

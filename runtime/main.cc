@@ -1,4 +1,4 @@
-// build/wideep: dispatches to the subcommands run, plan, lp, sim and topo.
+// build/wideep: dispatches to the subcommands run, plan, lp, sim, topo and mem.
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -14,7 +14,8 @@ void usage(FILE* out) {
                "  plan   offline EPLB placement from a load matrix\n"
                "  lp     offline per-step LP solve for a placement and counts\n"
                "  sim    cluster-scale simulation with a cost model\n"
-               "  topo   hwloc view of this node: cores, NUMA, GPUs, NICs\n");
+               "  topo   hwloc view of this node: cores, NUMA, GPUs, NICs\n"
+               "  mem    per-rank memory plan of a run (host and device bytes by buffer)\n");
 }
 }  // namespace
 
@@ -30,6 +31,7 @@ int main(int argc, char** argv) {
     if (!std::strcmp(cmd, "lp")) return wideep::lp_main(argc - 1, argv + 1);
     if (!std::strcmp(cmd, "sim")) return wideep::sim_main(argc - 1, argv + 1);
     if (!std::strcmp(cmd, "topo")) return wideep::topo_main(argc - 1, argv + 1);
+    if (!std::strcmp(cmd, "mem")) return wideep::mem_main(argc - 1, argv + 1);
   } catch (const wideep::UsageError& e) {
     std::fprintf(stderr, "wideep %s: error: %s\n", cmd, e.what());
     return 2;

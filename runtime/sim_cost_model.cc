@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "runtime/token_router.h"
+
 namespace wideep {
 
 double exchange_us(const SimProfile& p, const LinkSet& links, const RankTraffic& t, int rounds) {
@@ -34,6 +36,27 @@ double expert_slot_us(const SimProfile& p, int64_t pairs, int hidden, int ffn) {
 double compute_scale(const SimProfile& p, int ranks_per_node) {
   if (p.cores_per_node <= 0) return 1.0;
   return std::max(1.0, static_cast<double>(ranks_per_node) / p.cores_per_node);
+}
+
+int64_t counts_exchange_bytes(int num_ranks, int num_logical, int num_slots, bool lplb) {
+  if (lplb && !lplb_uses_matrix(num_ranks, num_logical, num_slots))
+    return lplb_scan_bytes(num_ranks, num_logical, num_slots);
+  return lplb_matrix_bytes(num_ranks, num_logical);
+}
+
+double counts_exchange_us(const SimProfile& p, const LinkSet& links, int num_ranks, int num_logical, int num_slots,
+                          int ranks_per_node, bool lplb) {
+  const int rpn = std::max(1, std::min(ranks_per_node, num_ranks));
+  RankTraffic t;
+  if (lplb && !lplb_uses_matrix(num_ranks, num_logical, num_slots)) {
+    const LinkKind k = num_ranks > rpn ? kCrossNode : kSameNode;
+    t.send[k] = t.recv[k] = lplb_scan_bytes(num_ranks, num_logical, num_slots);
+  } else {
+    const int64_t row = static_cast<int64_t>(num_logical) * 8;
+    t.send[kSameNode] = t.recv[kSameNode] = row * (rpn - 1);
+    t.send[kCrossNode] = t.recv[kCrossNode] = row * (num_ranks - rpn);
+  }
+  return exchange_us(p, links, t, p.gather_rounds);
 }
 
 int64_t expert_weight_bytes(const SimProfile& p, int hidden, int ffn) {

@@ -35,6 +35,17 @@ double expert_slot_us(const SimProfile& p, int64_t pairs, int hidden, int ffn);
 // Host and expert compute slow-down when a node's ranks share cores.
 double compute_scale(const SimProfile& p, int ranks_per_node);
 
+// The counts exchange of one layer-step, as runtime/token_router.cc does it
+// (bytes one rank receives): with lplb the smaller of the R x E allgather and
+// the overlapped allreduce of E + 2P / exclusive scan of E + P counts
+// (lplb_scan_bytes); waterfill alone the R x E allgather. num_slots = P.
+int64_t counts_exchange_bytes(int num_ranks, int num_logical, int num_slots, bool lplb);
+// Its time: one collective of rounds.gather rounds plus its bytes; the
+// allgather's bytes split by link class as its peers are, the scan's on
+// cross-node links when there are several nodes.
+double counts_exchange_us(const SimProfile& p, const LinkSet& links, int num_ranks, int num_logical, int num_slots,
+                          int ranks_per_node, bool lplb);
+
 // Bytes of one expert's weights (W1 and W2) at the profile's precision.
 int64_t expert_weight_bytes(const SimProfile& p, int hidden, int ffn);
 

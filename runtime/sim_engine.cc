@@ -59,8 +59,9 @@ void SimEngine::simulate_layer(int step, int layer, StepRecord* rec, LayerCost* 
   router_.assign(p, ids_.data(), rank_counts_.data(), &routing_);
   *solve_us += routing_.solve_us;
   const int local_slots = cfg_.slots_per_rank + cfg_.shared_experts;
-  const int64_t rb = static_cast<int64_t>(row_bytes(cfg_.hidden, P_));
-  const int64_t hb = static_cast<int64_t>(cfg_.hidden) * 4;
+  // The run's wire rows (kernels/wire_row.h), fp32 as the host path sends them.
+  const int64_t rb = static_cast<int64_t>(wire_row(cfg_.hidden, P_, DType::kF32).row_bytes);
+  const int64_t hb = static_cast<int64_t>(return_row_bytes(cfg_.hidden, DType::kF32));
   std::fill(slot_pairs_.begin(), slot_pairs_.end(), 0);
   std::fill(load_.begin(), load_.end(), 0);
   for (int r = 0; r < R_; ++r) disp_[r] = comb_[r] = RankTraffic{};
@@ -105,13 +106,11 @@ void SimEngine::simulate_layer(int step, int layer, StepRecord* rec, LayerCost* 
   // Phase times of every rank, then the BSP critical path of the layer.
   const double fixed = prof_.phase_fixed_us;
   const double balance_measured = (routing_.solve_us + routing_.assign_us / R_) * prof_.balance_time_scale;
-  RankTraffic gather;
-  if (router_.needs_counts()) {
-    const int64_t row = static_cast<int64_t>(E_) * 8;
-    gather.send[kSameNode] = gather.recv[kSameNode] = row * (rpn_ - 1);
-    gather.send[kCrossNode] = gather.recv[kCrossNode] = row * (R_ - rpn_);
-  }
-  const double gather_us = router_.needs_counts() ? exchange_us(prof_, links_, gather, prof_.gather_rounds) : 0;
+  // The counts exchange as the run does it (sim_cost_model.h): lplb's O(E + P)
+  // allreduce + scan, or the R x E allgather.
+  const double gather_us =
+      router_.needs_counts() ? counts_exchange_us(prof_, links_, R_, E_, p.num_slots(), rpn_, cfg_.balancers.lplb)
+                             : 0;
   *cost = LayerCost{};
   double pre_max = 0;
   for (int r = 0; r < R_; ++r) {
@@ -205,6 +204,8 @@ void SimEngine::run(RunMetrics* metrics, std::ostream* json, SimTotals* totals) 
       *json << j.dump() << "\n";
     }
   }
+  totals->lp_warm_tried = router_.lp_stats().warm_tried;
+  totals->lp_warm_kept = router_.lp_stats().warm_kept;
   totals->wall_s = (now_us() - wall0) * 1e-6;
 }
 

@@ -26,6 +26,7 @@ namespace wideep {
 struct SimTotals {
   int64_t dispatch_bytes_cross = 0, combine_bytes_cross = 0;
   std::vector<double> solve_us;  // per layer-step, measured
+  int64_t lp_warm_tried = 0, lp_warm_kept = 0;  // LP components started from the previous critical set / kept it
   double wall_s = 0;
 };
 

@@ -11,7 +11,7 @@
 namespace wideep {
 
 void ClusterRouter::init(int num_ranks, int num_tokens, int topk, int shared, int num_logical,
-                         bool lplb, bool waterfill, int ranks_per_node, int split_ranks_per_node) {
+                         bool lplb, WaterfillMode waterfill, int ranks_per_node, int split_ranks_per_node) {
   R_ = num_ranks;
   T_ = num_tokens;
   K_ = topk;
@@ -20,7 +20,13 @@ void ClusterRouter::init(int num_ranks, int num_tokens, int topk, int shared, in
   rpn_ = ranks_per_node;
   split_rpn_ = split_ranks_per_node;
   lplb_ = lplb;
-  waterfill_ = waterfill;
+  waterfill_ = waterfill != kWaterfillOff;
+  waterfill_mode_ = waterfill;
+  assign_calls_ = 0;
+  const bool sglang = waterfill_ && waterfill_mode_ != kWaterfillExact;
+  routed_dest_.assign(sglang ? static_cast<size_t>(T_) * K_ : 0, 0);
+  shared_dest_.assign(sglang ? static_cast<size_t>(T_) * S_ : 0, 0);
+  own_loads_.assign(sglang ? R_ : 0, 0);
   slot_of_pair_.assign(static_cast<size_t>(R_) * T_ * K_, 0);
   lp_.init(R_, E_, static_cast<int64_t>(T_) * S_, waterfill_, rpn_);
   routed_load_.assign(R_, 0);
@@ -39,9 +45,23 @@ void ClusterRouter::assign(const Placement& p, const int32_t* ids, const int64_t
   out->lp_max_load = -1;
   out->lp_opt = -1;
   out->solve_us = 0;
+  if (lplb_) {
+    // What the run's counts exchange hands every rank (not timed: the cost
+    // model charges the exchange): global counts, per-slot own-rank/node counts.
+    const bool node = rpn_ > 1 && rpn_ < R_;
+    counts_.assign(E_, 0);
+    for (int r = 0; r < R_; ++r)
+      for (int e = 0; e < E_; ++e) counts_[e] += rank_counts[static_cast<size_t>(r) * E_ + e];
+    slot_rank_.resize(p.num_slots());
+    slot_node_.resize(p.num_slots());
+    lp_slot_counts(p, rank_counts, rpn_, slot_rank_.data(), node ? slot_node_.data() : nullptr);
+  }
   double t0 = now_us();
   if (lplb_) {
-    lp_.solve(p, rank_counts, routed_load_.data());
+    // All components (every rank's quotas are needed here); a run's rank solves
+    // only the ones it needs, with the same result for them.
+    lp_.solve(p, counts_.data(), slot_rank_.data(), rpn_ > 1 && rpn_ < R_ ? slot_node_.data() : nullptr, nullptr, -1,
+              routed_load_.data());
     out->solve_us = now_us() - t0;
     t0 = now_us();
     split_.run(p, rank_counts, lp_.result().copy_tokens.data(), split_rpn_, ids, T_, K_, slot_of_pair_.data());
@@ -57,7 +77,9 @@ void ClusterRouter::assign(const Placement& p, const int32_t* ids, const int64_t
     }
   }
   out->assign_us = now_us() - t0;
-  if (waterfill_) {
+  const bool sglang = waterfill_ && waterfill_mode_ != kWaterfillExact;
+  const int64_t call = assign_calls_++;
+  if (waterfill_ && !sglang) {
     t0 = now_us();
     waterfill_shared(routed_load_.data(), shared_pairs_.data(), R_, shared_move_.data());
     out->solve_us += now_us() - t0;
@@ -74,12 +96,39 @@ void ClusterRouter::assign(const Placement& p, const int32_t* ids, const int64_t
       }
       for (int j = 0; j < S_; ++j) out->pair_local_slot[base + static_cast<size_t>(t) * P + K_ + j] = p.slots_per_rank + j;
     }
-    if (S_ > 0)
+    if (S_ > 0 && sglang) {
+      // Rank r's draw, as TokenRouter::place_shared_sglang makes it on rank r.
+      for (int t = 0; t < T_; ++t)
+        for (int k = 0; k < K_; ++k)
+          routed_dest_[static_cast<size_t>(t) * K_ + k] = out->pair_dest_rank[base + static_cast<size_t>(t) * P + k];
+      SglangWaterfillInput in;
+      in.num_ranks = R_;
+      in.rank = r;
+      in.tokens = T_;
+      in.topk = K_;
+      in.shared = S_;
+      in.first_token = static_cast<int64_t>(r) * T_;
+      in.routed_dest = routed_dest_.data();
+      in.dynamic = waterfill_mode_ == kWaterfillSglang;
+      in.key = sglang_waterfill_key(call);
+      if (in.dynamic) {
+        in.rank_loads = routed_load_.data();
+      } else {
+        std::fill(own_loads_.begin(), own_loads_.end(), 0);
+        for (int32_t d : routed_dest_) ++own_loads_[d];
+        in.rank_loads = own_loads_.data();
+      }
+      waterfill_sglang(in, shared_dest_.data());
+      for (int t = 0; t < T_; ++t)
+        for (int j = 0; j < S_; ++j)
+          out->pair_dest_rank[base + static_cast<size_t>(t) * P + K_ + j] = shared_dest_[static_cast<size_t>(t) * S_ + j];
+    } else if (S_ > 0) {
       place_shared_pairs(r, R_, T_, K_, S_, waterfill_ ? &shared_move_[static_cast<size_t>(r) * R_] : nullptr,
                          &out->pair_dest_rank[base]);
+    }
   }
   out->assign_us += now_us() - t0;
-  if (needs_counts())
+  if (needs_counts() && !sglang)  // sglang: no rank knows the others' draws in advance
     expected_loads(routed_load_.data(), waterfill_ ? shared_move_.data() : nullptr, R_, shared_per_rank,
                    out->expected_load.data());
 }

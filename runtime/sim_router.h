@@ -9,6 +9,7 @@
 
 #include "balance/copy_rules.h"
 #include "balance/placement.h"
+#include "balance/waterfill.h"
 #include "runtime/sim_split.h"
 
 namespace wideep {
@@ -28,9 +29,17 @@ class ClusterRouter {
   // split_ranks_per_node: the node step of the split as TokenRouter uses it
   // (its ranks_per_node since the split gained node locality; 0: none).
   void init(int num_ranks, int num_tokens, int topk, int shared, int num_logical, bool lplb,
-            bool waterfill, int ranks_per_node, int split_ranks_per_node);
+            WaterfillMode waterfill, int ranks_per_node, int split_ranks_per_node);
+  // waterfill true: the exact mode.
+  void init(int num_ranks, int num_tokens, int topk, int shared, int num_logical, bool lplb,
+            bool waterfill, int ranks_per_node, int split_ranks_per_node) {
+    init(num_ranks, num_tokens, topk, shared, num_logical, lplb, waterfill ? kWaterfillExact : kWaterfillOff,
+         ranks_per_node, split_ranks_per_node);
+  }
 
   bool needs_counts() const { return lplb_ || waterfill_; }
+  // The LP's warm-start counters (how often the previous critical set was kept).
+  const LpStats& lp_stats() const { return lp_.stats(); }
 
   // ids [R*T*K]; rank_counts [R*E].
   void assign(const Placement& p, const int32_t* ids, const int64_t* rank_counts, ClusterRouting* out);
@@ -38,7 +47,12 @@ class ClusterRouter {
  private:
   int R_ = 0, T_ = 0, K_ = 0, S_ = 0, E_ = 0, rpn_ = 0, split_rpn_ = 0;
   bool lplb_ = false, waterfill_ = false;
+  WaterfillMode waterfill_mode_ = kWaterfillOff;
+  int64_t assign_calls_ = 0;  // keys the sglang draws, as TokenRouter's
+  std::vector<int32_t> routed_dest_, shared_dest_;  // one rank's, sglang mode
+  std::vector<int64_t> own_loads_;
   std::vector<int32_t> slot_of_pair_;  // [R*T*K]
+  std::vector<int64_t> counts_, slot_rank_, slot_node_;  // lplb: what the run's exchange gives
   std::vector<int64_t> routed_load_, shared_pairs_, shared_move_;
   std::vector<int32_t> seen_;
   LayerLp lp_;

@@ -99,6 +99,48 @@ TEST(SimRouter, EqualsTokenRouterOnEveryRank) {
   EXPECT_GT(compared, 300);
 }
 
+// --waterfill-mode sglang*: the simulator draws every rank's shared-pair ranks
+// as that rank's TokenRouter does, call after call (the draws are keyed by the
+// layer-step's call index). T = 80 tokens, above SGLang's 64-token threshold.
+TEST(SimRouter, SglangWaterfillEqualsTokenRouterOnEveryRank) {
+  std::mt19937 rng(9);
+  const Case c{8, 32, 4, 80, 1, 8};
+  for (WaterfillMode mode : {kWaterfillSglang, kWaterfillSglangStatic}) {
+    for (bool lplb : {false, true}) {
+      ClusterRouter cluster;
+      cluster.init(c.R, c.T, c.K, c.S, c.E, lplb, mode, c.R, c.R);
+      std::vector<TokenRouter> ranks(c.R);
+      for (int r = 0; r < c.R; ++r) ranks[r].init(c.R, r, c.T, c.K, c.S, c.E, lplb, mode, c.R);
+      int moved = 0;
+      for (int call = 0; call < 3; ++call) {
+        const Placement p = random_placement(c, rng);
+        const std::vector<int32_t> ids = random_ids(c, rng);
+        const std::vector<int64_t> rc = counts_of(c, ids);
+        ClusterRouting all;
+        cluster.assign(p, ids.data(), rc.data(), &all);
+        const int P = c.K + c.S;
+        std::vector<float> gate(static_cast<size_t>(c.T) * c.K, 0.25f);
+        for (int r = 0; r < c.R; ++r) {
+          RouteArrays out;
+          out.pair_dest_rank.assign(static_cast<size_t>(c.T) * P, 0);
+          out.pair_local_slot.assign(static_cast<size_t>(c.T) * P, 0);
+          out.pair_weight.assign(static_cast<size_t>(c.T) * P, 0);
+          BalanceInfo info;
+          ranks[r].assign(p, &ids[static_cast<size_t>(r) * c.T * c.K], gate.data(), rc.data(), &out, &info);
+          const size_t base = static_cast<size_t>(r) * c.T * P;
+          for (int i = 0; i < c.T * P; ++i) {
+            ASSERT_EQ(out.pair_dest_rank[i], all.pair_dest_rank[base + i]) << "rank " << r << " pair " << i;
+            ASSERT_EQ(out.pair_local_slot[i], all.pair_local_slot[base + i]) << "rank " << r << " pair " << i;
+          }
+          for (int t = 0; t < c.T; ++t) moved += out.pair_dest_rank[static_cast<size_t>(t) * P + c.K] != r;
+          EXPECT_EQ(info.expected_load, -1);  // no rank knows the others' draws
+        }
+      }
+      EXPECT_GT(moved, 0) << "no shared pair left its rank";
+    }
+  }
+}
+
 TEST(SimSplit, EqualsSplitTokensRankByRank) {
   std::mt19937 rng(11);
   for (const Case& c : kCases) {

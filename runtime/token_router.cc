@@ -2,16 +2,33 @@
 #include "runtime/token_router.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <string>
 
 #include "balance/copy_rules.h"
+#include "balance/lp.h"
 #include "balance/token_split.h"
 #include "balance/waterfill.h"
 #include "common/check.h"
 
 namespace wideep {
 
+// WIDEEP_LPLB_EXCHANGE=scan|matrix forces either exchange (tests); unset or
+// anything else is auto, the smaller one. Read once; the same on every rank of
+// a job (a test knob, not an option: it never fails a run).
+static LplbExchange lplb_exchange_env() {
+  static const LplbExchange mode = [] {
+    const char* v = std::getenv("WIDEEP_LPLB_EXCHANGE");
+    const std::string s = v ? v : "auto";
+    if (s == "scan") return LplbExchange::kScan;
+    if (s == "matrix") return LplbExchange::kMatrix;
+    return LplbExchange::kAuto;
+  }();
+  return mode;
+}
+
 void TokenRouter::init(int num_ranks, int rank, int num_tokens, int topk, int shared,
-                       int num_logical, bool lplb, bool waterfill, int ranks_per_node) {
+                       int num_logical, bool lplb, WaterfillMode waterfill, int ranks_per_node) {
   R_ = num_ranks;
   rank_ = rank;
   T_ = num_tokens;
@@ -20,7 +37,13 @@ void TokenRouter::init(int num_ranks, int rank, int num_tokens, int topk, int sh
   E_ = num_logical;
   rpn_ = ranks_per_node;
   lplb_ = lplb;
-  waterfill_ = waterfill;
+  waterfill_ = waterfill != kWaterfillOff;
+  waterfill_mode_ = waterfill;
+  assign_calls_ = 0;
+  const bool sglang = waterfill_ && waterfill_mode_ != kWaterfillExact;
+  routed_dest_.assign(sglang ? static_cast<size_t>(T_) * K_ : 0, 0);
+  shared_dest_.assign(sglang ? static_cast<size_t>(T_) * S_ : 0, 0);
+  own_loads_.assign(sglang ? R_ : 0, 0);
   slot_of_pair_.assign(static_cast<size_t>(T_) * K_, 0);
   lp_.init(R_, E_, static_cast<int64_t>(T_) * S_, waterfill_, rpn_);
   routed_load_.assign(R_, 0);
@@ -28,34 +51,141 @@ void TokenRouter::init(int num_ranks, int rank, int num_tokens, int topk, int sh
   shared_pairs_.assign(R_, static_cast<int64_t>(T_) * S_);
   shared_move_.assign(static_cast<size_t>(R_) * R_, 0);
   seen_.assign(E_, 0);
+  exchange_ = lplb_ ? lplb_exchange_env() : LplbExchange::kAuto;
   if (needs_counts()) rank_counts_.assign(static_cast<size_t>(R_) * E_, 0);
+  if (lplb_) {
+    counts_.assign(E_, 0);
+    before_.assign(E_, 0);
+    node_before_.assign(E_, 0);
+    need_.assign(E_, 0);
+  }
+}
+
+// Bytes one rank receives in lplb's counts exchange (docs/sim.md, sim_cost_model.h):
+// the matrix allgather, or the allreduce of E + 2P and the exclusive scan of E + P.
+bool lplb_uses_matrix(int num_ranks, int num_logical, int num_slots) {
+  return lplb_matrix_bytes(num_ranks, num_logical) <= lplb_scan_bytes(num_ranks, num_logical, num_slots);
+}
+
+int64_t lplb_matrix_bytes(int num_ranks, int num_logical) {
+  return static_cast<int64_t>(num_ranks - 1) * num_logical * 8;
+}
+int64_t lplb_scan_bytes(int num_ranks, int num_logical, int num_slots) {
+  int log2r = 0;
+  while ((1 << log2r) < num_ranks) ++log2r;
+  return 8 * (2 * (static_cast<int64_t>(num_logical) + 2 * num_slots) +
+              static_cast<int64_t>(log2r) * (num_logical + num_slots));
 }
 
 void TokenRouter::balance(Communicator& comm, const Placement& p, const int32_t* ids, const float* gate_w,
                           const int64_t* local_counts, RouteArrays* out, BalanceInfo* info) {
-  const int64_t* gathered = nullptr;
-  if (needs_counts()) {
-    comm.allgather_int64(local_counts, E_, rank_counts_.data());
-    gathered = rank_counts_.data();
+  const int P = p.num_slots();
+  const bool matrix = exchange_ == LplbExchange::kMatrix ||
+                      (exchange_ == LplbExchange::kAuto && lplb_uses_matrix(R_, E_, P));
+  if (!lplb_ || matrix) {
+    // Waterfill alone, or lplb where the R x E matrix is the smaller exchange.
+    const int64_t* gathered = nullptr;
+    if (needs_counts()) {
+      rank_counts_.resize(static_cast<size_t>(R_) * E_);
+      comm.allgather_int64(local_counts, E_, rank_counts_.data());
+      gathered = rank_counts_.data();
+    }
+    assign(p, ids, gate_w, gathered, out, info);
+    return;
   }
-  assign(p, ids, gate_w, gathered, out, info);
+  // The O(E + P) exchange, one overlapped round: a sum over all ranks of
+  // [counts (E) | own count at this rank's slots (P) | own count at every slot
+  // of this rank's node (P)] gives the global counts and each slot's own-rank
+  // and own-node counts; an exclusive scan of [counts (E) | own count at every
+  // slot of this node (P)] gives the tokens of lower ranks per expert and, at
+  // this node's slots, of the lower ranks of this node (zeros from other nodes).
+  const int S = p.slots_per_rank;
+  const bool node = rpn_ > 1 && rpn_ < R_;
+  const int lo = node ? rank_ / rpn_ * rpn_ : rank_, hi = node ? std::min(R_, lo + rpn_) : rank_ + 1;
+  reduce_.assign(static_cast<size_t>(E_) + 2 * P, 0);
+  scan_in_.assign(static_cast<size_t>(E_) + P, 0);
+  scan_out_.resize(static_cast<size_t>(E_) + P);
+  std::copy(local_counts, local_counts + E_, reduce_.begin());
+  std::copy(local_counts, local_counts + E_, scan_in_.begin());
+  for (int s = rank_ * S; s < (rank_ + 1) * S; ++s) reduce_[E_ + s] = local_counts[p.phy2log[s]];
+  if (node)
+    for (int s = lo * S; s < hi * S; ++s) {
+      reduce_[E_ + P + s] = local_counts[p.phy2log[s]];
+      scan_in_[E_ + s] = local_counts[p.phy2log[s]];
+    }
+  comm.allreduce_exscan_sum_int64(reduce_.data(), static_cast<int64_t>(E_) + 2 * P, scan_in_.data(),
+                                  scan_out_.data(), static_cast<int64_t>(E_) + P);
+  if (node)
+    for (int s = lo * S; s < hi * S; ++s) node_before_[p.phy2log[s]] = scan_out_[E_ + s];
+  SplitCounts sc;
+  sc.mine = local_counts;
+  sc.before = scan_out_.data();
+  sc.node_before = node_before_.data();
+  sc.slot_rank = &reduce_[E_];
+  sc.slot_node = node ? &reduce_[static_cast<size_t>(E_) + P] : nullptr;
+  *info = BalanceInfo{};
+  assign_lplb(p, ids, reduce_.data(), sc);
+  finish(p, gate_w, out, info);
+}
+
+void TokenRouter::assign_lplb(const Placement& p, const int32_t* ids, const int64_t* counts, const SplitCounts& sc) {
+  // With waterfill every rank's routed load is needed: solve everything.
+  // Otherwise only the components of the experts this rank has tokens of and
+  // of its own rank (the others' quotas are never read here).
+  const uint8_t* need = nullptr;
+  if (!waterfill_) {
+    for (int e = 0; e < E_; ++e) need_[e] = sc.mine[e] > 0;
+    need = need_.data();
+  }
+  lp_.solve(p, counts, sc.slot_rank, sc.slot_node, need, waterfill_ ? -1 : rank_, routed_load_.data());
+  split_tokens(p, sc, lp_.result().copy_tokens.data(), rank_, ids, T_, K_, rpn_, slot_of_pair_.data());
 }
 
 void TokenRouter::assign(const Placement& p, const int32_t* ids, const float* gate_w,
                          const int64_t* rank_counts, RouteArrays* out, BalanceInfo* info) {
-  const int P = K_ + S_;
   *info = BalanceInfo{};
-  const int64_t shared_per_rank = static_cast<int64_t>(T_) * S_;
   if (lplb_) {
-    lp_.solve(p, rank_counts, routed_load_.data());
-    split_tokens(p, rank_counts, lp_.result().copy_tokens.data(), rank_, ids, T_, K_, rpn_, slot_of_pair_.data());
-    info->lp_max_load = lp_.result().max_load;
-    info->lp_opt = lp_.result().lp_opt;
+    // What balance()'s exchange would give this rank, from the full matrix.
+    const int S = p.slots_per_rank, lo = rpn_ > 0 ? rank_ / rpn_ * rpn_ : 0;
+    const bool node = rpn_ > 1 && rpn_ < R_;
+    std::fill(counts_.begin(), counts_.end(), 0);
+    std::fill(before_.begin(), before_.end(), 0);
+    std::fill(node_before_.begin(), node_before_.end(), 0);
+    for (int r = 0; r < R_; ++r)
+      for (int e = 0; e < E_; ++e) {
+        const int64_t v = rank_counts[static_cast<size_t>(r) * E_ + e];
+        counts_[e] += v;
+        if (r < rank_) before_[e] += v;
+        if (node && r >= lo && r < rank_) node_before_[e] += v;
+      }
+    slot_rank_.resize(static_cast<size_t>(R_) * S);
+    slot_node_.resize(static_cast<size_t>(R_) * S);
+    lp_slot_counts(p, rank_counts, rpn_, slot_rank_.data(), slot_node_.data());
+    SplitCounts sc;
+    sc.mine = rank_counts + static_cast<size_t>(rank_) * E_;
+    sc.before = before_.data();
+    sc.node_before = node_before_.data();
+    sc.slot_rank = slot_rank_.data();
+    sc.slot_node = node ? slot_node_.data() : nullptr;
+    assign_lplb(p, ids, counts_.data(), sc);
   } else {
     static_copy_choice(p, ids, static_cast<int64_t>(T_) * K_, rank_, seen_.data(), slot_of_pair_.data());
     if (waterfill_) static_rank_loads(p, rank_counts, R_, routed_load_.data());
   }
-  if (waterfill_) waterfill_shared(routed_load_.data(), shared_pairs_.data(), R_, shared_move_.data());
+  finish(p, gate_w, out, info);
+}
+
+// Shared by both paths: shared-expert moves, the route arrays and the plan.
+void TokenRouter::finish(const Placement& p, const float* gate_w, RouteArrays* out, BalanceInfo* info) {
+  const int P = K_ + S_;
+  const int64_t shared_per_rank = static_cast<int64_t>(T_) * S_;
+  if (lplb_) {
+    info->lp_max_load = lp_.result().max_load;
+    info->lp_opt = lp_.result().lp_opt;
+  }
+  const bool sglang = waterfill_ && waterfill_mode_ != kWaterfillExact;
+  const int64_t call = assign_calls_++;
+  if (waterfill_ && !sglang) waterfill_shared(routed_load_.data(), shared_pairs_.data(), R_, shared_move_.data());
   for (int t = 0; t < T_; ++t) {
     for (int k = 0; k < K_; ++k) {
       const int slot = slot_of_pair_[t * K_ + k];
@@ -66,8 +196,11 @@ void TokenRouter::assign(const Placement& p, const int32_t* ids, const float* ga
     }
   }
   if (S_ > 0) {
-    place_shared_pairs(rank_, R_, T_, K_, S_, waterfill_ ? &shared_move_[static_cast<size_t>(rank_) * R_] : nullptr,
-                       out->pair_dest_rank.data());
+    if (sglang)
+      place_shared_sglang(call, out->pair_dest_rank.data());
+    else
+      place_shared_pairs(rank_, R_, T_, K_, S_, waterfill_ ? &shared_move_[static_cast<size_t>(rank_) * R_] : nullptr,
+                         out->pair_dest_rank.data());
     for (int t = 0; t < T_; ++t)
       for (int j = 0; j < S_; ++j) {
         const size_t q = static_cast<size_t>(t) * P + K_ + j;
@@ -75,12 +208,47 @@ void TokenRouter::assign(const Placement& p, const int32_t* ids, const float* ga
         out->pair_weight[q] = 1.0f;
       }
   }
-  if (needs_counts()) {
+  // sglang: each rank draws its own tokens' shared ranks, so no rank knows the
+  // others' loads in advance (expected_load stays -1).
+  if (needs_counts() && !sglang) {
+    if (lplb_ && !lp_.result().complete) {
+      // Only this rank's own load is known (its component was solved).
+      info->expected_load = routed_load_[rank_] + shared_per_rank;
+      return;
+    }
     expected_loads(routed_load_.data(), waterfill_ ? shared_move_.data() : nullptr, R_, shared_per_rank,
                    expected_.data());
     info->expected_load = expected_[rank_];
     info->max_expected_load = *std::max_element(expected_.begin(), expected_.end());
   }
+}
+
+
+void TokenRouter::place_shared_sglang(int64_t call, int32_t* pair_dest_rank) {
+  const int P = K_ + S_;
+  for (int t = 0; t < T_; ++t)
+    for (int k = 0; k < K_; ++k) routed_dest_[static_cast<size_t>(t) * K_ + k] = pair_dest_rank[static_cast<size_t>(t) * P + k];
+  SglangWaterfillInput in;
+  in.num_ranks = R_;
+  in.rank = rank_;
+  in.tokens = T_;
+  in.topk = K_;
+  in.shared = S_;
+  in.first_token = static_cast<int64_t>(rank_) * T_;
+  in.routed_dest = routed_dest_.data();
+  in.dynamic = waterfill_mode_ == kWaterfillSglang;
+  in.key = sglang_waterfill_key(call);
+  if (in.dynamic) {
+    in.rank_loads = routed_load_.data();
+  } else {
+    std::fill(own_loads_.begin(), own_loads_.end(), 0);
+    for (int32_t r : routed_dest_) ++own_loads_[r];
+    in.rank_loads = own_loads_.data();
+  }
+  waterfill_sglang(in, shared_dest_.data());
+  for (int t = 0; t < T_; ++t)
+    for (int j = 0; j < S_; ++j)
+      pair_dest_rank[static_cast<size_t>(t) * P + K_ + j] = shared_dest_[static_cast<size_t>(t) * S_ + j];
 }
 
 }  // namespace wideep

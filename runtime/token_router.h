@@ -2,7 +2,8 @@
 // expert) pair of this rank and where each shared-expert pair runs.
 //   none/eplb: fixed rule, the i-th token of expert e on rank r goes to copy (i + r) mod logcnt
 //   lplb:      exact LP over the gathered R x E counts, then the exact token split
-//   waterfill: shared-expert pairs move from ranks above the water level
+//   waterfill: shared-expert pairs move from ranks above the water level (exact
+//              quotas), or by SGLang's per-token draw (--waterfill-mode sglang)
 // All ranks compute the same global assignment from the same gathered counts.
 #pragma once
 
@@ -11,6 +12,8 @@
 
 #include "balance/copy_rules.h"
 #include "balance/placement.h"
+#include "balance/token_split.h"
+#include "balance/waterfill.h"
 #include "comm/communicator.h"
 
 namespace wideep {
@@ -23,15 +26,30 @@ struct RouteArrays {
 
 struct BalanceInfo {
   int64_t expected_load = -1;  // pairs this rank must process (routed + shared), -1 unknown
-  int64_t lp_max_load = -1;    // with lplb: max rank load of the LP solution
-  double lp_opt = -1;
-  int64_t max_expected_load = -1;
+  int64_t lp_max_load = -1;    // with lplb: max rank load of the LP components this rank solved
+  double lp_opt = -1;          // with lplb: their exact optimum (the global one when all were solved)
+  int64_t max_expected_load = -1;  // -1 when this rank solved only part of the LP
 };
+
+// lplb's counts exchange per layer-step, bytes one rank receives: the R x E
+// allgather ((R - 1) E), or the allreduce of E + 2P (2(E + 2P): reduce-scatter
+// + allgather) and exclusive scan of E + P (ceil(log2 R)(E + P): recursive
+// doubling), 8 bytes each. balance() takes the allgather when it is not larger.
+int64_t lplb_matrix_bytes(int num_ranks, int num_logical);
+int64_t lplb_scan_bytes(int num_ranks, int num_logical, int num_slots);
+bool lplb_uses_matrix(int num_ranks, int num_logical, int num_slots);
+enum class LplbExchange { kAuto, kScan, kMatrix };  // env WIDEEP_LPLB_EXCHANGE (tests)
 
 class TokenRouter {
  public:
   void init(int num_ranks, int rank, int num_tokens, int topk, int shared, int num_logical,
-            bool lplb, bool waterfill, int ranks_per_node);
+            bool lplb, WaterfillMode waterfill, int ranks_per_node);
+  // waterfill true: the exact mode.
+  void init(int num_ranks, int rank, int num_tokens, int topk, int shared, int num_logical,
+            bool lplb, bool waterfill, int ranks_per_node) {
+    init(num_ranks, rank, num_tokens, topk, shared, num_logical, lplb, waterfill ? kWaterfillExact : kWaterfillOff,
+         ranks_per_node);
+  }
 
   // Whether assign() needs the gathered per-(rank, expert) counts.
   bool needs_counts() const { return lplb_ || waterfill_; }
@@ -43,19 +61,40 @@ class TokenRouter {
                const int64_t* local_counts, RouteArrays* out, BalanceInfo* info);
 
   // ids, gate_w [T*K]; rank_counts [R*E] when needs_counts(), else may be null.
+  // (The matrix form: tests; lplb derives from it what balance() exchanges.)
   void assign(const Placement& p, const int32_t* ids, const float* gate_w,
               const int64_t* rank_counts, RouteArrays* out, BalanceInfo* info);
 
+  // LP warm-start counters of this rank (how often the previous critical set was kept).
+  const LpStats& lp_stats() const { return lp_.stats(); }
+
  private:
+  // The lplb assignment from the exchanged counts: global counts [E] and SplitCounts.
+  void assign_lplb(const Placement& p, const int32_t* ids, const int64_t* counts, const SplitCounts& sc);
+  void finish(const Placement& p, const float* gate_w, RouteArrays* out, BalanceInfo* info);
+  // --waterfill-mode sglang*: this rank's shared pairs by SGLang's draw (the
+  // routed pairs' ranks already in pair_dest_rank); call keys the hash.
+  void place_shared_sglang(int64_t call, int32_t* pair_dest_rank);
+
   int R_ = 0, rank_ = 0, T_ = 0, K_ = 0, S_ = 0, E_ = 0, rpn_ = 0;
   bool lplb_ = false, waterfill_ = false;
+  LplbExchange exchange_ = LplbExchange::kAuto;
+  WaterfillMode waterfill_mode_ = kWaterfillOff;
+  int64_t assign_calls_ = 0;            // the sglang draws' key: one per layer-step, alike on all ranks
+  std::vector<int32_t> routed_dest_;    // [T*K] sglang mode: rank of each routed pair
+  std::vector<int32_t> shared_dest_;    // [T*S] sglang mode: rank of each shared pair
+  std::vector<int64_t> own_loads_;      // [R] sglang-static: this rank's routed pairs per rank
   std::vector<int32_t> slot_of_pair_;  // [T*K] global physical slot
   std::vector<int64_t> routed_load_;   // [R]
   std::vector<int64_t> expected_;      // [R]
   std::vector<int64_t> shared_pairs_;  // [R]
   std::vector<int64_t> shared_move_;   // [R*R]
   std::vector<int32_t> seen_;          // [E] per-rank running index of expert e
-  std::vector<int64_t> rank_counts_;   // [R*E] gathered counts (balance())
+  std::vector<int64_t> rank_counts_;   // [R*E] gathered counts (balance(), waterfill alone)
+  // lplb's exchange (balance()) and its matrix-form equivalents (assign()).
+  std::vector<int64_t> counts_, before_, node_before_, slot_rank_, slot_node_;
+  std::vector<int64_t> reduce_, scan_in_, scan_out_;  // [E + 2P], [E + P], [E + P]
+  std::vector<uint8_t> need_;                   // [E] experts this rank has tokens of
   LayerLp lp_;
 };
 

@@ -156,9 +156,39 @@ Trace load_trace(const std::string& path, int experts, int topk, int layers, int
   return t;
 }
 
+bool exact_counts_feasible(const Trace& t, const std::string& file, int64_t tokens_per_step, int steps,
+                           int layers) {
+  if (t.kind != Trace::Kind::kCounts || tokens_per_step <= 0) return false;
+  const int64_t want = tokens_per_step * t.topk;
+  for (int s = 0; s < steps; ++s)
+    for (int l = 0; l < layers; ++l) {
+      int64_t sum = 0;
+      for (int32_t c : t.steps[s][l]) sum += c;
+      if (sum != want) return false;  // a popularity trace, as before exact replay existed
+    }
+  // Every step sums to N x K: the user asks for exact replay, so an impossible
+  // count is an error rather than a silent fallback.
+  for (int s = 0; s < steps; ++s)
+    for (int l = 0; l < layers; ++l)
+      for (size_t e = 0; e < t.steps[s][l].size(); ++e)
+        if (t.steps[s][l][e] > tokens_per_step)
+          throw UsageError("--workload trace:" + file + ": step " + std::to_string(s) + " layer " +
+                           std::to_string(l) + " gives expert " + std::to_string(e) + " " +
+                           std::to_string(t.steps[s][l][e]) + " picks, more than the " +
+                           std::to_string(tokens_per_step) +
+                           " tokens of a step (ranks x --tokens): a token picks an expert at most once, "
+                           "so the counts cannot be replayed exactly (they sum to ranks x --tokens x --topk)");
+  return true;
+}
+
 Workload::Workload(const WorkloadSpec& spec, int experts, int topk, int layers, uint64_t seed,
-                   std::shared_ptr<const Trace> trace)
+                   std::shared_ptr<const Trace> trace, int64_t tokens_per_step)
     : spec_(spec), experts_(experts), topk_(topk), layers_(layers), seed_(seed), trace_(std::move(trace)) {
+  if (spec_.kind == WorkloadSpec::Kind::kTrace && trace_) {
+    exact_ = exact_counts_feasible(*trace_, spec_.file, tokens_per_step, static_cast<int>(trace_->steps.size()),
+                                   layers);
+    tokens_per_step_ = exact_ ? tokens_per_step : 0;
+  }
   // A per-layer permutation so that the hot experts differ by layer.
   rank_of_expert_.resize(layers);
   for (int l = 0; l < layers; ++l) {
@@ -225,6 +255,8 @@ void Workload::route(int step, int layer, int64_t first_token, int num_tokens, i
       const int64_t src = (first_token + t) % n;
       for (int k = 0; k < K; ++k) ids[t * K + k] = d[src * K + k];
     }
+  } else if (exact_) {
+    route_exact(step, layer, first_token, num_tokens, ids);
   } else {
     route_sampled(step, layer, first_token, num_tokens, ids, weights);
   }
@@ -234,6 +266,37 @@ void Workload::route(int step, int layer, int64_t first_token, int num_tokens, i
     float sum = 0;
     for (int k = 0; k < K; ++k) sum += (weights[t * K + k] = 0.5f + static_cast<float>(unit_double(mix_key(key, k))));
     for (int k = 0; k < K; ++k) weights[t * K + k] /= sum;
+  }
+}
+
+void Workload::route_exact(int step, int layer, int64_t first_token, int num_tokens, int32_t* ids) const {
+  const int K = topk_, E = experts_;
+  const int64_t N = tokens_per_step_;
+  WIDEEP_ASSERT(first_token >= 0 && first_token + num_tokens <= N, "exact replay: token outside the step");
+  if (step != exact_step_ || layer != exact_layer_) {
+    const uint64_t key = mix_key(mix_key(mix_key(seed_, 0xE1AC7ull + step), 0x700ull + layer), 0x51u);
+    // Experts in a seeded order, so that no expert is always first in the layout.
+    std::vector<int32_t> order(E);
+    for (int e = 0; e < E; ++e) order[e] = e;
+    for (int i = E - 1; i > 0; --i) std::swap(order[i], order[mix_key(key, i) % static_cast<uint64_t>(i + 1)]);
+    pick_expert_.clear();
+    pick_expert_.reserve(static_cast<size_t>(N) * K);
+    const std::vector<int32_t>& d = trace_->steps[step][layer];
+    for (int32_t e : order) pick_expert_.insert(pick_expert_.end(), static_cast<size_t>(d[e]), e);
+    WIDEEP_ASSERT(static_cast<int64_t>(pick_expert_.size()) == N * K, "exact replay: counts do not sum to N x K");
+    // A seeded permutation of the slots, so that a rank's tokens (contiguous
+    // global indices) get a random share of every expert.
+    slot_of_token_.resize(static_cast<size_t>(N));
+    for (int64_t g = 0; g < N; ++g) slot_of_token_[g] = static_cast<int32_t>(g);
+    const uint64_t pkey = mix_key(key, 0x9E77ull);
+    for (int64_t i = N - 1; i > 0; --i)
+      std::swap(slot_of_token_[i], slot_of_token_[mix_key(pkey, static_cast<uint64_t>(i)) % static_cast<uint64_t>(i + 1)]);
+    exact_step_ = step;
+    exact_layer_ = layer;
+  }
+  for (int t = 0; t < num_tokens; ++t) {
+    const int64_t s = slot_of_token_[first_token + t];
+    for (int k = 0; k < K; ++k) ids[static_cast<size_t>(t) * K + k] = pick_expert_[s + k * N];
   }
 }
 

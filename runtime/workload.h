@@ -2,6 +2,8 @@
 // weights, deterministic in (seed, step, layer, global token index) so the same
 // seed gives the same routing whatever the rank count.
 //   uniform | zipf:S | hot:FRAC | drift:S:PERIOD | trace:FILE
+// A `counts` trace whose every (step, layer) sums to tokens_per_step x topk
+// replays exactly: the step's per-expert counts are the trace's.
 #pragma once
 
 #include <cstdint>
@@ -39,8 +41,14 @@ Trace load_trace(const std::string& path, int experts, int topk, int layers, int
 
 class Workload {
  public:
+  // tokens_per_step: the global tokens of one step (ranks x --tokens); 0 when
+  // unknown (no exact replay). Throws UsageError when a counts trace sums to
+  // tokens_per_step x topk everywhere but cannot be replayed exactly.
   Workload(const WorkloadSpec& spec, int experts, int topk, int layers, uint64_t seed,
-           std::shared_ptr<const Trace> trace);
+           std::shared_ptr<const Trace> trace, int64_t tokens_per_step = 0);
+
+  // Whether a counts trace is replayed exactly (see exact_counts_feasible()).
+  bool exact_counts() const { return exact_; }
 
   // ids, weights: [num_tokens * topk] for global tokens first_token .. first_token+num_tokens-1.
   void route(int step, int layer, int64_t first_token, int num_tokens, int32_t* ids,
@@ -53,6 +61,7 @@ class Workload {
   void route_sampled(int step, int layer, int64_t first_token, int num_tokens, int32_t* ids,
                      float* weights) const;
   void fill_cdf(int step, int layer, std::vector<double>* cdf) const;
+  void route_exact(int step, int layer, int64_t first_token, int num_tokens, int32_t* ids) const;
 
   WorkloadSpec spec_;
   int experts_, topk_, layers_;
@@ -65,6 +74,22 @@ class Workload {
   // expert std::upper_bound finds, in O(1) expected instead of O(log E).
   mutable std::vector<int32_t> cdf_guide_;
   mutable int cdf_step_ = -1, cdf_layer_ = -1;
+  // Exact counts replay: the step's N = tokens_per_step tokens take N x K picks
+  // laid out expert by expert (in a seeded order); the token in slot s takes
+  // picks s, s + N, ..., s + (K-1)N. An expert's run is at most N long, so no
+  // token gets it twice. slot_of_token_ is a seeded permutation of [0, N).
+  bool exact_ = false;
+  int64_t tokens_per_step_ = 0;
+  mutable std::vector<int32_t> slot_of_token_;  // [N]
+  mutable std::vector<int32_t> pick_expert_;    // [N * K] expert of each pick
+  mutable int exact_step_ = -1, exact_layer_ = -1;
 };
+
+// Whether a counts trace replays exactly at tokens_per_step global tokens: every
+// (step, layer) of the first `steps` steps sums to tokens_per_step x topk.
+// Throws UsageError (naming the trace) when it does but some count exceeds
+// tokens_per_step: a token cannot pick one expert twice.
+bool exact_counts_feasible(const Trace& t, const std::string& file, int64_t tokens_per_step, int steps,
+                           int layers);
 
 }  // namespace wideep

@@ -136,5 +136,47 @@ TEST(Workload, TraceReplayAndValidation) {
   std::remove(good.c_str());
 }
 
+// Exact counts replay: N = 12 tokens (3 ranks x 4), K = 3, E = 6, counts summing
+// to 36 with one expert at the limit N (every token takes it).
+TEST(Workload, CountsTraceSummingToNKReplaysExactly) {
+  const std::string f = write_temp(
+      R"({"kind":"counts","experts":6,"layers":2,"steps":[{"layers":[[12,9,6,5,3,1],[6,6,6,6,6,6]]},)"
+      R"({"layers":[[1,5,6,6,12,6],[0,0,12,12,12,0]]}]})");
+  auto t = std::make_shared<Trace>(load_trace(f, 6, 3, 2, 2));
+  Workload w(parse_workload("trace:" + f), 6, 3, 2, 7, t, 12);
+  ASSERT_TRUE(w.exact_counts());
+  for (int step = 0; step < 2; ++step)
+    for (int l = 0; l < 2; ++l) {
+      std::vector<int64_t> got(6, 0);
+      for (int r = 0; r < 3; ++r) {  // rank by rank, as the run routes
+        std::vector<int32_t> ids(4 * 3);
+        std::vector<float> wt(4 * 3);
+        w.route(step, l, r * 4, 4, ids.data(), wt.data());
+        for (int tok = 0; tok < 4; ++tok) {
+          std::set<int> s(ids.begin() + tok * 3, ids.begin() + tok * 3 + 3);
+          EXPECT_EQ(s.size(), 3u) << "a token picks an expert twice";
+        }
+        for (int32_t e : ids) ++got[e];
+      }
+      for (int e = 0; e < 6; ++e) EXPECT_EQ(got[e], t->steps[step][l][e]) << "step " << step << " layer " << l;
+    }
+  // At another token count the same trace is a popularity, as before.
+  Workload pop(parse_workload("trace:" + f), 6, 3, 2, 7, t, 16);
+  EXPECT_FALSE(pop.exact_counts());
+  std::remove(f.c_str());
+  // Sums to N x K, but one expert would need 14 of 12 tokens: an error naming the trace.
+  const std::string bad = write_temp(
+      R"({"kind":"counts","experts":6,"layers":1,"steps":[{"layers":[[14,9,6,5,1,1]]}]})");
+  auto tb = std::make_shared<Trace>(load_trace(bad, 6, 3, 1, 1));
+  try {
+    Workload wb(parse_workload("trace:" + bad), 6, 3, 1, 7, tb, 12);
+    ADD_FAILURE() << "infeasible exact trace accepted";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("gives expert 0 14 picks, more than the 12 tokens"), std::string::npos)
+        << e.what();
+  }
+  std::remove(bad.c_str());
+}
+
 }  // namespace
 }  // namespace wideep

@@ -1,14 +1,19 @@
 #!/usr/bin/env python3
 """check_json.py FILE CHECK: asserts properties of a wideep JSON-lines file.
 
-Checks: contract (the summary has every DESIGN.md field), optimal (every
-step's realised rank loads equal the balancer's plan), rebalanced (EPLB ran
+Checks: contract (the summary has every DESIGN.md field), as_planned (every
+step's realised rank loads equal the balancer's plan; `optimal` is its old
+name, kept for scripts: it never checked optimality), lp_optimal=INPUT (the
+output of `wideep lp --json` on INPUT is a valid split whose max load is the
+optimum, computed here independently by max-flow), rebalanced (EPLB ran
 and moved exactly the planned bytes), simulated (sim output is marked),
 dtype=fp32 / dtype=bf16 (the summary names that activation dtype), baseline
 (every step and the summary carry the raw all-to-allv time).
 Exit 0 when the check holds; prints why and exits 1 otherwise."""
 import json
+import math
 import sys
+from collections import deque
 
 
 def load(path):
@@ -57,13 +62,112 @@ def check_contract(lines):
         fail("gamma is not 1 / balancedness mean")
 
 
-def check_optimal(lines):
+def check_as_planned(lines):
     steps = [l for l in lines if l.get("type") == "step"]
     if not steps:
         fail("no step lines")
     bad = [l["step"] for l in steps if l["load_mismatches"] != 0]
     if bad:
         fail(f"realised loads differ from the balancer's plan at steps {bad}")
+
+
+def max_flow(n, edges, s, t):
+    """Dinic's max-flow on n nodes; edges (u, v, capacity)."""
+    graph = [[] for _ in range(n)]
+    to, cap = [], []
+    for u, v, c in edges:
+        graph[u].append(len(to)); to.append(v); cap.append(c)
+        graph[v].append(len(to)); to.append(u); cap.append(0)
+    flow = 0
+    while True:
+        level = [-1] * n
+        level[s] = 0
+        q = deque([s])
+        while q:
+            u = q.popleft()
+            for e in graph[u]:
+                if cap[e] > 0 and level[to[e]] < 0:
+                    level[to[e]] = level[u] + 1
+                    q.append(to[e])
+        if level[t] < 0:
+            return flow
+        it = [0] * n
+
+        def push(u, f):
+            if u == t:
+                return f
+            while it[u] < len(graph[u]):
+                e = graph[u][it[u]]
+                v = to[e]
+                if cap[e] > 0 and level[v] == level[u] + 1:
+                    got = push(v, min(f, cap[e]))
+                    if got:
+                        cap[e] -= got
+                        cap[e ^ 1] += got
+                        return got
+                it[u] += 1
+            return 0
+        while True:
+            f = push(s, float("inf"))
+            if not f:
+                break
+            flow += f
+
+
+def best_max_load(ranks, phy2log, counts):
+    """The least max rank load of any integer split of each expert's tokens
+    among the ranks holding a copy: binary search on L, feasible when a flow
+    source -> expert (count) -> rank holding it -> sink (L) carries every token."""
+    slots = len(phy2log) // ranks
+    experts = len(counts)
+    holds = {(phy2log[s], s // slots) for s in range(len(phy2log))}
+    total = sum(counts)
+    src, sink = experts + ranks, experts + ranks + 1
+
+    def feasible(cap_rank):
+        edges = [(src, e, counts[e]) for e in range(experts) if counts[e] > 0]
+        edges += [(e, experts + r, total) for e, r in holds]
+        edges += [(experts + r, sink, cap_rank) for r in range(ranks)]
+        return max_flow(experts + ranks + 2, edges, src, sink) == total
+
+    lo, hi = (total + ranks - 1) // ranks, total
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if feasible(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def check_lp_optimal(input_path):
+    def check(lines):
+        with open(input_path) as f:
+            inp = json.load(f)
+        if len(lines) != 1:
+            fail(f"expected the one JSON object of `wideep lp --json`, found {len(lines)} lines")
+        out = lines[0]
+        ranks, p2l, counts = inp["ranks"], inp["phy2log"], inp["counts"]
+        slots = len(p2l) // ranks
+        ct = out["copy_tokens"]
+        if len(ct) != len(p2l) or any(c < 0 for c in ct):
+            fail(f"copy_tokens has {len(ct)} entries (or a negative one), the placement {len(p2l)} slots")
+        per_expert = [0] * len(counts)
+        loads = [0] * ranks
+        for s, c in enumerate(ct):
+            per_expert[p2l[s]] += c
+            loads[s // slots] += c
+        if per_expert != counts:
+            fail(f"copy_tokens do not sum to each expert's count: {per_expert} vs {counts}")
+        if loads != out["rank_loads"] or max(loads) != out["max_load"]:
+            fail(f"rank_loads/max_load {out['rank_loads']}/{out['max_load']} are not the split's {loads}")
+        best = best_max_load(ranks, p2l, counts)
+        if out["max_load"] != best:
+            fail(f"max_load {out['max_load']} is not optimal: a split with max load {best} exists")
+        if math.ceil(out["lp_opt"] - 1e-6) != best:
+            fail(f"lp_opt {out['lp_opt']} does not round up to the integer optimum {best}")
+        print(f"check_json.py: max load {best} is optimal (independent max-flow), lp_opt {out['lp_opt']}")
+    return check
 
 
 def check_rebalanced(lines):
@@ -100,11 +204,15 @@ def check_baseline(lines):
 
 
 CHECKS = {"dtype=fp32": check_dtype("fp32"), "dtype=bf16": check_dtype("bf16"),
-          "baseline": check_baseline, "contract": check_contract, "optimal": check_optimal,
+          "baseline": check_baseline, "contract": check_contract, "as_planned": check_as_planned,
+          "optimal": check_as_planned,  # the old name of as_planned (tests/balancers.cmake, sim.cmake, docs)
           "rebalanced": check_rebalanced, "simulated": check_simulated}
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[2] not in CHECKS:
-        fail(f"usage: check_json.py FILE {{{'|'.join(CHECKS)}}}")
-    CHECKS[sys.argv[2]](load(sys.argv[1]))
+    check = CHECKS.get(sys.argv[2]) if len(sys.argv) == 3 else None
+    if len(sys.argv) == 3 and sys.argv[2].startswith("lp_optimal="):
+        check = check_lp_optimal(sys.argv[2].split("=", 1)[1])
+    if check is None:
+        fail(f"usage: check_json.py FILE {{{'|'.join(CHECKS)}|lp_optimal=INPUT}}")
+    check(load(sys.argv[1]))
     print(f"check_json.py: {sys.argv[2]} ok")

@@ -1,0 +1,126 @@
+// One rank's layer step through a kernel backend, and its fp64 reference
+// (kernels/backend_step_testing.h).
+#include "kernels/backend_step_testing.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "kernels/det_values.h"
+#include "kernels/dispatch_layout.h"
+#include "kernels/expert_cpu.h"
+#include "kernels/gemm_problems.h"
+
+namespace wideep {
+
+KernelShape step_shape(const StepSetup& s) {
+  KernelShape k;
+  k.ranks = 1;
+  k.rank = 0;
+  k.tokens = s.tokens;
+  k.topk = s.topk;
+  k.pairs = s.topk + s.shared;
+  k.hidden = s.hidden;
+  k.ffn = s.ffn;
+  k.slots = s.experts + s.shared;
+  k.dtype = s.dtype;
+  k.seed = s.seed;
+  k.timeout_s = 30;
+  k.recv_rows_capacity = 1;  // grows in the step, as a run's would
+  k.pairs_capacity = 1;
+  return k;
+}
+
+std::vector<Placement> one_rank_placement(const StepSetup& s) {
+  Placement p;
+  p.num_ranks = 1;
+  p.num_logical = s.experts;
+  p.slots_per_rank = s.experts;
+  for (int e = 0; e < s.experts; ++e) p.phy2log.push_back(e);
+  return std::vector<Placement>(s.layer + 1, p);
+}
+
+namespace {
+int expert_of(const StepSetup& s, int t, int k) { return (t * 3 + k * 5) % s.experts; }
+float gate_of(int k) { return static_cast<float>(k + 1) / 10.0f; }
+}  // namespace
+
+std::vector<float> run_one_rank_step(const StepSetup& s, KernelBackend& kb, ExpertStore& store, const CopyIn& copy_in,
+                                     int64_t* pairs, int corrupt_row, int32_t* bad_row) {
+  const int T = s.tokens, P = s.topk + s.shared, S = s.experts + s.shared;
+  std::vector<int32_t> dest(static_cast<size_t>(T) * P, 0), slot(dest.size()), off(2);
+  std::vector<float> w(dest.size());
+  for (int t = 0; t < T; ++t)
+    for (int p = 0; p < P; ++p) {
+      slot[t * P + p] = p < s.topk ? expert_of(s, t, p) : s.experts + (p - s.topk);
+      w[t * P + p] = p < s.topk ? gate_of(p) : 1.0f;
+    }
+  kb.mark(0);
+  kb.activations(s.step, s.layer, 0);
+  kb.layout(dest.data(), slot.data(), w.data(), off.data());
+  const int rows = off[1];
+  kb.reserve_receive(rows, static_cast<int64_t>(T) * P);
+  // The exchange with itself: the send rows, whole, into the receive buffer.
+  const WireRow wr = kb.wire();
+  std::vector<unsigned char> all(wr.row_bytes * rows);
+  for (int r = 0; r < rows; ++r) kb.read_send_row(r, all.data() + wr.row_bytes * r);
+  if (corrupt_row >= 0) reinterpret_cast<int32_t*>(all.data() + wr.row_bytes * corrupt_row + wr.slot_offset)[0] = S;
+  copy_in(kb.recv_rows(), all.data(), all.size());
+  std::vector<int32_t> counts(S), offsets(S + 1);
+  int32_t bad = -1;
+  kb.count_slots(rows, counts.data(), &bad);
+  if (bad_row) *bad_row = bad;
+  offsets[0] = 0;
+  for (int i = 0; i < S; ++i) offsets[i + 1] = offsets[i] + counts[i];
+  kb.group_by_slot(rows, offsets.data());
+  std::vector<const void*> w1(S), w2(S);
+  for (int i = 0; i < S; ++i) {
+    w1[i] = store.w1(s.layer, i);
+    w2[i] = store.w2(s.layer, i);
+  }
+  FfnProblems problems;
+  build_ffn_problems(offsets.data(), S, s.hidden, s.ffn, kb.grouped_elem_bytes(), w1.data(), w2.data(), kb.grouped_x(),
+                     kb.grouped_h(), kb.grouped_y(), &problems);
+  kb.run_ffn(problems);
+  kb.partial_combine(rows);
+  kb.final_combine(0, rows, 0);  // every row is this rank's own
+  kb.mark(1);
+  kb.finish("test step");
+  *pairs = offsets[S];
+  const float* out = kb.output_host();
+  return std::vector<float>(out, out + static_cast<size_t>(T) * s.hidden);
+}
+
+std::vector<double> reference_step(const StepSetup& s) {
+  const int T = s.tokens, H = s.hidden, F = s.ffn;
+  std::vector<double> ref(static_cast<size_t>(T) * H, 0.0);
+  std::vector<float> w1(static_cast<size_t>(H) * F), w2(w1.size());
+  std::vector<double> h(F);
+  auto apply = [&](int expert) {
+    generate_expert_weights(s.seed, s.layer, expert, H, F, w1.data(), w2.data());
+    for (int t = 0; t < T; ++t) {
+      bool uses = expert >= s.experts;
+      double g = uses ? 1.0 : 0.0;
+      for (int k = 0; k < s.topk && !uses; ++k)
+        if (expert_of(s, t, k) == expert) {
+          uses = true;
+          g = gate_of(k);
+        }
+      if (!uses) continue;
+      for (int f = 0; f < F; ++f) {
+        double acc = 0;
+        for (int c = 0; c < H; ++c)
+          acc += static_cast<double>(token_activation(s.seed, s.step, s.layer, t, c)) * w1[static_cast<size_t>(c) * F + f];
+        h[f] = acc / (1.0 + std::exp(-acc));
+      }
+      for (int c = 0; c < H; ++c) {
+        double acc = 0;
+        for (int f = 0; f < F; ++f) acc += h[f] * w2[static_cast<size_t>(f) * H + c];
+        ref[static_cast<size_t>(t) * H + c] += g * acc;
+      }
+    }
+  };
+  for (int e = 0; e < s.experts + s.shared; ++e) apply(e);
+  return ref;
+}
+
+}  // namespace wideep

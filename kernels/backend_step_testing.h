@@ -1,0 +1,43 @@
+// Support for kernels/' tests (not part of the library): one rank's layer
+// step through a KernelBackend alone, the exchange replaced by a local copy
+// (the rank is its own only peer), so that the host and CUDA backends run the
+// very same calls, and a naive fp64 reference of its output.
+//
+// Fixed setup: token t picks experts (t*3 + k*5) % E for k < K with gate
+// weights (k+1)/10, plus `shared` shared experts (weight 1); the rank holds
+// every expert in its slots (slot e = expert e; shared expert j = slot E+j).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "kernels/expert_store.h"
+#include "kernels/kernel_backend.h"
+
+namespace wideep {
+
+struct StepSetup {
+  int tokens = 24, topk = 3, experts = 8, shared = 1, hidden = 40, ffn = 24;
+  DType dtype = DType::kF32;
+  uint64_t seed = 5;
+  int step = 2, layer = 1;
+};
+
+KernelShape step_shape(const StepSetup& s);
+// A host store holding every expert of the setup in its slot.
+std::vector<Placement> one_rank_placement(const StepSetup& s);
+
+// Copies host bytes into the backend's memory kind (the test's "exchange").
+using CopyIn = std::function<void(void* dst, const void* src, size_t bytes)>;
+
+// Runs the step on `k` with weights from `store`; returns out [T x H].
+// *pairs: pairs the experts processed. `corrupt_row` >= 0 writes slot S into
+// pair 0 of that received row first (count_slots must name it).
+std::vector<float> run_one_rank_step(const StepSetup& s, KernelBackend& k, ExpertStore& store, const CopyIn& copy_in,
+                                     int64_t* pairs, int corrupt_row = -1, int32_t* bad_row = nullptr);
+
+// The exact output of the setup in fp64 from fp32 weights and activations.
+std::vector<double> reference_step(const StepSetup& s);
+
+}  // namespace wideep

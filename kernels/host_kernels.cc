@@ -1,0 +1,241 @@
+// The host kernel backend (kernels/host_kernels.h).
+#include "kernels/host_kernels.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "common/check.h"
+#include "common/clock.h"
+#include "kernels/row_bodies.h"
+
+namespace wideep {
+
+void run_problems_cblas(const std::vector<GemmProblem>& problems) {
+  for (const GemmProblem& g : problems)
+    cblas_sgemm(CblasColMajor, g.trans_a ? CblasTrans : CblasNoTrans, g.trans_b ? CblasTrans : CblasNoTrans, g.m,
+                g.n, g.k, 1.0f, static_cast<const float*>(g.a), g.lda, static_cast<const float*>(g.b), g.ldb, 0.0f,
+                static_cast<float*>(g.c), g.ldc);
+}
+
+namespace {
+template <typename V>
+int64_t bytes_of(const V& v) {
+  return static_cast<int64_t>(v.capacity() * sizeof(typename V::value_type));
+}
+// Where the device stores a value in bf16, the host rounds it the same way.
+void round_to_dtype(float* v, size_t n, DType d) {
+  if (d == DType::kBF16)
+    for (size_t i = 0; i < n; ++i) v[i] = round_bf16(v[i]);
+}
+}  // namespace
+
+HostKernels::HostKernels(const KernelShape& s) {
+  shape_ = s;
+  wire_ = wire_row(s.hidden, s.pairs, s.dtype);
+  x_value_bytes_ = static_cast<size_t>(s.hidden) * dtype_bytes(s.dtype);
+  tail_bytes_ = wire_.row_bytes - x_value_bytes_;
+  return_row_ = return_row_bytes(s.hidden, s.dtype);
+  layout_.init(s.ranks, s.tokens, s.pairs);
+  const size_t T = s.tokens, H = s.hidden;
+  const size_t max_send = static_cast<size_t>(s.tokens) * std::min(s.ranks, s.pairs);
+  x_.assign(T * x_value_bytes_, 0);
+  x_f32_.assign(T * H, 0.0f);
+  out_.assign(T * H, 0.0f);
+  tails_.assign(max_send * tail_bytes_, 0);
+  segments_.assign(max_send * 2, nullptr);
+  fault_row_.assign(wire_.row_bytes, 0);
+  if (s.baseline) packed_.assign(max_send * wire_.row_bytes, 0);
+  returned_.assign(max_send * return_row_, 0);
+  cursor_.assign(s.slots, 0);
+  marks_.assign(16, 0);
+  reserve_receive(s.recv_rows_capacity, s.pairs_capacity);
+}
+
+int64_t HostKernels::reserve_receive(int64_t rows, int64_t pairs) {
+  int64_t before = 0, after = 0, unused = 0;
+  allocated_bytes(&before, &unused);
+  const size_t H = shape_.hidden, F = shape_.ffn, P = shape_.pairs;
+  if (rows > recv_capacity_) {
+    recv_capacity_ = rows;
+    recv_.assign(static_cast<size_t>(rows) * wire_.row_bytes, 0);
+    pair_pos_.assign(static_cast<size_t>(rows) * P, -1);
+    expert_rows_.assign(static_cast<size_t>(rows) * return_row_, 0);
+  }
+  if (pairs > pairs_capacity_) {
+    pairs_capacity_ = pairs;
+    xg_.assign(static_cast<size_t>(pairs) * H, 0.0f);
+    hg_.assign(static_cast<size_t>(pairs) * F, 0.0f);
+    yg_.assign(static_cast<size_t>(pairs) * H, 0.0f);
+  }
+  allocated_bytes(&after, &unused);
+  return after - before;
+}
+
+void HostKernels::allocated_bytes(int64_t* host, int64_t* device) const {
+  *host = bytes_of(x_) + bytes_of(x_f32_) + bytes_of(out_) + bytes_of(tails_) + bytes_of(segments_) +
+          bytes_of(fault_row_) + bytes_of(packed_) + bytes_of(recv_) + bytes_of(pair_pos_) + bytes_of(cursor_) +
+          bytes_of(xg_) + bytes_of(hg_) + bytes_of(yg_) + bytes_of(expert_rows_) + bytes_of(returned_) +
+          bytes_of(layout_.rank_rows) + bytes_of(layout_.rank_row_offset) + bytes_of(layout_.row_token) +
+          bytes_of(layout_.row_rank) + bytes_of(layout_.token_rows);
+  *device = 0;
+}
+
+void HostKernels::activations(int step, int layer, int64_t first_token) {
+  const int T = shape_.tokens, H = shape_.hidden;
+  const uint64_t seed = shape_.seed;
+  if (shape_.dtype == DType::kF32) {
+    float* x = reinterpret_cast<float*>(x_.data());
+    for (int t = 0; t < T; ++t)
+      for (int c = 0; c < H; ++c)
+        x[static_cast<size_t>(t) * H + c] = activation_elem<float>(seed, step, layer, first_token + t, c);
+  } else {
+    uint16_t* x = reinterpret_cast<uint16_t*>(x_.data());
+    for (int t = 0; t < T; ++t)
+      for (int c = 0; c < H; ++c)
+        x[static_cast<size_t>(t) * H + c] = activation_elem<uint16_t>(seed, step, layer, first_token + t, c);
+  }
+}
+
+void HostKernels::layout(const int32_t* pair_dest, const int32_t* pair_slot, const float* pair_weight,
+                         int32_t* rank_row_offset) {
+  pair_dest_ = pair_dest;
+  pair_slot_ = pair_slot;
+  pair_weight_ = pair_weight;
+  build_layout(pair_dest, &layout_);
+  for (int32_t row = 0; row < layout_.total_rows; ++row) {
+    unsigned char* tail = tails_.data() + tail_bytes_ * row;
+    write_row_tail(layout_, wire_, x_value_bytes_, row, pair_dest, pair_slot, pair_weight, tail);
+    segments_[2 * static_cast<size_t>(row)] = x_.data() + x_value_bytes_ * layout_.row_token[row];
+    segments_[2 * static_cast<size_t>(row) + 1] = tail;
+  }
+  std::copy(layout_.rank_row_offset.begin(), layout_.rank_row_offset.end(), rank_row_offset);
+}
+
+SendRowsView HostKernels::send_rows() {
+  SendRowsView v;
+  v.segments = segments_.data();
+  v.segment_bytes[0] = static_cast<int64_t>(x_value_bytes_);
+  v.segment_bytes[1] = static_cast<int64_t>(tail_bytes_);
+  return v;
+}
+
+const void* HostKernels::packed_send_rows() {
+  WIDEEP_ASSERT(shape_.baseline, "packed send rows were not planned (--baseline)");
+  for (int32_t row = 0; row < layout_.total_rows; ++row) {
+    unsigned char* out = packed_.data() + wire_.row_bytes * row;
+    std::memcpy(out, segments_[2 * static_cast<size_t>(row)], x_value_bytes_);
+    std::memcpy(out + x_value_bytes_, segments_[2 * static_cast<size_t>(row) + 1], tail_bytes_);
+  }
+  return packed_.data();
+}
+
+void HostKernels::read_send_row(int32_t row, unsigned char* out) {
+  std::memcpy(out, segments_[2 * static_cast<size_t>(row)], x_value_bytes_);
+  std::memcpy(out + x_value_bytes_, segments_[2 * static_cast<size_t>(row) + 1], tail_bytes_);
+}
+
+void HostKernels::write_send_row(int32_t row, const unsigned char* in) {
+  // x goes from a private copy (the activations stay intact), the tail in place.
+  std::memcpy(fault_row_.data(), in, x_value_bytes_);
+  segments_[2 * static_cast<size_t>(row)] = fault_row_.data();
+  std::memcpy(tails_.data() + tail_bytes_ * row, in + x_value_bytes_, tail_bytes_);
+}
+
+void HostKernels::count_slots(int rows, int32_t* slot_pairs, int32_t* bad_row) {
+  const int P = shape_.pairs, S = shape_.slots;
+  std::fill(slot_pairs, slot_pairs + S, 0);
+  *bad_row = -1;
+  for (int r = 0; r < rows; ++r) {
+    const int32_t* slots = reinterpret_cast<const int32_t*>(recv_.data() + wire_.row_bytes * r + wire_.slot_offset);
+    for (int p = 0; p < P; ++p) {
+      const int32_t s = slots[p];
+      if (s < -1 || s >= S) {
+        if (*bad_row < 0) *bad_row = r;
+        continue;
+      }
+      if (s >= 0) ++slot_pairs[s];
+    }
+  }
+}
+
+void HostKernels::group_by_slot(int rows, const int32_t* slot_offset) {
+  const int P = shape_.pairs, H = shape_.hidden, S = shape_.slots;
+  std::copy(slot_offset, slot_offset + S, cursor_.begin());
+  for (int r = 0; r < rows; ++r) {
+    const unsigned char* row = recv_.data() + wire_.row_bytes * r;
+    const int32_t* slots = reinterpret_cast<const int32_t*>(row + wire_.slot_offset);
+    for (int p = 0; p < P; ++p) {
+      const int32_t s = slots[p];
+      const int32_t i = s >= 0 && s < S ? cursor_[s]++ : -1;
+      pair_pos_[static_cast<size_t>(r) * P + p] = i;
+      if (i < 0) continue;
+      float* dst = &xg_[static_cast<size_t>(i) * H];
+      if (shape_.dtype == DType::kF32) {
+        std::memcpy(dst, row, sizeof(float) * H);
+      } else {
+        const uint16_t* src = reinterpret_cast<const uint16_t*>(row);
+        for (int c = 0; c < H; ++c) dst[c] = elem_to_float(src[c]);
+      }
+    }
+  }
+}
+
+void HostKernels::run_ffn(const FfnProblems& problems) {
+  const size_t hn = static_cast<size_t>(problems.total_pairs) * shape_.ffn;
+  run_problems_cblas(problems.up);
+  round_to_dtype(hg_.data(), hn, shape_.dtype);
+  for (size_t i = 0; i < hn; ++i) hg_[i] = silu_elem(hg_[i]);
+  round_to_dtype(hg_.data(), hn, shape_.dtype);
+  run_problems_cblas(problems.down);
+  round_to_dtype(yg_.data(), static_cast<size_t>(problems.total_pairs) * shape_.hidden, shape_.dtype);
+}
+
+template <typename T>
+void HostKernels::partial_combine_as(int rows) {
+  const int P = shape_.pairs, H = shape_.hidden;
+  for (int r = 0; r < rows; ++r) {
+    const float* w = reinterpret_cast<const float*>(recv_.data() + wire_.row_bytes * r + wire_.weight_offset);
+    const int32_t* pos = &pair_pos_[static_cast<size_t>(r) * P];
+    T* dst = reinterpret_cast<T*>(expert_rows_.data() + return_row_ * r);
+    for (int c = 0; c < H; ++c) dst[c] = float_to_elem<T>(partial_combine_elem(pos, w, P, yg_.data(), H, c));
+  }
+}
+
+void HostKernels::partial_combine(int rows) {
+  if (shape_.dtype == DType::kF32) partial_combine_as<float>(rows);
+  else partial_combine_as<uint16_t>(rows);
+}
+
+template <typename T>
+void HostKernels::final_combine_as(int32_t own_first, int32_t own_end, int64_t own_expert_row) {
+  const int P = shape_.pairs, H = shape_.hidden;
+  const unsigned char* own = expert_rows_.data() + return_row_ * static_cast<size_t>(own_expert_row);
+  for (int t = 0; t < shape_.tokens; ++t) {
+    const int32_t* rows = &layout_.token_rows[static_cast<size_t>(t) * P];
+    float* dst = &out_[static_cast<size_t>(t) * H];
+    for (int c = 0; c < H; ++c)
+      dst[c] = final_combine_elem<T>(rows, P, returned_.data(), own, own_first, own_end, return_row_, c);
+  }
+}
+
+void HostKernels::final_combine(int32_t own_first, int32_t own_end, int64_t own_expert_row) {
+  if (shape_.dtype == DType::kF32) final_combine_as<float>(own_first, own_end, own_expert_row);
+  else final_combine_as<uint16_t>(own_first, own_end, own_expert_row);
+}
+
+const float* HostKernels::input_host() {
+  const size_t n = x_f32_.size();
+  if (shape_.dtype == DType::kF32) {
+    std::memcpy(x_f32_.data(), x_.data(), sizeof(float) * n);
+  } else {
+    const uint16_t* x = reinterpret_cast<const uint16_t*>(x_.data());
+    for (size_t i = 0; i < n; ++i) x_f32_[i] = bf16_to_float(x[i]);
+  }
+  return x_f32_.data();
+}
+
+void HostKernels::mark(int boundary) { marks_[boundary] = now_ns(); }
+
+}  // namespace wideep

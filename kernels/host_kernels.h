@@ -1,0 +1,87 @@
+// The host kernel backend: the step's buffers in host memory and the
+// per-element work as loops over the bodies of kernels/row_bodies.h, GEMMs
+// through OpenBLAS (cblas_sgemm over the pipeline's problem list). It is the
+// reference of the CUDA backend and, with --dtype bf16, runs the device
+// configuration on the CPU: bf16 wire rows, and every value the device stores
+// in bf16 (h, SiLU(h), y, the combine rows) rounded to bf16 where the device
+// rounds it, while the GEMMs accumulate in fp32 as cuBLAS does.
+// Dispatch sends rows from where they lie (x from the activations, the rest
+// from a tail buffer), so nothing is packed on the host.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels/dispatch_layout.h"
+#include "kernels/kernel_backend.h"
+
+namespace wideep {
+
+// Runs a problem list through cblas_sgemm (fp32 operands; column-major).
+void run_problems_cblas(const std::vector<GemmProblem>& problems);
+
+class HostKernels final : public KernelBackend {
+ public:
+  explicit HostKernels(const KernelShape& shape);
+
+  const char* name() const override { return "host"; }
+  bool device_memory() const override { return false; }
+  int64_t reserve_receive(int64_t rows, int64_t pairs) override;
+  void allocated_bytes(int64_t* host, int64_t* device) const override;
+
+  void activations(int step, int layer, int64_t first_token) override;
+  void layout(const int32_t* pair_dest, const int32_t* pair_slot, const float* pair_weight,
+              int32_t* rank_row_offset) override;
+  SendRowsView send_rows() override;
+  const void* packed_send_rows() override;
+  void read_send_row(int32_t row, unsigned char* out) override;
+  void write_send_row(int32_t row, const unsigned char* in) override;
+  void* recv_rows() override { return recv_.data(); }
+
+  void count_slots(int rows, int32_t* slot_pairs, int32_t* bad_row) override;
+  void group_by_slot(int rows, const int32_t* slot_offset) override;
+  void* grouped_x() override { return xg_.data(); }
+  void* grouped_h() override { return hg_.data(); }
+  void* grouped_y() override { return yg_.data(); }
+  size_t grouped_elem_bytes() const override { return sizeof(float); }
+  void run_ffn(const FfnProblems& problems) override;
+  void partial_combine(int rows) override;
+  void* expert_rows() override { return expert_rows_.data(); }
+
+  void* returned_rows() override { return returned_.data(); }
+  void final_combine(int32_t own_first, int32_t own_end, int64_t own_expert_row) override;
+
+  const float* input_host() override;
+  const float* output_host() override { return out_.data(); }
+
+  void mark(int boundary) override;
+  void finish(const char*) override {}
+  int64_t elapsed_ns(int from, int to) override { return marks_[to] - marks_[from]; }
+
+ private:
+  template <typename T>
+  void partial_combine_as(int rows);
+  template <typename T>
+  void final_combine_as(int32_t own_first, int32_t own_end, int64_t own_expert_row);
+
+  size_t x_value_bytes_ = 0, tail_bytes_ = 0, return_row_ = 0;
+  int64_t recv_capacity_ = 0, pairs_capacity_ = 0;
+  const int32_t *pair_dest_ = nullptr, *pair_slot_ = nullptr;
+  const float* pair_weight_ = nullptr;
+  DispatchLayout layout_;
+  std::vector<unsigned char> x_;         // [T x H] wire dtype
+  std::vector<float> x_f32_, out_;       // [T x H] host views
+  std::vector<unsigned char> tails_;     // [max send rows x tail bytes]
+  std::vector<const void*> segments_;    // [max send rows x 2]
+  std::vector<unsigned char> fault_row_; // a send row changed by a fault
+  std::vector<unsigned char> packed_;    // [max send rows x row_bytes], --baseline only
+  std::vector<unsigned char> recv_;      // [recv capacity x row_bytes]
+  std::vector<int32_t> pair_pos_;        // [recv capacity x P] grouped index of (row, p) or -1
+  std::vector<int32_t> cursor_;          // [S]
+  std::vector<float> xg_, hg_, yg_;      // [pairs capacity x H | F | H]
+  std::vector<unsigned char> expert_rows_;  // [recv capacity x return_row_bytes]
+  std::vector<unsigned char> returned_;     // [max send rows x return_row_bytes]
+  std::vector<int64_t> marks_;
+};
+
+}  // namespace wideep

@@ -1,0 +1,116 @@
+// The kernel backend of the step pipeline (runtime/moe_pipeline.h): owns the
+// buffers of one rank's step in its memory kind and runs the per-element work
+// of each phase. HostKernels (kernels/host_kernels.h) loops over the shared
+// bodies of kernels/row_bodies.h and runs GEMMs through OpenBLAS; CudaKernels
+// (kernels/cuda_kernels.h) launches the same bodies on one stream and runs
+// GEMMs through cuBLAS. Everything else of a step (sizes, offsets, the GEMM
+// problem list, faults) is host code in the pipeline, shared by both.
+//
+// Ordering: calls enqueue in call order; only the calls that hand results to
+// the host (those with host OUT arguments, and the host views) wait, each
+// with the run's timeout. Buffers: *_rows() are the communicator's payload
+// buffers, in the memory kind the backend's communicator takes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/gemm_problems.h"
+#include "kernels/wire_row.h"
+
+namespace wideep {
+
+struct KernelShape {
+  int ranks = 1, rank = 0;
+  int tokens = 0, topk = 0, pairs = 0;  // T, K, P (routed + shared)
+  int hidden = 0, ffn = 0;
+  int slots = 0;                         // local slots: routed + shared
+  DType dtype = DType::kF32;             // wire and compute dtype
+  uint64_t seed = 0;
+  double timeout_s = 60;
+  int64_t recv_rows_capacity = 0;        // initial receive capacity (runtime/memory_plan.h)
+  int64_t pairs_capacity = 0;
+  bool baseline = false;                 // --baseline: keep a packed copy of the send rows
+};
+
+// The send side of dispatch: either whole packed rows, or rows gathered in
+// place (x from the activations, the rest from a tail buffer: two segments).
+struct SendRowsView {
+  const void* packed = nullptr;              // [send rows x row_bytes], or null
+  const void* const* segments = nullptr;     // [send rows x 2] when gathered
+  int64_t segment_bytes[2] = {0, 0};
+};
+
+class KernelBackend {
+ public:
+  virtual ~KernelBackend() = default;
+
+  virtual const char* name() const = 0;
+  virtual bool device_memory() const = 0;
+  const KernelShape& shape() const { return shape_; }
+  const WireRow& wire() const { return wire_; }
+
+  // Receive-side capacity: grows (never shrinks) to hold `rows` received rows
+  // and `pairs` grouped pairs; returns the bytes it added (0: it fitted).
+  virtual int64_t reserve_receive(int64_t rows, int64_t pairs) = 0;
+  // Bytes this backend holds now: [0] host, [1] device.
+  virtual void allocated_bytes(int64_t* host, int64_t* device) const = 0;
+
+  // route: x [T x H] (wire dtype) of global tokens first_token.. for (step, layer).
+  virtual void activations(int step, int layer, int64_t first_token) = 0;
+
+  // layout: from the pair arrays [T*P] (host), the layout and the send rows.
+  // OUT (host, waits) rank_row_offset [R+1].
+  virtual void layout(const int32_t* pair_dest, const int32_t* pair_slot, const float* pair_weight,
+                      int32_t* rank_row_offset) = 0;
+  virtual SendRowsView send_rows() = 0;
+  // The send rows packed (the --baseline all-to-allv; needs shape.baseline).
+  virtual const void* packed_send_rows() = 0;
+  // Send row `row` as host bytes (row_bytes), and back after a fault changed
+  // it (the row is then sent from the changed copy; the activations stay).
+  virtual void read_send_row(int32_t row, unsigned char* out) = 0;
+  virtual void write_send_row(int32_t row, const unsigned char* in) = 0;
+
+  // dispatch receives here: [recv capacity x row_bytes].
+  virtual void* recv_rows() = 0;
+
+  // expert, first half. OUT (host, waits) slot_pairs [S] of the `rows`
+  // received rows; *bad_row = the first row naming a slot outside [-1, S), or -1.
+  virtual void count_slots(int rows, int32_t* slot_pairs, int32_t* bad_row) = 0;
+  // Copies each pair's x to its slot's block at slot_offset [S+1] (host).
+  virtual void group_by_slot(int rows, const int32_t* slot_offset) = 0;
+  // Grouped buffers [pairs x H], [pairs x F], [pairs x H] for the GEMM
+  // problems, of grouped_elem_bytes() per element.
+  virtual void* grouped_x() = 0;
+  virtual void* grouped_h() = 0;
+  virtual void* grouped_y() = 0;
+  virtual size_t grouped_elem_bytes() const = 0;
+  // h = x·W1, SiLU, y = h·W2 over the problem list.
+  virtual void run_ffn(const FfnProblems& problems) = 0;
+  // expert_rows [rows x return_row_bytes] = each received row's pairs' outputs
+  // weighted and summed in pair order.
+  virtual void partial_combine(int rows) = 0;
+  virtual void* expert_rows() = 0;  // the combine's send buffer
+
+  // combine receives here: [send rows x return_row_bytes].
+  virtual void* returned_rows() = 0;
+  // out [T x H] fp32: each token's returned rows summed in rank order; this
+  // rank's own rows are read in expert_rows() (rows own_first..own_end of the
+  // layout, starting at expert row own_expert_row), the others in returned_rows().
+  virtual void final_combine(int32_t own_first, int32_t own_end, int64_t own_expert_row) = 0;
+
+  // Host views (fp32) of the layer last run; waits.
+  virtual const float* input_host() = 0;
+  virtual const float* output_host() = 0;
+
+  // Phase clock: mark(i) at a phase boundary; elapsed_ns after finish().
+  virtual void mark(int boundary) = 0;
+  virtual void finish(const char* what) = 0;  // waits for everything enqueued
+  virtual int64_t elapsed_ns(int from, int to) = 0;
+
+ protected:
+  KernelShape shape_;
+  WireRow wire_;
+};
+
+}  // namespace wideep

@@ -1,0 +1,127 @@
+// Tests of --check's reference (runtime/reference.h) against an independent
+// naive MoE of the same tokens: it regenerates its own inputs from (seed, step,
+// layer, global token), so outputs built from the wrong tokens fail; and a NaN
+// or an infinity anywhere in the output fails the check (issue 15, gaps 3, 4).
+#include "runtime/reference.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "kernels/det_values.h"
+#include "kernels/expert_cpu.h"
+
+namespace wideep {
+namespace {
+
+RunConfig tiny_config() {
+  RunConfig c;
+  c.experts = 8;
+  c.topk = 2;
+  c.hidden = 8;
+  c.ffn = 16;
+  c.tokens = 5;
+  c.layers = 2;
+  c.seed = 3;
+  c.shared_experts = 1;
+  c.workload = parse_workload("zipf:1.2");
+  return c;
+}
+
+// The MoE output of global tokens first..first+T-1 by naive double loops: the
+// definition of DESIGN.md, written independently of reference.cc.
+std::vector<float> naive_moe(const RunConfig& c, const Workload& wl, int step, int layer, int64_t first) {
+  const int T = c.tokens, K = c.topk, H = c.hidden, F = c.ffn;
+  std::vector<int32_t> ids(T * K);
+  std::vector<float> gw(T * K), w1(H * F), w2(F * H), out(T * H, 0.0f);
+  wl.route(step, layer, first, T, ids.data(), gw.data());
+  for (int t = 0; t < T; ++t) {
+    std::vector<double> acc(H, 0.0), x(H), h(F);
+    for (int col = 0; col < H; ++col) x[col] = token_activation(c.seed, step, layer, first + t, col);
+    for (int k = 0; k <= K; ++k) {  // k == K: the shared expert, weight 1
+      const int e = k < K ? ids[t * K + k] : c.experts;
+      const double g = k < K ? gw[t * K + k] : 1.0;
+      generate_expert_weights(c.seed, layer, e, H, F, w1.data(), w2.data());
+      for (int f = 0; f < F; ++f) {
+        double a = 0;
+        for (int col = 0; col < H; ++col) a += x[col] * w1[col * F + f];
+        h[f] = a / (1.0 + std::exp(-a));
+      }
+      for (int col = 0; col < H; ++col) {
+        double a = 0;
+        for (int f = 0; f < F; ++f) a += h[f] * w2[f * H + col];
+        acc[col] += g * a;
+      }
+    }
+    for (int col = 0; col < H; ++col) out[t * H + col] = static_cast<float>(acc[col]);
+  }
+  return out;
+}
+
+// cmd_run's verdict: the relative error against the reference's scale.
+bool check_fails(const CheckResult& r) { return !(r.max_abs_err / std::max(r.scale, 1e-30) <= 1e-4); }
+
+TEST(Reference, MatchesNaiveMoeOfTheGlobalTokens) {
+  cpu_kernels_init();
+  const RunConfig c = tiny_config();
+  const Workload wl(c.workload, c.experts, c.topk, c.layers, c.seed, nullptr);
+  Reference ref(c, wl);
+  for (int step : {0, 3})
+    for (int layer : {0, 1})
+      for (int64_t first : {int64_t{0}, int64_t{5}, int64_t{15}}) {  // ranks 0, 1, 3 of T = 5
+        const std::vector<float> out = naive_moe(c, wl, step, layer, first);
+        const CheckResult r = ref.compare(step, layer, first, out.data());
+        EXPECT_FALSE(check_fails(r)) << "step " << step << " layer " << layer << " first " << first
+                                     << ": max abs err " << r.max_abs_err;
+        EXPECT_GT(r.scale, 0.0);
+        // Its inputs are the generator's, not anyone else's.
+        EXPECT_EQ(ref.input()[c.hidden + 1], token_activation(c.seed, step, layer, first + 1, 1));
+      }
+}
+
+// Rank 1's outputs computed from the tokens of rank 0 (a runner that uses the
+// local token index), of another step or of another layer: the check fails.
+TEST(Reference, OutputsOfOtherTokensFail) {
+  cpu_kernels_init();
+  const RunConfig c = tiny_config();
+  const Workload wl(c.workload, c.experts, c.topk, c.layers, c.seed, nullptr);
+  Reference ref(c, wl);
+  EXPECT_TRUE(check_fails(ref.compare(2, 0, 5, naive_moe(c, wl, 2, 0, 0).data())));  // local index
+  EXPECT_TRUE(check_fails(ref.compare(2, 0, 5, naive_moe(c, wl, 1, 0, 5).data())));  // step
+  EXPECT_TRUE(check_fails(ref.compare(2, 0, 5, naive_moe(c, wl, 2, 1, 5).data())));  // layer
+  EXPECT_FALSE(check_fails(ref.compare(2, 0, 5, naive_moe(c, wl, 2, 0, 5).data())));
+}
+
+// A NaN or an infinity in any output fails the check and names its token,
+// whatever the errors before it (a NaN compares false with everything).
+TEST(Reference, NanAndInfinityInTheOutputFail) {
+  cpu_kernels_init();
+  const RunConfig c = tiny_config();
+  const Workload wl(c.workload, c.experts, c.topk, c.layers, c.seed, nullptr);
+  Reference ref(c, wl);
+  const std::vector<float> good = naive_moe(c, wl, 1, 1, 10);
+  const float bad_values[] = {std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::quiet_NaN(),
+                              std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity()};
+  for (float v : bad_values) {
+    for (int pos : {0, 3 * c.hidden + 2, c.tokens * c.hidden - 1}) {  // first, middle, last output
+      std::vector<float> out = good;
+      out[pos] = v;
+      const CheckResult r = ref.compare(1, 1, 10, out.data());
+      EXPECT_TRUE(check_fails(r)) << v << " at " << pos;
+      EXPECT_TRUE(std::isinf(r.max_abs_err)) << v << " at " << pos << ": " << r.max_abs_err;
+      EXPECT_EQ(r.worst_token, pos / c.hidden) << v << " at " << pos;
+    }
+  }
+  // A NaN after a large finite error still wins.
+  std::vector<float> out = good;
+  out[0] += 1000.0f;
+  out[c.tokens * c.hidden - 1] = std::numeric_limits<float>::quiet_NaN();
+  const CheckResult r = ref.compare(1, 1, 10, out.data());
+  EXPECT_TRUE(std::isinf(r.max_abs_err));
+  EXPECT_EQ(r.worst_token, c.tokens - 1);
+}
+
+}  // namespace
+}  // namespace wideep

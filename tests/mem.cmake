@@ -1,0 +1,31 @@
+# wideep mem (issue 17): the plan of the DeepSeek-V3 shape on 64 GPUs fits in
+# 16 GiB per rank; a run allocates exactly what `wideep mem` plans (plus what
+# its steps grew, reported apart); a plan larger than the node is refused
+# before anything is allocated; bad input for its own options.
+add_test(NAME mem_deepseek_v3_64_under_16gib
+  COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/mem_checks.py deepseek $<TARGET_FILE:wideep>)
+foreach(case "mpi|fp32|--workload uniform" "mpi|bf16|--balancer eplb,lplb --redundant 8 --shared-experts 1 --check"
+             "mpi|fp32|--workload hot:0.9 --baseline")
+  string(REPLACE "|" ";" parts "${case}")
+  list(GET parts 0 backend)
+  list(GET parts 1 dtype)
+  list(GET parts 2 extra)
+  string(MAKE_C_IDENTIFIER "${dtype}_${extra}" cname)
+  separate_arguments(extra)
+  add_test(NAME mem_matches_run_${cname}
+    COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/mem_checks.py matches-run $<TARGET_FILE:wideep> "${WIDEEP_MPIRUN}"
+            --backend ${backend} --dtype ${dtype} --experts 32 --tokens 32 --hidden 64 --ffn 64 --steps 3 --warmup 1
+            --quiet ${extra})
+  set_tests_properties(mem_matches_run_${cname} PROPERTIES LABELS "mpi;devpath" TIMEOUT 120 ENVIRONMENT
+    "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1")
+endforeach()
+wideep_cli_test(NAME mem_table ARGS mem --ranks 8 --backend nccl --dtype bf16
+  MATCH "receive rows" "grouped h" "expert weight mirror" "total +device")
+# A run whose plan exceeds this node's memory: exit 2 before any allocation or communication.
+wideep_bad_input_tests(PREFIX bad_mem_run NP 2 ONCE BASE run --backend mpi --quiet --timeout-s 5 ENTRIES
+  "too_big_for_node|--layers 64 --hidden 8192 --ffn 16384 --experts 64|memory plan needs .* largest buffers: expert weights")
+set(bad_mem
+  "ranks_zero|--ranks 0|--ranks must be in"
+  "backend_unknown|--backend tcp|--backend 'tcp': unknown backend"
+  "experts_indivisible|--ranks 3|--experts 64 does not divide among 3 ranks")
+wideep_bad_input_tests(PREFIX bad_mem BASE mem ENTRIES ${bad_mem})
