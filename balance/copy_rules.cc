@@ -67,6 +67,7 @@ void LayerLp::solve(const Placement& p, const int64_t* counts, const int64_t* sl
   in.slot_node_counts = slot_node;
   in.need_expert = need_expert;
   in.need_rank = need_rank;
+  in.exact_opt = false;  // the run needs the plan; lp_opt is reported -1
   solver_.solve(in, &lp_);
   for (int r = 0; r < R_; ++r) routed_load[r] = lp_.rank_loads[r] >= 0 ? lp_.rank_loads[r] - base_load_[r] : -1;
 }

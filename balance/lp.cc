@@ -408,10 +408,14 @@ void LpSolver::Impl::solve_comp(Comp& c, const LpInput& in, int64_t min_level, b
   bool final_done = false;
   int steps = 0;
   for (;; ++steps) {
-    const bool integral = p % q == 0;
-    const bool is_final = integral && std::max(p / q, min_level) == p / q;
+    // Without exact_opt only the integral level matters: try the final flow at
+    // max(ceil(p/q), min_level) at once. Feasible: that is the level (the
+    // optimum lies in [p/q, level]); infeasible: its cut is denser than it.
+    const bool integral = !in.exact_opt || p % q == 0;
+    const int64_t try_level = in.exact_opt ? p / q : std::max((p + q - 1) / q, min_level);
+    const bool is_final = integral && std::max(try_level, min_level) == try_level;
     if (integral) {
-      set_capacities(c, 1, p / q, 1);
+      set_capacities(c, 1, try_level, 1);
       if (is_final && local) fill_local(c, in.ranks_per_node);
     } else {
       set_capacities(c, q, p, q);
@@ -541,7 +545,7 @@ void LpSolver::solve(const LpInput& in, LpResult* out) {
         spread(pl, s.m_expert[mi], s.pair_copy_begin[k], s.pair_copy_end[k], c.flow.flow(s.pair_edge[k]),
                out->copy_tokens.data());
   }
-  out->lp_opt = static_cast<double>(best_p) / static_cast<double>(best_q);
+  out->lp_opt = in.exact_opt ? static_cast<double>(best_p) / static_cast<double>(best_q) : -1;
   for (size_t i = 0; i < s.single_expert.size(); ++i) {
     const int e = s.single_expert[i];
     spread(pl, e, 0, pl.logcnt[e], in.counts[e], out->copy_tokens.data());

@@ -55,11 +55,15 @@ struct LpInput {
   // need_expert[e] != 0, or holding rank need_rank (null / -1: everything).
   const uint8_t* need_expert = nullptr;  // optional [E]
   int need_rank = -1;
+  // false: skip proving the fractional optimum (lp_opt = -1); the copies, the
+  // loads and max_load are the same, found with about half the max-flows
+  // (the runtime's setting: it needs the plan, not lp_opt).
+  bool exact_opt = true;
 };
 
 struct LpResult {
   int64_t max_load = 0;              // largest rank load of the integer solution
-  double lp_opt = 0;                 // exact optimum of the fractional LP
+  double lp_opt = 0;                 // exact optimum of the fractional LP (-1 without exact_opt)
   std::vector<int64_t> copy_tokens;  // [P] tokens per physical slot
   std::vector<int64_t> rank_loads;   // [R] including base_load
   // With need_expert/need_rank some components may stay unsolved: their slots

@@ -195,14 +195,15 @@ void perturb(Instance& in, std::mt19937_64& rng, double frac) {
 
 TEST(LpSolver, WarmStartedSequencesMatchColdSolvesAndGlpk) {
   // Ten consecutive steps per placement: the warm solver's copies equal a cold
-  // solve's, its optimum GLPK's; the warm start is kept on most steps.
+  // solve's and a plan-only (exact_opt false) solve's, its optimum GLPK's; the
+  // warm start is kept on most steps.
   std::mt19937_64 rng(777);
   int instances = 0;
   int64_t tried = 0, kept = 0;
   for (int it = 0; it < 300; ++it) {
     Instance in = random_instance(rng, it % 3);
-    LpSolver warm, cold;
-    LpResult wres, cres;
+    LpSolver warm, cold, plan;
+    LpResult wres, cres, pres;
     const int rpn = it % 4 == 1 ? 2 : 0;
     for (int step = 0; step < 10; ++step, ++instances) {
       if (step > 0) perturb(in, rng, step % 3 == 0 ? 0.5 : 0.05);
@@ -214,6 +215,13 @@ TEST(LpSolver, WarmStartedSequencesMatchColdSolvesAndGlpk) {
       check_solution(in, wres);
       ASSERT_EQ(wres.copy_tokens, cres.copy_tokens);
       ASSERT_EQ(wres.lp_opt, cres.lp_opt);
+      // The run's setting (no proof of the fractional optimum): the same plan.
+      LpInput fast = li;
+      fast.exact_opt = false;
+      plan.solve(fast, &pres);
+      ASSERT_EQ(pres.copy_tokens, wres.copy_tokens);
+      ASSERT_EQ(pres.max_load, wres.max_load);
+      ASSERT_EQ(pres.lp_opt, -1);
       const double z = glpk_optimum(in.p, in.counts.data(), li.base_load);
       ASSERT_NEAR(wres.lp_opt, z, 1e-6 * std::max(1.0, z));
     }
@@ -286,7 +294,9 @@ TEST(LpSolver, DecomposedPlacementsMatchGlpkAndPartialSolves) {
     ASSERT_TRUE(fres.complete);
     const double z = glpk_optimum(in.p, in.counts.data(), li.base_load);
     ASSERT_NEAR(fres.lp_opt, z, 1e-6 * std::max(1.0, z));
-    if (R <= 10) ASSERT_NEAR(fres.lp_opt, brute_force_density(in.p, in.counts.data(), li.base_load), 1e-9 * std::max(1.0, z));
+    if (R <= 10) {
+      ASSERT_NEAR(fres.lp_opt, brute_force_density(in.p, in.counts.data(), li.base_load), 1e-9 * std::max(1.0, z));
+    }
     multi_component += fres.components > 1;
     // Partial: a random third of the experts and one rank.
     std::vector<uint8_t> need(E);
@@ -295,14 +305,21 @@ TEST(LpSolver, DecomposedPlacementsMatchGlpkAndPartialSolves) {
     li.need_rank = static_cast<int>(rng() % R);
     part.solve(li, &pres);
     partial += !pres.complete;
-    for (int s = 0; s < in.p.num_slots(); ++s)
-      if (pres.copy_tokens[s] >= 0) ASSERT_EQ(pres.copy_tokens[s], fres.copy_tokens[s]) << "slot " << s;
-    for (int e = 0; e < E; ++e)
-      if (need[e])
-        for (int k = 0; k < in.p.logcnt[e]; ++k) ASSERT_GE(pres.copy_tokens[in.p.copies(e)[k]], 0) << "expert " << e;
+    for (int s = 0; s < in.p.num_slots(); ++s) {
+      if (pres.copy_tokens[s] >= 0) {
+        ASSERT_EQ(pres.copy_tokens[s], fres.copy_tokens[s]) << "slot " << s;
+      }
+    }
+    for (int e = 0; e < E; ++e) {
+      if (!need[e]) continue;
+      for (int k = 0; k < in.p.logcnt[e]; ++k) ASSERT_GE(pres.copy_tokens[in.p.copies(e)[k]], 0) << "expert " << e;
+    }
     ASSERT_EQ(pres.rank_loads[li.need_rank], fres.rank_loads[li.need_rank]);
-    for (int r = 0; r < R; ++r)
-      if (pres.rank_loads[r] >= 0) ASSERT_EQ(pres.rank_loads[r], fres.rank_loads[r]);
+    for (int r = 0; r < R; ++r) {
+      if (pres.rank_loads[r] >= 0) {
+        ASSERT_EQ(pres.rank_loads[r], fres.rank_loads[r]);
+      }
+    }
   }
   EXPECT_GT(multi_component, 1000);  // a one-rank group has no multi expert: no component
   EXPECT_GT(partial, 500);

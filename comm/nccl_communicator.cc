@@ -132,9 +132,9 @@ class NcclCommunicator final : public NcclCore {
     ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
     config.blocking = blocking_mode() ? 1 : 0;
     // Blocking mode waits inside this call for every rank: the watchdog bounds it.
-    WatchdogScope guard(rank_watchdog(), timeout_s_ + watchdog_grace_s(timeout_s_),
-                        "ncclCommInitRankConfig on rank " + std::to_string(rank()) + " (--timeout-s " +
-                            std::to_string(static_cast<int>(timeout_s_)) + ")");
+    char what[96];
+    std::snprintf(what, sizeof what, "ncclCommInitRankConfig on rank %d (--timeout-s %g)", rank(), timeout_s_);
+    WatchdogScope guard(rank_watchdog(), timeout_s_ + watchdog_grace_s(timeout_s_), what);
     ncclComm_t c = nullptr;
     WIDEEP_NCCL_ASYNC(ncclCommInitRankConfig(&c, size(), id, rank(), &config));
     set_comm(c);

@@ -69,8 +69,7 @@ std::vector<float> run_one_rank_step(const StepSetup& s, KernelBackend& kb, Expe
   int32_t bad = -1;
   kb.count_slots(rows, counts.data(), &bad);
   if (bad_row) *bad_row = bad;
-  offsets[0] = 0;
-  for (int i = 0; i < S; ++i) offsets[i + 1] = offsets[i] + counts[i];
+  slot_offsets(counts.data(), S, offsets.data());
   kb.group_by_slot(rows, offsets.data());
   std::vector<const void*> w1(S), w2(S);
   for (int i = 0; i < S; ++i) {

@@ -9,7 +9,6 @@
 
 #ifdef WIDEEP_HAVE_CUDA
 #include <algorithm>
-#include <climits>
 #include <cstring>
 
 #include "kernels/device_api.h"
@@ -204,7 +203,7 @@ void CudaKernels::count_slots(int rows, int32_t* slot_pairs, int32_t* bad_row) {
   dev::copy_async(pin_counts_ + S, first_bad, sizeof(int32_t), stream_);
   wait("expert (pairs per slot)");
   std::memcpy(slot_pairs, pin_counts_, sizeof(int32_t) * S);
-  *bad_row = pin_counts_[S] == INT32_MAX ? -1 : pin_counts_[S];
+  *bad_row = pin_counts_[S];  // -1: none
 }
 
 void CudaKernels::group_by_slot(int rows, const int32_t* slot_offset) {

@@ -42,8 +42,8 @@ void launch_pack_rows(const void* x, int H, int P, int R, DType dtype, const int
 
 // ---- expert -------------------------------------------------------------
 // slot_count [S] (zeroed here) = pairs per local slot of `rows` received rows;
-// *first_bad (set to INT32_MAX here) = the smallest row naming a slot outside
-// [-1, S), or stays INT32_MAX.
+// *first_bad (set to -1, all ones, here) = the smallest row naming a slot
+// outside [-1, S), or stays -1.
 void launch_count_slots(const void* recv_buf, int rows, int H, int P, DType dtype, int S, int32_t* slot_count,
                         int32_t* first_bad, Stream stream);
 // Copies each pair's x into x_grouped [pairs x H] at its slot's block

@@ -10,8 +10,6 @@
 //   pair_pos [rows*P]         index of (row, p) in the grouped buffers, or -1
 //   x_grouped [pairs x H], h [pairs x F], y [pairs x H]   dtype, dense (ld = H, F, H)
 //   out_rows [rows x return_row_bytes]                    dtype, the combine's send rows
-#include <climits>
-
 #include "kernels/det_values.h"
 #include "kernels/device_common.cuh"
 #include "kernels/row_bodies.h"
@@ -30,7 +28,8 @@ __global__ void count_slots_kernel(const unsigned char* recv, int rows, WireRow 
     const int32_t s =
         reinterpret_cast<const int32_t*>(recv + static_cast<size_t>(row) * wr.row_bytes + wr.slot_offset)[p];
     if (s < -1 || s >= S) {
-      atomicMin(first_bad, static_cast<int32_t>(row));  // the first bad row, whatever the thread order
+      // The first bad row, whatever the thread order (unsigned: "none" is all ones).
+      atomicMin(reinterpret_cast<unsigned int*>(first_bad), static_cast<unsigned int>(row));
       continue;
     }
     if (s >= 0) atomicAdd(&slot_count[s], 1);
@@ -124,8 +123,7 @@ int block_for_columns(int H) { return H >= 256 ? 256 : (H >= 128 ? 128 : 64); }
 void launch_count_slots(const void* recv_buf, int rows, int H, int P, DType dtype, int S, int32_t* slot_count,
                         int32_t* first_bad, Stream stream) {
   WIDEEP_CUDA_CHECK(cudaMemsetAsync(slot_count, 0, sizeof(int32_t) * S, cs(stream)));
-  const int32_t none = INT32_MAX;
-  WIDEEP_CUDA_CHECK(cudaMemcpyAsync(first_bad, &none, sizeof none, cudaMemcpyHostToDevice, cs(stream)));
+  WIDEEP_CUDA_CHECK(cudaMemsetAsync(first_bad, 0xff, sizeof(int32_t), cs(stream)));
   const int64_t n = static_cast<int64_t>(rows) * P;
   if (n == 0) return;
   count_slots_kernel<<<grid_for(n, 256, 1024), 256, 0, cs(stream)>>>(

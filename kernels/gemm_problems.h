@@ -29,6 +29,11 @@ struct FfnProblems {
   int64_t total_pairs = 0;        // rows of h to which SiLU applies
 };
 
+// Per-slot offsets on the host (both backends): slot_offset [S+1] = the
+// exclusive prefix of slot_pairs [S] (the device copies them up; no scan kernel).
+// Returns the total.
+int64_t slot_offsets(const int32_t* slot_pairs, int S, int32_t* slot_offset);
+
 // slot_offset [S+1] (pairs of slot s at [slot_offset[s], slot_offset[s+1]));
 // w1[s], w2[s] the weights of slot s; x [pairs x H], h [pairs x F] and
 // y [pairs x H] dense, of elem_bytes per element. Reserves S once; no

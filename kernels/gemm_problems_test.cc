@@ -51,6 +51,13 @@ TEST(GemmProblems, ListThroughCblasEqualsTheCpuFfn) {
   }
 }
 
+TEST(GemmProblems, SlotOffsetsAreTheExclusivePrefix) {
+  const int32_t pairs[] = {3, 0, 4, 1};
+  int32_t off[5] = {-1, -1, -1, -1, -1};
+  EXPECT_EQ(slot_offsets(pairs, 4, off), 8);
+  EXPECT_EQ(std::vector<int32_t>(off, off + 5), (std::vector<int32_t>{0, 3, 3, 7, 8}));
+}
+
 TEST(GemmProblems, ShapesAndLeadingDimensionsAsCublasTakesThem) {
   const int32_t off[] = {0, 3, 3, 7};
   float x[7 * 4], h[7 * 6], y[7 * 4], a = 0, b = 0, c = 0, d = 0;

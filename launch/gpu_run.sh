@@ -251,7 +251,7 @@ stage_sanitize() {
   [[ $limit -gt 240 ]] && limit=240
   [[ $limit -lt 30 ]] && limit=30
   check sanitize_memcheck "$limit" "memcheck of the device kernels" \
-    "$cs" --tool memcheck --error-exitcode 1 kernels_tests --gtest_filter='DeviceKernels.*'
+    "$cs" --tool memcheck --error-exitcode 1 kernels_tests
 }
 
 # One machine: NCCL's bootstrap and the sockets of ranks sharing the GPU over loopback.

@@ -168,10 +168,8 @@ void MoePipeline::expert(int layer, LayerStats* st) {
     fail_call(ErrorCategory::kRemote, "dispatch", bad_row,
               "received row " + std::to_string(bad_row) + " names a local slot outside [0, " + std::to_string(S_) + ")",
               "count_slots", __FILE__, __LINE__);
-  slot_offset_[0] = 0;
-  for (int s = 0; s < S_; ++s) slot_offset_[s + 1] = slot_offset_[s] + slot_pairs_[s];
   // Pairs as received (a faulty peer may carry more than it announced).
-  grown_ns_[kExpert] += grow(rows, slot_offset_[S_], st);
+  grown_ns_[kExpert] += grow(rows, slot_offsets(slot_pairs_.data(), S_, slot_offset_.data()), st);
   kernels_->group_by_slot(rows, slot_offset_.data());
   for (int s = 0; s < S_; ++s) {
     w1_[s] = store_->w1(layer, s);

@@ -27,7 +27,7 @@ struct RouteArrays {
 struct BalanceInfo {
   int64_t expected_load = -1;  // pairs this rank must process (routed + shared), -1 unknown
   int64_t lp_max_load = -1;    // with lplb: max rank load of the LP components this rank solved
-  double lp_opt = -1;          // with lplb: their exact optimum (the global one when all were solved)
+  double lp_opt = -1;          // -1: the run's LP proves the plan's level, not the fractional optimum
   int64_t max_expected_load = -1;  // -1 when this rank solved only part of the LP
 };
 
