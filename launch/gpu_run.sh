@@ -64,9 +64,13 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/wideep_gpu_run.XXXXXX")
 summary=$work/summary.txt
 failures=0 left_out=0
 if [[ $rehearse -eq 1 ]]; then
-  backend=mpi max_np=4 dtype=${WIDEEP_REHEARSE_DTYPE:-fp32} mode="rehearsal (no GPU: --backend mpi, <= 4 ranks)"
+  # The host backend runs the device configuration (bf16 wire, mirrors, rounding):
+  # every case without its own --dtype gets it (a case's own --dtype comes later and wins).
+  backend=mpi max_np=4 dtype=${WIDEEP_REHEARSE_DTYPE:-bf16} mode="rehearsal (no GPU: --backend mpi --dtype bf16, <= 4 ranks)"
+  dtype_arg=(--dtype "$dtype")
 else
   backend=nccl max_np=8 dtype=bf16 mode="GPU"
+  dtype_arg=()  # the device's own default (auto: bf16)
 fi
 
 # Two files go back to the device tool: the summary and one archive of all logs.
@@ -224,7 +228,7 @@ stage_runs() {
     export WIDEEP_TEST_OUT=$work/run_$name.jsonl
     check "run_$name" 120 "np $np${tag:+, $tag}" \
       env "${envv[@]}" bash "$root/tests/expect.sh" --rc "$rc" "${flags[@]}" -- \
-      mpirun -np "$np" wideep run --backend "$backend" "${argv[@]}"
+      mpirun -np "$np" wideep run --backend "$backend" "${dtype_arg[@]}" "${argv[@]}"
     rc=$?
     if [[ -s $WIDEEP_TEST_OUT ]]; then  # the step time, for the comparisons of docs/gpu.md
       python3 -c 'import json,sys

@@ -8,7 +8,8 @@ output of `wideep lp --json` on INPUT is a valid split whose max load is the
 optimum, computed here independently by max-flow), rebalanced (EPLB ran
 and moved exactly the planned bytes), simulated (sim output is marked),
 dtype=fp32 / dtype=bf16 (the summary names that activation dtype), baseline
-(every step and the summary carry the raw all-to-allv time).
+(every step and the summary carry the raw all-to-allv time), memory (the run
+holds what the memory plan planned, plus what its steps grew).
 Exit 0 when the check holds; prints why and exits 1 otherwise."""
 import json
 import math
@@ -203,7 +204,20 @@ def check_baseline(lines):
         fail("the summary lacks a positive baseline_a2a_us")
 
 
-CHECKS = {"dtype=fp32": check_dtype("fp32"), "dtype=bf16": check_dtype("bf16"),
+def check_memory(lines):
+    """The run holds what the memory plan (`wideep mem`) planned for its
+    pipeline, plus what its steps grew, in the receiving memory kind."""
+    s = summary(lines)
+    grown_kind = "device" if s["backend"] == "nccl" else "host"
+    for kind in ("host", "device"):
+        want = s[f"planned_{kind}_bytes"] + (s["grown_bytes"] if kind == grown_kind else 0)
+        if s[f"{kind}_bytes"] != want:
+            fail(f"{kind}_bytes {s[f'{kind}_bytes']} != planned {s[f'planned_{kind}_bytes']} + grown")
+    if s["backend"] != "nccl" and s["device_bytes"] != 0:
+        fail("a host run reports device bytes")
+
+
+CHECKS = {"memory": check_memory, "dtype=fp32": check_dtype("fp32"), "dtype=bf16": check_dtype("bf16"),
           "baseline": check_baseline, "contract": check_contract, "as_planned": check_as_planned,
           "optimal": check_as_planned,  # the old name of as_planned (tests/balancers.cmake, sim.cmake, docs)
           "rebalanced": check_rebalanced, "simulated": check_simulated}
