@@ -85,6 +85,7 @@ struct LpSolver::Impl {
     std::vector<int> src_edge, sink_edge;
     detail::MaxFlow flow;
     int source = 0, sink = 0;
+    std::vector<int> fill_order;  // experts (local indices) by number of ranks, then id
     std::vector<int> prev_cut;  // ranks of the last critical set (warm start)
     bool has_prev = false;
   };
@@ -228,6 +229,12 @@ void LpSolver::Impl::build_components() {
     c.sink_edge.resize(y);
     for (int j = 0; j < y; ++j) c.sink_edge[j] = c.flow.add_edge(1 + x + j, c.sink);
     c.flow.finalize();
+    c.fill_order.resize(x);
+    std::iota(c.fill_order.begin(), c.fill_order.end(), 0);
+    std::stable_sort(c.fill_order.begin(), c.fill_order.end(), [&](int a, int b) {
+      const int mi = c.experts[a], mj = c.experts[b];
+      return pair_start[mi + 1] - pair_start[mi] < pair_start[mj + 1] - pair_start[mj];
+    });
     for (int mi : c.experts)
       for (int k = pair_start[mi]; k < pair_start[mi + 1]; ++k) pair_sink[k] = c.sink_edge[rank_local[pair_rank[k]]];
   }
@@ -284,24 +291,30 @@ static void push_path(detail::MaxFlow& f, int src_id, int pair_id, int sink_id, 
   f.push(sink_id, amount);
 }
 
-// A starting flow: each expert pours first into its rank with the most room,
-// then into the others in rank order (fewer augmenting paths afterwards).
+// A starting flow (fewer augmenting paths afterwards): the least flexible
+// experts first (fewest ranks; then id), each spreading its remaining supply
+// over its ranks in proportion to their remaining room (the integer
+// remainder then in pair order), so that no rank is filled up by one expert.
 int64_t LpSolver::Impl::fill_greedy(Comp& c) {
   int64_t total = 0;
-  for (size_t i = 0; i < c.experts.size(); ++i) {
+  for (int i : c.fill_order) {
     const int mi = c.experts[i];
     const int src = c.src_edge[i];
-    int best = -1;
-    int64_t best_room = 0;
-    for (int k = pair_start[mi]; k < pair_start[mi + 1]; ++k) {
-      const int64_t room = c.flow.residual(pair_sink[k]);
-      if (room > best_room) best = k, best_room = room;
-    }
-    for (int pass = 0; pass < 2 && best >= 0; ++pass) {
-      for (int k = pass ? pair_start[mi] : best; k < (pass ? pair_start[mi + 1] : best + 1); ++k) {
-        if (c.flow.residual(src) == 0) break;
-        const int64_t amt = std::min(c.flow.residual(src), c.flow.residual(pair_sink[k]));
-        if (amt > 0) push_path(c.flow, src, pair_edge[k], pair_sink[k], amt);
+    int64_t supply = c.flow.residual(src);
+    if (supply > 0) {
+      int64_t room = 0;
+      for (int k = pair_start[mi]; k < pair_start[mi + 1]; ++k) room += c.flow.residual(pair_sink[k]);
+      if (room > supply) {
+        const int64_t want = supply;
+        for (int k = pair_start[mi]; k < pair_start[mi + 1] && supply > 0; ++k) {
+          const int64_t r = c.flow.residual(pair_sink[k]);
+          const int64_t amt = std::min(supply, static_cast<int64_t>(static_cast<__int128>(want) * r / room));
+          if (amt > 0) push_path(c.flow, src, pair_edge[k], pair_sink[k], amt), supply -= amt;
+        }
+      }
+      for (int k = pair_start[mi]; k < pair_start[mi + 1] && supply > 0; ++k) {  // remainder, or all room
+        const int64_t amt = std::min(supply, c.flow.residual(pair_sink[k]));
+        if (amt > 0) push_path(c.flow, src, pair_edge[k], pair_sink[k], amt), supply -= amt;
       }
     }
     total += c.flow.flow(src);

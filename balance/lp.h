@@ -20,12 +20,15 @@
 // bounds and of the density of the previous solve's critical rank set under
 // the new counts (never above the optimum, so the result is unchanged);
 // "kept" counts the solves where that set was still optimal (no Dinkelbach
-// step), LpSolver::stats() reports it.
+// step), LpSolver::stats() reports it. (Not a warm start from the previous
+// flow: that would make the copies depend on history, which ranks solving
+// different components do not share; this one leaves the result unchanged.)
 // Secondary rule (locality), among solutions at the level: the integral flow
 // starts from (1) each copy taking its own rank's tokens of its expert, up to
 // that rank's room (experts in id order, copies in slot order), (2) with
 // ranks_per_node > 0, each copy taking tokens of its node that no copy on that
-// node took yet, (3) a greedy fill of the rest; Dinic augmenting paths then
+// node took yet, (3) a greedy fill of the rest (least flexible experts first,
+// each spreading over its ranks in proportion to their room); Dinic augmenting paths then
 // complete it, and may move some local tokens where the optimum needs it
 // (locality is favoured, not maximised). Rules (1)-(2) need, per slot, only its
 // expert's tokens on its own rank and node (slot_rank_counts, slot_node_counts):

@@ -43,6 +43,8 @@ bool MaxFlow::bfs(int source, int sink) {
   level_[source] = 0;
   while (head < tail) {
     const int v = queue_[head++];
+    // Nodes at or past the sink's level cannot be on a shortest path.
+    if (level_[sink] >= 0 && level_[v] >= level_[sink]) break;
     for (int k = adj_start_[v]; k < adj_start_[v + 1]; ++k) {
       const int id = adj_[k];
       const int w = to_[id];

@@ -405,7 +405,7 @@ TEST(LpSolver, KeepsTokensLocalWhenThereIsRoom) {
 TEST(LpSolver, PrefersSourceNode) {
   // 4 ranks, 2 per node; expert 0 on ranks 1, 2, 3, its 3 tokens all from rank 3
   // (node 1), which is full (base load 4 = the level). The copy on rank 2 (node 1)
-  // takes them rather than rank 1 (node 0), which a plain greedy fill would pick.
+  // takes them rather than rank 1 (node 0), with which the greedy fill would share them.
   Placement p = lp_placement(4, 2, {1, 0, 0, 0}, "test");
   std::vector<int64_t> c = {3, 0}, base = {0, 0, 0, 4};
   std::vector<int64_t> rc = {0, 0, 0, 0, 0, 0, 3, 0};
@@ -414,8 +414,8 @@ TEST(LpSolver, PrefersSourceNode) {
   solver.solve({&p, c.data(), rc.data(), base.data(), 2}, &res);
   EXPECT_EQ(res.max_load, 4);
   EXPECT_EQ(res.copy_tokens, (std::vector<int64_t>{0, 0, 3, 0}));
-  solver.solve({&p, c.data(), rc.data(), base.data(), 0}, &res);  // one node
-  EXPECT_EQ(res.copy_tokens, (std::vector<int64_t>{0, 3, 0, 0}));
+  solver.solve({&p, c.data(), rc.data(), base.data(), 0}, &res);  // one node: levelled over ranks 1 and 2
+  EXPECT_EQ(res.copy_tokens, (std::vector<int64_t>{0, 2, 1, 0}));
 }
 
 TEST(LpSolver, RejectsCountWithoutCopy) {

@@ -67,4 +67,18 @@ Placement Placement::contiguous(int num_ranks, int num_logical, int slots_per_ra
   return from_phy2log(num_ranks, num_logical, p2l);
 }
 
+double predicted_balancedness(const Placement& p, const double* loads) {
+  std::vector<double> rank(static_cast<size_t>(p.num_ranks), 0.0);
+  for (int slot = 0; slot < p.num_slots(); ++slot) {
+    const int e = p.phy2log[slot];
+    rank[static_cast<size_t>(p.rank_of_slot(slot))] += loads[e] / p.logcnt[e];
+  }
+  double sum = 0, mx = 0;
+  for (double v : rank) {
+    sum += v;
+    mx = v > mx ? v : mx;
+  }
+  return mx > 0 ? sum / p.num_ranks / mx : 1.0;
+}
+
 }  // namespace wideep

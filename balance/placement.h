@@ -36,4 +36,9 @@ struct Placement {
   std::string validate(bool require_all_served = true) const;
 };
 
+// Balancedness (mean / max rank load) this placement would give `loads`
+// [num_logical] with each expert's load split evenly over its copies (the
+// static rule's expectation): what an EPLB re-plan is predicted to gain.
+double predicted_balancedness(const Placement& p, const double* loads);
+
 }  // namespace wideep

@@ -162,6 +162,7 @@ int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
   std::array<double, 2> rss_after_first_kb{};  // largest over ranks, after step 0 (all buffers exist)
   std::array<double, 2> rss_tenth_kb{};        // the same after a tenth of the steps (first rebalances done)
   const int tenth_step = cfg.total_steps() / 10;
+  int64_t prev_done_ns = now_ns();
   for (int step = 0; step < cfg.total_steps(); ++step) {
     apply_process_faults(prep.faults, me, step);
     std::fill(mine.begin(), mine.end(), 0);
@@ -220,9 +221,15 @@ int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
       metrics.add_rebalance(rec);
       if (json.is_open()) json << metrics.rebalance_json(rec).dump() << "\n";
     }
+    // Every rank leaves the step's collectives (and any rebalance) together: the
+    // gap since the previous completion is the stall a user would see.
+    const int64_t done_ns = now_ns();
+    const double stall_us = (done_ns - prev_done_ns) * 1e-3;
+    prev_done_ns = done_ns;
     if (step < cfg.warmup) continue;
     StepRecord& r = metrics.next_step();
     r.step = step;
+    r.stall_us = stall_us;
     for (int q = 0; q < R; ++q) {
       const int64_t* s = &all[static_cast<size_t>(q) * nstat];
       r.step_us = std::max(r.step_us, s[kStepNs] / 1e3);

@@ -29,7 +29,8 @@ BalancerSet parse_balancers(const std::string& list) {
   return b;
 }
 
-const char* const kRunOnlyOptions[] = {"--backend", "--dtype", "--check", "--check-every", "--baseline",
+const char* const kRunOnlyOptions[] = {"--eplb-layers-per-chunk", "--eplb-min-gain",
+                                       "--backend", "--dtype", "--check", "--check-every", "--baseline",
                                        "--inject", "--timeout-s", "--phase-barrier", "--dump-counts"};
 const int kNumRunOnlyOptions = sizeof(kRunOnlyOptions) / sizeof(kRunOnlyOptions[0]);
 
@@ -89,6 +90,16 @@ void add_run_options(CLI::App& app, RunConfig& c, bool for_sim) {
                  "(SGLang's per-token slack-proportional draw, global loads) | sglang-static (the same "
                  "from this rank's own counts)")
       ->capture_default_str();
+  app.add_option("--eplb-layers-per-chunk", c.eplb_layers_per_chunk,
+                 "after an EPLB re-plan, move the weights of N layers per step (SGLang's chunked moves); "
+                 "the layers not yet moved serve with their old placement (0: all layers at once)")
+      ->capture_default_str()
+      ->group(run_only);
+  app.add_option("--eplb-min-gain", c.eplb_min_gain,
+                 "skip an EPLB re-plan whose predicted balancedness gain over the placement in force, "
+                 "on the same window of counts, is below this (0: never skip)")
+      ->capture_default_str()
+      ->group(run_only);
   app.add_option("--dump-counts", c.dump_counts,
                  "write the global per-step logical expert counts of the last --eplb-window measured "
                  "steps as an SGLang `stat` dump in JSON (logical_count [steps, layers, experts])")
@@ -185,6 +196,18 @@ void validate(RunConfig& c, int num_ranks) {
     throw UsageError("--balancer waterfill moves shared-expert work: it needs --shared-experts >= 1");
   if (!c.topology.empty() && !c.balancers.lplb)
     throw UsageError("--topology lays out LPLB copies: it needs --balancer with lplb");
+  if (c.eplb_layers_per_chunk < 0) throw UsageError("--eplb-layers-per-chunk must be >= 0");
+  if (!(c.eplb_min_gain >= 0 && c.eplb_min_gain <= 1)) throw UsageError("--eplb-min-gain must be in [0, 1]");
+  if ((c.eplb_layers_per_chunk > 0 || c.eplb_min_gain > 0) && !c.balancers.eplb)
+    throw UsageError("--eplb-layers-per-chunk and --eplb-min-gain shape EPLB's re-plans: they need --balancer with eplb");
+  if (c.eplb_layers_per_chunk > 0) {
+    // A re-plan waits for none: the previous one's chunks must be done by the next.
+    const int steps = (c.layers + c.eplb_layers_per_chunk - 1) / c.eplb_layers_per_chunk;
+    if (c.eplb_interval < steps)
+      throw UsageError("--eplb-layers-per-chunk " + std::to_string(c.eplb_layers_per_chunk) + " moves " +
+                       std::to_string(c.layers) + " layers in " + std::to_string(steps) +
+                       " steps: --eplb-interval must be at least that");
+  }
 }
 
 bool parse_cli(CLI::App& app, int argc, char** argv) {

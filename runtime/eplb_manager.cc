@@ -19,7 +19,7 @@ namespace {
 EplbManager::EplbManager(const RunConfig& cfg, Communicator& comm, LayerRunner& runner,
                          const std::vector<Fault>& faults, const Topology* topology)
     : cfg_(cfg), comm_(comm), runner_(runner), faults_(faults), topology_(topology),
-      L_(cfg.layers), E_(cfg.experts) {
+      L_(cfg.layers), E_(cfg.experts), next_layer_(cfg.layers) {
   window_.assign(static_cast<size_t>(cfg.eplb_window) * L_ * E_, 0);
   expected_.assign(static_cast<size_t>(L_) * E_, 0);
   for (int l = 0; l < L_; ++l)
@@ -82,16 +82,16 @@ void EplbManager::move_weights(const std::vector<Placement>& old_p, const std::v
     store.flip_byte(first->layer, first->dst_slot % S, corrupt_weights_byte(*cw, store.slot_bytes()));
   }
   comm_.barrier();
-  rec->transfer_us = now_us() - t0;
+  rec->transfer_us += now_us() - t0;
   int64_t sent = 0;
   for (const P2PTransfer& t : sends) sent += t.bytes;
   comm_.allreduce_sum_int64(&sent, 1);
-  rec->sent_bytes = sent;
-  if (cfg_.baseline) rec->baseline_us = raw_exchange_us(sends, recvs);
-  rec->transfers = static_cast<int64_t>(mp.transfers.size());
-  rec->naive_transfers = mp.naive_transfers;
-  rec->local_copies = static_cast<int64_t>(mp.local_copies.size());
-  rec->bytes = rec->transfers * slot_bytes;
+  rec->sent_bytes += sent;
+  if (cfg_.baseline) rec->baseline_us += raw_exchange_us(sends, recvs);
+  rec->transfers += static_cast<int64_t>(mp.transfers.size());
+  rec->naive_transfers += mp.naive_transfers;
+  rec->local_copies += static_cast<int64_t>(mp.local_copies.size());
+  rec->bytes += static_cast<int64_t>(mp.transfers.size()) * slot_bytes;
 }
 
 // The library's all-to-allv of the very same per-peer byte matrix as the
@@ -123,10 +123,10 @@ double EplbManager::raw_exchange_us(const std::vector<P2PTransfer>& sends,
   return now_us() - t0;
 }
 
-void EplbManager::verify(const std::vector<Placement>& p) {
+void EplbManager::verify(const std::vector<Placement>& p, int first_layer, int end_layer) {
   const int me = comm_.rank();
   ExpertStore& store = runner_.store();
-  for (int l = 0; l < L_; ++l) {
+  for (int l = first_layer; l < end_layer; ++l) {
     for (int s = 0; s < p[l].slots_per_rank; ++s) {
       const int e = p[l].phy2log[me * p[l].slots_per_rank + s];
       if (store.checksum(l, s) != expected_[static_cast<size_t>(l) * E_ + e])
@@ -139,11 +139,31 @@ void EplbManager::verify(const std::vector<Placement>& p) {
   }
 }
 
+void EplbManager::move_chunk(int step) {
+  // The next chunk's layers switch to the new placement; the others keep theirs.
+  std::vector<Placement>& current = runner_.placements();
+  std::vector<Placement> staged = current;
+  const int end = std::min(L_, next_layer_ + chunk_layers());
+  for (int l = next_layer_; l < end; ++l) staged[l] = pending_[l];
+  move_weights(current, staged, &rec_);
+  verify(staged, next_layer_, end);
+  current = std::move(staged);
+  next_layer_ = end;
+  rec_.steps_to_complete = step - rec_.step + 1;
+}
+
 bool EplbManager::maybe_rebalance(int step, RebalanceRecord* rec) {
-  if ((step + 1) % cfg_.eplb_interval != 0) return false;
-  *rec = RebalanceRecord{};
-  rec->step = step;
   comm_.set_context({step, -1, "rebalance"});
+  if (next_layer_ < L_) {  // a chunked re-plan in progress: its next layers, at this step boundary
+    move_chunk(step);
+    if (next_layer_ < L_) return false;
+    *rec = rec_;
+    return true;
+  }
+  if ((step + 1) % cfg_.eplb_interval != 0) return false;
+  rec_ = RebalanceRecord{};
+  rec_.step = step;
+  rec_.mode = chunk_layers() < L_ ? "chunked" : "sync";
   const double t0 = now_us();
   std::vector<int64_t> sum(static_cast<size_t>(L_) * E_, 0);
   const int filled = std::min(step + 1, cfg_.eplb_window);
@@ -151,12 +171,24 @@ bool EplbManager::maybe_rebalance(int step, RebalanceRecord* rec) {
     for (size_t i = 0; i < sum.size(); ++i) sum[i] += window_[w * sum.size() + i];
   comm_.allreduce_sum_int64(sum.data(), static_cast<int64_t>(sum.size()));
   std::vector<double> loads(sum.begin(), sum.end());
-  std::vector<Placement>& current = runner_.placements();
-  std::vector<Placement> fresh = plan_placement(cfg_, loads, topology_, current);
-  rec->plan_us = now_us() - t0;
-  move_weights(current, fresh, rec);
-  verify(fresh);
-  current = std::move(fresh);
+  const std::vector<Placement>& current = runner_.placements();
+  pending_ = plan_placement(cfg_, loads, topology_, current);
+  for (int l = 0; l < L_; ++l) {
+    rec_.predicted_before += predicted_balancedness(current[l], &loads[static_cast<size_t>(l) * E_]) / L_;
+    rec_.predicted_after += predicted_balancedness(pending_[l], &loads[static_cast<size_t>(l) * E_]) / L_;
+  }
+  rec_.plan_us = now_us() - t0;
+  // Every rank computes the same prediction from the same window: all skip alike.
+  if (cfg_.eplb_min_gain > 0 && rec_.predicted_after - rec_.predicted_before < cfg_.eplb_min_gain) {
+    rec_.skipped = true;
+    rec_.steps_to_complete = 0;
+    *rec = rec_;
+    return true;
+  }
+  next_layer_ = 0;
+  move_chunk(step);
+  if (next_layer_ < L_) return false;
+  *rec = rec_;
   return true;
 }
 

@@ -2,8 +2,12 @@
 // expert counts, and every --eplb-interval steps computes a new placement on
 // every rank identically (after an allreduce of the window), moves the expert
 // weights that changed rank by batched point-to-point transfers following
-// balance/'s move plan, and verifies every local slot's checksum.
-// maybe_rebalance() is collective.
+// balance/'s move plan, and verifies every moved layer's checksums. With
+// --eplb-layers-per-chunk N the moves are spread over steps, N layers at each
+// step boundary (a layer switches placement once its weights arrived and
+// passed their checksums; the others serve with the old one); with
+// --eplb-min-gain a re-plan predicted to gain less balancedness is skipped.
+// maybe_rebalance() is collective: every rank calls it after every step.
 #pragma once
 
 #include <cstdint>
@@ -26,13 +30,17 @@ class EplbManager {
   // This step's local counts of one layer ([E]).
   void record(int step, int layer, const std::vector<int64_t>& local_counts);
 
-  // After step `step`: rebalances when due; returns true and fills rec if it did.
+  // After step `step`: re-plans when due and moves the weights due at this
+  // step boundary; returns true and fills rec when a re-plan completed (its
+  // last chunk moved) or was skipped.
   bool maybe_rebalance(int step, RebalanceRecord* rec);
 
  private:
   void move_weights(const std::vector<Placement>& old_p, const std::vector<Placement>& new_p,
                     RebalanceRecord* rec);
-  void verify(const std::vector<Placement>& p);
+  void verify(const std::vector<Placement>& p, int first_layer, int end_layer);
+  void move_chunk(int step);
+  int chunk_layers() const { return cfg_.eplb_layers_per_chunk > 0 ? cfg_.eplb_layers_per_chunk : L_; }
   double raw_exchange_us(const std::vector<P2PTransfer>& sends, const std::vector<P2PTransfer>& recvs);
 
   const RunConfig& cfg_;
@@ -43,6 +51,9 @@ class EplbManager {
   int L_, E_;
   std::vector<int64_t> window_;    // [window][L][E] ring of local counts
   std::vector<uint64_t> expected_; // [L][E] checksum of each expert's weights
+  std::vector<Placement> pending_; // the re-plan being moved, chunk by chunk
+  int next_layer_;                 // its first layer not yet moved (L_: none in progress)
+  RebalanceRecord rec_;            // the re-plan's record, summed over its chunks
 };
 
 }  // namespace wideep

@@ -49,6 +49,7 @@ nlohmann::json RunMetrics::step_json(const StepRecord& r) const {
   if (cfg_.baseline) j["baseline_a2a_us"] = r.baseline_us;
   if (cfg_.phase_barrier) j["wait_us"] = r.wait_us;
   if (cfg_.check) j["max_abs_err"] = r.max_abs_err;
+  j["stall_us"] = r.stall_us;
   return j;
 }
 
@@ -58,16 +59,19 @@ nlohmann::json RunMetrics::rebalance_json(const RebalanceRecord& r) const {
           {"transfers", r.transfers},
           {"naive_transfers", r.naive_transfers}, {"local_copies", r.local_copies},
           {"gbps", r.gbps()}, {"baseline_us", r.baseline_us},
-          {"baseline_gbps", r.baseline_us > 0 ? r.bytes * 8e-3 / r.baseline_us : 0.0}};
+          {"baseline_gbps", r.baseline_us > 0 ? r.bytes * 8e-3 / r.baseline_us : 0.0},
+          {"mode", r.mode}, {"steps_to_complete", r.steps_to_complete}, {"skipped", r.skipped},
+          {"predicted_balancedness", {{"before", r.predicted_before}, {"after", r.predicted_after}}}};
 }
 
 nlohmann::json RunMetrics::summary_json() const {
-  std::vector<double> step_us, bal, base, dc, wait;
+  std::vector<double> step_us, bal, base, dc, wait, stall;
   std::array<std::vector<double>, kNumPhases> ph;
   double max_err = 0, max_rel = 0;
   int64_t dbytes = 0, cbytes = 0, mismatches = 0;
   for (const StepRecord& r : steps()) {
     step_us.push_back(r.step_us);
+    stall.push_back(r.stall_us);
     bal.push_back(r.balancedness);
     base.push_back(r.baseline_us);
     wait.push_back(r.wait_us);
@@ -105,6 +109,9 @@ nlohmann::json RunMetrics::summary_json() const {
   j["seed"] = cfg_.seed;
   if (!cfg_.topology.empty()) j["topology"] = cfg_.topology;
   j["step_us"] = {{"p50", percentile(step_us, 0.5)}, {"p99", percentile(step_us, 0.99)}, {"mean", mean_step}};
+  // What a user would see stall: the gaps between step completions, rebalances included.
+  j["stall_us"] = {{"max", stall.empty() ? 0.0 : *std::max_element(stall.begin(), stall.end())},
+                   {"p99", percentile(stall, 0.99)}};
   nlohmann::json phj;
   for (int p = 0; p < kNumPhases; ++p) phj[phase_name(p)] = percentile(ph[p], 0.5);
   j["phases_us"] = phj;
@@ -118,13 +125,15 @@ nlohmann::json RunMetrics::summary_json() const {
   j["dispatch_bytes"] = static_cast<int64_t>(std::llround(dbytes / n));  // per step, all ranks
   j["combine_bytes"] = static_cast<int64_t>(std::llround(cbytes / n));
   j["load_mismatches"] = mismatches;
-  int64_t wbytes = 0;
+  int64_t wbytes = 0, skipped = 0;
   double reb_us = 0;
   for (const RebalanceRecord& r : rebalances_) {
     wbytes += r.bytes;
     reb_us += r.plan_us + r.transfer_us;
+    skipped += r.skipped;
   }
-  j["rebalances"] = rebalances_.size();
+  j["rebalances"] = static_cast<int64_t>(rebalances_.size()) - skipped;
+  j["rebalances_skipped"] = skipped;
   j["weight_bytes_moved"] = wbytes;
   j["rebalance_us"] = reb_us;
   if (cfg_.baseline) j["baseline_a2a_us"] = percentile(base, 0.5);

@@ -28,6 +28,7 @@ struct StepRecord {
   int64_t load_mismatches = 0;                // ranks whose realised load != the balancer's plan
   double max_abs_err = -1;                    // with --check
   double rel_err = -1;
+  double stall_us = 0;                        // since the previous step's completion, rebalances included
 
   // Back to the zeroed record of `layers` layers, keeping layer_balancedness's
   // storage: no allocation once it has held that many.
@@ -49,6 +50,11 @@ struct RebalanceRecord {
   int64_t transfers = 0;
   int64_t naive_transfers = 0;
   int64_t local_copies = 0;
+  std::string mode = "sync";      // sync | chunked (--eplb-layers-per-chunk)
+  int steps_to_complete = 1;      // step boundaries its moves took (0: skipped)
+  bool skipped = false;           // --eplb-min-gain: predicted gain too small, nothing moved
+  double predicted_before = 0;    // balancedness of the placement in force on the window (static rule)
+  double predicted_after = 0;     // the same for the re-plan
   double gbps() const { return transfer_us > 0 ? bytes * 8e-3 / transfer_us : 0; }
 };
 

@@ -2,6 +2,8 @@
 #include "runtime/sim_router.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 
 #include "balance/copy_rules.h"
 #include "balance/waterfill.h"
@@ -55,6 +57,25 @@ void ClusterRouter::assign(const Placement& p, const int32_t* ids, const int64_t
     slot_rank_.resize(p.num_slots());
     slot_node_.resize(p.num_slots());
     lp_slot_counts(p, rank_counts, rpn_, slot_rank_.data(), node ? slot_node_.data() : nullptr);
+  }
+  if (lplb_ && std::getenv("WIDEEP_LP_DUMP") && ++dumped_ == 6) {
+    // Debugging aid: the 6th layer-step's LP as `wideep lp --input` reads it.
+    std::FILE* f = std::fopen(std::getenv("WIDEEP_LP_DUMP"), "w");
+    if (f) {
+      std::fprintf(f, "{\"ranks\": %d, \"phy2log\": [", R_);
+      for (int s = 0; s < p.num_slots(); ++s) std::fprintf(f, "%s%d", s ? "," : "", p.phy2log[s]);
+      std::fprintf(f, "], \"counts\": [");
+      for (int e = 0; e < E_; ++e) std::fprintf(f, "%s%lld", e ? "," : "", static_cast<long long>(counts_[e]));
+      std::fprintf(f, "], \"rank_counts\": [");
+      for (int r = 0; r < R_; ++r) {
+        std::fprintf(f, "%s[", r ? "," : "");
+        for (int e = 0; e < E_; ++e)
+          std::fprintf(f, "%s%lld", e ? "," : "", static_cast<long long>(rank_counts[static_cast<size_t>(r) * E_ + e]));
+        std::fprintf(f, "]");
+      }
+      std::fprintf(f, "]}\n");
+      std::fclose(f);
+    }
   }
   double t0 = now_us();
   if (lplb_) {

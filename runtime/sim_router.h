@@ -53,6 +53,7 @@ class ClusterRouter {
   std::vector<int64_t> own_loads_;
   std::vector<int32_t> slot_of_pair_;  // [R*T*K]
   std::vector<int64_t> counts_, slot_rank_, slot_node_;  // lplb: what the run's exchange gives
+  int dumped_ = 0;                                        // WIDEEP_LP_DUMP
   std::vector<int64_t> routed_load_, shared_pairs_, shared_move_;
   std::vector<int32_t> seen_;
   LayerLp lp_;

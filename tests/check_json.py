@@ -173,7 +173,7 @@ def check_lp_optimal(input_path):
 
 def check_rebalanced(lines):
     s = summary(lines)
-    reb = [l for l in lines if l.get("type") == "rebalance"]
+    reb = [l for l in lines if l.get("type") == "rebalance" and not l.get("skipped")]
     if s["rebalances"] < 1 or len(reb) != s["rebalances"]:
         fail(f"expected rebalances, summary says {s['rebalances']}, lines {len(reb)}")
     for r in reb:
@@ -217,7 +217,43 @@ def check_memory(lines):
         fail("a host run reports device bytes")
 
 
-CHECKS = {"memory": check_memory, "dtype=fp32": check_dtype("fp32"), "dtype=bf16": check_dtype("bf16"),
+def check_stall(lines):
+    """Every step carries its stall (the gap since the previous completion) and
+    the summary their max and p99."""
+    steps = [l for l in lines if l.get("type") == "step"]
+    if not steps or any(not l.get("stall_us", 0) > 0 for l in steps):
+        fail("a step line lacks a positive stall_us")
+    st = summary(lines).get("stall_us", {})
+    if not st.get("max", 0) >= max(l["stall_us"] for l in steps) - 1e-6 or not st.get("p99", 0) > 0:
+        fail(f"summary stall_us {st} does not cover the steps' stalls")
+
+
+def check_chunked(want_steps):
+    def check(lines):
+        rebs = [l for l in lines if l.get("type") == "rebalance"]
+        if not rebs:
+            fail("no rebalance line")
+        for r in rebs:
+            if r.get("mode") != "chunked" or r.get("steps_to_complete") != want_steps or r.get("skipped"):
+                fail(f"rebalance at step {r.get('step')}: mode {r.get('mode')}, steps_to_complete "
+                     f"{r.get('steps_to_complete')}, expected chunked over {want_steps} steps")
+        check_rebalanced(lines)
+    return check
+
+
+def check_skipped(lines):
+    """--eplb-min-gain: every re-plan was skipped, nothing moved."""
+    rebs = [l for l in lines if l.get("type") == "rebalance"]
+    s = summary(lines)
+    if not rebs or any(not r.get("skipped") or r.get("bytes") for r in rebs):
+        fail("a re-plan was not skipped, or moved bytes")
+    if s.get("rebalances") != 0 or s.get("rebalances_skipped") != len(rebs) or s.get("weight_bytes_moved") != 0:
+        fail(f"summary: rebalances {s.get('rebalances')}, skipped {s.get('rebalances_skipped')}, "
+             f"moved {s.get('weight_bytes_moved')}")
+
+
+CHECKS = {"stall": check_stall, "chunked=1": check_chunked(1), "chunked=2": check_chunked(2),
+          "chunked=4": check_chunked(4), "skipped": check_skipped, "memory": check_memory, "dtype=fp32": check_dtype("fp32"), "dtype=bf16": check_dtype("bf16"),
           "baseline": check_baseline, "contract": check_contract, "as_planned": check_as_planned,
           "optimal": check_as_planned,  # the old name of as_planned (tests/balancers.cmake, sim.cmake, docs)
           "rebalanced": check_rebalanced, "simulated": check_simulated}

@@ -1,0 +1,47 @@
+# How EPLB moves weights (issue 16, first part): chunked moves (SGLang's N layers
+# per step; a layer switches placement at a step boundary once its weights
+# arrived and passed their checksums, the others serve with the old one),
+# re-plans skipped for too small a predicted gain, and the stall a user would
+# see (gaps between step completions, rebalances included) on every run.
+# --check holds on every step across every switch.
+set(EMODES --backend mpi --experts 32 --tokens 32 --hidden 64 --ffn 64 --layers 4 --steps 12 --warmup 1
+    --timeout-s 60 --quiet --eplb-interval 4 --eplb-window 4)
+foreach(np 2 4 8)
+  math(EXPR red "${np} * 2")
+  foreach(bal eplb eplb,lplb eplb,waterfill)
+    string(REPLACE "," "_" bname ${bal})
+    set(extra --redundant ${red})
+    if(bal MATCHES "waterfill")
+      list(APPEND extra --shared-experts 1)
+    endif()
+    wideep_cli_test(NAME eplb_chunked1_np${np}_${bname} NP ${np}
+      ARGS run ${EMODES} --balancer ${bal} ${extra} --eplb-layers-per-chunk 1 --check --json @OUT@
+      MATCH "check: passed" JSON_CHECK chunked=4 stall)
+  endforeach()
+endforeach()
+# Two layers per step, in the device configuration (bf16 mirrors refreshed as layers switch).
+wideep_cli_test(NAME eplb_chunked2_np4_bf16 NP 4 LABELS devpath
+  ARGS run ${EMODES} --dtype bf16 --balancer eplb,lplb --redundant 8 --eplb-layers-per-chunk 2 --check --json @OUT@
+  MATCH "check: passed" JSON_CHECK chunked=2 stall memory)
+# A uniform load gains nothing from a re-plan: every one is skipped, nothing moves.
+wideep_cli_test(NAME eplb_min_gain_skips NP 4
+  ARGS run ${EMODES} --workload uniform --balancer eplb --redundant 8 --eplb-min-gain 0.2 --check --json @OUT@
+  MATCH "check: passed" JSON_CHECK skipped stall)
+# A skewed one gains more than the floor: re-plans go ahead.
+wideep_cli_test(NAME eplb_min_gain_moves NP 4
+  ARGS run ${EMODES} --workload zipf:1.5 --balancer eplb --redundant 8 --eplb-min-gain 0.01 --check --json @OUT@
+  MATCH "check: passed" JSON_CHECK rebalanced stall)
+# A corrupted weight in a chunk fails its checksum.
+wideep_cli_test(NAME eplb_chunked_corrupt_weights NP 2 RC 1
+  ARGS run ${EMODES} --balancer eplb --redundant 4 --eplb-layers-per-chunk 1 --inject corrupt-weights:1
+  MATCH "checksum mismatch")
+set(bad_modes
+  "chunk_negative|--balancer eplb --eplb-layers-per-chunk -1|--eplb-layers-per-chunk must be >= 0"
+  "chunk_without_eplb|--balancer lplb --redundant 4 --eplb-layers-per-chunk 1|they need --balancer with eplb"
+  "chunk_interval_short|--balancer eplb --eplb-layers-per-chunk 1 --eplb-interval 2|--eplb-interval must be at least that"
+  "min_gain_range|--balancer eplb --eplb-min-gain 1.5|--eplb-min-gain must be in"
+  "min_gain_not_number|--balancer eplb --eplb-min-gain x|--eplb-min-gain")
+wideep_bad_input_tests(PREFIX bad_eplb_mode NP 2 ONCE BASE run ${EMODES} ENTRIES ${bad_modes})
+wideep_cli_test(NAME sim_rejects_eplb_chunk RC 2
+  ARGS sim --ranks 8 --profile ${CMAKE_SOURCE_DIR}/launch/profiles/h100_nvlink_8x.json --balancer eplb --eplb-layers-per-chunk 1
+  MATCH "--eplb-layers-per-chunk has no meaning for wideep sim")
