@@ -38,22 +38,18 @@ void LayerLp::init(int num_ranks, int num_logical, int64_t shared_per_rank, bool
   R_ = num_ranks;
   E_ = num_logical;
   rpn_ = ranks_per_node;
-  counts_.assign(E_, 0);
   base_load_.assign(R_, waterfill_moves_shared ? 0 : shared_per_rank);
 }
 
 void LayerLp::solve(const Placement& p, const int64_t* rank_counts, int64_t* routed_load) {
-  std::fill(counts_.begin(), counts_.end(), 0);
+  counts_.assign(E_, 0);
   for (int r = 0; r < R_; ++r)
     for (int e = 0; e < E_; ++e) counts_[e] += rank_counts[static_cast<size_t>(r) * E_ + e];
-  LpInput in;
-  in.placement = &p;
-  in.counts = counts_.data();
-  in.rank_counts = rank_counts;
-  in.base_load = base_load_.data();
-  in.ranks_per_node = rpn_;
-  solver_.solve(in, &lp_);
-  for (int r = 0; r < R_; ++r) routed_load[r] = lp_.rank_loads[r] - base_load_[r];
+  slot_rank_.resize(p.num_slots());
+  slot_node_.resize(p.num_slots());
+  const bool node = rpn_ > 1 && rpn_ < R_;
+  lp_slot_counts(p, rank_counts, rpn_, slot_rank_.data(), node ? slot_node_.data() : nullptr);
+  solve(p, counts_.data(), slot_rank_.data(), node ? slot_node_.data() : nullptr, nullptr, -1, routed_load);
 }
 
 void LayerLp::solve(const Placement& p, const int64_t* counts, const int64_t* slot_rank, const int64_t* slot_node,

@@ -24,28 +24,29 @@ void static_copy_choice(const Placement& p, const int32_t* ids, int64_t pairs, i
 void static_rank_loads(const Placement& p, const int64_t* rank_counts, int num_ranks,
                        int64_t* routed_load);
 
-// LPLB's LP of one layer-step: the per-expert totals of the gathered
-// [R*E] counts, each rank's shared pairs as a fixed base load (unless
-// Waterfill moves them, then 0), the exact solve.
+// LPLB's LP of one layer-step: the global counts and per-slot locality
+// counts, each rank's shared pairs as a fixed base load (unless Waterfill
+// moves them, then 0), the exact solve.
 class LayerLp {
  public:
   void init(int num_ranks, int num_logical, int64_t shared_per_rank, bool waterfill_moves_shared,
             int ranks_per_node);
-  // routed_load [R] receives each rank's LP load without its base load.
-  void solve(const Placement& p, const int64_t* rank_counts, int64_t* routed_load);
-  // The same from what the O(E + P) counts exchange gives every rank: global
-  // counts [E], per-slot own-rank and own-node counts [P] (slot_node null: no
-  // node step). need_expert [E] / need_rank as in LpInput (null / -1: solve
-  // all); routed_load of ranks left unsolved is -1.
+  // From what the O(E + P) counts exchange gives every rank: global counts
+  // [E], per-slot own-rank and own-node counts [P] (slot_node null: no node
+  // step). need_expert [E] / need_rank as in LpInput (null / -1: solve all).
+  // routed_load [R] receives each rank's LP load without its base load, -1
+  // for ranks left unsolved. The plan only: lp_opt is -1 (LpInput::exact_opt).
   void solve(const Placement& p, const int64_t* counts, const int64_t* slot_rank, const int64_t* slot_node,
              const uint8_t* need_expert, int need_rank, int64_t* routed_load);
+  // The same from the full [R*E] matrix (tests): derives the O(E + P) inputs.
+  void solve(const Placement& p, const int64_t* rank_counts, int64_t* routed_load);
   const LpResult& result() const { return lp_; }
   const LpStats& stats() const { return solver_.stats(); }
 
  private:
   int R_ = 0, E_ = 0, rpn_ = 0;
-  std::vector<int64_t> counts_;     // [E]
   std::vector<int64_t> base_load_;  // [R]
+  std::vector<int64_t> counts_, slot_rank_, slot_node_;  // the matrix form's inputs
   LpSolver solver_;
   LpResult lp_;
 };

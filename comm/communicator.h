@@ -118,6 +118,19 @@ class Communicator {
   virtual void exchange(const std::vector<P2PTransfer>& sends,
                         const std::vector<P2PTransfer>& recvs) = 0;
 
+  // The same transfers in the background (EPLB --eplb-async): posted at once,
+  // progressed by test_background() and by every other call of this
+  // communicator, so that steps go on meanwhile. test_background() is true
+  // once they all completed; an exchange still incomplete after the timeout
+  // (counted from its start) is an Error(kTimeout) naming the peers. One
+  // background exchange at a time. Not collective. The default (the NCCL
+  // backend, whose one stream orders everything) moves them at the start:
+  // correct, but nothing overlaps.
+  virtual void start_background(const std::vector<P2PTransfer>& sends, const std::vector<P2PTransfer>& recvs) {
+    exchange(sends, recvs);
+  }
+  virtual bool test_background() { return true; }
+
   // Scratch of the kind this backend's buffers are (host for MPI, device for
   // NCCL), for callers that time a transfer from buffers of their own (the
   // --baseline of the weight exchange). Zeroed, so every page is resident

@@ -43,6 +43,11 @@ class MpiCommunicator final : public Communicator {
     peers_.reserve(2 * size_ + 16);
     counts_.assign(2 * size_, 0);
     displs_.assign(2 * size_, 0);
+    // Background transfers on their own communicator: their tags never meet the steps'.
+    WIDEEP_MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &background_comm_));
+  }
+  ~MpiCommunicator() override {
+    if (background_comm_ != MPI_COMM_NULL) MPI_Comm_free(&background_comm_);  // no throw from here
   }
 
   int rank() const override { return rank_; }
@@ -176,6 +181,40 @@ class MpiCommunicator final : public Communicator {
     for (const P2PTransfer& t : recvs) post_recv(t.buf, t.bytes, t.peer, kTagExchangeBase + t.tag);
     for (const P2PTransfer& t : sends) post_send(t.buf, t.bytes, t.peer, kTagExchangeBase + t.tag);
     wait_all("weight exchange");
+  }
+
+  void start_background(const std::vector<P2PTransfer>& sends, const std::vector<P2PTransfer>& recvs) override {
+    WIDEEP_ASSERT(bg_reqs_.empty(), "one background exchange at a time");
+    bg_start_s_ = now_s();
+    for (const auto* list : {&recvs, &sends})
+      for (const P2PTransfer& t : *list) {
+        MPI_Request r;
+        const int tag = kTagExchangeBase + t.tag;
+        if (list == &recvs)
+          WIDEEP_MPI_CHECK(MPI_Irecv(t.buf, to_int(t.bytes, "receive"), MPI_BYTE, t.peer, tag, background_comm_, &r));
+        else
+          WIDEEP_MPI_CHECK(MPI_Isend(t.buf, to_int(t.bytes, "send"), MPI_BYTE, t.peer, tag, background_comm_, &r));
+        bg_reqs_.push_back(r);
+        bg_peers_.push_back(list == &recvs ? t.peer : -2 - t.peer);
+      }
+  }
+
+  bool test_background() override {
+    if (bg_reqs_.empty()) return true;
+    int done = 0;
+    WIDEEP_MPI_CHECK(MPI_Testall(static_cast<int>(bg_reqs_.size()), bg_reqs_.data(), &done, MPI_STATUSES_IGNORE));
+    if (done) {
+      bg_reqs_.clear();
+      bg_peers_.clear();
+      return true;
+    }
+    if (now_s() > bg_start_s_ + timeout_s_) {
+      // The message names the background transfers still missing (the current wait's lists).
+      std::swap(reqs_, bg_reqs_);
+      std::swap(peers_, bg_peers_);
+      timeout("background weight exchange (--eplb-async)");
+    }
+    return false;
   }
 
   void* alloc_bytes(int64_t bytes) override {
@@ -355,6 +394,10 @@ class MpiCommunicator final : public Communicator {
   std::vector<int> counts_, displs_;
   std::vector<int> block_len_;         // alltoallv_rows: one datatype's blocks
   std::vector<MPI_Aint> block_addr_;
+  MPI_Comm background_comm_ = MPI_COMM_NULL;
+  std::vector<MPI_Request> bg_reqs_;  // the background exchange in flight
+  std::vector<int> bg_peers_;
+  double bg_start_s_ = 0;
   Watchdog& watchdog_ = rank_watchdog();
 };
 

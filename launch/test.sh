@@ -3,7 +3,8 @@
 # with CTest in build/, then the GPU run's rehearsal (launch/gpu_run.sh
 # --rehearse, from a bundle of build/); then, CI-sized, the same binaries built with
 # ASan+UBSan into build-sanitize/ run the unit tests and a multi-rank subset
-# (np 1-4 checked runs, balancers at 4 ranks, faults, repeatability: ~7 min
+# (np 1-4 checked runs, balancers at 4 ranks, faults, repeatability, the device
+# configuration on the host at 2 and 4 ranks: ~9 min
 # with the build). Open MPI's own leaks are suppressed (tests/lsan.supp).
 #   launch/test.sh              all tests, then the sanitizer subset (CI)
 #   launch/test.sh --sanitize   every test under ASan+UBSan (~25 min on 2 cores)
@@ -56,7 +57,7 @@ elif [[ $mode == ci ]]; then
   echo "test.sh: ASan+UBSan subset (build-sanitize/)"
   launch/setup.sh --sanitize
   sanitizer_env
-  subset='^run_check_np(1|2|4)_|^bal_np4_|^run_fault|^fault_corrupt|^repeat_run'
+  subset='^run_check_np(1|2|4)_|^bal_np4_|^run_fault|^fault_corrupt|^repeat_run|^devpath_np(2|4)_|^mem_matches_run'
   (cd build-sanitize && ctest --output-on-failure --timeout 600 -L unit 2>&1 | tee ctest-unit.log &&
      ctest --output-on-failure --timeout 600 -R "$subset" 2>&1 | tee ctest-mpi.log) || status=$?
 fi

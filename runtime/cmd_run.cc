@@ -272,6 +272,7 @@ int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
       json << j.dump() << "\n";
     }
   }
+  if (eplb) eplb->drain();  // --eplb-async: nothing left in flight at the end
   // Memory growth over the run (the soak benchmark reads it from the summary).
   std::array<double, 2> rss_end = rss_kb();
   comm.set_context({cfg.total_steps(), -1, "summary"});

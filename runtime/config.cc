@@ -29,7 +29,7 @@ BalancerSet parse_balancers(const std::string& list) {
   return b;
 }
 
-const char* const kRunOnlyOptions[] = {"--eplb-layers-per-chunk", "--eplb-min-gain",
+const char* const kRunOnlyOptions[] = {"--eplb-layers-per-chunk", "--eplb-min-gain", "--eplb-async",
                                        "--backend", "--dtype", "--check", "--check-every", "--baseline",
                                        "--inject", "--timeout-s", "--phase-barrier", "--dump-counts"};
 const int kNumRunOnlyOptions = sizeof(kRunOnlyOptions) / sizeof(kRunOnlyOptions[0]);
@@ -94,6 +94,12 @@ void add_run_options(CLI::App& app, RunConfig& c, bool for_sim) {
                  "after an EPLB re-plan, move the weights of N layers per step (SGLang's chunked moves); "
                  "the layers not yet moved serve with their old placement (0: all layers at once)")
       ->capture_default_str()
+      ->group(run_only);
+  app.add_flag("--eplb-async", c.eplb_async,
+               "after an EPLB re-plan, move the weights in the background while steps go on "
+               "(--eplb-layers-per-chunk layers at a time); a layer switches to its new placement "
+               "at the first step boundary after its weights arrived and passed their checksums, on "
+               "every rank alike")
       ->group(run_only);
   app.add_option("--eplb-min-gain", c.eplb_min_gain,
                  "skip an EPLB re-plan whose predicted balancedness gain over the placement in force, "
@@ -198,10 +204,12 @@ void validate(RunConfig& c, int num_ranks) {
     throw UsageError("--topology lays out LPLB copies: it needs --balancer with lplb");
   if (c.eplb_layers_per_chunk < 0) throw UsageError("--eplb-layers-per-chunk must be >= 0");
   if (!(c.eplb_min_gain >= 0 && c.eplb_min_gain <= 1)) throw UsageError("--eplb-min-gain must be in [0, 1]");
-  if ((c.eplb_layers_per_chunk > 0 || c.eplb_min_gain > 0) && !c.balancers.eplb)
-    throw UsageError("--eplb-layers-per-chunk and --eplb-min-gain shape EPLB's re-plans: they need --balancer with eplb");
-  if (c.eplb_layers_per_chunk > 0) {
+  if ((c.eplb_layers_per_chunk > 0 || c.eplb_min_gain > 0 || c.eplb_async) && !c.balancers.eplb)
+    throw UsageError("--eplb-layers-per-chunk, --eplb-min-gain and --eplb-async shape EPLB's re-plans: "
+                     "they need --balancer with eplb");
+  if (c.eplb_layers_per_chunk > 0 && !c.eplb_async) {
     // A re-plan waits for none: the previous one's chunks must be done by the next.
+    // (Asynchronous moves take as many steps as they take: a re-plan due meanwhile waits.)
     const int steps = (c.layers + c.eplb_layers_per_chunk - 1) / c.eplb_layers_per_chunk;
     if (c.eplb_interval < steps)
       throw UsageError("--eplb-layers-per-chunk " + std::to_string(c.eplb_layers_per_chunk) + " moves " +

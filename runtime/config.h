@@ -51,6 +51,7 @@ struct RunConfig {
   int eplb_interval = 10;
   int eplb_layers_per_chunk = 0;  // 0: every layer's weights move in the step of the re-plan
   double eplb_min_gain = 0;       // skip a re-plan whose predicted balancedness gain is below this
+  bool eplb_async = false;        // weights move in the background while steps go on
   std::string init_placement;
   bool check = false;
   int check_every = 1;  // with --check: compare every N-th step (0, N, 2N, ...) with the reference

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "runtime/eplb_planner.h"
 #include "balance/move_plan.h"
@@ -33,65 +34,83 @@ void EplbManager::record(int step, int layer, const std::vector<int64_t>& local_
   std::memcpy(row, local_counts.data(), sizeof(int64_t) * E_);
 }
 
-void EplbManager::move_weights(const std::vector<Placement>& old_p, const std::vector<Placement>& new_p,
-                               RebalanceRecord* rec) {
+EplbManager::Moves EplbManager::post_moves(const std::vector<Placement>& old_p,
+                                           const std::vector<Placement>& new_p, bool stage_all) {
   const int me = comm_.rank();
-  const MovePlan mp = plan_weight_moves(old_p, new_p, cfg_.ranks_per_node());
+  Moves mv;
+  mv.plan = plan_weight_moves(old_p, new_p, cfg_.ranks_per_node());
   ExpertStore& store = runner_.store();
-  ExpertStore& staging = runner_.spare_store();
   const int64_t slot_bytes = static_cast<int64_t>(store.slot_bytes());
   const int S = cfg_.slots_per_rank;  // plan slots are global; stores index local slots
   // A slot whose old content this rank still sends or copies is a source: its
   // new content is staged and copied in after the exchange. Every other new
-  // slot is received or copied into place directly (no extra copy).
-  std::vector<char> is_source(static_cast<size_t>(cfg_.layers) * S, 0);
-  for (const WeightMove& m : mp.transfers)
-    if (m.src_rank == me) is_source[m.layer * S + m.src_slot % S] = 1;
-  for (const WeightMove& m : mp.local_copies)
-    if (m.src_rank == me) is_source[m.layer * S + m.src_slot % S] = 1;
-  auto target = [&](int layer, int slot) -> ExpertStore& {
-    return is_source[layer * S + slot] ? staging : store;
-  };
-  std::vector<P2PTransfer> sends, recvs;
-  std::vector<std::pair<int, int>> staged;  // (layer, local slot) to copy in
-  for (size_t i = 0; i < mp.transfers.size(); ++i) {
-    const WeightMove& m = mp.transfers[i];
+  // slot is received or copied into place directly (no extra copy), unless
+  // everything is staged (asynchronous moves: the old slots serve meanwhile).
+  mv.is_source.assign(static_cast<size_t>(cfg_.layers) * S, stage_all ? 1 : 0);
+  for (const WeightMove& m : mv.plan.transfers)
+    if (m.src_rank == me) mv.is_source[m.layer * S + m.src_slot % S] = 1;
+  for (const WeightMove& m : mv.plan.local_copies)
+    if (m.src_rank == me) mv.is_source[m.layer * S + m.src_slot % S] = 1;
+  for (size_t i = 0; i < mv.plan.transfers.size(); ++i) {
+    const WeightMove& m = mv.plan.transfers[i];
     const int tag = static_cast<int>(i % 30000);
-    if (m.src_rank == me) sends.push_back({m.dst_rank, const_cast<void*>(store.slot_read(m.layer, m.src_slot % S)), slot_bytes, tag});
+    if (m.src_rank == me)
+      mv.sends.push_back({m.dst_rank, const_cast<void*>(store.slot_read(m.layer, m.src_slot % S)), slot_bytes, tag});
     if (m.dst_rank == me) {
       const int slot = m.dst_slot % S;
-      recvs.push_back({m.src_rank, target(m.layer, slot).slot_write(m.layer, slot), slot_bytes, tag});
-      if (is_source[m.layer * S + slot]) staged.emplace_back(m.layer, slot);
+      mv.recvs.push_back({m.src_rank, target(mv, m.layer, slot).slot_write(m.layer, slot), slot_bytes, tag});
+      if (mv.is_source[m.layer * S + slot]) mv.staged.emplace_back(m.layer, slot);
     }
   }
-  comm_.barrier();  // time the exchange, not the wait for the slowest rank
-  const double t0 = now_us();
-  comm_.exchange(sends, recvs);
-  for (const WeightMove& m : mp.local_copies) {
+  return mv;
+}
+
+ExpertStore& EplbManager::target(const Moves& mv, int layer, int slot) {
+  return mv.is_source[layer * cfg_.slots_per_rank + slot] ? runner_.spare_store() : runner_.store();
+}
+
+void EplbManager::finish_moves(Moves& mv) {
+  const int me = comm_.rank();
+  const int S = cfg_.slots_per_rank;
+  ExpertStore& store = runner_.store();
+  for (const WeightMove& m : mv.plan.local_copies) {
     if (m.dst_rank != me) continue;
     const int slot = m.dst_slot % S;
-    target(m.layer, slot).copy_slot(m.layer, slot, store, m.src_slot % S);
-    if (is_source[m.layer * S + slot]) staged.emplace_back(m.layer, slot);
+    target(mv, m.layer, slot).copy_slot(m.layer, slot, store, m.src_slot % S);
+    if (mv.is_source[m.layer * S + slot]) mv.staged.emplace_back(m.layer, slot);
   }
-  for (const auto& ls : staged) store.copy_slot(ls.first, ls.second, staging, ls.second);
-  const Fault* cw = recvs.empty() ? nullptr : find_fault(faults_, Fault::Kind::kCorruptWeights, me, -1);
+  for (const auto& ls : mv.staged) store.copy_slot(ls.first, ls.second, runner_.spare_store(), ls.second);
+  const Fault* cw = mv.recvs.empty() ? nullptr : find_fault(faults_, Fault::Kind::kCorruptWeights, me, -1);
   if (cw) {
     const WeightMove* first = nullptr;
-    for (const WeightMove& m : mp.transfers)
+    for (const WeightMove& m : mv.plan.transfers)
       if (m.dst_rank == me) { first = &m; break; }
     store.flip_byte(first->layer, first->dst_slot % S, corrupt_weights_byte(*cw, store.slot_bytes()));
   }
-  comm_.barrier();
-  rec->transfer_us += now_us() - t0;
+}
+
+void EplbManager::account(const Moves& mv, RebalanceRecord* rec) {
   int64_t sent = 0;
-  for (const P2PTransfer& t : sends) sent += t.bytes;
+  for (const P2PTransfer& t : mv.sends) sent += t.bytes;
   comm_.allreduce_sum_int64(&sent, 1);
   rec->sent_bytes += sent;
-  if (cfg_.baseline) rec->baseline_us += raw_exchange_us(sends, recvs);
-  rec->transfers += static_cast<int64_t>(mp.transfers.size());
-  rec->naive_transfers += mp.naive_transfers;
-  rec->local_copies += static_cast<int64_t>(mp.local_copies.size());
-  rec->bytes += static_cast<int64_t>(mp.transfers.size()) * slot_bytes;
+  rec->transfers += static_cast<int64_t>(mv.plan.transfers.size());
+  rec->naive_transfers += mv.plan.naive_transfers;
+  rec->local_copies += static_cast<int64_t>(mv.plan.local_copies.size());
+  rec->bytes += static_cast<int64_t>(mv.plan.transfers.size()) * static_cast<int64_t>(runner_.store().slot_bytes());
+}
+
+void EplbManager::move_weights(const std::vector<Placement>& old_p, const std::vector<Placement>& new_p,
+                               RebalanceRecord* rec) {
+  Moves mv = post_moves(old_p, new_p, false);
+  comm_.barrier();  // time the exchange, not the wait for the slowest rank
+  const double t0 = now_us();
+  comm_.exchange(mv.sends, mv.recvs);
+  finish_moves(mv);
+  comm_.barrier();
+  rec->transfer_us += now_us() - t0;
+  account(mv, rec);
+  if (cfg_.baseline) rec->baseline_us += raw_exchange_us(mv.sends, mv.recvs);
 }
 
 // The library's all-to-allv of the very same per-peer byte matrix as the
@@ -152,18 +171,47 @@ void EplbManager::move_chunk(int step) {
   rec_.steps_to_complete = step - rec_.step + 1;
 }
 
+void EplbManager::start_async_chunk() {
+  const std::vector<Placement>& current = runner_.placements();
+  staged_ = current;
+  async_end_ = std::min(L_, next_layer_ + chunk_layers());
+  for (int l = next_layer_; l < async_end_; ++l) staged_[l] = pending_[l];
+  async_ = post_moves(current, staged_, /*stage_all=*/true);
+  comm_.start_background(async_.sends, async_.recvs);
+}
+
+bool EplbManager::async_step(int step) {
+  // Every rank's part of the chunk must have arrived: the layers switch together.
+  int64_t missing = comm_.test_background() ? 0 : 1;
+  comm_.allreduce_sum_int64(&missing, 1);
+  if (missing > 0) return false;
+  const double t0 = now_us();
+  finish_moves(async_);
+  verify(staged_, next_layer_, async_end_);
+  runner_.placements() = staged_;
+  next_layer_ = async_end_;
+  rec_.transfer_us += now_us() - t0;  // the switch; the transfers themselves overlapped steps
+  account(async_, &rec_);
+  rec_.steps_to_complete = step - rec_.step + 1;
+  if (next_layer_ < L_) start_async_chunk();
+  return next_layer_ == L_;
+}
+
+void EplbManager::drain() {
+  while (!comm_.test_background()) std::this_thread::yield();
+}
+
 bool EplbManager::maybe_rebalance(int step, RebalanceRecord* rec) {
   comm_.set_context({step, -1, "rebalance"});
-  if (next_layer_ < L_) {  // a chunked re-plan in progress: its next layers, at this step boundary
-    move_chunk(step);
-    if (next_layer_ < L_) return false;
+  if (next_layer_ < L_) {  // a re-plan in progress: its next layers, at this step boundary
+    if (cfg_.eplb_async ? !async_step(step) : (move_chunk(step), next_layer_ < L_)) return false;
     *rec = rec_;
     return true;
   }
   if ((step + 1) % cfg_.eplb_interval != 0) return false;
   rec_ = RebalanceRecord{};
   rec_.step = step;
-  rec_.mode = chunk_layers() < L_ ? "chunked" : "sync";
+  rec_.mode = cfg_.eplb_async ? "async" : chunk_layers() < L_ ? "chunked" : "sync";
   const double t0 = now_us();
   std::vector<int64_t> sum(static_cast<size_t>(L_) * E_, 0);
   const int filled = std::min(step + 1, cfg_.eplb_window);
@@ -186,6 +234,10 @@ bool EplbManager::maybe_rebalance(int step, RebalanceRecord* rec) {
     return true;
   }
   next_layer_ = 0;
+  if (cfg_.eplb_async) {  // posted now; checked and switched at the next step boundaries
+    start_async_chunk();
+    return false;
+  }
   move_chunk(step);
   if (next_layer_ < L_) return false;
   *rec = rec_;

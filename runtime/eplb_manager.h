@@ -7,12 +7,17 @@
 // step boundary (a layer switches placement once its weights arrived and
 // passed their checksums; the others serve with the old one); with
 // --eplb-min-gain a re-plan predicted to gain less balancedness is skipped.
+// With --eplb-async the moves are posted in the background into the staging
+// store (the old slots keep serving) and a chunk's layers switch at the first
+// step boundary where every rank's part of it has arrived; a re-plan that
+// comes due meanwhile is dropped (the next one comes an interval later).
 // maybe_rebalance() is collective: every rank calls it after every step.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
+#include "balance/move_plan.h"
 #include "balance/topology.h"
 #include "comm/communicator.h"
 #include "runtime/config.h"
@@ -35,9 +40,27 @@ class EplbManager {
   // last chunk moved) or was skipped.
   bool maybe_rebalance(int step, RebalanceRecord* rec);
 
+  // At the end of the run: waits for background transfers still in flight
+  // (their peers drain theirs too; bounded by the timeout). Not collective.
+  void drain();
+
  private:
+  // One set of weight moves of this rank: the plan, its transfers, and the
+  // slots received or copied into the staging store, copied in at the end.
+  struct Moves {
+    MovePlan plan;
+    std::vector<P2PTransfer> sends, recvs;
+    std::vector<std::pair<int, int>> staged;  // (layer, local slot)
+    std::vector<char> is_source;              // [L * S]: new content goes to staging
+  };
+  Moves post_moves(const std::vector<Placement>& old_p, const std::vector<Placement>& new_p, bool stage_all);
+  ExpertStore& target(const Moves& mv, int layer, int slot);
+  void finish_moves(Moves& mv);              // local copies, staged copy-in, the weight fault
+  void account(const Moves& mv, RebalanceRecord* rec);  // collective: sent bytes summed
   void move_weights(const std::vector<Placement>& old_p, const std::vector<Placement>& new_p,
                     RebalanceRecord* rec);
+  void start_async_chunk();
+  bool async_step(int step);  // collective; true when the re-plan completed
   void verify(const std::vector<Placement>& p, int first_layer, int end_layer);
   void move_chunk(int step);
   int chunk_layers() const { return cfg_.eplb_layers_per_chunk > 0 ? cfg_.eplb_layers_per_chunk : L_; }
@@ -54,6 +77,9 @@ class EplbManager {
   std::vector<Placement> pending_; // the re-plan being moved, chunk by chunk
   int next_layer_;                 // its first layer not yet moved (L_: none in progress)
   RebalanceRecord rec_;            // the re-plan's record, summed over its chunks
+  std::vector<Placement> staged_;  // --eplb-async: the placement once the chunk in flight switches
+  int async_end_ = 0;              // its layers end here
+  Moves async_;                    // its moves
 };
 
 }  // namespace wideep

@@ -241,6 +241,19 @@ def check_chunked(want_steps):
     return check
 
 
+def check_async(lines):
+    """--eplb-async: every completed re-plan says so, took at least one step
+    boundary after its own, and moved exactly what it planned."""
+    rebs = [l for l in lines if l.get("type") == "rebalance"]
+    if not rebs:
+        fail("no rebalance line")
+    for r in rebs:
+        if r.get("mode") != "async" or r.get("steps_to_complete", 0) < 2:
+            fail(f"rebalance at step {r.get('step')}: mode {r.get('mode')}, steps_to_complete "
+                 f"{r.get('steps_to_complete')}, expected async over >= 2 steps")
+    check_rebalanced(lines)
+
+
 def check_skipped(lines):
     """--eplb-min-gain: every re-plan was skipped, nothing moved."""
     rebs = [l for l in lines if l.get("type") == "rebalance"]
@@ -253,7 +266,7 @@ def check_skipped(lines):
 
 
 CHECKS = {"stall": check_stall, "chunked=1": check_chunked(1), "chunked=2": check_chunked(2),
-          "chunked=4": check_chunked(4), "skipped": check_skipped, "memory": check_memory, "dtype=fp32": check_dtype("fp32"), "dtype=bf16": check_dtype("bf16"),
+          "chunked=4": check_chunked(4), "async": check_async, "skipped": check_skipped, "memory": check_memory, "dtype=fp32": check_dtype("fp32"), "dtype=bf16": check_dtype("bf16"),
           "baseline": check_baseline, "contract": check_contract, "as_planned": check_as_planned,
           "optimal": check_as_planned,  # the old name of as_planned (tests/balancers.cmake, sim.cmake, docs)
           "rebalanced": check_rebalanced, "simulated": check_simulated}

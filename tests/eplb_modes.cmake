@@ -45,3 +45,27 @@ wideep_bad_input_tests(PREFIX bad_eplb_mode NP 2 ONCE BASE run ${EMODES} ENTRIES
 wideep_cli_test(NAME sim_rejects_eplb_chunk RC 2
   ARGS sim --ranks 8 --profile ${CMAKE_SOURCE_DIR}/launch/profiles/h100_nvlink_8x.json --balancer eplb --eplb-layers-per-chunk 1
   MATCH "--eplb-layers-per-chunk has no meaning for wideep sim")
+# Asynchronous moves: transfers in the background while the steps go on; each
+# chunk's layers switch at a step boundary once every rank's part arrived.
+foreach(np 2 4 8)
+  math(EXPR red "${np} * 2")
+  foreach(bal eplb eplb,lplb eplb,waterfill)
+    string(REPLACE "," "_" bname ${bal})
+    set(extra --redundant ${red})
+    if(bal MATCHES "waterfill")
+      list(APPEND extra --shared-experts 1)
+    endif()
+    wideep_cli_test(NAME eplb_async_np${np}_${bname} NP ${np}
+      ARGS run ${EMODES} --balancer ${bal} ${extra} --eplb-async --check --json @OUT@
+      MATCH "check: passed" JSON_CHECK async stall)
+  endforeach()
+endforeach()
+wideep_cli_test(NAME eplb_async_chunked1_np4_bf16 NP 4 LABELS devpath
+  ARGS run ${EMODES} --dtype bf16 --balancer eplb,lplb --redundant 8 --eplb-async --eplb-layers-per-chunk 1
+       --check --json @OUT@
+  MATCH "check: passed" JSON_CHECK async stall memory)
+wideep_cli_test(NAME eplb_async_corrupt_weights NP 2 RC 1
+  ARGS run ${EMODES} --balancer eplb --redundant 4 --eplb-async --inject corrupt-weights:1:w2
+  MATCH "checksum mismatch")
+wideep_bad_input_tests(PREFIX bad_eplb_async NP 2 ONCE BASE run ${EMODES} ENTRIES
+  "without_eplb|--balancer lplb --redundant 4 --eplb-async|they need --balancer with eplb")
