@@ -65,6 +65,21 @@ std::string write(const std::string& name, const std::string& text) {
   return path;
 }
 
+TEST(SimCostModel, LplbCountsExchange) {
+  // E = 1024 and P = E + 2R (docs/results.md's table): the R x E allgather
+  // at 8 ranks (the scan would be larger), the allreduce + scan above.
+  EXPECT_EQ(counts_exchange_bytes(8, 1024, 1040, true), 7 * 1024 * 8);
+  EXPECT_EQ(counts_exchange_bytes(64, 1024, 1152, true), 8 * (2 * (1024 + 2 * 1152) + 6 * (1024 + 1152)));
+  EXPECT_EQ(counts_exchange_bytes(1024, 1024, 3072, true), 442368);
+  EXPECT_EQ(counts_exchange_bytes(1024, 1024, 3072, false), 1023 * 1024 * 8);  // waterfill alone
+  const SimProfile p = profile();
+  LinkSet many;
+  many.cross = true;
+  // One round either way; fewer bytes, less time.
+  EXPECT_LT(counts_exchange_us(p, many, 1024, 1024, 3072, 8, true), counts_exchange_us(p, many, 1024, 1024, 3072, 8, false));
+  EXPECT_DOUBLE_EQ(counts_exchange_us(p, many, 8, 1024, 1040, 8, true), counts_exchange_us(p, many, 8, 1024, 1040, 8, false));
+}
+
 TEST(SimProfile, RejectsBadFilesNamingTheOption) {
   auto expect_usage = [](const std::string& path, const std::string& what) {
     try {
