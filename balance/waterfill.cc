@@ -184,4 +184,38 @@ void waterfill_sglang(const SglangWaterfillInput& in, int32_t* shared_dest) {
   }
 }
 
+void SglangPlacement::init(int ranks, int tokens, int topk, int shared) {
+  routed_dest.assign(static_cast<size_t>(tokens) * topk, 0);
+  shared_dest.assign(static_cast<size_t>(tokens) * shared, 0);
+  own_loads.assign(ranks, 0);
+}
+
+void SglangPlacement::place(int ranks, int rank, int tokens, int topk, int shared, bool dynamic, uint64_t key,
+                            const int64_t* global_loads, int32_t* pair_dest) {
+  const int P = topk + shared;
+  for (int t = 0; t < tokens; ++t)
+    for (int k = 0; k < topk; ++k) routed_dest[static_cast<size_t>(t) * topk + k] = pair_dest[static_cast<size_t>(t) * P + k];
+  SglangWaterfillInput in;
+  in.num_ranks = ranks;
+  in.rank = rank;
+  in.tokens = tokens;
+  in.topk = topk;
+  in.shared = shared;
+  in.first_token = static_cast<int64_t>(rank) * tokens;
+  in.routed_dest = routed_dest.data();
+  in.dynamic = dynamic;
+  in.key = key;
+  if (dynamic) {
+    in.rank_loads = global_loads;
+  } else {
+    std::fill(own_loads.begin(), own_loads.end(), 0);
+    for (int32_t r : routed_dest) ++own_loads[r];
+    in.rank_loads = own_loads.data();
+  }
+  waterfill_sglang(in, shared_dest.data());
+  for (int t = 0; t < tokens; ++t)
+    for (int j = 0; j < shared; ++j)
+      pair_dest[static_cast<size_t>(t) * P + topk + j] = shared_dest[static_cast<size_t>(t) * shared + j];
+}
+
 }  // namespace wideep

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "balance/lp.h"
 #include "balance/placement.h"
@@ -55,6 +56,20 @@ struct SglangWaterfillInput {
 };
 constexpr int kSglangMinBalanceTokens = 64;
 void waterfill_sglang(const SglangWaterfillInput& in, int32_t* shared_dest);
+
+// One rank's shared-expert pairs by SGLang's rule, in place in its pair
+// destinations [T * (K + S)]: its K routed destinations are read there and its
+// S shared ones written after them. global_loads [R]: every rank's routed
+// pairs (dynamic mode); the static mode counts this rank's own. The scratch is
+// sized by init() once.
+struct SglangPlacement {
+  std::vector<int32_t> routed_dest;  // [T*K]
+  std::vector<int32_t> shared_dest;  // [T*S]
+  std::vector<int64_t> own_loads;    // [R]
+  void init(int ranks, int tokens, int topk, int shared);
+  void place(int ranks, int rank, int tokens, int topk, int shared, bool dynamic, uint64_t key,
+             const int64_t* global_loads, int32_t* pair_dest);
+};
 
 // The key of the call-th layer-step's draws: the run's TokenRouter (per rank)
 // and the simulator's ClusterRouter count their calls alike, so both draw the same.

@@ -41,9 +41,7 @@ void TokenRouter::init(int num_ranks, int rank, int num_tokens, int topk, int sh
   waterfill_mode_ = waterfill;
   assign_calls_ = 0;
   const bool sglang = waterfill_ && waterfill_mode_ != kWaterfillExact;
-  routed_dest_.assign(sglang ? static_cast<size_t>(T_) * K_ : 0, 0);
-  shared_dest_.assign(sglang ? static_cast<size_t>(T_) * S_ : 0, 0);
-  own_loads_.assign(sglang ? R_ : 0, 0);
+  if (sglang) sglang_.init(R_, T_, K_, S_);
   slot_of_pair_.assign(static_cast<size_t>(T_) * K_, 0);
   lp_.init(R_, E_, static_cast<int64_t>(T_) * S_, waterfill_, rpn_);
   routed_load_.assign(R_, 0);
@@ -225,30 +223,8 @@ void TokenRouter::finish(const Placement& p, const float* gate_w, RouteArrays* o
 
 
 void TokenRouter::place_shared_sglang(int64_t call, int32_t* pair_dest_rank) {
-  const int P = K_ + S_;
-  for (int t = 0; t < T_; ++t)
-    for (int k = 0; k < K_; ++k) routed_dest_[static_cast<size_t>(t) * K_ + k] = pair_dest_rank[static_cast<size_t>(t) * P + k];
-  SglangWaterfillInput in;
-  in.num_ranks = R_;
-  in.rank = rank_;
-  in.tokens = T_;
-  in.topk = K_;
-  in.shared = S_;
-  in.first_token = static_cast<int64_t>(rank_) * T_;
-  in.routed_dest = routed_dest_.data();
-  in.dynamic = waterfill_mode_ == kWaterfillSglang;
-  in.key = sglang_waterfill_key(call);
-  if (in.dynamic) {
-    in.rank_loads = routed_load_.data();
-  } else {
-    std::fill(own_loads_.begin(), own_loads_.end(), 0);
-    for (int32_t r : routed_dest_) ++own_loads_[r];
-    in.rank_loads = own_loads_.data();
-  }
-  waterfill_sglang(in, shared_dest_.data());
-  for (int t = 0; t < T_; ++t)
-    for (int j = 0; j < S_; ++j)
-      pair_dest_rank[static_cast<size_t>(t) * P + K_ + j] = shared_dest_[static_cast<size_t>(t) * S_ + j];
+  sglang_.place(R_, rank_, T_, K_, S_, waterfill_mode_ == kWaterfillSglang, sglang_waterfill_key(call),
+                routed_load_.data(), pair_dest_rank);
 }
 
 }  // namespace wideep

@@ -81,9 +81,7 @@ class TokenRouter {
   LplbExchange exchange_ = LplbExchange::kAuto;
   WaterfillMode waterfill_mode_ = kWaterfillOff;
   int64_t assign_calls_ = 0;            // the sglang draws' key: one per layer-step, alike on all ranks
-  std::vector<int32_t> routed_dest_;    // [T*K] sglang mode: rank of each routed pair
-  std::vector<int32_t> shared_dest_;    // [T*S] sglang mode: rank of each shared pair
-  std::vector<int64_t> own_loads_;      // [R] sglang-static: this rank's routed pairs per rank
+  SglangPlacement sglang_;              // sglang modes' scratch
   std::vector<int32_t> slot_of_pair_;  // [T*K] global physical slot
   std::vector<int64_t> routed_load_;   // [R]
   std::vector<int64_t> expected_;      // [R]

@@ -6,6 +6,9 @@
 # --check holds on every step across every switch.
 set(EMODES --backend mpi --experts 32 --tokens 32 --hidden 64 --ffn 64 --layers 4 --steps 12 --warmup 1
     --timeout-s 60 --quiet --eplb-interval 4 --eplb-window 4)
+# The same for asynchronous moves (transfers in the background while the
+# steps go on; each chunk's layers switch at a step boundary once every
+# rank's part arrived): every balancer with eplb, on 2, 4 and 8 ranks.
 foreach(np 2 4 8)
   math(EXPR red "${np} * 2")
   foreach(bal eplb eplb,lplb eplb,waterfill)
@@ -14,9 +17,16 @@ foreach(np 2 4 8)
     if(bal MATCHES "waterfill")
       list(APPEND extra --shared-experts 1)
     endif()
-    wideep_cli_test(NAME eplb_chunked1_np${np}_${bname} NP ${np}
-      ARGS run ${EMODES} --balancer ${bal} ${extra} --eplb-layers-per-chunk 1 --check --json @OUT@
-      MATCH "check: passed" JSON_CHECK chunked=4 stall)
+    foreach(mode "chunked1|--eplb-layers-per-chunk 1|chunked=4" "async|--eplb-async|async")
+      string(REPLACE "|" ";" m "${mode}")
+      list(GET m 0 mname)
+      list(GET m 1 margs)
+      list(GET m 2 mcheck)
+      separate_arguments(margs)
+      wideep_cli_test(NAME eplb_${mname}_np${np}_${bname} NP ${np}
+        ARGS run ${EMODES} --balancer ${bal} ${extra} ${margs} --check --json @OUT@
+        MATCH "check: passed" JSON_CHECK ${mcheck} stall)
+    endforeach()
   endforeach()
 endforeach()
 # Two layers per step, in the device configuration (bf16 mirrors refreshed as layers switch).
@@ -45,21 +55,6 @@ wideep_bad_input_tests(PREFIX bad_eplb_mode NP 2 ONCE BASE run ${EMODES} ENTRIES
 wideep_cli_test(NAME sim_rejects_eplb_chunk RC 2
   ARGS sim --ranks 8 --profile ${CMAKE_SOURCE_DIR}/launch/profiles/h100_nvlink_8x.json --balancer eplb --eplb-layers-per-chunk 1
   MATCH "--eplb-layers-per-chunk has no meaning for wideep sim")
-# Asynchronous moves: transfers in the background while the steps go on; each
-# chunk's layers switch at a step boundary once every rank's part arrived.
-foreach(np 2 4 8)
-  math(EXPR red "${np} * 2")
-  foreach(bal eplb eplb,lplb eplb,waterfill)
-    string(REPLACE "," "_" bname ${bal})
-    set(extra --redundant ${red})
-    if(bal MATCHES "waterfill")
-      list(APPEND extra --shared-experts 1)
-    endif()
-    wideep_cli_test(NAME eplb_async_np${np}_${bname} NP ${np}
-      ARGS run ${EMODES} --balancer ${bal} ${extra} --eplb-async --check --json @OUT@
-      MATCH "check: passed" JSON_CHECK async stall)
-  endforeach()
-endforeach()
 wideep_cli_test(NAME eplb_async_chunked1_np4_bf16 NP 4 LABELS devpath
   ARGS run ${EMODES} --dtype bf16 --balancer eplb,lplb --redundant 8 --eplb-async --eplb-layers-per-chunk 1
        --check --json @OUT@

@@ -27,7 +27,7 @@
 #include "balance/eplb.h"
 #include "balance/topology.h"
 #include "common/check.h"
-#include "runtime/commands.h"
+#include "runtime/cli/commands.h"
 #include "runtime/config.h"
 #include "runtime/json_file.h"
 

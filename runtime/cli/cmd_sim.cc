@@ -11,13 +11,13 @@
 
 #include "common/check.h"
 #include "common/exit_status.h"
-#include "runtime/commands.h"
+#include "runtime/cli/commands.h"
 #include "runtime/config.h"
 #include "runtime/metrics.h"
 #include "runtime/placement_io.h"
-#include "runtime/sim_config.h"
-#include "runtime/sim_engine.h"
-#include "runtime/sim_profile.h"
+#include "runtime/sim/sim_config.h"
+#include "runtime/sim/sim_engine.h"
+#include "runtime/sim/sim_profile.h"
 
 namespace wideep {
 namespace {

@@ -16,7 +16,7 @@
 
 #include "balance/lp.h"
 #include "common/check.h"
-#include "runtime/commands.h"
+#include "runtime/cli/commands.h"
 #include "runtime/config.h"
 #include "runtime/json_file.h"
 

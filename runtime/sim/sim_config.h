@@ -15,7 +15,7 @@ namespace wideep {
 
 struct SimOptions {
   int ranks = 0;        // virtual ranks
-  std::string profile;  // JSON profile (runtime/sim_profile.h)
+  std::string profile;  // JSON profile (runtime/sim/sim_profile.h)
 };
 
 // Binds --ranks and --profile (both required).

@@ -9,7 +9,7 @@
 
 #include "common/check.h"
 #include "common/exit_status.h"
-#include "runtime/commands.h"
+#include "runtime/cli/commands.h"
 #include "runtime/config.h"
 #include "runtime/hwloc_topology.h"
 

@@ -1,6 +1,6 @@
 // Reading and validating a `wideep sim` profile: every number must be present
 // with the right sign; "source" fields are documentation and are not read.
-#include "runtime/sim_profile.h"
+#include "runtime/sim/sim_profile.h"
 
 #include <nlohmann/json.hpp>
 

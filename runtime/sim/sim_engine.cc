@@ -1,6 +1,6 @@
 // One simulated layer-step for all ranks, the BSP step time, and EPLB
 // re-placement with modelled weight transfers.
-#include "runtime/sim_engine.h"
+#include "runtime/sim/sim_engine.h"
 
 #include <algorithm>
 #include <cstring>

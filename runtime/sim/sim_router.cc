@@ -1,5 +1,5 @@
 // All-rank copy choice of `wideep sim`, mirroring runtime/token_router.cc.
-#include "runtime/sim_router.h"
+#include "runtime/sim/sim_router.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -26,9 +26,7 @@ void ClusterRouter::init(int num_ranks, int num_tokens, int topk, int shared, in
   waterfill_mode_ = waterfill;
   assign_calls_ = 0;
   const bool sglang = waterfill_ && waterfill_mode_ != kWaterfillExact;
-  routed_dest_.assign(sglang ? static_cast<size_t>(T_) * K_ : 0, 0);
-  shared_dest_.assign(sglang ? static_cast<size_t>(T_) * S_ : 0, 0);
-  own_loads_.assign(sglang ? R_ : 0, 0);
+  if (sglang) sglang_.init(R_, T_, K_, S_);
   slot_of_pair_.assign(static_cast<size_t>(R_) * T_ * K_, 0);
   lp_.init(R_, E_, static_cast<int64_t>(T_) * S_, waterfill_, rpn_);
   routed_load_.assign(R_, 0);
@@ -119,30 +117,8 @@ void ClusterRouter::assign(const Placement& p, const int32_t* ids, const int64_t
     }
     if (S_ > 0 && sglang) {
       // Rank r's draw, as TokenRouter::place_shared_sglang makes it on rank r.
-      for (int t = 0; t < T_; ++t)
-        for (int k = 0; k < K_; ++k)
-          routed_dest_[static_cast<size_t>(t) * K_ + k] = out->pair_dest_rank[base + static_cast<size_t>(t) * P + k];
-      SglangWaterfillInput in;
-      in.num_ranks = R_;
-      in.rank = r;
-      in.tokens = T_;
-      in.topk = K_;
-      in.shared = S_;
-      in.first_token = static_cast<int64_t>(r) * T_;
-      in.routed_dest = routed_dest_.data();
-      in.dynamic = waterfill_mode_ == kWaterfillSglang;
-      in.key = sglang_waterfill_key(call);
-      if (in.dynamic) {
-        in.rank_loads = routed_load_.data();
-      } else {
-        std::fill(own_loads_.begin(), own_loads_.end(), 0);
-        for (int32_t d : routed_dest_) ++own_loads_[d];
-        in.rank_loads = own_loads_.data();
-      }
-      waterfill_sglang(in, shared_dest_.data());
-      for (int t = 0; t < T_; ++t)
-        for (int j = 0; j < S_; ++j)
-          out->pair_dest_rank[base + static_cast<size_t>(t) * P + K_ + j] = shared_dest_[static_cast<size_t>(t) * S_ + j];
+      sglang_.place(R_, r, T_, K_, S_, waterfill_mode_ == kWaterfillSglang, sglang_waterfill_key(call),
+                    routed_load_.data(), &out->pair_dest_rank[base]);
     } else if (S_ > 0) {
       place_shared_pairs(r, R_, T_, K_, S_, waterfill_ ? &shared_move_[static_cast<size_t>(r) * R_] : nullptr,
                          &out->pair_dest_rank[base]);

@@ -6,8 +6,8 @@
 #include <fstream>
 
 #include "common/check.h"
-#include "runtime/sim_cost_model.h"
-#include "runtime/sim_profile.h"
+#include "runtime/sim/sim_cost_model.h"
+#include "runtime/sim/sim_profile.h"
 
 namespace wideep {
 namespace {

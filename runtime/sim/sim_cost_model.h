@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "runtime/sim_profile.h"
+#include "runtime/sim/sim_profile.h"
 
 namespace wideep {
 

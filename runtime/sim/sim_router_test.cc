@@ -7,9 +7,9 @@
 #include <random>
 
 #include "balance/token_split.h"
-#include "runtime/sim_engine.h"
-#include "runtime/sim_router.h"
-#include "runtime/sim_split.h"
+#include "runtime/sim/sim_engine.h"
+#include "runtime/sim/sim_router.h"
+#include "runtime/sim/sim_split.h"
 #include "runtime/token_router.h"
 
 namespace wideep {

@@ -24,7 +24,7 @@
 #include "common/hash.h"
 #include "common/exit_status.h"
 #include "kernels/gpu_info.h"
-#include "runtime/commands.h"
+#include "runtime/cli/commands.h"
 #include "runtime/config.h"
 #include "runtime/counts_dump.h"
 #include "runtime/eplb_manager.h"

@@ -4,7 +4,7 @@
 #include <exception>
 
 #include "common/check.h"
-#include "runtime/commands.h"
+#include "runtime/cli/commands.h"
 
 namespace {
 void usage(FILE* out) {

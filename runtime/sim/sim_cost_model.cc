@@ -1,5 +1,5 @@
 // Link, grouped-GEMM and core-sharing formulas of the `wideep sim` cost model.
-#include "runtime/sim_cost_model.h"
+#include "runtime/sim/sim_cost_model.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,7 +1,7 @@
 // Step 3 of DESIGN.md (balance) for all R virtual ranks of `wideep sim` at once:
 // the same rules as TokenRouter (static copy rule, exact LP + split, shared-expert
 // waterfill), with the LP and the waterfill solved ONCE per layer-step and timed.
-// Its per-rank output equals TokenRouter::assign's (runtime/sim_router_test.cc).
+// Its per-rank output equals TokenRouter::assign's (runtime/sim/sim_router_test.cc).
 #pragma once
 
 #include <cstdint>
@@ -10,7 +10,7 @@
 #include "balance/copy_rules.h"
 #include "balance/placement.h"
 #include "balance/waterfill.h"
-#include "runtime/sim_split.h"
+#include "runtime/sim/sim_split.h"
 
 namespace wideep {
 
@@ -49,8 +49,7 @@ class ClusterRouter {
   bool lplb_ = false, waterfill_ = false;
   WaterfillMode waterfill_mode_ = kWaterfillOff;
   int64_t assign_calls_ = 0;  // keys the sglang draws, as TokenRouter's
-  std::vector<int32_t> routed_dest_, shared_dest_;  // one rank's, sglang mode
-  std::vector<int64_t> own_loads_;
+  SglangPlacement sglang_;  // sglang modes' scratch (one rank's at a time)
   std::vector<int32_t> slot_of_pair_;  // [R*T*K]
   std::vector<int64_t> counts_, slot_rank_, slot_node_;  // lplb: what the run's exchange gives
   int dumped_ = 0;                                        // WIDEEP_LP_DUMP

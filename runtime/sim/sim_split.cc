@@ -1,6 +1,6 @@
 // All-rank replay of the exact split (balance/token_split.cc): each expert's
 // fill is computed once and written for every rank's tokens.
-#include "runtime/sim_split.h"
+#include "runtime/sim/sim_split.h"
 
 #include <algorithm>
 

@@ -15,9 +15,9 @@
 #include "kernels/dispatch_layout.h"
 #include "runtime/config.h"
 #include "runtime/metrics.h"
-#include "runtime/sim_cost_model.h"
-#include "runtime/sim_profile.h"
-#include "runtime/sim_router.h"
+#include "runtime/sim/sim_cost_model.h"
+#include "runtime/sim/sim_profile.h"
+#include "runtime/sim/sim_router.h"
 #include "runtime/workload.h"
 
 namespace wideep {

@@ -1,5 +1,5 @@
 // CLI11 binding and validation of the sim-only options.
-#include "runtime/sim_config.h"
+#include "runtime/sim/sim_config.h"
 
 #include <CLI/CLI.hpp>
 
