@@ -45,7 +45,7 @@ float gate_of(int k) { return static_cast<float>(k + 1) / 10.0f; }
 }  // namespace
 
 std::vector<float> run_one_rank_step(const StepSetup& s, KernelBackend& kb, ExpertStore& store, const CopyIn& copy_in,
-                                     int64_t* pairs, int corrupt_row, int32_t* bad_row) {
+                                     int64_t* pairs, int corrupt_row, int32_t* bad_row, FfnProblems* problems_out) {
   const int T = s.tokens, P = s.topk + s.shared, S = s.experts + s.shared;
   std::vector<int32_t> dest(static_cast<size_t>(T) * P, 0), slot(dest.size()), off(2);
   std::vector<float> w(dest.size());
@@ -63,7 +63,8 @@ std::vector<float> run_one_rank_step(const StepSetup& s, KernelBackend& kb, Expe
   const WireRow wr = kb.wire();
   std::vector<unsigned char> all(wr.row_bytes * rows);
   for (int r = 0; r < rows; ++r) kb.read_send_row(r, all.data() + wr.row_bytes * r);
-  if (corrupt_row >= 0) reinterpret_cast<int32_t*>(all.data() + wr.row_bytes * corrupt_row + wr.slot_offset)[0] = S;
+  if (corrupt_row >= 0)
+    for (int r : {corrupt_row, rows - 1}) reinterpret_cast<int32_t*>(all.data() + wr.row_bytes * r + wr.slot_offset)[0] = S;
   copy_in(kb.recv_rows(), all.data(), all.size());
   std::vector<int32_t> counts(S), offsets(S + 1);
   int32_t bad = -1;
@@ -85,6 +86,7 @@ std::vector<float> run_one_rank_step(const StepSetup& s, KernelBackend& kb, Expe
   kb.mark(1);
   kb.finish("test step");
   *pairs = offsets[S];
+  if (problems_out) *problems_out = problems;
   const float* out = kb.output_host();
   return std::vector<float>(out, out + static_cast<size_t>(T) * s.hidden);
 }

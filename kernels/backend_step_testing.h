@@ -33,9 +33,11 @@ using CopyIn = std::function<void(void* dst, const void* src, size_t bytes)>;
 
 // Runs the step on `k` with weights from `store`; returns out [T x H].
 // *pairs: pairs the experts processed. `corrupt_row` >= 0 writes slot S into
-// pair 0 of that received row first (count_slots must name it).
+// pair 0 of that received row and of the last one first (count_slots must
+// name the first). *problems (if given): the GEMM list the step ran.
 std::vector<float> run_one_rank_step(const StepSetup& s, KernelBackend& k, ExpertStore& store, const CopyIn& copy_in,
-                                     int64_t* pairs, int corrupt_row = -1, int32_t* bad_row = nullptr);
+                                     int64_t* pairs, int corrupt_row = -1, int32_t* bad_row = nullptr,
+                                     FfnProblems* problems_out = nullptr);
 
 // The exact output of the setup in fp64 from fp32 weights and activations.
 std::vector<double> reference_step(const StepSetup& s);

@@ -29,6 +29,8 @@ class CudaKernels final : public KernelBackend {
   const char* name() const override { return "cuda"; }
   bool device_memory() const override { return true; }
   int64_t reserve_receive(int64_t rows, int64_t pairs) override;
+  int64_t recv_rows_capacity() const override { return recv_capacity_; }
+  int64_t pairs_capacity() const override { return pairs_capacity_; }
   void allocated_bytes(int64_t* host, int64_t* device) const override;
 
   void activations(int step, int layer, int64_t first_token) override;

@@ -27,6 +27,21 @@ TEST(DispatchLayout, TokenSentOncePerDestination) {
   EXPECT_EQ(l.row_token[2], 0);
 }
 
+// A layout is rebuilt every layer: the second build equals a fresh one.
+TEST(DispatchLayout, RebuildEqualsFreshBuild) {
+  const int32_t a[] = {1, 1, 1, 1, 0, 2, 0, 1, 2, 2, 0, 0};
+  const int32_t b[] = {0, 2, 1, 1, 2, 2, 2, 2, 0, 1, 2, 0};
+  DispatchLayout reused, fresh;
+  reused.init(3, 3, 4);
+  fresh.init(3, 3, 4);
+  build_layout(a, &reused);
+  build_layout(b, &reused);
+  build_layout(b, &fresh);
+  EXPECT_EQ(reused.token_rows, fresh.token_rows);
+  EXPECT_EQ(reused.rank_row_offset, fresh.rank_row_offset);
+  EXPECT_EQ(reused.row_token, fresh.row_token);
+}
+
 TEST(DispatchLayout, EveryPairAccountedOnceRandom) {
   std::mt19937 rng(7);
   for (int iter = 0; iter < 200; ++iter) {

@@ -11,6 +11,7 @@
 
 #include "kernels/backend_step_testing.h"
 #include "kernels/expert_cpu.h"
+#include "kernels/row_bodies.h"
 
 namespace wideep {
 namespace {
@@ -32,6 +33,35 @@ std::vector<float> host_step(const StepSetup& s, int64_t* pairs, int corrupt_row
   HostExpertStore store(s.layer + 1, s.experts, s.shared, s.hidden, s.ffn, s.seed, s.dtype);
   store.fill(one_rank_placement(s), 0);
   return run_one_rank_step(s, k, store, kHostCopy, pairs, corrupt_row, bad);
+}
+
+// Where the device stores bf16, the host rounds: h as cuBLAS writes it, then
+// SiLU(h) as the SiLU kernel writes it. Recomputed here from the same GEMM
+// list (cblas again: bit-identical), every value must match bit for bit.
+TEST(HostKernels, Bf16RoundsWhereTheDeviceStores) {
+  StepSetup s;
+  s.dtype = DType::kBF16;
+  cpu_kernels_init();
+  HostKernels k(step_shape(s));
+  HostExpertStore store(s.layer + 1, s.experts, s.shared, s.hidden, s.ffn, s.seed, s.dtype);
+  store.fill(one_rank_placement(s), 0);
+  int64_t pairs = 0;
+  FfnProblems pr;
+  run_one_rank_step(s, k, store, kHostCopy, &pairs, -1, nullptr, &pr);
+  ASSERT_FALSE(pr.up.empty());
+  int64_t differ = 0;
+  for (const GemmProblem& g : pr.up) {
+    std::vector<float> h(static_cast<size_t>(g.m) * g.n);
+    GemmProblem mine = g;
+    mine.c = h.data();
+    run_problems_cblas({mine});
+    const float* got = static_cast<const float*>(g.c);
+    for (size_t i = 0; i < h.size(); ++i) {
+      const float want = round_bf16(silu_elem(round_bf16(h[i])));
+      differ += std::memcmp(&want, &got[i], sizeof want) != 0;
+    }
+  }
+  EXPECT_EQ(differ, 0) << "values of SiLU(h) not rounded as the device rounds them";
 }
 
 TEST(HostKernels, Fp32StepMatchesReference) {

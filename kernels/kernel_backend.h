@@ -53,6 +53,9 @@ class KernelBackend {
   // Receive-side capacity: grows (never shrinks) to hold `rows` received rows
   // and `pairs` grouped pairs; returns the bytes it added (0: it fitted).
   virtual int64_t reserve_receive(int64_t rows, int64_t pairs) = 0;
+  // Rows and pairs the receive-side buffers hold now.
+  virtual int64_t recv_rows_capacity() const = 0;
+  virtual int64_t pairs_capacity() const = 0;
   // Bytes this backend holds now: [0] host, [1] device.
   virtual void allocated_bytes(int64_t* host, int64_t* device) const = 0;
 

@@ -146,6 +146,7 @@ void MoePipeline::dispatch(LayerStats* st) {
                 static_cast<int64_t>(kernels_->wire().row_bytes),
                 static_cast<int64_t>(return_row_bytes(H_, kernels_->shape().dtype)), &xp_);
   grown_ns_[kDispatch] += grow(xp_.recv_total_rows, xp_.recv_total_pairs, st);
+  WIDEEP_ASSERT(xp_.recv_total_rows <= kernels_->recv_rows_capacity(), "the receive buffer is smaller than announced");
   const SendRowsView send = kernels_->send_rows();
   if (send.packed) {
     comm_.alltoallv_bytes(send.packed, xp_.send_bytes.data(), xp_.send_offset.data(), kernels_->recv_rows(),
@@ -170,6 +171,7 @@ void MoePipeline::expert(int layer, LayerStats* st) {
               "count_slots", __FILE__, __LINE__);
   // Pairs as received (a faulty peer may carry more than it announced).
   grown_ns_[kExpert] += grow(rows, slot_offsets(slot_pairs_.data(), S_, slot_offset_.data()), st);
+  WIDEEP_ASSERT(slot_offset_[S_] <= kernels_->pairs_capacity(), "the grouped buffers are smaller than the pairs");
   kernels_->group_by_slot(rows, slot_offset_.data());
   for (int s = 0; s < S_; ++s) {
     w1_[s] = store_->w1(layer, s);

@@ -34,6 +34,11 @@ endforeach()
 wideep_cli_test(NAME devpath_np4_hot_grows NP 4 LABELS devpath
   ARGS run ${DEVPATH} --workload hot:0.9 --check --json @OUT@
   MATCH "check: passed")
+# More ranks than pairs per token (R > P): the balanced receive capacity is
+# below the worst case, so the hot rank's rows grow after the counts round.
+wideep_cli_test(NAME devpath_np8_topk2_hot_grows NP 8 LABELS devpath
+  ARGS run ${DEVPATH} --topk 2 --workload hot:0.9 --check --json @OUT@
+  MATCH "check: passed" JSON_CHECK memory)
 # Faults on the device configuration: the row-fault function on bf16 rows.
 foreach(fault drop misroute corrupt nan)
   wideep_cli_test(NAME devpath_np2_fault_${fault} NP 2 RC 1 LABELS devpath
