@@ -61,7 +61,8 @@ class EplbManager {
                     RebalanceRecord* rec);
   void start_async_chunk();
   bool async_step(int step);  // collective; true when the re-plan completed
-  void verify(const std::vector<Placement>& p, int first_layer, int end_layer);
+  // Checksums of every slot of layers [first, end) whose expert changed from old_p to p.
+  void verify(const std::vector<Placement>& old_p, const std::vector<Placement>& p, int first_layer, int end_layer);
   void move_chunk(int step);
   int chunk_layers() const { return cfg_.eplb_layers_per_chunk > 0 ? cfg_.eplb_layers_per_chunk : L_; }
   double raw_exchange_us(const std::vector<P2PTransfer>& sends, const std::vector<P2PTransfer>& recvs);
