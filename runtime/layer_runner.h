@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "balance/lp.h"
 #include "balance/placement.h"
 #include "kernels/expert_store.h"
 
@@ -47,6 +48,8 @@ class LayerRunner {
   virtual ExpertStore& spare_store() = 0;  // staging of a weight exchange
   // Bytes the runner holds now (buffers and weights): host, device.
   virtual void memory(int64_t* host_bytes, int64_t* device_bytes) = 0;
+  // This rank's LP solver counters (lplb): how often a warm start was kept.
+  virtual const LpStats& lp_stats() const = 0;
 };
 
 }  // namespace wideep

@@ -55,6 +55,7 @@ class MoePipeline final : public LayerRunner {
   ExpertStore& store() override { return *store_; }
   ExpertStore& spare_store() override { return *spare_; }
   void memory(int64_t* host_bytes, int64_t* device_bytes) override;
+  const LpStats& lp_stats() const override { return router_.lp_stats(); }
 
   KernelBackend& kernels() { return *kernels_; }
 

@@ -286,6 +286,10 @@ int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
     held[1] = static_cast<double>(device);
   }
   comm.allreduce_max_double(held.data(), 3);
+  // The LP's warm starts (lplb), over all ranks: the share kept, as `wideep sim` reports it.
+  std::array<double, 2> warm{static_cast<double>(runner.lp_stats().warm_tried),
+                             static_cast<double>(runner.lp_stats().warm_kept)};
+  comm.allreduce_sum_double(warm.data(), 2);
   counts_dump.write(comm);
   double worst_rel = 0;
   for (const StepRecord& r : metrics.steps()) worst_rel = std::max(worst_rel, r.rel_err);
@@ -301,6 +305,7 @@ int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
       j["host_bytes"] = static_cast<int64_t>(held[0]);
       j["device_bytes"] = static_cast<int64_t>(held[1]);
       j["grown_bytes"] = static_cast<int64_t>(held[2]);
+      if (warm[0] > 0) j["lp_warm_kept"] = warm[1] / warm[0];
       j["planned_host_bytes"] = prep.memory.pipeline_bytes(false);
       j["planned_device_bytes"] = prep.memory.pipeline_bytes(true);
       json << j.dump() << "\n";
