@@ -123,11 +123,7 @@ SendRowsView HostKernels::send_rows() {
 
 const void* HostKernels::packed_send_rows() {
   WIDEEP_ASSERT(shape_.baseline, "packed send rows were not planned (--baseline)");
-  for (int32_t row = 0; row < layout_.total_rows; ++row) {
-    unsigned char* out = packed_.data() + wire_.row_bytes * row;
-    std::memcpy(out, segments_[2 * static_cast<size_t>(row)], x_value_bytes_);
-    std::memcpy(out + x_value_bytes_, segments_[2 * static_cast<size_t>(row) + 1], tail_bytes_);
-  }
+  for (int32_t row = 0; row < layout_.total_rows; ++row) read_send_row(row, packed_.data() + wire_.row_bytes * row);
   return packed_.data();
 }
 
