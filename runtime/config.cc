@@ -31,7 +31,8 @@ BalancerSet parse_balancers(const std::string& list) {
 
 const char* const kRunOnlyOptions[] = {"--eplb-layers-per-chunk", "--eplb-min-gain", "--eplb-async",
                                        "--backend", "--dtype", "--check", "--check-every", "--baseline",
-                                       "--inject", "--timeout-s", "--phase-barrier", "--dump-counts"};
+                                       "--inject", "--timeout-s", "--phase-barrier", "--dump-counts",
+                                       "--transport"};
 const int kNumRunOnlyOptions = sizeof(kRunOnlyOptions) / sizeof(kRunOnlyOptions[0]);
 
 void add_run_options(CLI::App& app, RunConfig& c, bool for_sim) {
@@ -110,6 +111,37 @@ void add_run_options(CLI::App& app, RunConfig& c, bool for_sim) {
                  "write the global per-step logical expert counts of the last --eplb-window measured "
                  "steps as an SGLang `stat` dump in JSON (logical_count [steps, layers, experts])")
       ->group(run_only);
+  app.add_option("--dispatch-dtype", c.dispatch_dtype,
+                 "dtype of dispatched rows on the wire: fp32 | bf16 | fp8 (e4m3, one fp32 scale per 128 "
+                 "channels, as DeepEP) | auto (the run's --dtype)")
+      ->capture_default_str();
+  app.add_option("--combine-dtype", c.combine_dtype,
+                 "dtype of combined rows on the wire: fp32 | bf16 | auto (the run's --dtype)")
+      ->capture_default_str();
+  app.add_option("--topk-groups", c.topk_groups,
+                 "group-limited routing: each token picks its top-M of --groups expert groups, then its "
+                 "top-k experts inside them (DeepSeek-V3: --groups 8 --topk-groups 4); 0: off; trace: ignores it")
+      ->capture_default_str();
+  app.add_option("--dispatch-mode", c.dispatch_mode,
+                 "flat (one all-to-allv) | hierarchical (one copy per destination node, forwarded inside "
+                 "the node; combine reduces inside the node first) | low-latency (no counts round; one row "
+                 "per (token, expert) into fixed per-expert buffers)")
+      ->capture_default_str();
+  app.add_option("--ll-max-tokens", c.ll_max_tokens,
+                 "low-latency: receive capacity in rows per local expert slot, from all ranks; overflow is "
+                 "an error naming the expert (0: --tokens x ranks, the worst case)")
+      ->capture_default_str();
+  app.add_option("--transport", c.transport,
+                 "host path: mpi | shm (intra-node rows written once into the receiver's buffer through "
+                 "MPI-3 shared memory; inter-node rows stay on MPI)")
+      ->capture_default_str()
+      ->group(run_only);
+  app.add_option("--overlap", c.overlap,
+                 "none | tbo (two micro-batches: one's dispatch/combine in flight while the other's "
+                 "experts run)")
+      ->capture_default_str();
+  app.add_option("--tbo-split", c.tbo_split, "with --overlap tbo: share of the tokens in the first micro-batch")
+      ->capture_default_str();
 }
 
 namespace {
@@ -118,6 +150,47 @@ void positive(int v, const char* opt) {
 }
 void non_negative(int v, const char* opt) {
   if (v < 0) throw UsageError(std::string(opt) + " must be >= 0 (got " + std::to_string(v) + ")");
+}
+
+// The options of DESIGN.md "Data path" and "Overlap" (after the shapes and --groups).
+void validate_data_path(const RunConfig& c) {
+  if (c.dispatch_dtype != "auto" && c.dispatch_dtype != "fp32" && c.dispatch_dtype != "bf16" &&
+      c.dispatch_dtype != "fp8")
+    throw UsageError("--dispatch-dtype '" + c.dispatch_dtype + "': unknown dtype (auto, fp32, bf16, fp8)");
+  if (c.combine_dtype == "fp8")
+    throw UsageError("--combine-dtype fp8: combined rows are sums of weighted expert outputs and go back "
+                     "as fp32 or bf16 (DeepEP combines in BF16)");
+  if (c.combine_dtype != "auto" && c.combine_dtype != "fp32" && c.combine_dtype != "bf16")
+    throw UsageError("--combine-dtype '" + c.combine_dtype + "': unknown dtype (auto, fp32, bf16)");
+  if (c.dispatch_dtype == "fp8" && c.hidden % 128 != 0)
+    throw UsageError("--dispatch-dtype fp8 scales each 128 channels: --hidden " + std::to_string(c.hidden) +
+                     " is not a multiple of 128");
+  if (c.topk_groups < 0) throw UsageError("--topk-groups must be >= 0");
+  if (c.topk_groups > 0) {
+    if (c.topk_groups > c.groups)
+      throw UsageError("--topk-groups " + std::to_string(c.topk_groups) + " exceeds --groups " +
+                       std::to_string(c.groups));
+    const int64_t reachable = static_cast<int64_t>(c.topk_groups) * (c.experts / c.groups);
+    if (c.topk > reachable)
+      throw UsageError("--topk " + std::to_string(c.topk) + " exceeds the " + std::to_string(reachable) +
+                       " experts of --topk-groups " + std::to_string(c.topk_groups) + " groups of " +
+                       std::to_string(c.experts / c.groups));
+  }
+  if (c.dispatch_mode != "flat" && c.dispatch_mode != "hierarchical" && c.dispatch_mode != "low-latency")
+    throw UsageError("--dispatch-mode '" + c.dispatch_mode + "': unknown mode (flat, hierarchical, low-latency)");
+  if (c.ll_max_tokens < 0) throw UsageError("--ll-max-tokens must be >= 0");
+  if (c.ll_max_tokens > 0 && c.dispatch_mode != "low-latency")
+    throw UsageError("--ll-max-tokens sizes the low-latency buffers: it needs --dispatch-mode low-latency");
+  if (c.transport != "mpi" && c.transport != "shm")
+    throw UsageError("--transport '" + c.transport + "': unknown transport (mpi, shm)");
+  if (c.transport == "shm" && c.backend == "nccl")
+    throw UsageError("--transport shm moves host rows through MPI-3 shared memory: it needs --backend mpi");
+  if (c.overlap != "none" && c.overlap != "tbo")
+    throw UsageError("--overlap '" + c.overlap + "': unknown overlap (none, tbo)");
+  if (!(c.tbo_split > 0 && c.tbo_split < 1)) throw UsageError("--tbo-split must be in (0, 1)");
+  if (c.tbo_split != 0.5 && c.overlap != "tbo")
+    throw UsageError("--tbo-split splits the tokens into micro-batches: it needs --overlap tbo");
+  if (c.overlap == "tbo" && c.tokens < 2) throw UsageError("--overlap tbo splits the tokens: it needs --tokens >= 2");
 }
 }  // namespace
 
@@ -207,6 +280,7 @@ void validate(RunConfig& c, int num_ranks) {
   if ((c.eplb_layers_per_chunk > 0 || c.eplb_min_gain > 0 || c.eplb_async) && !c.balancers.eplb)
     throw UsageError("--eplb-layers-per-chunk, --eplb-min-gain and --eplb-async shape EPLB's re-plans: "
                      "they need --balancer with eplb");
+  validate_data_path(c);
   if (c.eplb_layers_per_chunk > 0 && !c.eplb_async) {
     // A re-plan waits for none: the previous one's chunks must be done by the next.
     // (Asynchronous moves take as many steps as they take: a re-plan due meanwhile waits.)

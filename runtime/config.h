@@ -63,6 +63,16 @@ struct RunConfig {
   bool phase_barrier = false;  // barrier before dispatch and combine (benchmarks)
   std::string waterfill_mode = "exact";  // exact | sglang | sglang-static (with --balancer waterfill)
   std::string dump_counts;     // run only: SGLang `stat` dump of the last --eplb-window steps' counts
+  // Data path (DESIGN.md "Data path").
+  std::string dispatch_dtype = "auto";  // fp32 | bf16 | fp8 | auto (the run's --dtype)
+  std::string combine_dtype = "auto";   // fp32 | bf16 | auto (the run's --dtype)
+  int topk_groups = 0;                  // group-limited routing: top-M of --groups groups (0: off)
+  std::string dispatch_mode = "flat";   // flat | hierarchical | low-latency
+  int ll_max_tokens = 0;                // low-latency: receive rows per local expert slot; 0: T x R (worst case)
+  std::string transport = "mpi";        // mpi | shm (host path: intra-node rows through MPI-3 shared memory)
+  // Overlap (DESIGN.md "Overlap and asynchronous EPLB").
+  std::string overlap = "none";         // none | tbo
+  double tbo_split = 0.5;               // share of a layer's tokens in the first micro-batch
 
   // Filled by validate().
   int num_ranks = 0;
@@ -72,6 +82,12 @@ struct RunConfig {
 
   int pairs_per_token() const { return topk + shared_experts; }
   int total_steps() const { return warmup + steps; }
+  // The first micro-batch's tokens under --overlap tbo (the whole step without).
+  int tbo_first_tokens() const {
+    if (overlap != "tbo") return tokens;
+    const int a = static_cast<int>(tokens * tbo_split + 0.5);
+    return a < 1 ? 1 : (a > tokens - 1 ? tokens - 1 : a);
+  }
   int ranks_per_node() const { return gpus_per_node < num_ranks ? gpus_per_node : num_ranks; }
 };
 

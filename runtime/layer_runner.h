@@ -24,6 +24,8 @@ struct LayerStats {
   int64_t expected_load = -1;         // from the balancer's global solution, -1 unknown
   int64_t dispatch_bytes_remote = 0;  // payload bytes sent to other ranks
   int64_t combine_bytes_remote = 0;
+  int64_t dispatch_bytes_cross_node = 0;  // the part of the remote bytes to ranks of other nodes
+  int64_t combine_bytes_cross_node = 0;
   int64_t baseline_ns = 0;            // raw all-to-allv of the same two byte matrices
   int64_t wait_ns = 0;                // --phase-barrier: waiting for the slowest rank
   int64_t grown_bytes = 0;            // receive buffers grown this layer (outside the phase times)

@@ -45,6 +45,9 @@ nlohmann::json RunMetrics::step_json(const StepRecord& r) const {
   j["max_rank_load"] = r.max_rank_load;
   j["dispatch_bytes"] = r.dispatch_bytes;
   j["combine_bytes"] = r.combine_bytes;
+  j["dispatch_bytes_cross_node"] = r.dispatch_bytes_cross_node;
+  j["combine_bytes_cross_node"] = r.combine_bytes_cross_node;
+  if (cfg_.overlap != "none") j["overlap_hidden_us"] = r.overlap_hidden_us;
   j["load_mismatches"] = r.load_mismatches;
   if (cfg_.baseline) j["baseline_a2a_us"] = r.baseline_us;
   if (cfg_.phase_barrier) j["wait_us"] = r.wait_us;
@@ -68,7 +71,8 @@ nlohmann::json RunMetrics::summary_json() const {
   std::vector<double> step_us, bal, base, dc, wait, stall;
   std::array<std::vector<double>, kNumPhases> ph;
   double max_err = 0, max_rel = 0;
-  int64_t dbytes = 0, cbytes = 0, mismatches = 0;
+  int64_t dbytes = 0, cbytes = 0, dcross = 0, ccross = 0, mismatches = 0;
+  std::vector<double> hidden;
   for (const StepRecord& r : steps()) {
     step_us.push_back(r.step_us);
     stall.push_back(r.stall_us);
@@ -81,6 +85,9 @@ nlohmann::json RunMetrics::summary_json() const {
     max_rel = std::max(max_rel, r.rel_err);
     dbytes += r.dispatch_bytes;
     cbytes += r.combine_bytes;
+    dcross += r.dispatch_bytes_cross_node;
+    ccross += r.combine_bytes_cross_node;
+    hidden.push_back(r.overlap_hidden_us);
     mismatches += r.load_mismatches;
   }
   const double n = std::max<size_t>(used_, 1);
@@ -124,6 +131,27 @@ nlohmann::json RunMetrics::summary_json() const {
   }
   j["dispatch_bytes"] = static_cast<int64_t>(std::llround(dbytes / n));  // per step, all ranks
   j["combine_bytes"] = static_cast<int64_t>(std::llround(cbytes / n));
+  j["dispatch_bytes_cross_node"] = static_cast<int64_t>(std::llround(dcross / n));
+  j["combine_bytes_cross_node"] = static_cast<int64_t>(std::llround(ccross / n));
+  if (!dispatch_dtype_.empty()) j["dispatch_dtype"] = dispatch_dtype_;
+  if (!combine_dtype_.empty()) j["combine_dtype"] = combine_dtype_;
+  j["dispatch_mode"] = cfg_.dispatch_mode;
+  j["transport"] = cfg_.transport;
+  j["overlap"] = cfg_.overlap;
+  {
+    // Hidden time: on each rank, its phases as each micro-batch spent them,
+    // summed, less its step time; averaged over ranks (a maximum over ranks
+    // would mix different ranks' phases). Without overlap it is minus the
+    // bookkeeping between phases: about 0. Efficiency: hidden over what could
+    // at best be hidden, min(communication, compute).
+    const double hidden_us = percentile(hidden, 0.5);
+    const double comm_us = percentile(ph[kDispatch], 0.5) + percentile(ph[kCombine], 0.5);
+    double compute_us = 0;
+    for (int p : {kRoute, kBalance, kLayout, kExpert}) compute_us += percentile(ph[p], 0.5);
+    const double hideable = std::min(comm_us, compute_us);
+    j["overlap_hidden_us"] = hidden_us;
+    j["overlap_efficiency"] = hideable > 0 ? hidden_us / hideable : 0.0;
+  }
   j["load_mismatches"] = mismatches;
   int64_t wbytes = 0, skipped = 0;
   double reb_us = 0;

@@ -25,9 +25,12 @@ struct StepRecord {
   int64_t max_rank_load = 0;                  // summed over layers
   int64_t dispatch_bytes = 0;                 // to other ranks, all ranks and layers
   int64_t combine_bytes = 0;
+  int64_t dispatch_bytes_cross_node = 0;      // the part of them that crosses a node boundary
+  int64_t combine_bytes_cross_node = 0;
   int64_t load_mismatches = 0;                // ranks whose realised load != the balancer's plan
   double max_abs_err = -1;                    // with --check
   double rel_err = -1;
+  double overlap_hidden_us = 0;               // mean over ranks of (its phases summed - its step time)
   double stall_us = 0;                        // since the previous step's completion, rebalances included
 
   // Back to the zeroed record of `layers` layers, keeping layer_balancedness's
@@ -82,6 +85,11 @@ class RunMetrics {
   void add_rebalance(const RebalanceRecord& r) { rebalances_.push_back(r); }
   // The activations' dtype as run (`wideep run`); the summary names it where set.
   void set_dtype(const std::string& dtype) { dtype_ = dtype; }
+  // The wire dtypes as run (--dispatch-dtype, --combine-dtype after `auto`).
+  void set_wire_dtypes(const std::string& dispatch, const std::string& combine) {
+    dispatch_dtype_ = dispatch;
+    combine_dtype_ = combine;
+  }
 
   nlohmann::json step_json(const StepRecord& r) const;
   nlohmann::json rebalance_json(const RebalanceRecord& r) const;
@@ -93,7 +101,7 @@ class RunMetrics {
  private:
   const RunConfig& cfg_;
   std::string backend_;
-  std::string dtype_;
+  std::string dtype_, dispatch_dtype_, combine_dtype_;
   std::vector<StepRecord> steps_;  // cfg.steps records, the first used_ filled
   size_t used_ = 0;
   std::vector<RebalanceRecord> rebalances_;

@@ -57,6 +57,7 @@ MoePipeline::MoePipeline(const RunConfig& cfg, Communicator& comm, std::shared_p
       H_(cfg.hidden),
       E_(cfg.experts),
       S_(cfg.slots_per_rank + cfg.shared_experts),
+      rpn_(cfg.ranks_per_node()),
       placement_(std::move(initial)),
       kernels_(std::move(kernels)),
       store_(std::move(store)),
@@ -135,8 +136,12 @@ void MoePipeline::layout(int step, int layer, LayerStats* st) {
       kernels_->write_send_row(0, fault_row_.data());
   }
   const int64_t rb = static_cast<int64_t>(kernels_->wire().row_bytes);
-  for (int r = 0; r < R_; ++r)
-    if (r != rank_) st->dispatch_bytes_remote += (rank_row_offset_[r + 1] - rank_row_offset_[r]) * rb;
+  for (int r = 0; r < R_; ++r) {
+    if (r == rank_) continue;
+    const int64_t bytes = (rank_row_offset_[r + 1] - rank_row_offset_[r]) * rb;
+    st->dispatch_bytes_remote += bytes;
+    if (r / rpn_ != rank_ / rpn_) st->dispatch_bytes_cross_node += bytes;
+  }
 }
 
 void MoePipeline::dispatch(LayerStats* st) {
@@ -185,8 +190,11 @@ void MoePipeline::expert(int layer, LayerStats* st) {
 }
 
 void MoePipeline::combine(LayerStats* st) {
-  for (int r = 0; r < R_; ++r)
-    if (r != rank_) st->combine_bytes_remote += xp_.back_send_bytes[r];
+  for (int r = 0; r < R_; ++r) {
+    if (r == rank_) continue;
+    st->combine_bytes_remote += xp_.back_send_bytes[r];
+    if (r / rpn_ != rank_ / rpn_) st->combine_bytes_cross_node += xp_.back_send_bytes[r];
+  }
   // This rank's own rows are summed where its experts wrote them: no copy
   // through the exchange (the --baseline all-to-allv still moves them).
   const int64_t own_send = xp_.back_send_bytes[rank_], own_recv = xp_.back_recv_bytes[rank_];

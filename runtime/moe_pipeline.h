@@ -74,6 +74,7 @@ class MoePipeline final : public LayerRunner {
   std::shared_ptr<const Workload> workload_;
   std::vector<Fault> faults_;
   int R_, rank_, T_, K_, P_, H_, E_, S_;
+  int rpn_;  // ranks per node (--gpus-per-node): node of rank r = r / rpn_
   std::vector<Placement> placement_;
   std::unique_ptr<KernelBackend> kernels_;
   std::unique_ptr<ExpertStore> store_, spare_;

@@ -133,7 +133,7 @@ void apply_process_faults(const std::vector<Fault>& faults, int rank, int step) 
 
 // Stats one rank contributes for one step (allgathered): see fields below.
 enum StatField : int { kStepNs, kPhase0, kBaselineNs = kPhase0 + kNumPhases, kWaitNs,
-                       kDispatchBytes, kCombineBytes, kMismatch, kOutputHash, kPlacementHash, kLoad0 };
+                       kDispatchBytes, kCombineBytes, kDispatchCross, kCombineCross, kHiddenNs, kMismatch, kOutputHash, kPlacementHash, kLoad0 };
 
 int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
   const int R = comm.size(), me = comm.rank(), L = cfg.layers;
@@ -172,12 +172,21 @@ int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
     for (int l = 0; l < L; ++l) {
       const int64_t t0 = now_ns();
       runner.run_layer(step, l, &ls[l]);
-      mine[kStepNs] += now_ns() - t0 - ls[l].baseline_ns;
-      for (int p = 0; p < kNumPhases; ++p) mine[kPhase0 + p] += ls[l].phase_ns[p];
+      const int64_t layer_ns = now_ns() - t0 - ls[l].baseline_ns;
+      mine[kStepNs] += layer_ns;
+      // What overlap hid on this rank: its phases (and --phase-barrier waits,
+      // which the phases exclude) summed, less the layer's time.
+      mine[kHiddenNs] += ls[l].wait_ns - layer_ns;
+      for (int p = 0; p < kNumPhases; ++p) {
+        mine[kPhase0 + p] += ls[l].phase_ns[p];
+        mine[kHiddenNs] += ls[l].phase_ns[p];
+      }
       mine[kBaselineNs] += ls[l].baseline_ns;
       mine[kWaitNs] += ls[l].wait_ns;
       mine[kDispatchBytes] += ls[l].dispatch_bytes_remote;
       mine[kCombineBytes] += ls[l].combine_bytes_remote;
+      mine[kDispatchCross] += ls[l].dispatch_bytes_cross_node;
+      mine[kCombineCross] += ls[l].combine_bytes_cross_node;
       mine[kMismatch] += ls[l].expected_load >= 0 && ls[l].expected_load != ls[l].load_pairs;
       mine[kLoad0 + l] = ls[l].load_pairs;
       grown_bytes += ls[l].grown_bytes;
@@ -238,6 +247,9 @@ int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
       r.wait_us = std::max(r.wait_us, s[kWaitNs] / 1e3);
       r.dispatch_bytes += s[kDispatchBytes];
       r.combine_bytes += s[kCombineBytes];
+      r.dispatch_bytes_cross_node += s[kDispatchCross];
+      r.combine_bytes_cross_node += s[kCombineCross];
+      r.overlap_hidden_us += s[kHiddenNs] / 1e3 / R;
       r.load_mismatches += s[kMismatch];
     }
     for (int l = 0; l < L; ++l) {
