@@ -56,6 +56,13 @@ class Communicator {
   void set_timeout_s(double s) { timeout_s_ = s; }
   double timeout_s() const { return timeout_s_; }
 
+  // --transport: how alltoallv_bytes / alltoallv_rows move the rows between
+  // ranks of one node (ranks_per_node consecutive ranks of one shared-memory
+  // domain): "mpi" (the backend's own messages) or "shm" (MPI-3 shared memory,
+  // comm/shm_transport.h; the MPI backend only). Collective; call it before
+  // the first exchange. Returns false for a transport this backend lacks.
+  virtual bool set_transport(const std::string& name, int /*ranks_per_node*/) { return name == "mpi"; }
+
   // recv[r] = what rank r put in its send[this rank]; R values each side.
   virtual void alltoall_int64(const int64_t* send, int64_t* recv) = 0;
 
@@ -71,6 +78,29 @@ class Communicator {
   virtual void alltoallv_rows(const RowGather& send, const int64_t* send_rows,
                               const int64_t* send_row_offset, void* recv,
                               const int64_t* recv_bytes, const int64_t* recv_offset) = 0;
+
+  // Nonblocking alltoallv_bytes / alltoallv_rows (two-batch overlap): start_*
+  // posts the exchange and returns its id at once; progress() advances every
+  // posted exchange and returns whether `id` has completed (the caller calls it
+  // between pieces of compute: MPI progresses only inside its calls);
+  // wait_exchange() blocks until `id` completes, with the timeout of every
+  // wait. Every rank starts and waits for its exchanges in the same order; at
+  // most kMaxPendingExchanges are in flight. The buffers must stay untouched
+  // until the wait. These defaults (the NCCL backend, which orders on its
+  // stream anyway) run the exchange inside start.
+  static constexpr int kMaxPendingExchanges = 2;
+  virtual int start_alltoallv_bytes(const void* send, const int64_t* send_bytes, const int64_t* send_offset,
+                                    void* recv, const int64_t* recv_bytes, const int64_t* recv_offset) {
+    alltoallv_bytes(send, send_bytes, send_offset, recv, recv_bytes, recv_offset);
+    return 0;
+  }
+  virtual int start_alltoallv_rows(const RowGather& send, const int64_t* send_rows, const int64_t* send_row_offset,
+                                   void* recv, const int64_t* recv_bytes, const int64_t* recv_offset) {
+    alltoallv_rows(send, send_rows, send_row_offset, recv, recv_bytes, recv_offset);
+    return 0;
+  }
+  virtual bool progress(int /*id*/) { return true; }
+  virtual void wait_exchange(int /*id*/) {}
 
   // The library's own all-to-allv of the same matrix: the --baseline reference.
   virtual void raw_alltoallv_bytes(const void* send, const int64_t* send_bytes,

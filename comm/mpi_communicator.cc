@@ -3,7 +3,8 @@
 // peers that never answered; small collectives use the nonblocking MPI_I*
 // forms; the --baseline all-to-allv is MPI_Alltoallv itself. Every wait is
 // also armed on the rank's watchdog (comm/watchdog.h): the backstop when a
-// wait cannot poll, and the text the SIGTERM report prints.
+// wait cannot poll, and the text the SIGTERM report prints. With --transport shm,
+// the node peers' rows of the blocking all-to-allvs go through comm/shm_transport.h.
 #include <mpi.h>
 #include <sched.h>
 
@@ -13,17 +14,21 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "comm/communicator.h"
+#include "comm/shm_transport.h"
 #include "comm/watchdog.h"
 #include "common/check.h"
 
 namespace wideep {
 namespace {
 
-enum : int { kTagCounts = 11, kTagPayload = 12, kTagRollCall = 13, kTagExchangeBase = 1000 };
+// kTagPending + id: the nonblocking exchanges of two-batch overlap, apart from
+// any blocking payload exchange that runs while they are in flight.
+enum : int { kTagCounts = 11, kTagPayload = 12, kTagRollCall = 13, kTagPending = 14, kTagExchangeBase = 1000 };
 
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -54,6 +59,15 @@ class MpiCommunicator final : public Communicator {
   int size() const override { return size_; }
   const char* backend_name() const override { return "mpi"; }
 
+  // "shm": the blocking all-to-allvs move node peers' rows through shared
+  // memory; the overlapped ones (start_*) stay on MPI messages, alike on every rank.
+  bool set_transport(const std::string& name, int ranks_per_node) override {
+    if (name == "mpi") shm_.reset();
+    else if (name == "shm") shm_ = std::make_unique<ShmTransport>(*this, ranks_per_node);
+    else return false;
+    return true;
+  }
+
   void alltoall_int64(const int64_t* send, int64_t* recv) override {
     begin();
     for (int p = 0; p < size_; ++p) {
@@ -71,17 +85,72 @@ class MpiCommunicator final : public Communicator {
   void alltoallv_bytes(const void* send, const int64_t* send_bytes, const int64_t* send_offset,
                        void* recv, const int64_t* recv_bytes, const int64_t* recv_offset) override {
     begin();
+    post_alltoallv_bytes(send, send_bytes, send_offset, recv, recv_bytes, recv_offset, kTagPayload, shm_.get());
+    if (shm_) shm_->alltoallv_bytes(send, send_bytes, send_offset, recv, recv_bytes, recv_offset);
+    wait_all("all-to-allv");
+  }
+
+  int start_alltoallv_bytes(const void* send, const int64_t* send_bytes, const int64_t* send_offset, void* recv,
+                            const int64_t* recv_bytes, const int64_t* recv_offset) override {
+    const int id = claim_pending();
+    begin();
+    post_alltoallv_bytes(send, send_bytes, send_offset, recv, recv_bytes, recv_offset, kTagPending + id, shm_.get());
+    park(id);
+    if (shm_)  // the node peers' rows move at the wait (in the same order on every rank)
+      pending_[id].shm_part = [=] { shm_->alltoallv_bytes(send, send_bytes, send_offset, recv, recv_bytes, recv_offset); };
+    return id;
+  }
+  int start_alltoallv_rows(const RowGather& send, const int64_t* send_rows, const int64_t* send_row_offset,
+                           void* recv, const int64_t* recv_bytes, const int64_t* recv_offset) override {
+    const int id = claim_pending();
+    begin();
+    post_alltoallv_rows(send, send_rows, send_row_offset, recv, recv_bytes, recv_offset, kTagPending + id, shm_.get());
+    park(id);
+    if (shm_) {  // the segment sizes may live in the caller's frame: kept here until the wait
+      Pending& x = pending_[id];
+      x.seg_bytes.assign(send.seg_bytes, send.seg_bytes + send.segments_per_row);
+      RowGather rows = send;
+      rows.seg_bytes = x.seg_bytes.data();
+      x.shm_part = [=] { shm_->alltoallv_rows(rows, send_rows, send_row_offset, recv, recv_bytes, recv_offset); };
+    }
+    return id;
+  }
+  bool progress(int id) override {
+    Pending& x = pending(id);
+    if (!x.done && !x.shm_part) {
+      int done = 0;
+      WIDEEP_MPI_CHECK(MPI_Testall(static_cast<int>(x.reqs.size()), x.reqs.data(), &done, MPI_STATUSES_IGNORE));
+      x.done = done != 0;
+    }
+    return x.done;
+  }
+  void wait_exchange(int id) override {
+    Pending& x = pending(id);
+    if (x.shm_part) {
+      std::function<void()> shm_part = std::move(x.shm_part);
+      x.shm_part = nullptr;
+      shm_part();
+    }
+    reqs_.swap(x.reqs);
+    peers_.swap(x.peers);
+    x.active = false;
+    wait_all("all-to-allv (overlapped)");
+  }
+
+  // `shm`: the node peers' rows are its (not posted here).
+  void post_alltoallv_bytes(const void* send, const int64_t* send_bytes, const int64_t* send_offset, void* recv,
+                            const int64_t* recv_bytes, const int64_t* recv_offset, int tag,
+                            const ShmTransport* shm = nullptr) {
     auto* in = static_cast<unsigned char*>(recv);
     auto* out = static_cast<const unsigned char*>(send);
-    post_payload_recvs(in, recv_bytes, recv_offset);
+    post_payload_recvs(in, recv_bytes, recv_offset, tag, shm);
     for (int i = 1; i < size_; ++i) {
       const int p = (rank_ + i) % size_;
-      if (send_bytes[p] > 0) post_send(out + send_offset[p], send_bytes[p], p, kTagPayload);
+      if (send_bytes[p] > 0 && !(shm && shm->on_node(p))) post_send(out + send_offset[p], send_bytes[p], p, tag);
     }
     WIDEEP_ASSERT(send_bytes[rank_] == recv_bytes[rank_], "self send and receive sizes differ");
     if (send_bytes[rank_] > 0)
       std::memcpy(in + recv_offset[rank_], out + send_offset[rank_], send_bytes[rank_]);
-    wait_all("all-to-allv");
   }
 
   // Each peer's rows go as one message of a derived datatype over their
@@ -90,13 +159,21 @@ class MpiCommunicator final : public Communicator {
   void alltoallv_rows(const RowGather& send, const int64_t* send_rows, const int64_t* send_row_offset,
                       void* recv, const int64_t* recv_bytes, const int64_t* recv_offset) override {
     begin();
+    post_alltoallv_rows(send, send_rows, send_row_offset, recv, recv_bytes, recv_offset, kTagPayload, shm_.get());
+    if (shm_) shm_->alltoallv_rows(send, send_rows, send_row_offset, recv, recv_bytes, recv_offset);
+    wait_all("all-to-allv");
+  }
+
+  void post_alltoallv_rows(const RowGather& send, const int64_t* send_rows, const int64_t* send_row_offset,
+                           void* recv, const int64_t* recv_bytes, const int64_t* recv_offset, int tag,
+                           const ShmTransport* shm = nullptr) {
     auto* in = static_cast<unsigned char*>(recv);
     const int nseg = send.segments_per_row;
     const int64_t row_bytes = send.row_bytes();
-    post_payload_recvs(in, recv_bytes, recv_offset);
+    post_payload_recvs(in, recv_bytes, recv_offset, tag, shm);
     for (int i = 1; i < size_; ++i) {
       const int p = (rank_ + i) % size_;
-      if (send_rows[p] > 0) post_send_rows(send, send_row_offset[p], send_rows[p], p, kTagPayload);
+      if (send_rows[p] > 0 && !(shm && shm->on_node(p))) post_send_rows(send, send_row_offset[p], send_rows[p], p, tag);
     }
     WIDEEP_ASSERT(send_rows[rank_] * row_bytes == recv_bytes[rank_], "self send and receive sizes differ");
     unsigned char* self = in + recv_offset[rank_];
@@ -105,7 +182,6 @@ class MpiCommunicator final : public Communicator {
         std::memcpy(self, send.seg[row * nseg + j], static_cast<size_t>(send.seg_bytes[j]));
         self += send.seg_bytes[j];
       }
-    wait_all("all-to-allv");
   }
 
   void raw_alltoallv_bytes(const void* send, const int64_t* send_bytes, const int64_t* send_offset,
@@ -252,10 +328,11 @@ class MpiCommunicator final : public Communicator {
   }
   // The payload receives of an all-to-allv, peers in ring order from this rank
   // so that not every rank hits rank 0 first; the self part is the caller's.
-  void post_payload_recvs(unsigned char* in, const int64_t* recv_bytes, const int64_t* recv_offset) {
+  void post_payload_recvs(unsigned char* in, const int64_t* recv_bytes, const int64_t* recv_offset, int tag,
+                          const ShmTransport* shm = nullptr) {
     for (int i = 1; i < size_; ++i) {
       const int p = (rank_ + size_ - i) % size_;
-      if (recv_bytes[p] > 0) post_recv(in + recv_offset[p], recv_bytes[p], p, kTagPayload);
+      if (recv_bytes[p] > 0 && !(shm && shm->on_node(p))) post_recv(in + recv_offset[p], recv_bytes[p], p, tag);
     }
   }
   void post_send_rows(const RowGather& send, int64_t first_row, int64_t rows, int peer, int tag) {
@@ -388,6 +465,34 @@ class MpiCommunicator final : public Communicator {
     return silent.empty() ? "every rank answered a roll call" : "no answer to a roll call from rank " + silent;
   }
 
+  // A nonblocking exchange in flight: its requests wait here between start and wait.
+  struct Pending {
+    std::vector<MPI_Request> reqs;
+    std::vector<int> peers;
+    bool active = false, done = false;
+    std::function<void()> shm_part;  // --transport shm: the node peers' rows, moved at the wait
+    std::vector<int64_t> seg_bytes;  // shm_part's RowGather::seg_bytes
+  };
+  int claim_pending() {
+    for (int id = 0; id < kMaxPendingExchanges; ++id)
+      if (!pending_[id].active) return id;
+    WIDEEP_ASSERT(false, "more than " + std::to_string(kMaxPendingExchanges) + " overlapped exchanges in flight");
+    return -1;
+  }
+  Pending& pending(int id) {
+    WIDEEP_ASSERT(id >= 0 && id < kMaxPendingExchanges && pending_[id].active, "no overlapped exchange " +
+                                                                                    std::to_string(id) + " in flight");
+    return pending_[id];
+  }
+  void park(int id) {
+    Pending& x = pending_[id];
+    x.reqs.swap(reqs_);
+    x.peers.swap(peers_);
+    x.active = true;
+    x.done = false;
+  }
+
+  Pending pending_[kMaxPendingExchanges];
   int rank_ = 0, size_ = 1;
   std::vector<MPI_Request> reqs_;
   std::vector<int> peers_;
@@ -395,6 +500,7 @@ class MpiCommunicator final : public Communicator {
   std::vector<int> block_len_;         // alltoallv_rows: one datatype's blocks
   std::vector<MPI_Aint> block_addr_;
   MPI_Comm background_comm_ = MPI_COMM_NULL;
+  std::unique_ptr<ShmTransport> shm_;  // --transport shm; null for mpi
   std::vector<MPI_Request> bg_reqs_;  // the background exchange in flight
   std::vector<int> bg_peers_;
   double bg_start_s_ = 0;

@@ -9,6 +9,7 @@
 #include "kernels/dispatch_layout.h"
 #include "kernels/expert_cpu.h"
 #include "kernels/gemm_problems.h"
+#include "kernels/row_bodies.h"
 
 namespace wideep {
 
@@ -23,6 +24,8 @@ KernelShape step_shape(const StepSetup& s) {
   k.ffn = s.ffn;
   k.slots = s.experts + s.shared;
   k.dtype = s.dtype;
+  k.dispatch_dtype = s.dispatch.value_or(s.dtype);
+  k.combine_dtype = s.combine.value_or(s.dtype);
   k.seed = s.seed;
   k.timeout_s = 30;
   k.recv_rows_capacity = 1;  // grows in the step, as a run's would
@@ -91,9 +94,18 @@ std::vector<float> run_one_rank_step(const StepSetup& s, KernelBackend& kb, Expe
   return std::vector<float>(out, out + static_cast<size_t>(T) * s.hidden);
 }
 
-std::vector<double> reference_step(const StepSetup& s) {
+std::vector<double> reference_step(const StepSetup& s, bool wire_input) {
   const int T = s.tokens, H = s.hidden, F = s.ffn;
   std::vector<double> ref(static_cast<size_t>(T) * H, 0.0);
+  std::vector<float> x(static_cast<size_t>(T) * H);
+  for (int t = 0; t < T; ++t)
+    for (int c = 0; c < H; ++c) x[static_cast<size_t>(t) * H + c] = token_activation(s.seed, s.step, s.layer, t, c);
+  if (wire_input) {
+    const WireRow wr = wire_row(H, s.topk + s.shared, s.dispatch.value_or(s.dtype));
+    std::vector<unsigned char> scratch(wr.slot_offset);
+    for (int t = 0; t < T; ++t)
+      wire_roundtrip(&x[static_cast<size_t>(t) * H], H, s.dtype, wr, scratch.data(), &x[static_cast<size_t>(t) * H]);
+  }
   std::vector<float> w1(static_cast<size_t>(H) * F), w2(w1.size());
   std::vector<double> h(F);
   auto apply = [&](int expert) {
@@ -110,7 +122,7 @@ std::vector<double> reference_step(const StepSetup& s) {
       for (int f = 0; f < F; ++f) {
         double acc = 0;
         for (int c = 0; c < H; ++c)
-          acc += static_cast<double>(token_activation(s.seed, s.step, s.layer, t, c)) * w1[static_cast<size_t>(c) * F + f];
+          acc += static_cast<double>(x[static_cast<size_t>(t) * H + c]) * w1[static_cast<size_t>(c) * F + f];
         h[f] = acc / (1.0 + std::exp(-acc));
       }
       for (int c = 0; c < H; ++c) {

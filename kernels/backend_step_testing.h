@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include "kernels/expert_store.h"
@@ -19,7 +20,8 @@ namespace wideep {
 
 struct StepSetup {
   int tokens = 24, topk = 3, experts = 8, shared = 1, hidden = 40, ffn = 24;
-  DType dtype = DType::kF32;
+  DType dtype = DType::kF32;            // compute
+  std::optional<DType> dispatch, combine;  // wire dtypes; unset: dtype
   uint64_t seed = 5;
   int step = 2, layer = 1;
 };
@@ -39,7 +41,10 @@ std::vector<float> run_one_rank_step(const StepSetup& s, KernelBackend& k, Exper
                                      int64_t* pairs, int corrupt_row = -1, int32_t* bad_row = nullptr,
                                      FfnProblems* problems_out = nullptr);
 
-// The exact output of the setup in fp64 from fp32 weights and activations.
-std::vector<double> reference_step(const StepSetup& s);
+// The exact output of the setup in fp64 from fp32 weights and activations;
+// with wire_input, the activations as the experts receive them (rounded to
+// the compute dtype, through the dispatch dtype: kernels/row_bodies.h
+// wire_roundtrip), so that only the arithmetic after dispatch differs.
+std::vector<double> reference_step(const StepSetup& s, bool wire_input = false);
 
 }  // namespace wideep

@@ -2,7 +2,10 @@
 // device memory and every phase launched on the communicator's one stream, so
 // that kernels and NCCL calls are ordered without events. Host round trips
 // per layer: the layout's offsets, the pairs per slot, the phase clock; host
-// arrays go up through pinned staging.
+// arrays go up through pinned staging. Activations and grouped buffers are in
+// the compute dtype; where the dispatch dtype differs, the tokens' wire form
+// (fp8: quantized with per-128-channel scales) is made once per layer at
+// route, and the rows are packed from it.
 #include "kernels/cuda_kernels.h"
 
 #include "common/check.h"
@@ -24,7 +27,9 @@ namespace {
 
 class CudaKernels final : public KernelBackend {
  public:
-  CudaKernels(const KernelShape& s, void* stream);
+  // own_stream: kernels on a stream of their own, ordered with the
+  // communicator's `stream` by before/after_exchange (two-batch overlap).
+  CudaKernels(const KernelShape& s, void* stream, bool own_stream);
 
   const char* name() const override { return "cuda"; }
   bool device_memory() const override { return true; }
@@ -61,6 +66,12 @@ class CudaKernels final : public KernelBackend {
   const float* input_host() override;
   const float* output_host() override;
 
+  void before_exchange() override {
+    if (stream_ != comm_stream_) order_.after(comm_stream_, stream_);
+  }
+  void after_exchange() override {
+    if (stream_ != comm_stream_) order_.after(stream_, comm_stream_);
+  }
   void mark(int boundary) override { timer_.record(boundary, stream_); }
   void finish(const char* what) override { dev::stream_wait(stream_, shape_.timeout_s, what); }
   int64_t elapsed_ns(int from, int to) override { return timer_.elapsed_ns(from, to); }
@@ -68,8 +79,14 @@ class CudaKernels final : public KernelBackend {
  private:
   void wait(const char* what) { dev::stream_wait(stream_, shape_.timeout_s, what); }
 
+  dev::StreamHandle own_;  // borrowed (the communicator's) unless own_stream
   void* stream_;
-  size_t x_value_bytes_ = 0, return_row_ = 0;
+  void* comm_stream_;
+  dev::StreamOrder order_;
+  // token_bytes_: a send row's bytes taken from its token (x_value_bytes_, or
+  // the token part wire_.slot_offset where the dispatch dtype is converted).
+  size_t x_value_bytes_ = 0, token_bytes_ = 0, return_row_ = 0;
+  bool convert_ = false;
   int64_t max_send_ = 0, recv_capacity_ = 0, pairs_capacity_ = 0;
   dev::EventTimer timer_;
   dev::ExpertGemm gemm_;
@@ -83,16 +100,23 @@ class CudaKernels final : public KernelBackend {
   float* pin_weight_ = nullptr;
   unsigned char* pin_row_ = nullptr;
   // Device buffers (layouts: kernels/layout_kernels.cu, kernels/expert_kernels.cu).
-  dev::DeviceBuffer x_, out_, dest_, slot_, weight_, rank_rows_, rank_off_, row_token_, row_rank_, token_row_,
+  dev::DeviceBuffer x_, xw_, out_, dest_, slot_, weight_, rank_rows_, rank_off_, row_token_, row_rank_, token_row_,
       token_rows_, send_, slot_misc_, recv_, pair_pos_, xg_, hg_, yg_, expert_rows_, returned_;
 };
 
-CudaKernels::CudaKernels(const KernelShape& s, void* stream)
-    : stream_(stream), timer_(16), gemm_(s.slots, 2, stream) {
+CudaKernels::CudaKernels(const KernelShape& s, void* stream, bool own_stream)
+    : own_(own_stream ? dev::StreamHandle() : dev::StreamHandle(stream)),
+      stream_(own_.get()),
+      comm_stream_(stream),
+      timer_(16),
+      gemm_(s.slots, 2, own_.get()) {
   shape_ = s;
-  wire_ = wire_row(s.hidden, s.pairs, s.dtype);
+  WIDEEP_ASSERT(s.dtype != DType::kFP8 && s.combine_dtype != DType::kFP8, "fp8 is a dispatch wire dtype only");
+  wire_ = wire_row(s.hidden, s.pairs, s.dispatch_dtype);
   x_value_bytes_ = static_cast<size_t>(s.hidden) * dtype_bytes(s.dtype);
-  return_row_ = return_row_bytes(s.hidden, s.dtype);
+  convert_ = s.dispatch_dtype != s.dtype;
+  token_bytes_ = convert_ ? wire_.slot_offset : x_value_bytes_;
+  return_row_ = return_row_bytes();
   max_send_ = static_cast<int64_t>(s.tokens) * std::min(s.ranks, s.pairs);
   const size_t T = s.tokens, H = s.hidden, P = s.pairs, R = s.ranks, S = s.slots, i4 = sizeof(int32_t);
   const size_t TP = T * P;
@@ -107,6 +131,7 @@ CudaKernels::CudaKernels(const KernelShape& s, void* stream)
   pin_weight_ = reinterpret_cast<float*>(pin_slot_ + TP);
   pin_row_ = reinterpret_cast<unsigned char*>(pin_weight_ + TP);
   x_.allocate(T * x_value_bytes_);
+  if (convert_) xw_.allocate(T * token_bytes_);
   out_.allocate(T * H * sizeof(float));
   dest_.allocate(TP * i4);
   slot_.allocate(TP * i4);
@@ -149,7 +174,7 @@ void CudaKernels::allocated_bytes(int64_t* host, int64_t* device) const {
   *host = static_cast<int64_t>((x_host_.capacity() + out_host_.capacity()) * sizeof(float) + pinned_.bytes() +
                                6 * sizeof(void*) * static_cast<size_t>(shape_.slots));
   int64_t d = 6 * sizeof(void*) * static_cast<int64_t>(shape_.slots);  // GEMM pointer arrays
-  for (const dev::DeviceBuffer* b : {&x_, &out_, &dest_, &slot_, &weight_, &rank_rows_, &rank_off_, &row_token_,
+  for (const dev::DeviceBuffer* b : {&x_, &xw_, &out_, &dest_, &slot_, &weight_, &rank_rows_, &rank_off_, &row_token_,
                                      &row_rank_, &token_row_, &token_rows_, &send_, &slot_misc_, &recv_, &pair_pos_,
                                      &xg_, &hg_, &yg_, &expert_rows_, &returned_})
     d += static_cast<int64_t>(b->bytes());
@@ -159,6 +184,7 @@ void CudaKernels::allocated_bytes(int64_t* host, int64_t* device) const {
 void CudaKernels::activations(int step, int layer, int64_t first_token) {
   dev::launch_token_activations(x_.get(), shape_.tokens, shape_.hidden, shape_.dtype, shape_.seed, step, layer,
                                 first_token, stream_);
+  if (convert_) dev::launch_wire_tokens(x_.get(), shape_.tokens, shape_.hidden, shape_.dtype, wire_, xw_.get(), stream_);
   x_valid_ = out_valid_ = false;
 }
 
@@ -176,7 +202,7 @@ void CudaKernels::layout(const int32_t* pair_dest, const int32_t* pair_slot, con
   dev::launch_dispatch_layout(dest_.as<int32_t>(), T, P, R, rank_rows_.as<int32_t>(), rank_off_.as<int32_t>(),
                               row_token_.as<int32_t>(), row_rank_.as<int32_t>(), token_row_.as<int32_t>(),
                               token_rows_.as<int32_t>(), stream_);
-  dev::launch_pack_rows(x_.get(), shape_.hidden, P, R, shape_.dtype, rank_off_.as<int32_t>(),
+  dev::launch_pack_rows(convert_ ? xw_.get() : x_.get(), token_bytes_, P, R, wire_, rank_off_.as<int32_t>(),
                         row_token_.as<int32_t>(), row_rank_.as<int32_t>(), static_cast<int>(max_send_),
                         dest_.as<int32_t>(), slot_.as<int32_t>(), weight_.as<float>(), send_.get(), stream_);
   dev::copy_async(pin_offsets_, rank_off_.get(), sizeof(int32_t) * (R + 1), stream_);
@@ -199,7 +225,7 @@ void CudaKernels::count_slots(int rows, int32_t* slot_pairs, int32_t* bad_row) {
   const int S = shape_.slots;
   int32_t* count = slot_misc_.as<int32_t>();
   int32_t* first_bad = count + 3 * S + 1;
-  dev::launch_count_slots(recv_.get(), rows, shape_.hidden, shape_.pairs, shape_.dtype, S, count, first_bad,
+  dev::launch_count_slots(recv_.get(), rows, shape_.hidden, shape_.pairs, wire_.dtype, S, count, first_bad,
                           stream_);
   dev::copy_async(pin_counts_, count, sizeof(int32_t) * S, stream_);
   dev::copy_async(pin_counts_ + S, first_bad, sizeof(int32_t), stream_);
@@ -214,25 +240,26 @@ void CudaKernels::group_by_slot(int rows, const int32_t* slot_offset) {
   int32_t* cursor = offsets + S + 1;
   std::memcpy(pin_slot_off_, slot_offset, sizeof(int32_t) * (S + 1));
   dev::copy_async(offsets, pin_slot_off_, sizeof(int32_t) * (S + 1), stream_);
-  dev::launch_group_by_slot(recv_.get(), rows, shape_.hidden, shape_.pairs, shape_.dtype, S, offsets, cursor,
-                            pair_pos_.as<int32_t>(), xg_.get(), stream_);
+  dev::launch_group_by_slot(recv_.get(), rows, shape_.hidden, shape_.pairs, wire_.dtype, shape_.dtype, S, offsets,
+                            cursor, pair_pos_.as<int32_t>(), xg_.get(), stream_);
 }
 
 void CudaKernels::run_ffn(const FfnProblems& problems) {
   gemm_.run(problems.up, shape_.dtype, 0);
-  dev::launch_silu(hg_.get(), problems.total_pairs * shape_.ffn, shape_.dtype, stream_);
+  dev::launch_silu(static_cast<unsigned char*>(hg_.get()) + problems.first_pair * shape_.ffn * grouped_elem_bytes(),
+                   (problems.total_pairs - problems.first_pair) * shape_.ffn, shape_.dtype, stream_);
   gemm_.run(problems.down, shape_.dtype, 1);
 }
 
 void CudaKernels::partial_combine(int rows) {
-  dev::launch_combine_partial(recv_.get(), rows, shape_.hidden, shape_.pairs, shape_.dtype, pair_pos_.as<int32_t>(),
-                              yg_.get(), expert_rows_.get(), stream_);
+  dev::launch_combine_partial(recv_.get(), rows, shape_.hidden, shape_.pairs, wire_.dtype, shape_.dtype,
+                              shape_.combine_dtype, pair_pos_.as<int32_t>(), yg_.get(), expert_rows_.get(), stream_);
 }
 
 void CudaKernels::final_combine(int32_t own_first, int32_t own_end, int64_t own_expert_row) {
   dev::launch_final_combine(returned_.get(),
                             expert_rows_.as<unsigned char>() + return_row_ * static_cast<size_t>(own_expert_row),
-                            own_first, own_end, shape_.tokens, shape_.hidden, shape_.pairs, shape_.dtype,
+                            own_first, own_end, shape_.tokens, shape_.hidden, shape_.pairs, shape_.combine_dtype,
                             token_rows_.as<int32_t>(), out_.as<float>(), stream_);
 }
 
@@ -260,8 +287,8 @@ const float* CudaKernels::output_host() {
 
 }  // namespace
 
-std::unique_ptr<KernelBackend> make_cuda_kernels(const KernelShape& shape, void* stream) {
-  return std::make_unique<CudaKernels>(shape, stream);
+std::unique_ptr<KernelBackend> make_cuda_kernels(const KernelShape& shape, void* stream, bool own_stream) {
+  return std::make_unique<CudaKernels>(shape, stream, own_stream);
 }
 
 std::unique_ptr<ExpertStore> make_device_expert_store(int layers, int slots_per_rank, int shared, int hidden,
@@ -273,7 +300,7 @@ std::unique_ptr<ExpertStore> make_device_expert_store(int layers, int slots_per_
 
 #else  // no CUDA in this build
 
-std::unique_ptr<KernelBackend> make_cuda_kernels(const KernelShape&, void*) {
+std::unique_ptr<KernelBackend> make_cuda_kernels(const KernelShape&, void*, bool) {
   throw UsageError("--backend nccl: this build has no CUDA device path (configure with WIDEEP_CUDA=ON)");
 }
 

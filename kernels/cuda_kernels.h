@@ -12,7 +12,9 @@ namespace wideep {
 
 // The CUDA backend on `stream` (a cudaStream_t, the device communicator's):
 // the same phases as HostKernels, launched on the stream, GEMMs via cuBLAS.
-std::unique_ptr<KernelBackend> make_cuda_kernels(const KernelShape& shape, void* stream);
+// own_stream (two-batch overlap): the kernels run on a stream of their own,
+// ordered with `stream` (the communicator's) around each exchange.
+std::unique_ptr<KernelBackend> make_cuda_kernels(const KernelShape& shape, void* stream, bool own_stream = false);
 
 // Expert weights in device memory, generated and mirrored on `stream`.
 std::unique_ptr<ExpertStore> make_device_expert_store(int layers, int slots_per_rank, int shared, int hidden,

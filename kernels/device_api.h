@@ -5,9 +5,11 @@
 // is kernels/row_bodies.h, shared with the host backend.
 //
 // Shapes: T tokens of this rank, P pairs per token (K routed + shared), R
-// ranks, H hidden, F ffn, S local slots (routed + shared). Activation buffers
-// hold `dtype` elements (bf16 as raw 16-bit patterns); pair weights and every
-// accumulation are fp32. Wire rows: kernels/wire_row.h.
+// ranks, H hidden, F ffn, S local slots (routed + shared). Activation and
+// grouped buffers hold `compute` elements (fp32, or bf16 as raw 16-bit
+// patterns); dispatch rows carry x in their wire dtype (fp32, bf16, or fp8
+// e4m3 with per-128-channel scales), combine rows are in the combine dtype.
+// Pair weights and every accumulation are fp32. Wire rows: kernels/wire_row.h.
 #pragma once
 
 #include <cstddef>
@@ -34,36 +36,48 @@ void launch_token_activations(void* x, int T, int H, DType dtype, uint64_t seed,
 void launch_dispatch_layout(const int32_t* pair_dest_rank, int T, int P, int R, int32_t* rank_rows,
                             int32_t* rank_row_offset, int32_t* row_token, int32_t* row_rank, int32_t* token_row,
                             int32_t* token_rows, Stream stream);
-// Permute: one wire row per send row into send_buf. max_rows bounds the grid;
-// the real count is read from rank_row_offset[R].
-void launch_pack_rows(const void* x, int H, int P, int R, DType dtype, const int32_t* rank_row_offset,
-                      const int32_t* row_token, const int32_t* row_rank, int max_rows, const int32_t* pair_dest_rank,
-                      const int32_t* pair_local_slot, const float* pair_weight, void* send_buf, Stream stream);
+// The token parts of the dispatch rows (kernels/row_bodies.h write_token_part):
+// out [T x wr.slot_offset] = x [T x H] (compute) in wr's dtype, zero padding,
+// fp8 scales (amax per 128 channels / 448); bit-identical to the host's.
+void launch_wire_tokens(const void* x, int T, int H, DType compute, const WireRow& wr, void* out, Stream stream);
+// Permute: one wire row per send row into send_buf. tokens [T x token_bytes]:
+// each token's first token_bytes row bytes (x in the wire dtype unpadded, or
+// the whole token part of launch_wire_tokens); the rest of the row up to
+// wr.slot_offset is zeroed. max_rows bounds the grid; the real count is read
+// from rank_row_offset[R].
+void launch_pack_rows(const void* tokens, size_t token_bytes, int P, int R, const WireRow& wr,
+                      const int32_t* rank_row_offset, const int32_t* row_token, const int32_t* row_rank, int max_rows,
+                      const int32_t* pair_dest_rank, const int32_t* pair_local_slot, const float* pair_weight,
+                      void* send_buf, Stream stream);
 
 // ---- expert -------------------------------------------------------------
-// slot_count [S] (zeroed here) = pairs per local slot of `rows` received rows;
-// *first_bad (set to -1, all ones, here) = the smallest row naming a slot
-// outside [-1, S), or stays -1.
-void launch_count_slots(const void* recv_buf, int rows, int H, int P, DType dtype, int S, int32_t* slot_count,
+// slot_count [S] (zeroed here) = pairs per local slot of `rows` received rows
+// (of wire dtype `wire`); *first_bad (set to -1, all ones, here) = the
+// smallest row naming a slot outside [-1, S), or stays -1.
+void launch_count_slots(const void* recv_buf, int rows, int H, int P, DType wire, int S, int32_t* slot_count,
                         int32_t* first_bad, Stream stream);
-// Copies each pair's x into x_grouped [pairs x H] at its slot's block
-// (slot_offset [S+1], device); pair_pos [rows*P] = its index there or -1.
+// Copies each pair's x into x_grouped [pairs x H] (compute) at its slot's
+// block (slot_offset [S+1], device), converted from the wire dtype (fp8:
+// dequantized); pair_pos [rows*P] = its index there or -1.
 // cursor [S] is scratch. The order within a slot is arbitrary (atomics); every
 // output depends only on pair_pos, so results do not depend on it.
-void launch_group_by_slot(const void* recv_buf, int rows, int H, int P, DType dtype, int S,
+void launch_group_by_slot(const void* recv_buf, int rows, int H, int P, DType wire, DType compute, int S,
                           const int32_t* slot_offset, int32_t* cursor, int32_t* pair_pos, void* x_grouped,
                           Stream stream);
 // h [n] = SiLU(h) in place (fp32 math).
 void launch_silu(void* h, int64_t n, DType dtype, Stream stream);
-// Partial combine: out_rows [rows x return_row_bytes] = sum over the row's
-// pairs p (in p order) of w[p] * y[pair_pos[row*P+p]], fp32 accumulation.
-void launch_combine_partial(const void* recv_buf, int rows, int H, int P, DType dtype, const int32_t* pair_pos,
-                            const void* y_grouped, void* out_rows, Stream stream);
+// Partial combine: out_rows [rows x return_row_bytes(H, combine)] = sum over
+// the row's pairs p (in p order) of w[p] * y[pair_pos[row*P+p]] (y in
+// compute), fp32 accumulation, stored in `combine`; w from the received rows
+// (wire dtype `wire`).
+void launch_combine_partial(const void* recv_buf, int rows, int H, int P, DType wire, DType compute,
+                            DType combine, const int32_t* pair_pos, const void* y_grouped, void* out_rows,
+                            Stream stream);
 // Final combine: out [T x H] fp32 = sum in rank order of each token's returned
-// rows (token_rows [T*P]); rows own_first..own_end are read at own_rows
-// (this rank's expert rows), the others at returned_rows[row].
+// rows (token_rows [T*P], in `combine`); rows own_first..own_end are read at
+// own_rows (this rank's expert rows), the others at returned_rows[row].
 void launch_final_combine(const void* returned_rows, const void* own_rows, int32_t own_first, int32_t own_end,
-                          int T, int H, int P, DType dtype, const int32_t* token_rows, float* out, Stream stream);
+                          int T, int H, int P, DType combine, const int32_t* token_rows, float* out, Stream stream);
 
 // ---- weights ------------------------------------------------------------
 // w1 [H x F] then w2 [F x H] of one logical expert (det_values.h rule), fp32;

@@ -112,6 +112,21 @@ int current_device() {
 
 void set_device(int device) { WIDEEP_CUDA_CHECK(cudaSetDevice(device)); }
 
+StreamOrder::StreamOrder() {
+  cudaEvent_t ev;
+  WIDEEP_CUDA_CHECK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
+  ev_ = ev;
+}
+
+StreamOrder::~StreamOrder() {
+  if (ev_) cudaEventDestroy(static_cast<cudaEvent_t>(ev_));
+}
+
+void StreamOrder::after(void* waiter, void* waited) {
+  WIDEEP_CUDA_CHECK(cudaEventRecord(static_cast<cudaEvent_t>(ev_), cs(waited)));
+  WIDEEP_CUDA_CHECK(cudaStreamWaitEvent(cs(waiter), static_cast<cudaEvent_t>(ev_), 0));
+}
+
 EventTimer::EventTimer(int boundaries) : ev_(boundaries, nullptr) {
   for (void*& e : ev_) {
     cudaEvent_t ev;

@@ -69,6 +69,21 @@ class StreamHandle {
   bool owned_ = true;
 };
 
+// Orders two streams: after(waiter, waited) makes `waiter` wait for what was
+// enqueued on `waited` so far (one reusable event: cudaStreamWaitEvent takes
+// the event's state at the call).
+class StreamOrder {
+ public:
+  StreamOrder();
+  ~StreamOrder();
+  StreamOrder(const StreamOrder&) = delete;
+  StreamOrder& operator=(const StreamOrder&) = delete;
+  void after(void* waiter, void* waited);
+
+ private:
+  void* ev_ = nullptr;
+};
+
 // Async copies on a stream (cudaMemcpyDefault: any direction under UVA).
 void copy_async(void* dst, const void* src, size_t bytes, void* stream);
 void memset_async(void* dst, int value, size_t bytes, void* stream);

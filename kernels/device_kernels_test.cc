@@ -94,12 +94,43 @@ TEST(DeviceKernels, Bf16StepWithinTheStatedBound) {
 #endif
 }
 
+// Wire dtypes (issue 12): fp8 dispatch rows are quantized on the device with
+// the host's bodies, so with fp32 compute the step matches the host's as
+// closely as plain fp32 does; bf16 rows and bf16 combine rows likewise (a bf16
+// combine row may differ by one rounding where y differs in its last bits).
+TEST(DeviceKernels, WireDtypeStepsMatchHost) {
+  REQUIRE_GPU();
+#ifdef WIDEEP_HAVE_CUDA
+  struct Case { DType compute, dispatch, combine; double limit; };
+  for (const Case& c : {Case{DType::kF32, DType::kFP8, DType::kF32, 1e-5}, Case{DType::kF32, DType::kBF16, DType::kF32, 1e-5},
+                        Case{DType::kF32, DType::kFP8, DType::kBF16, 1.0 / 128},
+                        Case{DType::kBF16, DType::kFP8, DType::kBF16, 1.0 / 32},
+                        Case{DType::kBF16, DType::kF32, DType::kF32, 1.0 / 32}}) {
+    StepSetup s;
+    s.dtype = c.compute;
+    s.dispatch = c.dispatch;
+    s.combine = c.combine;
+    s.hidden = 256;
+    s.ffn = 128;
+    int64_t dp = 0, hp = 0;
+    EXPECT_LT(step_on_both(s, &dp, &hp), c.limit)
+        << dtype_name(c.compute) << " " << dtype_name(c.dispatch) << " " << dtype_name(c.combine);
+    EXPECT_EQ(dp, hp);
+  }
+#endif
+}
+
 TEST(DeviceKernels, LayoutAndPermuteMatchHostByteForByte) {
   REQUIRE_GPU();
 #ifdef WIDEEP_HAVE_CUDA
-  for (DType d : {DType::kF32, DType::kBF16}) {
+  // Every compute x dispatch dtype: the fp8 rows (codes and scales) bit for bit.
+  const DType pairs[][2] = {{DType::kF32, DType::kF32}, {DType::kBF16, DType::kBF16}, {DType::kF32, DType::kFP8},
+                            {DType::kBF16, DType::kFP8}, {DType::kF32, DType::kBF16}, {DType::kBF16, DType::kF32}};
+  for (const auto& dd : pairs) {
     StepSetup s;
-    s.dtype = d;
+    s.dtype = dd[0];
+    s.dispatch = dd[1];
+    s.hidden = 200;  // fp8: a partial last group
     s.tokens = 37;
     KernelShape sh = step_shape(s);
     sh.ranks = 5;  // layout over five destinations, from one rank
@@ -124,7 +155,8 @@ TEST(DeviceKernels, LayoutAndPermuteMatchHostByteForByte) {
     for (int r = 0; r < od[5]; ++r) {
       dk->read_send_row(r, a.data());
       hk.read_send_row(r, b.data());
-      ASSERT_EQ(0, std::memcmp(a.data(), b.data(), a.size())) << "row " << r;
+      ASSERT_EQ(0, std::memcmp(a.data(), b.data(), a.size()))
+          << "row " << r << ", " << dtype_name(dd[0]) << " -> " << dtype_name(dd[1]);
     }
   }
 #endif

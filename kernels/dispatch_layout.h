@@ -38,15 +38,17 @@ void build_layout(const int32_t* pair_dest_rank, DispatchLayout* out);
 // Pairs sent to each rank [R] (what the receiver will group by slot).
 void rank_pair_counts(const int32_t* pair_dest_rank, int T, int P, int R, int64_t* pairs);
 
-// The bytes of send row `row` after its x values (x_value_bytes = H * dtype
-// bytes): x padding, slot[P], w[P], tail padding (kernels/wire_row.h), into
-// `tail` (wr.row_bytes - x_value_bytes bytes).
+// The bytes of send row `row` after its first x_value_bytes bytes (H * dtype
+// bytes, or any length up to wr.slot_offset: the token part of
+// kernels/row_bodies.h write_token_part): the rest of x's padding, slot[P],
+// w[P], tail padding (kernels/wire_row.h), into `tail` (wr.row_bytes -
+// x_value_bytes bytes).
 void write_row_tail(const DispatchLayout& layout, const WireRow& wr, size_t x_value_bytes, int32_t row,
                     const int32_t* pair_dest_rank, const int32_t* pair_local_slot, const float* pair_weight,
                     unsigned char* tail);
 
 // Permute: one whole wire row per send row into send_buf; x [T x H] in the
-// wire dtype (x_value_bytes per token).
+// wire dtype (x_value_bytes per token, as write_row_tail's).
 void pack_rows(const DispatchLayout& layout, const WireRow& wr, const void* x, size_t x_value_bytes,
                const int32_t* pair_dest_rank, const int32_t* pair_local_slot, const float* pair_weight,
                unsigned char* send_buf);

@@ -26,7 +26,8 @@ struct GemmProblem {
 struct FfnProblems {
   std::vector<GemmProblem> up;    // h = x · W1, one per non-empty slot
   std::vector<GemmProblem> down;  // y = SiLU(h) · W2
-  int64_t total_pairs = 0;        // rows of h to which SiLU applies
+  int64_t total_pairs = 0;        // rows of h to which SiLU applies: [first_pair, total_pairs)
+  int64_t first_pair = 0;         // a piece of the list (two-batch overlap on the host) starts here
 };
 
 // Per-slot offsets on the host (both backends): slot_offset [S+1] = the

@@ -33,14 +33,18 @@ void round_to_dtype(float* v, size_t n, DType d) {
 
 HostKernels::HostKernels(const KernelShape& s) {
   shape_ = s;
-  wire_ = wire_row(s.hidden, s.pairs, s.dtype);
+  WIDEEP_ASSERT(s.dtype != DType::kFP8 && s.combine_dtype != DType::kFP8, "fp8 is a dispatch wire dtype only");
+  wire_ = wire_row(s.hidden, s.pairs, s.dispatch_dtype);
   x_value_bytes_ = static_cast<size_t>(s.hidden) * dtype_bytes(s.dtype);
-  tail_bytes_ = wire_.row_bytes - x_value_bytes_;
-  return_row_ = return_row_bytes(s.hidden, s.dtype);
+  convert_ = s.dispatch_dtype != s.dtype;
+  token_bytes_ = convert_ ? wire_.slot_offset : x_value_bytes_;
+  tail_bytes_ = wire_.row_bytes - token_bytes_;
+  return_row_ = return_row_bytes();
   layout_.init(s.ranks, s.tokens, s.pairs);
   const size_t T = s.tokens, H = s.hidden;
   const size_t max_send = static_cast<size_t>(s.tokens) * std::min(s.ranks, s.pairs);
   x_.assign(T * x_value_bytes_, 0);
+  if (convert_) xw_.assign(T * token_bytes_, 0);
   x_f32_.assign(T * H, 0.0f);
   out_.assign(T * H, 0.0f);
   tails_.assign(max_send * tail_bytes_, 0);
@@ -74,7 +78,7 @@ int64_t HostKernels::reserve_receive(int64_t rows, int64_t pairs) {
 }
 
 void HostKernels::allocated_bytes(int64_t* host, int64_t* device) const {
-  *host = bytes_of(x_) + bytes_of(x_f32_) + bytes_of(out_) + bytes_of(tails_) + bytes_of(segments_) +
+  *host = bytes_of(x_) + bytes_of(xw_) + bytes_of(x_f32_) + bytes_of(out_) + bytes_of(tails_) + bytes_of(segments_) +
           bytes_of(fault_row_) + bytes_of(packed_) + bytes_of(recv_) + bytes_of(pair_pos_) + bytes_of(cursor_) +
           bytes_of(xg_) + bytes_of(hg_) + bytes_of(yg_) + bytes_of(expert_rows_) + bytes_of(returned_) +
           bytes_of(layout_.rank_rows) + bytes_of(layout_.rank_row_offset) + bytes_of(layout_.row_token) +
@@ -96,6 +100,14 @@ void HostKernels::activations(int step, int layer, int64_t first_token) {
       for (int c = 0; c < H; ++c)
         x[static_cast<size_t>(t) * H + c] = activation_elem<uint16_t>(seed, step, layer, first_token + t, c);
   }
+  if (!convert_) return;
+  for (int t = 0; t < T; ++t) {
+    unsigned char* out = xw_.data() + token_bytes_ * t;
+    if (shape_.dtype == DType::kF32)
+      write_token_part(reinterpret_cast<const float*>(x_.data()) + static_cast<size_t>(t) * H, H, wire_, out);
+    else
+      write_token_part(reinterpret_cast<const uint16_t*>(x_.data()) + static_cast<size_t>(t) * H, H, wire_, out);
+  }
 }
 
 void HostKernels::layout(const int32_t* pair_dest, const int32_t* pair_slot, const float* pair_weight,
@@ -106,8 +118,9 @@ void HostKernels::layout(const int32_t* pair_dest, const int32_t* pair_slot, con
   build_layout(pair_dest, &layout_);
   for (int32_t row = 0; row < layout_.total_rows; ++row) {
     unsigned char* tail = tails_.data() + tail_bytes_ * row;
-    write_row_tail(layout_, wire_, x_value_bytes_, row, pair_dest, pair_slot, pair_weight, tail);
-    segments_[2 * static_cast<size_t>(row)] = x_.data() + x_value_bytes_ * layout_.row_token[row];
+    write_row_tail(layout_, wire_, token_bytes_, row, pair_dest, pair_slot, pair_weight, tail);
+    segments_[2 * static_cast<size_t>(row)] =
+        (convert_ ? xw_.data() : x_.data()) + token_bytes_ * layout_.row_token[row];
     segments_[2 * static_cast<size_t>(row) + 1] = tail;
   }
   std::copy(layout_.rank_row_offset.begin(), layout_.rank_row_offset.end(), rank_row_offset);
@@ -116,7 +129,7 @@ void HostKernels::layout(const int32_t* pair_dest, const int32_t* pair_slot, con
 SendRowsView HostKernels::send_rows() {
   SendRowsView v;
   v.segments = segments_.data();
-  v.segment_bytes[0] = static_cast<int64_t>(x_value_bytes_);
+  v.segment_bytes[0] = static_cast<int64_t>(token_bytes_);
   v.segment_bytes[1] = static_cast<int64_t>(tail_bytes_);
   return v;
 }
@@ -128,15 +141,15 @@ const void* HostKernels::packed_send_rows() {
 }
 
 void HostKernels::read_send_row(int32_t row, unsigned char* out) {
-  std::memcpy(out, segments_[2 * static_cast<size_t>(row)], x_value_bytes_);
-  std::memcpy(out + x_value_bytes_, segments_[2 * static_cast<size_t>(row) + 1], tail_bytes_);
+  std::memcpy(out, segments_[2 * static_cast<size_t>(row)], token_bytes_);
+  std::memcpy(out + token_bytes_, segments_[2 * static_cast<size_t>(row) + 1], tail_bytes_);
 }
 
 void HostKernels::write_send_row(int32_t row, const unsigned char* in) {
   // x goes from a private copy (the activations stay intact), the tail in place.
-  std::memcpy(fault_row_.data(), in, x_value_bytes_);
+  std::memcpy(fault_row_.data(), in, token_bytes_);
   segments_[2 * static_cast<size_t>(row)] = fault_row_.data();
-  std::memcpy(tails_.data() + tail_bytes_ * row, in + x_value_bytes_, tail_bytes_);
+  std::memcpy(tails_.data() + tail_bytes_ * row, in + token_bytes_, tail_bytes_);
 }
 
 void HostKernels::count_slots(int rows, int32_t* slot_pairs, int32_t* bad_row) {
@@ -167,25 +180,28 @@ void HostKernels::group_by_slot(int rows, const int32_t* slot_offset) {
       const int32_t i = s >= 0 && s < S ? cursor_[s]++ : -1;
       pair_pos_[static_cast<size_t>(r) * P + p] = i;
       if (i < 0) continue;
+      // The grouped buffers hold fp32 here; values are those of the compute
+      // dtype, as the device stores them (fp8 dequantized, then rounded).
       float* dst = &xg_[static_cast<size_t>(i) * H];
-      if (shape_.dtype == DType::kF32) {
+      if (wire_.dtype == DType::kF32 && shape_.dtype == DType::kF32) {
         std::memcpy(dst, row, sizeof(float) * H);
       } else {
-        const uint16_t* src = reinterpret_cast<const uint16_t*>(row);
-        for (int c = 0; c < H; ++c) dst[c] = elem_to_float(src[c]);
+        for (int c = 0; c < H; ++c) dst[c] = round_to(shape_.dtype, wire_x_value(row, wire_, c));
       }
     }
   }
 }
 
 void HostKernels::run_ffn(const FfnProblems& problems) {
-  const size_t hn = static_cast<size_t>(problems.total_pairs) * shape_.ffn;
+  const size_t F = shape_.ffn, H = shape_.hidden, first = static_cast<size_t>(problems.first_pair);
+  const size_t pairs = static_cast<size_t>(problems.total_pairs) - first, hn = pairs * F;
+  float* h = hg_.data() + first * F;
   run_problems_cblas(problems.up);
-  round_to_dtype(hg_.data(), hn, shape_.dtype);
-  for (size_t i = 0; i < hn; ++i) hg_[i] = silu_elem(hg_[i]);
-  round_to_dtype(hg_.data(), hn, shape_.dtype);
+  round_to_dtype(h, hn, shape_.dtype);
+  for (size_t i = 0; i < hn; ++i) h[i] = silu_elem(h[i]);
+  round_to_dtype(h, hn, shape_.dtype);
   run_problems_cblas(problems.down);
-  round_to_dtype(yg_.data(), static_cast<size_t>(problems.total_pairs) * shape_.hidden, shape_.dtype);
+  round_to_dtype(yg_.data() + first * H, pairs * H, shape_.dtype);
 }
 
 template <typename T>
@@ -200,7 +216,7 @@ void HostKernels::partial_combine_as(int rows) {
 }
 
 void HostKernels::partial_combine(int rows) {
-  if (shape_.dtype == DType::kF32) partial_combine_as<float>(rows);
+  if (shape_.combine_dtype == DType::kF32) partial_combine_as<float>(rows);
   else partial_combine_as<uint16_t>(rows);
 }
 
@@ -217,7 +233,7 @@ void HostKernels::final_combine_as(int32_t own_first, int32_t own_end, int64_t o
 }
 
 void HostKernels::final_combine(int32_t own_first, int32_t own_end, int64_t own_expert_row) {
-  if (shape_.dtype == DType::kF32) final_combine_as<float>(own_first, own_end, own_expert_row);
+  if (shape_.combine_dtype == DType::kF32) final_combine_as<float>(own_first, own_end, own_expert_row);
   else final_combine_as<uint16_t>(own_first, own_end, own_expert_row);
 }
 

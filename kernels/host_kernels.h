@@ -2,11 +2,14 @@
 // per-element work as loops over the bodies of kernels/row_bodies.h, GEMMs
 // through OpenBLAS (cblas_sgemm over the pipeline's problem list). It is the
 // reference of the CUDA backend and, with --dtype bf16, runs the device
-// configuration on the CPU: bf16 wire rows, and every value the device stores
-// in bf16 (h, SiLU(h), y, the combine rows) rounded to bf16 where the device
-// rounds it, while the GEMMs accumulate in fp32 as cuBLAS does.
-// Dispatch sends rows from where they lie (x from the activations, the rest
-// from a tail buffer), so nothing is packed on the host.
+// configuration on the CPU: every value the device stores in bf16 (x, h,
+// SiLU(h), y) rounded to bf16 where the device rounds it, while the GEMMs
+// accumulate in fp32 as cuBLAS does. Wire rows carry x in the dispatch dtype
+// (fp8: quantized with the device's bodies, bit-identical) and the combine
+// rows are in the combine dtype.
+// Dispatch sends rows from where they lie (the token part from the
+// activations, or from their wire form where the dispatch dtype differs from
+// the compute dtype; the rest from a tail buffer), so nothing is packed on the host.
 #pragma once
 
 #include <cstdint>
@@ -66,12 +69,17 @@ class HostKernels final : public KernelBackend {
   template <typename T>
   void final_combine_as(int32_t own_first, int32_t own_end, int64_t own_expert_row);
 
-  size_t x_value_bytes_ = 0, tail_bytes_ = 0, return_row_ = 0;
+  // x_value_bytes_: H values of the compute dtype; token_bytes_: a send row's
+  // first segment (x_value_bytes_ when the dispatch dtype is the compute
+  // dtype, else wire_.slot_offset: x in the wire dtype, padding, scales).
+  size_t x_value_bytes_ = 0, token_bytes_ = 0, tail_bytes_ = 0, return_row_ = 0;
+  bool convert_ = false;                 // dispatch dtype != compute dtype
   int64_t recv_capacity_ = 0, pairs_capacity_ = 0;
   const int32_t *pair_dest_ = nullptr, *pair_slot_ = nullptr;
   const float* pair_weight_ = nullptr;
   DispatchLayout layout_;
-  std::vector<unsigned char> x_;         // [T x H] wire dtype
+  std::vector<unsigned char> x_;         // [T x H] compute dtype
+  std::vector<unsigned char> xw_;        // [T x token_bytes] the token parts of the rows, where convert_
   std::vector<float> x_f32_, out_;       // [T x H] host views
   std::vector<unsigned char> tails_;     // [max send rows x tail bytes]
   std::vector<const void*> segments_;    // [max send rows x 2]

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "kernels/backend_step_testing.h"
+#include "kernels/det_values.h"
 #include "kernels/expert_cpu.h"
 #include "kernels/row_bodies.h"
 
@@ -81,6 +82,78 @@ TEST(HostKernels, Bf16StepWithinItsBoundAndNotExact) {
   // and the rounding must really happen (an fp32 path would be ~1e-7 off).
   EXPECT_LT(err, 1.0 / 32);
   EXPECT_GT(err, 1e-4);
+}
+
+// fp8 dispatch rows: the step equals the fp64 reference of the input the
+// experts receive (quantized per 128 channels), and the quantization is real:
+// against the unquantized input it is far off. Same for bf16 rows under fp32
+// compute. The dispatch rows are wire_row(H, P, dispatch dtype).
+TEST(HostKernels, WireDtypeStepMatchesReferenceOfTheWireInput) {
+  for (DType d : {DType::kFP8, DType::kBF16}) {
+    StepSetup s;
+    s.hidden = 256;
+    s.dispatch = d;
+    int64_t pairs = 0;
+    const std::vector<float> out = host_step(s, &pairs);
+    EXPECT_LT(max_rel_err(out, reference_step(s, /*wire_input=*/true)), 1e-5) << dtype_name(d);
+    EXPECT_GT(max_rel_err(out, reference_step(s, false)), d == DType::kFP8 ? 1e-3 : 1e-4) << dtype_name(d);
+    HostKernels k(step_shape(s));
+    EXPECT_EQ(k.wire().row_bytes, wire_row(256, s.topk + s.shared, d).row_bytes);
+    EXPECT_EQ(k.return_row_bytes(), 256u * 4);  // the combine dtype stays fp32
+  }
+}
+
+// The send rows' token part is write_token_part of the compute-dtype
+// activations (bit for bit; the device's kernel must give the same bytes),
+// for every compute x dispatch dtype.
+TEST(HostKernels, SendRowsCarryXInTheDispatchDtype) {
+  for (DType compute : {DType::kF32, DType::kBF16})
+    for (DType wire : {DType::kF32, DType::kBF16, DType::kFP8}) {
+      StepSetup s;
+      s.hidden = 200;  // a partial fp8 group
+      s.dtype = compute;
+      s.dispatch = wire;
+      HostKernels k(step_shape(s));
+      const int T = s.tokens, H = s.hidden, P = s.topk + s.shared;
+      std::vector<int32_t> dest(static_cast<size_t>(T) * P, 0), slot(dest.size(), 0), off(2);
+      std::vector<float> w(dest.size(), 0.5f);
+      k.activations(s.step, s.layer, 0);
+      k.layout(dest.data(), slot.data(), w.data(), off.data());
+      ASSERT_EQ(off[1], T);  // one rank: row t is token t
+      const WireRow wr = wire_row(H, P, wire);
+      std::vector<unsigned char> row(wr.row_bytes), want(wr.slot_offset);
+      std::vector<float> x(H);
+      for (int t = 0; t < T; ++t) {
+        for (int c = 0; c < H; ++c) x[c] = round_to(compute, token_activation(s.seed, s.step, s.layer, t, c));
+        write_token_part(x.data(), H, wr, want.data());
+        k.read_send_row(t, row.data());
+        ASSERT_EQ(0, std::memcmp(row.data(), want.data(), wr.slot_offset))
+            << dtype_name(compute) << " -> " << dtype_name(wire) << " token " << t;
+        EXPECT_EQ(reinterpret_cast<const int32_t*>(row.data() + wr.slot_offset)[0], 0);
+      }
+    }
+}
+
+// bf16 combine rows under fp32 compute: the rounding happens (the output is
+// not the fp32 one) and stays within 2^-8 of the pairs' magnitudes, the bound
+// the --check reference allows (runtime/reference.h).
+TEST(HostKernels, Bf16CombineRowsRoundOnceEach) {
+  StepSetup s;
+  s.combine = DType::kBF16;
+  int64_t pairs = 0;
+  const std::vector<float> out = host_step(s, &pairs);
+  StepSetup f = s;
+  f.combine = DType::kF32;
+  const std::vector<float> exact = host_step(f, &pairs);
+  double moved = 0, worst = 0;
+  for (size_t i = 0; i < out.size(); ++i) {
+    moved = std::max(moved, std::fabs(static_cast<double>(out[i]) - exact[i]));
+    worst = std::max(worst, std::fabs(static_cast<double>(out[i]) - exact[i]) / std::max(1e-30, std::fabs(static_cast<double>(exact[i]))));
+  }
+  EXPECT_GT(moved, 0.0);
+  EXPECT_LE(worst, std::ldexp(1.0, -8));  // one row per token here: the row is the output
+  HostKernels k(step_shape(s));
+  EXPECT_EQ(k.return_row_bytes(), return_row_bytes(s.hidden, DType::kBF16));
 }
 
 TEST(HostKernels, CountSlotsNamesTheFirstBadRow) {

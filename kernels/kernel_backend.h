@@ -25,7 +25,9 @@ struct KernelShape {
   int tokens = 0, topk = 0, pairs = 0;  // T, K, P (routed + shared)
   int hidden = 0, ffn = 0;
   int slots = 0;                         // local slots: routed + shared
-  DType dtype = DType::kF32;             // wire and compute dtype
+  DType dtype = DType::kF32;             // compute dtype (activations, grouped buffers): fp32 | bf16
+  DType dispatch_dtype = DType::kF32;    // x in the dispatch rows: fp32 | bf16 | fp8 (+ scales)
+  DType combine_dtype = DType::kF32;     // the combine rows: fp32 | bf16
   uint64_t seed = 0;
   double timeout_s = 60;
   int64_t recv_rows_capacity = 0;        // initial receive capacity (runtime/memory_plan.h)
@@ -48,7 +50,10 @@ class KernelBackend {
   virtual const char* name() const = 0;
   virtual bool device_memory() const = 0;
   const KernelShape& shape() const { return shape_; }
+  // The dispatch row (in shape().dispatch_dtype) and the combine row's bytes
+  // (in shape().combine_dtype).
   const WireRow& wire() const { return wire_; }
+  size_t return_row_bytes() const { return ::wideep::return_row_bytes(shape_.hidden, shape_.combine_dtype); }
 
   // Receive-side capacity: grows (never shrinks) to hold `rows` received rows
   // and `pairs` grouped pairs; returns the bytes it added (0: it fitted).
@@ -59,7 +64,8 @@ class KernelBackend {
   // Bytes this backend holds now: [0] host, [1] device.
   virtual void allocated_bytes(int64_t* host, int64_t* device) const = 0;
 
-  // route: x [T x H] (wire dtype) of global tokens first_token.. for (step, layer).
+  // route: x [T x H] (compute dtype) of global tokens first_token.. for
+  // (step, layer), and its dispatch form (wire dtype; fp8: quantized + scales).
   virtual void activations(int step, int layer, int64_t first_token) = 0;
 
   // layout: from the pair arrays [T*P] (host), the layout and the send rows.
@@ -80,7 +86,8 @@ class KernelBackend {
   // expert, first half. OUT (host, waits) slot_pairs [S] of the `rows`
   // received rows; *bad_row = the first row naming a slot outside [-1, S), or -1.
   virtual void count_slots(int rows, int32_t* slot_pairs, int32_t* bad_row) = 0;
-  // Copies each pair's x to its slot's block at slot_offset [S+1] (host).
+  // Copies each pair's x to its slot's block at slot_offset [S+1] (host),
+  // converted from the dispatch dtype to the compute dtype (fp8: dequantized).
   virtual void group_by_slot(int rows, const int32_t* slot_offset) = 0;
   // Grouped buffers [pairs x H], [pairs x F], [pairs x H] for the GEMM
   // problems, of grouped_elem_bytes() per element.
@@ -91,7 +98,7 @@ class KernelBackend {
   // h = x·W1, SiLU, y = h·W2 over the problem list.
   virtual void run_ffn(const FfnProblems& problems) = 0;
   // expert_rows [rows x return_row_bytes] = each received row's pairs' outputs
-  // weighted and summed in pair order.
+  // weighted and summed in pair order (fp32), stored in the combine dtype.
   virtual void partial_combine(int rows) = 0;
   virtual void* expert_rows() = 0;  // the combine's send buffer
 
@@ -105,6 +112,15 @@ class KernelBackend {
   // Host views (fp32) of the layer last run; waits.
   virtual const float* input_host() = 0;
   virtual const float* output_host() = 0;
+
+  // Two-batch overlap on the device: each micro-batch's backend runs on a
+  // stream of its own, the exchanges on the communicator's. before_exchange()
+  // makes the communicator's stream wait for what was enqueued here so far,
+  // after_exchange() makes this stream wait for what was enqueued on the
+  // communicator's (an exchange, EPLB's weight moves). One stream, or the
+  // host: nothing to order.
+  virtual void before_exchange() {}
+  virtual void after_exchange() {}
 
   // Phase clock: mark(i) at a phase boundary; elapsed_ns after finish().
   virtual void mark(int boundary) = 0;

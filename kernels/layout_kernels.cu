@@ -1,6 +1,7 @@
-// Route and layout kernels of the device path: token activations, the
-// per-destination layout (one row per (token, destination
-// rank), prefix sums over ranks) and the permute into wire rows.
+// Route and layout kernels of the device path: token activations and their
+// wire form (fp8: quantized per 128 channels), the per-destination layout (one
+// row per (token, destination rank), prefix sums over ranks) and the permute
+// into wire rows.
 //
 // Layout buffers (device, int32):
 //   rank_rows [R]          rows sent to each rank
@@ -21,6 +22,48 @@ namespace dev {
 namespace {
 
 constexpr int kLayoutThreads = 256;
+constexpr int kWireThreads = kFp8Group;  // one thread per channel of an fp8 group
+
+// One block per token (grid-stride): its token part of the dispatch row
+// (write_token_part of kernels/row_bodies.h, in parallel). fp8: each group's
+// amax by warp shuffles and one exchange through shared memory (a max of
+// magnitudes: the order does not matter), then every thread quantizes its channel.
+template <typename T>
+__global__ void wire_tokens_kernel(const T* x, int Tn, int H, WireRow wr, unsigned char* out) {
+  __shared__ float warp_amax[kWireThreads / 32];
+  const size_t x_values = static_cast<size_t>(H) * dtype_bytes(wr.dtype);
+  const int G = fp8_groups(H);
+  for (int t = blockIdx.x; t < Tn; t += gridDim.x) {
+    const T* xt = x + static_cast<size_t>(t) * H;
+    unsigned char* o = out + static_cast<size_t>(t) * wr.slot_offset;
+    for (size_t b = x_values + threadIdx.x; b < wr.x_bytes; b += blockDim.x) o[b] = 0;
+    if (wr.dtype == DType::kF32) {
+      for (int c = threadIdx.x; c < H; c += blockDim.x) reinterpret_cast<float*>(o)[c] = elem_to_float(xt[c]);
+      continue;
+    }
+    if (wr.dtype == DType::kBF16) {
+      for (int c = threadIdx.x; c < H; c += blockDim.x)
+        reinterpret_cast<uint16_t*>(o)[c] = float_to_bf16(elem_to_float(xt[c]));
+      continue;
+    }
+    float* scales = reinterpret_cast<float*>(o + wr.scale_offset);
+    for (size_t b = wr.scale_offset + 4u * G + threadIdx.x; b < wr.slot_offset; b += blockDim.x) o[b] = 0;
+    for (int g = 0; g < G; ++g) {
+      const int c = g * kFp8Group + threadIdx.x;
+      const float v = c < H ? elem_to_float(xt[c]) : 0.0f;
+      float amax = fp8_amax_step(0.0f, v);
+      for (int lane = 16; lane > 0; lane >>= 1) amax = fp8_amax_step(amax, __shfl_xor_sync(0xffffffffu, amax, lane));
+      if ((threadIdx.x & 31) == 0) warp_amax[threadIdx.x >> 5] = amax;
+      __syncthreads();
+      float group_amax = 0.0f;
+      for (int w = 0; w < kWireThreads / 32; ++w) group_amax = fp8_amax_step(group_amax, warp_amax[w]);
+      const float scale = fp8_scale(group_amax);
+      if (c < H) o[c] = fp8_quantize(v, scale);
+      if (threadIdx.x == 0) scales[g] = scale;
+      __syncthreads();  // warp_amax is reused by the next group
+    }
+  }
+}
 
 template <typename T>
 __global__ void token_activations_kernel(T* x, int64_t n, int H, uint64_t seed, int step, int layer,
@@ -101,7 +144,8 @@ __global__ void token_rows_kernel(const int32_t* token_row, int T, int R, int P,
   }
 }
 
-// One block per send row (grid-stride): x, then slot[P] and w[P], padding zeroed.
+// One block per send row (grid-stride): the token's first x_row bytes, then
+// slot[P] and w[P], padding zeroed.
 __global__ void pack_rows_kernel(const unsigned char* x, size_t x_row, int P, int R,
                                  const int32_t* rank_row_offset, const int32_t* row_token,
                                  const int32_t* row_rank, const int32_t* dest, const int32_t* slot,
@@ -112,7 +156,7 @@ __global__ void pack_rows_kernel(const unsigned char* x, size_t x_row, int P, in
     const int r = row_rank[row];
     unsigned char* out = send + static_cast<size_t>(row) * wr.row_bytes;
     block_copy(out, x + static_cast<size_t>(t) * x_row, x_row);
-    block_zero(out + x_row, wr.x_bytes - x_row);
+    block_zero(out + x_row, wr.slot_offset - x_row);
     int32_t* slots = reinterpret_cast<int32_t*>(out + wr.slot_offset);
     float* w = reinterpret_cast<float*>(out + wr.weight_offset);
     const size_t base = static_cast<size_t>(t) * P;
@@ -139,6 +183,17 @@ void launch_token_activations(void* x, int T, int H, DType dtype, uint64_t seed,
   WIDEEP_LAUNCH_CHECK();
 }
 
+void launch_wire_tokens(const void* x, int T, int H, DType compute, const WireRow& wr, void* out, Stream stream) {
+  if (T == 0) return;
+  const int grid = grid_for(T, 1, 8192);
+  auto* o = static_cast<unsigned char*>(out);
+  if (compute == DType::kF32)
+    wire_tokens_kernel<<<grid, kWireThreads, 0, cs(stream)>>>(static_cast<const float*>(x), T, H, wr, o);
+  else
+    wire_tokens_kernel<<<grid, kWireThreads, 0, cs(stream)>>>(static_cast<const uint16_t*>(x), T, H, wr, o);
+  WIDEEP_LAUNCH_CHECK();
+}
+
 void launch_dispatch_layout(const int32_t* dest, int T, int P, int R, int32_t* rank_rows,
                             int32_t* rank_row_offset, int32_t* row_token, int32_t* row_rank,
                             int32_t* token_row, int32_t* token_rows, Stream stream) {
@@ -152,15 +207,14 @@ void launch_dispatch_layout(const int32_t* dest, int T, int P, int R, int32_t* r
   WIDEEP_LAUNCH_CHECK();
 }
 
-void launch_pack_rows(const void* x, int H, int P, int R, DType dtype, const int32_t* rank_row_offset,
-                      const int32_t* row_token, const int32_t* row_rank, int max_rows,
+void launch_pack_rows(const void* tokens, size_t token_bytes, int P, int R, const WireRow& wr,
+                      const int32_t* rank_row_offset, const int32_t* row_token, const int32_t* row_rank, int max_rows,
                       const int32_t* dest, const int32_t* slot, const float* weight, void* send_buf,
                       Stream stream) {
   if (max_rows == 0) return;
-  const WireRow wr = wire_row(H, P, dtype);
   pack_rows_kernel<<<grid_for(max_rows, 1, 4096), 128, 0, cs(stream)>>>(
-      static_cast<const unsigned char*>(x), static_cast<size_t>(H) * dtype_bytes(dtype), P, R,
-      rank_row_offset, row_token, row_rank, dest, slot, weight, static_cast<unsigned char*>(send_buf), wr);
+      static_cast<const unsigned char*>(tokens), token_bytes, P, R, rank_row_offset, row_token, row_rank, dest, slot,
+      weight, static_cast<unsigned char*>(send_buf), wr);
   WIDEEP_LAUNCH_CHECK();
 }
 

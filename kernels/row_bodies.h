@@ -1,13 +1,17 @@
 // Per-element bodies of the step's kernels, shared by the CUDA kernels
-// (kernels/*.cu) and the host backend's loops (kernels/host_backend.cc), so
+// (kernels/*.cu) and the host backend's loops (kernels/host_kernels.cc), so
 // that CPU tests run the arithmetic the GPU runs. Element types: float, or
-// uint16_t holding bf16 bits (kernels/wire_row.h). Every accumulation is fp32
+// uint16_t holding bf16 bits (kernels/wire_row.h); dispatch rows may also carry
+// x as fp8 e4m3 bytes with per-128-channel scales. Every accumulation is fp32
 // and in a fixed order (pair order, rank order): results do not depend on how
-// the work is spread over threads.
+// the work is spread over threads. The fp8 quantization (amax, scale, e4m3) is
+// exact integer and IEEE arithmetic with no order dependence, so the host, the
+// device and the --check reference (runtime/reference.cc) agree bit for bit.
 #pragma once
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #include "kernels/det_values.h"
 #include "kernels/wire_row.h"
@@ -19,6 +23,65 @@ namespace wideep {
 template <typename T>
 WIDEEP_HD T activation_elem(uint64_t seed, int step, int layer, int64_t global_token, int col) {
   return float_to_elem<T>(token_activation(seed, step, layer, global_token, col));
+}
+
+// ---- x on the wire (dispatch rows, kernels/wire_row.h) -------------------
+// A group's largest magnitude, one value at a time (NaN never wins: the
+// result does not depend on the order the values come in).
+WIDEEP_HD float fp8_amax_step(float amax, float v) {
+  const float a = fabsf(v);
+  return a > amax ? a : amax;
+}
+// The scale of an fp8 group: its amax maps to e4m3's largest finite value.
+WIDEEP_HD float fp8_scale(float amax) { return amax > 0.0f ? amax / 448.0f : 1.0f; }
+WIDEEP_HD uint8_t fp8_quantize(float v, float scale) { return float_to_e4m3(v / scale); }
+WIDEEP_HD float fp8_dequantize(uint8_t q, float scale) { return e4m3_to_float(q) * scale; }
+
+// Channel c of a received dispatch row's x, as fp32 (dequantized for fp8).
+WIDEEP_HD float wire_x_value(const unsigned char* row, const WireRow& wr, int c) {
+  if (wr.dtype == DType::kF32) return reinterpret_cast<const float*>(row)[c];
+  if (wr.dtype == DType::kBF16) return bf16_to_float(reinterpret_cast<const uint16_t*>(row)[c]);
+  return fp8_dequantize(row[c], reinterpret_cast<const float*>(row + wr.scale_offset)[c / kFp8Group]);
+}
+
+// The token part of a dispatch row (its first wr.slot_offset bytes: x in the
+// row's dtype, zero padding, fp8 scales) from x [H] held in element type T
+// (the compute dtype). Host loop; the device runs the same bodies in parallel
+// (kernels/layout_kernels.cu).
+template <typename T>
+inline void write_token_part(const T* x, int H, const WireRow& wr, unsigned char* out) {
+  std::memset(out, 0, wr.slot_offset);
+  if (wr.dtype == DType::kF32) {
+    float* o = reinterpret_cast<float*>(out);
+    for (int c = 0; c < H; ++c) o[c] = elem_to_float(x[c]);
+  } else if (wr.dtype == DType::kBF16) {
+    uint16_t* o = reinterpret_cast<uint16_t*>(out);
+    for (int c = 0; c < H; ++c) o[c] = float_to_bf16(elem_to_float(x[c]));
+  } else {
+    float* scales = reinterpret_cast<float*>(out + wr.scale_offset);
+    for (int g = 0; g < fp8_groups(H); ++g) {
+      const int c0 = g * kFp8Group, c1 = c0 + kFp8Group < H ? c0 + kFp8Group : H;
+      float amax = 0.0f;
+      for (int c = c0; c < c1; ++c) amax = fp8_amax_step(amax, elem_to_float(x[c]));
+      const float scale = fp8_scale(amax);
+      scales[g] = scale;
+      for (int c = c0; c < c1; ++c) out[c] = fp8_quantize(elem_to_float(x[c]), scale);
+    }
+  }
+}
+
+// The value of a value in the compute dtype (fp32 or bf16) as stored there.
+WIDEEP_HD float round_to(DType compute, float v) { return compute == DType::kBF16 ? round_bf16(v) : v; }
+
+// x [H] (fp32 values) as the experts receive it: rounded to the compute dtype
+// where the sender holds it, through the wire format wr, and stored in the
+// compute dtype where the receiver groups it. `scratch`: wr.slot_offset bytes.
+// The --check reference's input (runtime/reference.cc).
+inline void wire_roundtrip(const float* x, int H, DType compute, const WireRow& wr, unsigned char* scratch,
+                           float* out) {
+  for (int c = 0; c < H; ++c) out[c] = round_to(compute, x[c]);
+  write_token_part(out, H, wr, scratch);
+  for (int c = 0; c < H; ++c) out[c] = round_to(compute, wire_x_value(scratch, wr, c));
 }
 
 // Pair p of a send row towards `dest_rank`: its local slot and gate weight

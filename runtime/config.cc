@@ -29,8 +29,7 @@ BalancerSet parse_balancers(const std::string& list) {
   return b;
 }
 
-const char* const kRunOnlyOptions[] = {"--eplb-layers-per-chunk", "--eplb-min-gain", "--eplb-async",
-                                       "--backend", "--dtype", "--check", "--check-every", "--baseline",
+const char* const kRunOnlyOptions[] = {"--backend", "--dtype", "--check", "--check-every", "--baseline",
                                        "--inject", "--timeout-s", "--phase-barrier", "--dump-counts",
                                        "--transport"};
 const int kNumRunOnlyOptions = sizeof(kRunOnlyOptions) / sizeof(kRunOnlyOptions[0]);
@@ -94,19 +93,16 @@ void add_run_options(CLI::App& app, RunConfig& c, bool for_sim) {
   app.add_option("--eplb-layers-per-chunk", c.eplb_layers_per_chunk,
                  "after an EPLB re-plan, move the weights of N layers per step (SGLang's chunked moves); "
                  "the layers not yet moved serve with their old placement (0: all layers at once)")
-      ->capture_default_str()
-      ->group(run_only);
+      ->capture_default_str();
   app.add_flag("--eplb-async", c.eplb_async,
                "after an EPLB re-plan, move the weights in the background while steps go on "
                "(--eplb-layers-per-chunk layers at a time); a layer switches to its new placement "
                "at the first step boundary after its weights arrived and passed their checksums, on "
-               "every rank alike")
-      ->group(run_only);
+               "every rank alike");
   app.add_option("--eplb-min-gain", c.eplb_min_gain,
                  "skip an EPLB re-plan whose predicted balancedness gain over the placement in force, "
                  "on the same window of counts, is below this (0: never skip)")
-      ->capture_default_str()
-      ->group(run_only);
+      ->capture_default_str();
   app.add_option("--dump-counts", c.dump_counts,
                  "write the global per-step logical expert counts of the last --eplb-window measured "
                  "steps as an SGLang `stat` dump in JSON (logical_count [steps, layers, experts])")
@@ -191,6 +187,9 @@ void validate_data_path(const RunConfig& c) {
   if (c.tbo_split != 0.5 && c.overlap != "tbo")
     throw UsageError("--tbo-split splits the tokens into micro-batches: it needs --overlap tbo");
   if (c.overlap == "tbo" && c.tokens < 2) throw UsageError("--overlap tbo splits the tokens: it needs --tokens >= 2");
+  if (c.overlap == "tbo" && c.phase_barrier)
+    throw UsageError("--overlap tbo runs one micro-batch's exchange while the other computes: --phase-barrier "
+                     "(and --baseline, which implies it) would separate the phases it overlaps");
 }
 }  // namespace
 

@@ -67,9 +67,15 @@ MemoryPlan plan_memory(const RunConfig& cfg, int R, bool device, DType dtype) {
   const int64_t E = cfg.experts, L = cfg.layers;
   const int64_t S = cfg.slots_per_rank + cfg.shared_experts;
   const int64_t eb = static_cast<int64_t>(dtype_bytes(dtype));
-  const WireRow wr = wire_row(cfg.hidden, cfg.pairs_per_token(), dtype);
+  // Rows in the wire dtypes (--dispatch-dtype, --combine-dtype; auto: the run's).
+  const DType dispatch = resolve_wire_dtype(cfg.dispatch_dtype, dtype, "--dispatch-dtype", true);
+  const DType combine = resolve_wire_dtype(cfg.combine_dtype, dtype, "--combine-dtype", false);
+  const WireRow wr = wire_row(cfg.hidden, cfg.pairs_per_token(), dispatch);
   const int64_t rb = static_cast<int64_t>(wr.row_bytes);
-  const int64_t rrb = static_cast<int64_t>(return_row_bytes(cfg.hidden, dtype));
+  const int64_t rrb = static_cast<int64_t>(return_row_bytes(cfg.hidden, combine));
+  // A send row's bytes taken from its token: x as computed, or its wire form.
+  const bool convert = dispatch != dtype;
+  const int64_t token_bytes = convert ? static_cast<int64_t>(wr.slot_offset) : H * eb;
   const int64_t max_send = T * std::min<int64_t>(R, P);
   const int64_t rows = planned_recv_rows(R, cfg.tokens, cfg.pairs_per_token());
   const int64_t pairs = planned_pairs(R, cfg.tokens, cfg.pairs_per_token());
@@ -84,10 +90,11 @@ MemoryPlan plan_memory(const RunConfig& cfg, int R, bool device, DType dtype) {
   add("pair arrays: dest, slot, weight [T x P]", false, T * P * 12);
   add("counts, exchange plan, slot offsets, GEMM list", false,
       E * 8 + R * 8 * 15 + (R + 1) * 4 + S * 4 + (S + 1) * 4 + 2 * S * 8 +
-          2 * S * static_cast<int64_t>(sizeof(GemmProblem)) + rb);
+          4 * S * static_cast<int64_t>(sizeof(GemmProblem)) + rb);  // the GEMM list and its pieces
 
   // The kernel backend (kernels/host_kernels.cc, kernels/cuda_kernels.cc).
   add("activations x [T x H]", device, T * H * eb);
+  if (convert) add("x in the dispatch dtype [T x token part]", device, T * token_bytes);
   add("input view, fp32 [T x H]", false, T * H * 4);
   add("outputs, fp32 [T x H]", device, T * H * 4);
   if (device) add("output view, fp32 [T x H]", false, T * H * 4);
@@ -102,7 +109,7 @@ MemoryPlan plan_memory(const RunConfig& cfg, int R, bool device, DType dtype) {
         (R + 1) * 4 + 2 * (S + 1) * 4 + 3 * T * P * 4 + rb);
     add("pinned GEMM pointer arrays", false, 6 * std::max<int64_t>(S, 1) * 8);
   } else {
-    add("send row tails and segments", false, max_send * (rb - H * eb) + max_send * 2 * 8 + rb);
+    add("send row tails and segments", false, max_send * (rb - token_bytes) + max_send * 2 * 8 + rb);
     if (cfg.baseline) add("packed send rows (--baseline)", false, max_send * rb);
     add("slot cursor", false, S * 4);
   }

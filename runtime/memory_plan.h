@@ -41,7 +41,8 @@ struct MemoryPlan {
 };
 
 // cfg validated for num_ranks; device: the CUDA backend (else the host one);
-// dtype: the wire and compute dtype.
+// dtype: the compute dtype (the wire dtypes are cfg's --dispatch-dtype and
+// --combine-dtype, `auto` being this one).
 MemoryPlan plan_memory(const RunConfig& cfg, int num_ranks, bool device, DType dtype);
 
 // Initial receive capacities: 1.25x the balanced expectation, at most the worst case.

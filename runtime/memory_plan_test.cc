@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "common/check.h"
+#include "kernels/host_kernels.h"
 
 namespace wideep {
 namespace {
@@ -63,6 +64,61 @@ TEST(MemoryPlan, HostPlanHasNoDeviceBytes) {
   EXPECT_EQ(p.device_bytes(), 0);
   EXPECT_GT(p.host_bytes(), 0);
   EXPECT_GT(host_memory_available(), 0);
+}
+
+// The plan follows the wire dtypes (--dispatch-dtype, --combine-dtype): the
+// receive rows are wire_row(H, P, dispatch) each, the combine rows
+// return_row_bytes(H, combine), and what the plan adds or saves against the
+// fp32 wire is what the host backend allocates more or less (fp8 with fp32
+// compute adds the tokens' wire form, the tails shrink).
+TEST(MemoryPlan, RowsFollowTheWireDtypes) {
+  RunConfig c;
+  c.hidden = 256;
+  c.tokens = 64;
+  validate(c, 4);
+  auto buffer = [](const MemoryPlan& p, const std::string& prefix) {
+    for (const PlannedBuffer& b : p.buffers)
+      if (b.name.rfind(prefix, 0) == 0) return b.bytes;
+    ADD_FAILURE() << "no buffer " << prefix;
+    return int64_t{0};
+  };
+  auto backend_bytes = [&](const MemoryPlan& p, DType dd, DType cd) {
+    KernelShape s;
+    s.ranks = 4;
+    s.tokens = c.tokens;
+    s.topk = c.topk;
+    s.pairs = c.pairs_per_token();
+    s.hidden = c.hidden;
+    s.ffn = c.ffn;
+    s.slots = c.slots_per_rank + c.shared_experts;
+    s.dispatch_dtype = dd;
+    s.combine_dtype = cd;
+    s.recv_rows_capacity = p.recv_rows_capacity;
+    s.pairs_capacity = p.pairs_capacity;
+    HostKernels k(s);
+    int64_t host = 0, device = 0;
+    k.allocated_bytes(&host, &device);
+    return host;
+  };
+  c.dispatch_dtype = c.combine_dtype = "fp32";
+  const MemoryPlan base = plan_memory(c, 4, false, DType::kF32);
+  const int64_t base_backend = backend_bytes(base, DType::kF32, DType::kF32);
+  for (DType dd : {DType::kF32, DType::kBF16, DType::kFP8})
+    for (DType cd : {DType::kF32, DType::kBF16}) {
+      c.dispatch_dtype = dtype_name(dd);
+      c.combine_dtype = dtype_name(cd);
+      const MemoryPlan p = plan_memory(c, 4, false, DType::kF32);
+      const int64_t rb = static_cast<int64_t>(wire_row(c.hidden, c.pairs_per_token(), dd).row_bytes);
+      const int64_t cb = static_cast<int64_t>(return_row_bytes(c.hidden, cd));
+      EXPECT_EQ(buffer(p, "receive rows"), p.recv_rows_capacity * rb);
+      EXPECT_EQ(buffer(p, "expert rows"), p.recv_rows_capacity * cb);
+      EXPECT_EQ(buffer(p, "returned rows"), p.max_send_rows * cb);
+      // The backend's difference, plus the pipeline's own copy of one send row (fault injection).
+      const int64_t rb32 = static_cast<int64_t>(wire_row(c.hidden, c.pairs_per_token(), DType::kF32).row_bytes);
+      EXPECT_EQ(p.host_bytes() - base.host_bytes(), backend_bytes(p, dd, cd) - base_backend + (rb - rb32))
+          << dtype_name(dd) << " " << dtype_name(cd);
+      if (dd == DType::kFP8) EXPECT_LT(p.host_bytes(), base.host_bytes());  // the rows shrink 4x
+    }
 }
 
 }  // namespace

@@ -26,48 +26,88 @@
 
 namespace wideep {
 
-// The wire and compute dtype of a run on `backend` (mpi | nccl): --dtype
-// fp32|bf16 where given; with --dtype auto, fp32 on the host and, on the
-// device, WIDEEP_DEVICE_DTYPE=fp32|bf16 where set, else bf16.
+// The compute dtype of a run on `backend` (mpi | nccl), and its wire dtype
+// where --dispatch-dtype / --combine-dtype say auto: --dtype fp32|bf16 where
+// given; with --dtype auto, fp32 on the host and, on the device,
+// WIDEEP_DEVICE_DTYPE=fp32|bf16 where set, else bf16.
 DType run_dtype(const RunConfig& cfg, const std::string& backend);
+// The dispatch rows' dtype (fp32 | bf16 | fp8) and the combine rows' (fp32 |
+// bf16) of a run whose compute dtype is `run`.
+DType dispatch_dtype(const RunConfig& cfg, DType run);
+DType combine_dtype(const RunConfig& cfg, DType run);
 
-// The largest relative error --check accepts for a dtype (of the output's
-// scale): fp32 1e-4; bf16 the bound of kernels' rounding (docs/gpu.md).
-double check_limit(DType dtype);
+// The largest relative error --check accepts (of the output's scale) for a
+// compute dtype and the wire dtypes; docs/usage.md "Wire dtypes" states why.
+double check_limit(DType compute, DType dispatch, DType combine);
+inline double check_limit(DType dtype) { return check_limit(dtype, dtype, dtype); }
 
 class MoePipeline final : public LayerRunner {
  public:
-  // Takes the backend and the stores it runs with (same memory kind); `spare`
-  // (EPLB staging) may be null without eplb.
+  // Takes the backends (one per micro-batch: two with --overlap tbo) and the
+  // stores they run with (same memory kind); `spare` (EPLB staging) may be
+  // null without eplb.
   MoePipeline(const RunConfig& cfg, Communicator& comm, std::shared_ptr<const Workload> workload,
-              std::vector<Fault> faults, std::vector<Placement> initial, std::unique_ptr<KernelBackend> kernels,
-              std::unique_ptr<ExpertStore> store, std::unique_ptr<ExpertStore> spare);
+              std::vector<Fault> faults, std::vector<Placement> initial,
+              std::vector<std::unique_ptr<KernelBackend>> kernels, std::unique_ptr<ExpertStore> store,
+              std::unique_ptr<ExpertStore> spare);
 
   void run_layer(int step, int layer, LayerStats* st) override;
 
-  const float* input() override { return kernels_->input_host(); }
-  const float* output() override { return kernels_->output_host(); }
-  const int32_t* topk_ids() override { return ids_.data(); }
-  const float* gate_weights() override { return gate_w_.data(); }
-  const std::vector<int64_t>& local_counts() override { return local_counts_; }
+  const float* input() override;
+  const float* output() override;
+  const int32_t* topk_ids() override;
+  const float* gate_weights() override;
+  const std::vector<int64_t>& local_counts() override;
 
   std::vector<Placement>& placements() override { return placement_; }
   ExpertStore& store() override { return *store_; }
   ExpertStore& spare_store() override { return *spare_; }
   void memory(int64_t* host_bytes, int64_t* device_bytes) override;
-  const LpStats& lp_stats() const override { return router_.lp_stats(); }
+  const LpStats& lp_stats() const override { return batches_[0].router.lp_stats(); }
 
-  KernelBackend& kernels() { return *kernels_; }
+  KernelBackend& kernels() { return *batches_[0].kernels; }
 
  private:
-  void route(int step, int layer);
-  void balance(int layer, LayerStats* st);
-  void layout(int step, int layer, LayerStats* st);
-  void dispatch(LayerStats* st);
-  void expert(int layer, LayerStats* st);
-  void combine(LayerStats* st);
-  void baseline(LayerStats* st);
-  int64_t grow(int64_t rows, int64_t pairs, LayerStats* st);
+  // One micro-batch: tokens [first, first + T) of this rank's --tokens, with
+  // its own kernel backend, routing and exchange state. One without overlap;
+  // two with --overlap tbo, whose phases interleave (run_layer_tbo).
+  struct Batch {
+    int first = 0, T = 0;
+    std::unique_ptr<KernelBackend> kernels;
+    TokenRouter router;
+    RouteArrays route;
+    BalanceInfo info;
+    ExchangePlan xp;
+    FfnProblems problems, piece;
+    std::vector<int32_t> ids;                // [T x K]
+    std::vector<float> gate_w;               // [T x K]
+    std::vector<int64_t> local_counts;       // [E]
+    std::vector<int32_t> rank_row_offset;    // [R+1] send rows by destination
+    std::vector<int64_t> rank_pairs, msg, recv_msg;  // [R] the counts round
+    std::vector<int32_t> slot_pairs, slot_offset;     // [S], [S+1]
+    std::vector<const void*> w1, w2;         // [S] GEMM operands of the layer's slots
+    std::vector<unsigned char> fault_row;    // one wire row, for fault injection
+    int64_t grown_ns[kNumPhases] = {};
+    int exchange = -1;                       // the overlapped exchange in flight
+    int64_t own_back[2] = {0, 0};            // the combine plan's own entries, zeroed while in flight
+    bool exchange_done_marked = false;
+  };
+
+  void route(Batch& b, int step, int layer);
+  void balance(Batch& b, int layer, LayerStats* st);
+  void layout(Batch& b, int step, int layer, LayerStats* st);
+  void dispatch_start(Batch& b, LayerStats* st);
+  void dispatch_wait(Batch& b);
+  // other: the batch whose exchange is in flight meanwhile (progressed between
+  // GEMM pieces on the host), or null.
+  void expert(Batch& b, int layer, LayerStats* st, Batch* other);
+  void combine_start(Batch& b, LayerStats* st);
+  void combine_wait(Batch& b);
+  void baseline(Batch& b, LayerStats* st);
+  int64_t grow(Batch& b, int64_t rows, int64_t pairs, LayerStats* st);
+  void progress(Batch& b, int end_boundary);
+  void run_layer_tbo(int step, int layer, LayerStats* st);
+  bool tbo() const { return batches_.size() == 2; }
 
   const RunConfig& cfg_;
   Communicator& comm_;
@@ -76,24 +116,13 @@ class MoePipeline final : public LayerRunner {
   int R_, rank_, T_, K_, P_, H_, E_, S_;
   int rpn_;  // ranks per node (--gpus-per-node): node of rank r = r / rpn_
   std::vector<Placement> placement_;
-  std::unique_ptr<KernelBackend> kernels_;
   std::unique_ptr<ExpertStore> store_, spare_;
   RowFaultShape fault_shape_;
-  TokenRouter router_;
-  RouteArrays route_;
-  BalanceInfo info_;
-  ExchangePlan xp_;
-  FfnProblems problems_;
-
-  std::vector<int32_t> ids_;                // [T x K]
-  std::vector<float> gate_w_;               // [T x K]
-  std::vector<int64_t> local_counts_;       // [E]
-  std::vector<int32_t> rank_row_offset_;    // [R+1] this rank's send rows by destination
-  std::vector<int64_t> rank_pairs_, msg_, recv_msg_;  // [R] the counts round
-  std::vector<int32_t> slot_pairs_, slot_offset_;     // [S], [S+1]
-  std::vector<const void*> w1_, w2_;        // [S] GEMM operands of the layer's slots
-  std::vector<unsigned char> fault_row_;    // one wire row, for fault injection
-  int64_t grown_ns_[kNumPhases] = {};
+  std::vector<Batch> batches_;
+  // --overlap tbo: the two micro-batches' host views joined ([T x H], [T x K], [E]).
+  std::vector<float> joined_in_, joined_out_, joined_w_;
+  std::vector<int32_t> joined_ids_;
+  std::vector<int64_t> joined_counts_;
 };
 
 // The pipeline for `comm` (MPI: host kernels and stores; NCCL: CUDA kernels

@@ -12,6 +12,7 @@
 
 #include "kernels/det_values.h"
 #include "kernels/expert_cpu.h"
+#include "kernels/row_bodies.h"
 
 namespace wideep {
 namespace {
@@ -32,7 +33,10 @@ RunConfig tiny_config() {
 
 // The MoE output of global tokens first..first+T-1 by naive double loops: the
 // definition of DESIGN.md, written independently of reference.cc.
-std::vector<float> naive_moe(const RunConfig& c, const Workload& wl, int step, int layer, int64_t first) {
+// wire (optional): the input as the experts receive it through that dispatch
+// row under `compute` (kernels/row_bodies.h wire_roundtrip).
+std::vector<float> naive_moe(const RunConfig& c, const Workload& wl, int step, int layer, int64_t first,
+                             const WireRow* wire = nullptr, DType compute = DType::kF32) {
   const int T = c.tokens, K = c.topk, H = c.hidden, F = c.ffn;
   std::vector<int32_t> ids(T * K);
   std::vector<float> gw(T * K), w1(H * F), w2(F * H), out(T * H, 0.0f);
@@ -40,6 +44,13 @@ std::vector<float> naive_moe(const RunConfig& c, const Workload& wl, int step, i
   for (int t = 0; t < T; ++t) {
     std::vector<double> acc(H, 0.0), x(H), h(F);
     for (int col = 0; col < H; ++col) x[col] = token_activation(c.seed, step, layer, first + t, col);
+    if (wire) {
+      std::vector<float> xf(H);
+      std::vector<unsigned char> scratch(wire->slot_offset);
+      for (int col = 0; col < H; ++col) xf[col] = static_cast<float>(x[col]);
+      wire_roundtrip(xf.data(), H, compute, *wire, scratch.data(), xf.data());
+      for (int col = 0; col < H; ++col) x[col] = xf[col];
+    }
     for (int k = 0; k <= K; ++k) {  // k == K: the shared expert, weight 1
       const int e = k < K ? ids[t * K + k] : c.experts;
       const double g = k < K ? gw[t * K + k] : 1.0;
@@ -121,6 +132,76 @@ TEST(Reference, NanAndInfinityInTheOutputFail) {
   const CheckResult r = ref.compare(1, 1, 10, out.data());
   EXPECT_TRUE(std::isinf(r.max_abs_err));
   EXPECT_EQ(r.worst_token, c.tokens - 1);
+}
+
+// --dispatch-dtype fp8: the reference's input is the token's activations
+// quantized per 128 channels as the wire carries them (bit for bit), so a
+// runner that dispatches fp8 passes at fp32's 1e-4 and one that skipped the
+// quantization (or the reference's) fails; bf16 compute rounds first.
+TEST(Reference, InputIsWhatTheWireDelivers) {
+  cpu_kernels_init();
+  RunConfig c = tiny_config();
+  c.hidden = 256;
+  c.dispatch_dtype = "fp8";
+  const Workload wl(c.workload, c.experts, c.topk, c.layers, c.seed, nullptr);
+  const WireRow wr = wire_row(c.hidden, c.pairs_per_token(), DType::kFP8);
+  for (DType compute : {DType::kF32, DType::kBF16}) {
+    Reference ref(c, wl, compute);
+    const std::vector<float> wired = naive_moe(c, wl, 1, 0, 5, &wr, compute);
+    const CheckResult r = ref.compare(1, 0, 5, wired.data());
+    EXPECT_LT(r.max_abs_err / r.scale, 1e-5) << dtype_name(compute);
+    std::vector<float> x(c.hidden), scratch_x(c.hidden);
+    std::vector<unsigned char> scratch(wr.slot_offset);
+    for (int col = 0; col < c.hidden; ++col) x[col] = token_activation(c.seed, 1, 0, 5 + 2, col);
+    wire_roundtrip(x.data(), c.hidden, compute, wr, scratch.data(), scratch_x.data());
+    int differ = 0, moved = 0;
+    for (int col = 0; col < c.hidden; ++col) {
+      differ += ref.input()[2 * c.hidden + col] != scratch_x[col];
+      moved += scratch_x[col] != x[col];
+    }
+    EXPECT_EQ(differ, 0) << dtype_name(compute);
+    EXPECT_GT(moved, c.hidden / 2) << dtype_name(compute);
+  }
+  // The unquantized output fails fp32's limit: the quantization is visible to the check.
+  Reference ref(c, wl, DType::kF32);
+  EXPECT_TRUE(check_fails(ref.compare(1, 0, 5, naive_moe(c, wl, 1, 0, 5).data())));
+  // bf16 dispatch under fp32 compute: the reference rounds its input to bf16.
+  c.dispatch_dtype = "bf16";
+  Reference rb(c, wl, DType::kF32);
+  rb.compare(1, 0, 5, naive_moe(c, wl, 1, 0, 5).data());
+  EXPECT_EQ(rb.input()[3], round_bf16(token_activation(c.seed, 1, 0, 5, 3)));
+}
+
+// --combine-dtype bf16 under fp32 compute: an output within 2^-8 of its pairs'
+// magnitudes (what one bf16 rounding per returned row can do) passes, with
+// its raw error still reported; the same output fails with fp32 combine rows;
+// a larger error, a NaN, still fail.
+TEST(Reference, Bf16CombineRowsGetTheirRoundingAllowance) {
+  cpu_kernels_init();
+  RunConfig c = tiny_config();
+  const Workload wl(c.workload, c.experts, c.topk, c.layers, c.seed, nullptr);
+  std::vector<float> out = naive_moe(c, wl, 2, 1, 0);
+  for (float& v : out) v = round_bf16(v);  // one returned row per token, rounded
+  c.combine_dtype = "bf16";
+  Reference ref(c, wl, DType::kF32);
+  ASSERT_TRUE(ref.combine_allowance());
+  CheckResult r = ref.compare(2, 1, 0, out.data());
+  EXPECT_FALSE(check_fails(r)) << r.max_abs_err;
+  EXPECT_GT(r.raw_abs_err / r.scale, 1e-4);  // it would fail without the allowance
+  out[7] += static_cast<float>(0.01 * r.scale);
+  EXPECT_TRUE(check_fails(ref.compare(2, 1, 0, out.data())));
+  out[7] = std::numeric_limits<float>::quiet_NaN();
+  r = ref.compare(2, 1, 0, out.data());
+  EXPECT_TRUE(std::isinf(r.max_abs_err));
+  // fp32 combine rows: no allowance; bf16 compute: its own limit covers it.
+  c.combine_dtype = "fp32";
+  Reference exact(c, wl, DType::kF32);
+  EXPECT_FALSE(exact.combine_allowance());
+  std::vector<float> rounded = naive_moe(c, wl, 2, 1, 0);
+  for (float& v : rounded) v = round_bf16(v);
+  EXPECT_TRUE(check_fails(exact.compare(2, 1, 0, rounded.data())));
+  c.combine_dtype = "auto";
+  EXPECT_FALSE(Reference(c, wl, DType::kBF16).combine_allowance());
 }
 
 }  // namespace

@@ -43,18 +43,24 @@ bool apply_row_faults(const std::vector<Fault>& faults, int rank, int step, cons
         break;
       }
   }
+  // x's dtype is the row's (the dispatch dtype), whatever the compute dtype.
+  const DType x_dtype = s.wire.dtype;
   if (find_fault(faults, Fault::Kind::kCorrupt, rank, step)) {
-    const size_t n = std::min<size_t>(16, static_cast<size_t>(s.hidden) * dtype_bytes(s.dtype));
+    // The first bytes of x (fp8: 16 quantized values; their scale is intact).
+    const size_t n = std::min<size_t>(16, static_cast<size_t>(s.hidden) * dtype_bytes(x_dtype));
     for (size_t b = 0; b < n; ++b) row[b] ^= 0x5A;
     changed = true;
   }
   if (find_fault(faults, Fault::Kind::kNan, rank, step)) {
     // The first activation becomes a quiet NaN in the wire dtype.
     const float nan = std::numeric_limits<float>::quiet_NaN();
-    if (s.dtype == DType::kF32) std::memcpy(row, &nan, sizeof nan);
-    else {
+    if (x_dtype == DType::kF32) {
+      std::memcpy(row, &nan, sizeof nan);
+    } else if (x_dtype == DType::kBF16) {
       const uint16_t b = float_to_bf16(nan);
       std::memcpy(row, &b, sizeof b);
+    } else {
+      row[0] = float_to_e4m3(nan);  // e4m3's NaN code: dequantized, NaN whatever the scale
     }
     changed = true;
   }

@@ -13,8 +13,8 @@
 namespace wideep {
 
 struct RowFaultShape {
-  WireRow wire;
-  DType dtype = DType::kF32;
+  WireRow wire;               // the dispatch row; its dtype is the one faults write
+  DType dtype = DType::kF32;  // the compute dtype (unused: faults follow wire.dtype)
   int hidden = 0, pairs = 0, slots = 0;  // slots: local slots of the destination (routed + shared)
 };
 

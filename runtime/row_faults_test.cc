@@ -1,8 +1,11 @@
 // Dispatch faults applied to one wire row: each changes exactly what it
-// promises (the victim is the first pair naming a slot), in both dtypes.
+// promises (the victim is the first pair naming a slot), in every wire dtype
+// (fp8 rows included: the faults follow the row's dtype, not the compute one).
 #include "runtime/row_faults.h"
 
 #include <gtest/gtest.h>
+
+#include "kernels/row_bodies.h"
 
 #include <cmath>
 #include <cstring>
@@ -22,15 +25,14 @@ struct Row {
 Row make_row(DType d) {
   Row r;
   r.shape.wire = wire_row(8, 4, d);
-  r.shape.dtype = d;
+  r.shape.dtype = d == DType::kFP8 ? DType::kF32 : d;  // the compute dtype: never fp8
   r.shape.hidden = 8;
   r.shape.pairs = 4;
   r.shape.slots = 6;
   r.bytes.assign(r.shape.wire.row_bytes, 0);
-  for (int c = 0; c < 8; ++c) {
-    if (d == DType::kF32) reinterpret_cast<float*>(r.bytes.data())[c] = 1.0f + c;
-    else reinterpret_cast<uint16_t*>(r.bytes.data())[c] = float_to_bf16(1.0f + c);
-  }
+  float x[8];
+  for (int c = 0; c < 8; ++c) x[c] = 1.0f + c;
+  write_token_part(x, 8, r.shape.wire, r.bytes.data());
   const int32_t s[] = {-1, 3, 5, -1};
   const float w[] = {0, 0.5f, 0.25f, 0};
   std::memcpy(r.slots(), s, sizeof s);
@@ -41,8 +43,9 @@ Row make_row(DType d) {
 std::vector<Fault> one(Fault::Kind k) { return {Fault{k, 1, 2}}; }
 
 TEST(RowFaults, EachFaultChangesWhatItPromises) {
-  for (DType d : {DType::kF32, DType::kBF16}) {
+  for (DType d : {DType::kF32, DType::kBF16, DType::kFP8}) {
     Row r = make_row(d);
+    EXPECT_NEAR(wire_x_value(r.bytes.data(), r.shape.wire, 7), 8.0f, 0.25f);  // the row is what it seems
     EXPECT_TRUE(apply_row_faults(one(Fault::Kind::kDrop), 1, 2, r.shape, r.bytes.data()));
     EXPECT_EQ(r.slots()[1], -1);
     EXPECT_EQ(r.slots()[2], 5);
@@ -64,9 +67,8 @@ TEST(RowFaults, EachFaultChangesWhatItPromises) {
 
     r = make_row(d);
     apply_row_faults(one(Fault::Kind::kNan), 1, 2, r.shape, r.bytes.data());
-    const float x0 = d == DType::kF32 ? reinterpret_cast<float*>(r.bytes.data())[0]
-                                      : bf16_to_float(reinterpret_cast<uint16_t*>(r.bytes.data())[0]);
-    EXPECT_TRUE(std::isnan(x0));
+    EXPECT_TRUE(std::isnan(wire_x_value(r.bytes.data(), r.shape.wire, 0))) << dtype_name(d);
+    EXPECT_FALSE(std::isnan(wire_x_value(r.bytes.data(), r.shape.wire, 1))) << dtype_name(d);
   }
 }
 

@@ -1,5 +1,6 @@
 // Workload generators: popularity per (step, layer), sampling of k distinct
-// experts per token by sequential draws without replacement, and trace replay.
+// experts per token by sequential draws without replacement (or, group-limited,
+// top-M groups then top-k experts by per-token scores), and trace replay.
 #include "runtime/workload.h"
 
 #include <algorithm>
@@ -44,6 +45,23 @@ int64_t json_int(const nlohmann::json& v, int64_t lo, int64_t hi, const std::str
 }
 
 inline double unit_double(uint64_t h) { return static_cast<double>(h >> 11) * (1.0 / 9007199254740992.0); }
+
+// A standard Gumbel variate from a hash: -log(-log u), u in (0, 1) strictly
+// (the midpoint of the hash's 2^53 cells), so it is always finite.
+inline double gumbel(uint64_t h) {
+  const double u = (static_cast<double>(h >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+  return -std::log(-std::log(u));
+}
+
+// Indices [0, n) with the `keep` highest scores first (ties: the lower index),
+// so the choice is deterministic.
+void top_indices(const double* score, int n, int keep, std::vector<int32_t>* order) {
+  order->resize(n);
+  for (int i = 0; i < n; ++i) (*order)[i] = i;
+  std::partial_sort(order->begin(), order->begin() + keep, order->end(), [score](int32_t a, int32_t b) {
+    return score[a] > score[b] || (score[a] == score[b] && a < b);
+  });
+}
 
 }  // namespace
 
@@ -182,8 +200,24 @@ bool exact_counts_feasible(const Trace& t, const std::string& file, int64_t toke
 }
 
 Workload::Workload(const WorkloadSpec& spec, int experts, int topk, int layers, uint64_t seed,
-                   std::shared_ptr<const Trace> trace, int64_t tokens_per_step)
+                   std::shared_ptr<const Trace> trace, int64_t tokens_per_step, int groups, int topk_groups)
     : spec_(spec), experts_(experts), topk_(topk), layers_(layers), seed_(seed), trace_(std::move(trace)) {
+  if (topk_groups < 0) throw UsageError("--topk-groups must be >= 0");
+  if (topk_groups > 0) {
+    if (groups <= 0 || experts % groups != 0)
+      throw UsageError("--topk-groups needs --groups " + std::to_string(groups) + " to divide --experts " +
+                       std::to_string(experts));
+    if (topk_groups > groups)
+      throw UsageError("--topk-groups " + std::to_string(topk_groups) + " exceeds --groups " + std::to_string(groups));
+    if (static_cast<int64_t>(topk) > static_cast<int64_t>(topk_groups) * (experts / groups))
+      throw UsageError("--topk " + std::to_string(topk) + " exceeds the experts of --topk-groups " +
+                       std::to_string(topk_groups) + " groups of " + std::to_string(experts / groups));
+    // A trace's routing is what it is: group limits apply to synthetic workloads.
+    if (spec_.kind != WorkloadSpec::Kind::kTrace) {
+      groups_ = groups;
+      topk_groups_ = topk_groups;
+    }
+  }
   if (spec_.kind == WorkloadSpec::Kind::kTrace && trace_) {
     exact_ = exact_counts_feasible(*trace_, spec_.file, tokens_per_step, static_cast<int>(trace_->steps.size()),
                                    layers);
@@ -257,6 +291,8 @@ void Workload::route(int step, int layer, int64_t first_token, int num_tokens, i
     }
   } else if (exact_) {
     route_exact(step, layer, first_token, num_tokens, ids);
+  } else if (topk_groups_ > 0) {
+    route_grouped(step, layer, first_token, num_tokens, ids);
   } else {
     route_sampled(step, layer, first_token, num_tokens, ids, weights);
   }
@@ -349,6 +385,80 @@ void Workload::route_sampled(int step, int layer, int64_t first_token, int num_t
       for (int q = 0; q < n; ++q) dup |= out[q] == e;
       if (!dup) out[n++] = e;
     }
+  }
+}
+
+// Group-limited routing. A sampled workload has no router logits, so it gets
+// per-token scores from its popularity p (popularity()): token t's score of
+// expert e is s_e = log p_e + g_e, g_e a standard Gumbel variate keyed by
+// (seed, step, layer, global token, e). Without groups, the top-k of these
+// scores is a sample of k distinct experts drawn in proportion to p without
+// replacement (the Gumbel-top-k trick), the distribution route_sampled draws
+// from, so the popularity skew carries over. With groups, as DeepSeek-V3's
+// router does with its affinities: a group's score is the sum of its top-2
+// expert scores (its top-1 when a group holds one expert; equal-sized groups,
+// so we rank by the mean, which orders them as the sum does and also covers the
+// excluded expert below), the token keeps its top-M groups and takes its top-k
+// experts inside them. hot:FRAC keeps its meaning: with probability
+// min(1, FRAC k) the token takes the hot expert (its score is +inf, so its
+// group is among the M), otherwise the hot expert is excluded (score -inf,
+// left out of its group's score; taken only if the M groups hold fewer than k
+// other experts) and the others are uniform.
+void Workload::route_grouped(int step, int layer, int64_t first_token, int num_tokens, int32_t* ids) const {
+  const int K = topk_, E = experts_, G = groups_, M = topk_groups_, size = E / G;
+  const bool hot = spec_.kind == WorkloadSpec::Kind::kHot;
+  if (step != log_step_ || layer != log_layer_) {
+    if (hot) {
+      log_pop_.assign(E, 0.0);  // uniform apart from the hot expert, handled per token
+    } else {
+      popularity(step, layer, &log_pop_);
+      for (double& v : log_pop_) v = v > 0 ? std::log(v) : -HUGE_VAL;
+    }
+    log_step_ = step;
+    log_layer_ = layer;
+  }
+  int hot_expert = -1;
+  if (hot)
+    for (int e = 0; e < E; ++e)
+      if (rank_of_expert_[layer][e] == 0) hot_expert = e;
+  const double hot_rate = std::min(1.0, spec_.hot_frac * K);
+  score_.resize(E);
+  group_score_.resize(G);
+  std::vector<double> picked(static_cast<size_t>(M) * size);  // scores of the chosen groups' experts
+  std::vector<int32_t> best;                                    // indices into picked
+  for (int t = 0; t < num_tokens; ++t) {
+    // Its own stream (0xC0 + step), apart from route_sampled's (0xB0 + step).
+    uint64_t state = mix_key(mix_key(mix_key(seed_, 0xC0ull + step), 0x900ull + layer), first_token + t);
+    const bool take_hot = hot && unit_double(state = splitmix64(state)) < hot_rate;
+    for (int e = 0; e < E; ++e) score_[e] = log_pop_[e] + gumbel(state = splitmix64(state));
+    if (hot) score_[hot_expert] = take_hot ? HUGE_VAL : -HUGE_VAL;
+    for (int g = 0; g < G; ++g) {
+      // Mean of the group's top-2 finite scores (+inf stays +inf); -inf when none.
+      double top1 = -HUGE_VAL, top2 = -HUGE_VAL;
+      int n = 0;
+      for (int e = g * size; e < (g + 1) * size; ++e) {
+        const double v = score_[e];
+        if (v == -HUGE_VAL) continue;
+        ++n;
+        if (v > top1) {
+          top2 = top1;
+          top1 = v;
+        } else if (v > top2) {
+          top2 = v;
+        }
+      }
+      group_score_[g] = n == 0 ? -HUGE_VAL : n == 1 ? top1 : 0.5 * top1 + 0.5 * top2;
+    }
+    top_indices(group_score_.data(), G, M, &order_);
+    // The chosen groups in index order, their experts' scores side by side, so
+    // that a tie goes to the lower expert id; then the top-k of those.
+    std::sort(order_.begin(), order_.begin() + M);
+    for (int q = 0; q < M; ++q)
+      std::copy_n(score_.data() + static_cast<size_t>(order_[q]) * size, size,
+                  picked.data() + static_cast<size_t>(q) * size);
+    top_indices(picked.data(), M * size, K, &best);
+    int32_t* out = ids + static_cast<size_t>(t) * K;
+    for (int k = 0; k < K; ++k) out[k] = order_[best[k] / size] * size + best[k] % size;
   }
 }
 

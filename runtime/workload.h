@@ -2,6 +2,9 @@
 // weights, deterministic in (seed, step, layer, global token index) so the same
 // seed gives the same routing whatever the rank count.
 //   uniform | zipf:S | hot:FRAC | drift:S:PERIOD | trace:FILE
+// Group-limited routing (--groups G --topk-groups M, DeepSeek-V3's G 8 M 4):
+// a synthetic workload's token picks its top-M groups, then its top-k experts
+// inside them; trace: ignores it (a trace's routing is what it is).
 // A `counts` trace whose every (step, layer) sums to tokens_per_step x topk
 // replays exactly: the step's per-expert counts are the trace's.
 #pragma once
@@ -44,11 +47,18 @@ class Workload {
   // tokens_per_step: the global tokens of one step (ranks x --tokens); 0 when
   // unknown (no exact replay). Throws UsageError when a counts trace sums to
   // tokens_per_step x topk everywhere but cannot be replayed exactly.
+  // groups, topk_groups: --groups G and --topk-groups M (0: any expert, the
+  // routes as before groups existed); expert e is in group e / (experts / G),
+  // as balance/eplb.cc groups them. Throws UsageError naming --topk-groups
+  // when G does not divide experts, M > G or topk > M x experts / G.
   Workload(const WorkloadSpec& spec, int experts, int topk, int layers, uint64_t seed,
-           std::shared_ptr<const Trace> trace, int64_t tokens_per_step = 0);
+           std::shared_ptr<const Trace> trace, int64_t tokens_per_step = 0, int groups = 1,
+           int topk_groups = 0);
 
   // Whether a counts trace is replayed exactly (see exact_counts_feasible()).
   bool exact_counts() const { return exact_; }
+  // Whether tokens pick inside their top-M groups (--topk-groups > 0, not a trace).
+  bool group_limited() const { return topk_groups_ > 0; }
 
   // ids, weights: [num_tokens * topk] for global tokens first_token .. first_token+num_tokens-1.
   void route(int step, int layer, int64_t first_token, int num_tokens, int32_t* ids,
@@ -60,6 +70,7 @@ class Workload {
  private:
   void route_sampled(int step, int layer, int64_t first_token, int num_tokens, int32_t* ids,
                      float* weights) const;
+  void route_grouped(int step, int layer, int64_t first_token, int num_tokens, int32_t* ids) const;
   void fill_cdf(int step, int layer, std::vector<double>* cdf) const;
   void route_exact(int step, int layer, int64_t first_token, int num_tokens, int32_t* ids) const;
 
@@ -74,6 +85,12 @@ class Workload {
   // expert std::upper_bound finds, in O(1) expected instead of O(log E).
   mutable std::vector<int32_t> cdf_guide_;
   mutable int cdf_step_ = -1, cdf_layer_ = -1;
+  // Group-limited routing (route_grouped): 0 topk_groups_ when off.
+  int groups_ = 1, topk_groups_ = 0;
+  mutable std::vector<double> log_pop_;          // [E] log popularity at (log_step_, log_layer_)
+  mutable int log_step_ = -1, log_layer_ = -1;
+  mutable std::vector<double> score_, group_score_;  // [E], [G] scratch of one token
+  mutable std::vector<int32_t> order_;               // scratch: group or expert indices
   // Exact counts replay: the step's N = tokens_per_step tokens take N x K picks
   // laid out expert by expert (in a seeded order); the token in slot s takes
   // picks s, s + N, ..., s + (K-1)N. An expert's run is at most N long, so no

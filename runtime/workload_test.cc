@@ -1,5 +1,5 @@
 // Workload generators: determinism, independence from the rank count, the
-// skew of each distribution, and trace validation.
+// skew of each distribution, group-limited routing, and trace validation.
 #include "runtime/workload.h"
 
 #include <gtest/gtest.h>
@@ -134,6 +134,153 @@ TEST(Workload, TraceReplayAndValidation) {
     std::remove(f.c_str());
   }
   std::remove(good.c_str());
+}
+
+// Group-limited routing (--groups G --topk-groups M).
+struct GroupShape {
+  int E, K, G, M;
+};
+
+std::vector<int32_t> route_all(const Workload& w, int step, int layer, int64_t first, int tokens, int K,
+                               std::vector<float>* wt = nullptr) {
+  std::vector<int32_t> ids(static_cast<size_t>(tokens) * K);
+  std::vector<float> scratch(ids.size());
+  w.route(step, layer, first, tokens, ids.data(), (wt ? wt : &scratch)->data());
+  return ids;
+}
+
+// The most groups one token's experts fall in.
+int max_groups_per_token(const std::vector<int32_t>& ids, int K, int E, int G) {
+  int worst = 0;
+  for (size_t t = 0; t < ids.size() / K; ++t) {
+    std::set<int> g;
+    for (int k = 0; k < K; ++k) g.insert(ids[t * K + k] / (E / G));
+    worst = std::max(worst, static_cast<int>(g.size()));
+  }
+  return worst;
+}
+
+TEST(WorkloadGroups, EveryTokensExpertsLieInAtMostMGroups) {
+  // DeepSeek-V3 (256, 8, 8, 4); k = M x group size exactly; groups of one
+  // expert; M = 1; M = G (no limit).
+  const GroupShape shapes[] = {{256, 8, 8, 4}, {64, 8, 8, 4}, {16, 8, 8, 4}, {16, 4, 4, 2},
+                               {8, 2, 8, 2},   {32, 6, 8, 3}, {32, 4, 4, 1}, {32, 8, 4, 4}};
+  for (const char* spec : {"uniform", "zipf:1.2", "zipf:3", "hot:0.1", "drift:1.0:5"})
+    for (const GroupShape& sh : shapes) {
+      Workload w(parse_workload(spec), sh.E, sh.K, 2, 5, nullptr, 0, sh.G, sh.M);
+      ASSERT_TRUE(w.group_limited());
+      std::vector<float> wt;
+      wt.resize(static_cast<size_t>(300) * sh.K);
+      const std::vector<int32_t> ids = route_all(w, 3, 1, 40, 300, sh.K, &wt);
+      const std::string what = std::string(spec) + " E" + std::to_string(sh.E) + " K" + std::to_string(sh.K) +
+                               " G" + std::to_string(sh.G) + " M" + std::to_string(sh.M);
+      EXPECT_LE(max_groups_per_token(ids, sh.K, sh.E, sh.G), sh.M) << what;
+      for (int t = 0; t < 300; ++t) {
+        std::set<int> s(ids.begin() + t * sh.K, ids.begin() + (t + 1) * sh.K);
+        EXPECT_EQ(s.size(), static_cast<size_t>(sh.K)) << what << ": a token picks an expert twice";
+        EXPECT_TRUE(*s.begin() >= 0 && *s.rbegin() < sh.E) << what;
+        float sum = 0;
+        for (int k = 0; k < sh.K; ++k) sum += wt[t * sh.K + k];
+        EXPECT_NEAR(sum, 1.0f, 1e-5f) << what;
+      }
+    }
+}
+
+TEST(WorkloadGroups, TheLimitBindsAndEveryGroupIsReached) {
+  // Without the limit, tokens of this shape spread over more than M groups (so
+  // the test above can fail); with it, over the tokens every group is chosen.
+  const int E = 64, K = 8, G = 8, M = 2, T = 2000;
+  const Workload flat(parse_workload("uniform"), E, K, 1, 3, nullptr);
+  EXPECT_GT(max_groups_per_token(route_all(flat, 0, 0, 0, T, K), K, E, G), M);
+  const Workload w(parse_workload("uniform"), E, K, 1, 3, nullptr, 0, G, M);
+  const std::vector<int32_t> ids = route_all(w, 0, 0, 0, T, K);
+  EXPECT_LE(max_groups_per_token(ids, K, E, G), M);
+  std::vector<int64_t> group_picks(G, 0);
+  for (int32_t e : ids) ++group_picks[e / (E / G)];
+  for (int g = 0; g < G; ++g) EXPECT_GT(group_picks[g], T * K / G / 2) << "group " << g;  // uniform: about T K / G
+}
+
+TEST(WorkloadGroups, PopularitySkewStillShows) {
+  const int E = 64, K = 8, T = 4096, G = 8, M = 4;
+  auto counts = [&](const char* spec, int layer) {
+    const Workload w(parse_workload(spec), E, K, 2, 1, nullptr, 0, G, M);
+    std::vector<int64_t> c(E, 0);
+    for (int32_t e : route_all(w, 0, layer, 0, T, K)) ++c[e];
+    return c;
+  };
+  const double uni = max_share(counts("uniform", 0));
+  EXPECT_LT(uni, 1.5 / E);  // uniform stays uniform under the limit
+  for (int layer = 0; layer < 2; ++layer) {
+    const std::vector<int64_t> z = counts("zipf:1.2", layer);
+    EXPECT_GT(max_share(z), 2.0 * uni);
+    // The most picked expert is the most popular one of this layer.
+    const Workload w(parse_workload("zipf:1.2"), E, K, 2, 1, nullptr);
+    std::vector<double> pop;
+    w.popularity(0, layer, &pop);
+    EXPECT_EQ(std::max_element(z.begin(), z.end()) - z.begin(), std::max_element(pop.begin(), pop.end()) - pop.begin());
+  }
+  EXPECT_NEAR(max_share(counts("hot:0.1", 0)), 0.1, 0.01);  // hot:FRAC keeps its share
+  // Drift rotates the hot set under the limit too.
+  const Workload d(parse_workload("drift:1.5:4"), E, K, 1, 1, nullptr, 0, G, M);
+  auto hot = [&](int step) {
+    std::vector<int64_t> c(E, 0);
+    for (int32_t e : route_all(d, step, 0, 0, T, K)) ++c[e];
+    return std::max_element(c.begin(), c.end()) - c.begin();
+  };
+  EXPECT_EQ(hot(0), hot(3));
+  EXPECT_NE(hot(0), hot(4));
+}
+
+TEST(WorkloadGroups, SameRoutingWhateverTheRankCount) {
+  const Workload w(parse_workload("zipf:1.2"), 256, 8, 2, 7, nullptr, 0, 8, 4);
+  std::vector<int32_t> a(256 * 8), b;
+  std::vector<float> wa(256 * 8), wb(256 * 8);
+  for (int r = 0; r < 8; ++r) w.route(2, 1, r * 32, 32, &a[r * 32 * 8], &wa[r * 32 * 8]);
+  b = route_all(w, 2, 1, 0, 256, 8, &wb);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(wa, wb);
+  // Another step, then back: the per-(step, layer) cache does not leak.
+  route_all(w, 5, 0, 0, 16, 8);
+  EXPECT_EQ(route_all(w, 2, 1, 0, 256, 8), a);
+  const Workload w2(parse_workload("zipf:1.2"), 256, 8, 2, 8, nullptr, 0, 8, 4);
+  EXPECT_NE(route_all(w2, 2, 1, 0, 256, 8), a) << "another seed must give another routing";
+}
+
+TEST(WorkloadGroups, ZeroTopkGroupsKeepsTheRoutesAndTracesIgnoreIt) {
+  for (const char* spec : {"uniform", "zipf:1.2", "hot:0.1", "drift:1.0:5"}) {
+    const Workload plain(parse_workload(spec), 64, 8, 2, 5, nullptr);
+    const Workload off(parse_workload(spec), 64, 8, 2, 5, nullptr, 0, 8, 0);
+    EXPECT_FALSE(off.group_limited());
+    EXPECT_EQ(route_all(plain, 1, 1, 10, 200, 8), route_all(off, 1, 1, 10, 200, 8)) << spec;
+    const Workload on(parse_workload(spec), 64, 8, 2, 5, nullptr, 0, 8, 2);
+    EXPECT_NE(route_all(plain, 1, 1, 10, 200, 8), route_all(on, 1, 1, 10, 200, 8)) << spec;
+  }
+  // A trace's tokens span both groups here; --topk-groups 1 leaves them so.
+  const std::string f = write_temp(
+      R"({"kind":"topk","experts":4,"topk":2,"layers":1,"steps":[{"layers":[[[0,3],[1,2],[3,0]]]}]})");
+  auto t = std::make_shared<Trace>(load_trace(f, 4, 2, 1, 1));
+  const Workload w(parse_workload("trace:" + f), 4, 2, 1, 1, t, 0, 2, 1);
+  EXPECT_FALSE(w.group_limited());
+  EXPECT_EQ(route_all(w, 0, 0, 0, 3, 2), (std::vector<int32_t>{0, 3, 1, 2, 3, 0}));
+  std::remove(f.c_str());
+}
+
+TEST(WorkloadGroups, BadGroupParametersNameTheOption) {
+  struct Bad {
+    int E, K, G, M;
+    const char* names;
+  } bad[] = {{16, 2, 2, 3, "--topk-groups 3 exceeds --groups 2"},
+             {16, 8, 8, 1, "--topk 8 exceeds"},
+             {16, 2, 4, -1, "--topk-groups must be >= 0"},
+             {16, 2, 3, 1, "--groups 3 to divide --experts 16"}};
+  for (const Bad& b : bad) {
+    try {
+      Workload w(parse_workload("zipf:1.2"), b.E, b.K, 1, 1, nullptr, 0, b.G, b.M);
+      ADD_FAILURE() << b.names << ": accepted";
+    } catch (const UsageError& e) {
+      EXPECT_NE(std::string(e.what()).find(b.names), std::string::npos) << e.what();
+    }
+  }
 }
 
 // Exact counts replay: N = 12 tokens (3 ranks x 4), K = 3, E = 6, counts summing

@@ -265,17 +265,64 @@ def check_skipped(lines):
              f"moved {s.get('weight_bytes_moved')}")
 
 
+def row_bytes(hidden, pairs, dtype):
+    """kernels/wire_row.h: | x padded to 16 | fp8: float scale per 128 channels, padded | slot[P] | w[P] | pad |."""
+    r16 = lambda n: (n + 15) // 16 * 16
+    x = r16(hidden * {"fp32": 4, "bf16": 2, "fp8": 1}[dtype])
+    scales = r16(4 * ((hidden + 127) // 128)) if dtype == "fp8" else 0
+    return r16(x + scales + 8 * pairs)
+
+
+def check_wire(want):
+    """wire=DISPATCH/COMBINE: the summary names the wire dtypes, and every
+    step's dispatch and combine bytes are whole numbers of rows of those
+    formats, as many dispatch rows as combine rows (each row comes back once)."""
+    dispatch, combine = want.split("/")
+    def check(lines):
+        s = summary(lines)
+        if (s.get("dispatch_dtype"), s.get("combine_dtype")) != (dispatch, combine):
+            fail(f"summary wire dtypes {s.get('dispatch_dtype')}/{s.get('combine_dtype')}, expected {want}")
+        pairs = 1 if s.get("dispatch_mode") == "low-latency" else s["topk"] + s.get("shared_experts", 0)
+        rb, cb = row_bytes(s["hidden"], pairs, dispatch), row_bytes(s["hidden"], 0, combine)
+        steps = [l for l in lines if l.get("type") == "step"]
+        if not steps or not any(l["dispatch_bytes"] > 0 for l in steps):
+            fail("no step moved dispatch bytes")
+        for l in steps:
+            d, c = l["dispatch_bytes"], l["combine_bytes"]
+            if d % rb or c % cb or d // rb != c // cb:
+                fail(f"step {l.get('step')}: dispatch {d} B, combine {c} B are not equal counts of "
+                     f"{rb} B and {cb} B rows")
+    return check
+
+
+def check_tbo(lines):
+    """--overlap tbo: the summary names it and reports the time hidden (a
+    number; its efficiency is hidden / min(communication, compute)), and
+    every step line carries its own hidden time."""
+    s = summary(lines)
+    if s.get("overlap") != "tbo":
+        fail(f"summary overlap is {s.get('overlap')!r}, expected 'tbo'")
+    for k in ("overlap_hidden_us", "overlap_efficiency"):
+        if not isinstance(s.get(k), (int, float)):
+            fail(f"summary has no number {k}")
+    steps = [l for l in lines if l.get("type") == "step"]
+    if not steps or any(not isinstance(l.get("overlap_hidden_us"), (int, float)) for l in steps):
+        fail("a step line has no overlap_hidden_us")
+
+
 CHECKS = {"stall": check_stall, "chunked=1": check_chunked(1), "chunked=2": check_chunked(2),
           "chunked=4": check_chunked(4), "async": check_async, "skipped": check_skipped, "memory": check_memory, "dtype=fp32": check_dtype("fp32"), "dtype=bf16": check_dtype("bf16"),
           "baseline": check_baseline, "contract": check_contract, "as_planned": check_as_planned,
           "optimal": check_as_planned,  # the old name of as_planned (tests/balancers.cmake, sim.cmake, docs)
-          "rebalanced": check_rebalanced, "simulated": check_simulated}
+          "rebalanced": check_rebalanced, "simulated": check_simulated, "tbo": check_tbo}
 
 if __name__ == "__main__":
     check = CHECKS.get(sys.argv[2]) if len(sys.argv) == 3 else None
+    if len(sys.argv) == 3 and sys.argv[2].startswith("wire="):
+        check = check_wire(sys.argv[2].split("=", 1)[1])
     if len(sys.argv) == 3 and sys.argv[2].startswith("lp_optimal="):
         check = check_lp_optimal(sys.argv[2].split("=", 1)[1])
     if check is None:
-        fail(f"usage: check_json.py FILE {{{'|'.join(CHECKS)}|lp_optimal=INPUT}}")
+        fail(f"usage: check_json.py FILE {{{'|'.join(CHECKS)}|lp_optimal=INPUT|wire=DISPATCH/COMBINE}}")
     check(load(sys.argv[1]))
     print(f"check_json.py: {sys.argv[2]} ok")

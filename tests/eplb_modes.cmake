@@ -52,9 +52,7 @@ set(bad_modes
   "min_gain_range|--balancer eplb --eplb-min-gain 1.5|--eplb-min-gain must be in"
   "min_gain_not_number|--balancer eplb --eplb-min-gain x|--eplb-min-gain")
 wideep_bad_input_tests(PREFIX bad_eplb_mode NP 2 ONCE BASE run ${EMODES} ENTRIES ${bad_modes})
-wideep_cli_test(NAME sim_rejects_eplb_chunk RC 2
-  ARGS sim --ranks 8 --profile ${CMAKE_SOURCE_DIR}/launch/profiles/h100_nvlink_8x.json --balancer eplb --eplb-layers-per-chunk 1
-  MATCH "--eplb-layers-per-chunk has no meaning for wideep sim")
+# wideep sim models the EPLB modes (tests/sim.cmake: sim_eplb_*).
 wideep_cli_test(NAME eplb_async_chunked1_np4_bf16 NP 4 LABELS devpath
   ARGS run ${EMODES} --dtype bf16 --balancer eplb,lplb --redundant 8 --eplb-async --eplb-layers-per-chunk 1
        --check --json @OUT@

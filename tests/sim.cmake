@@ -27,7 +27,13 @@ add_test(NAME sim_consistency_8ranks_waterfill
           --experts 32 --topk 4 --tokens 48 --hidden 32 --ffn 64 --steps 8 --warmup 1 --seed 9
           --balancer eplb,lplb,waterfill --shared-experts 1 --redundant 16 --gpus-per-node 4
           --eplb-interval 3 --workload drift:1.2:4)
-set_tests_properties(sim_consistency_8ranks sim_consistency_8ranks_waterfill PROPERTIES
+# Two-batch overlap: each micro-batch routed and balanced on its own, as the run.
+add_test(NAME sim_consistency_8ranks_tbo
+  COMMAND /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/compare_balancedness.py $<TARGET_FILE:wideep> ${SIM_CPU} 8
+          --experts 32 --topk 4 --tokens 48 --hidden 128 --ffn 64 --steps 6 --warmup 1 --seed 4
+          --balancer eplb,lplb --redundant 16 --gpus-per-node 4 --eplb-interval 3 --overlap tbo --tbo-split 0.3
+          --dispatch-dtype fp8 --combine-dtype bf16)
+set_tests_properties(sim_consistency_8ranks sim_consistency_8ranks_waterfill sim_consistency_8ranks_tbo PROPERTIES
   TIMEOUT 180 LABELS "sim;mpi"
   ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1")
 
@@ -70,3 +76,59 @@ test \"$(tail -n +2 \"$1\"/study.csv | wc -l)\" -eq 16 && \
 ls \"$1\"/balancedness_vs_ranks.png \"$1\"/step_time_vs_ranks.png \"$1\"/cross_node_bytes_vs_topology.png"
     ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR}/study-quick ${CMAKE_BINARY_DIR})
 set_tests_properties(study_quick PROPERTIES LABELS sim TIMEOUT 600)
+
+# Dispatch modes, wire dtypes, two-batch overlap and EPLB modes in the sim
+# (docs/sim.md; unit tests: runtime/sim/sim_modes_test.cc, sim_engine_test.cc;
+# run/sim byte identity: tests/sim_identity.cmake).
+set(SIM_NODES --ranks 16 --gpus-per-node 8 --profile ${SIM_H100} --experts 64 --topk 8 --tokens 64 --hidden 256
+    --ffn 512 --steps 4 --warmup 1)
+wideep_cli_test(NAME sim_mode_hierarchical_fp8 LABELS sim
+  ARGS sim ${SIM_NODES} --dispatch-mode hierarchical --dispatch-dtype fp8 --combine-dtype bf16 --json @OUT@
+  MATCH "dispatch hierarchical \\(fp8 rows, bf16 back\\), overlap none: cross-node dispatch 0\\.[0-9]+ MB/step"
+  JSON_CHECK simulated)
+wideep_cli_test(NAME sim_mode_low_latency LABELS sim
+  ARGS sim ${SIM_NODES} --dispatch-mode low-latency --ll-max-tokens 1024 --groups 8 --topk-groups 4
+  MATCH "dispatch low-latency \\(fp32 rows, fp32 back\\)")
+wideep_cli_test(NAME sim_overlap_tbo LABELS sim
+  ARGS sim ${SIM_NODES} --tokens 2048 --overlap tbo --tbo-split 0.4
+  MATCH "overlap tbo:" "overlap hidden [1-9][0-9.]* us/step, efficiency 0\\.[0-9]+")
+set(SIM_EPLB --ranks 8 --profile ${SIM_CPU} --experts 32 --topk 4 --tokens 32 --hidden 128 --ffn 256 --layers 4
+    --steps 12 --warmup 0 --workload drift:1.2:4 --balancer eplb --redundant 8 --eplb-interval 4 --eplb-window 4)
+wideep_cli_test(NAME sim_eplb_chunked LABELS sim
+  ARGS sim ${SIM_EPLB} --eplb-layers-per-chunk 1 --json @OUT@
+  MATCH "stall \\(gap between step completions, rebalances included\\) max [0-9.]+ us" JSON_CHECK simulated rebalanced)
+wideep_cli_test(NAME sim_eplb_async LABELS sim
+  ARGS sim ${SIM_EPLB} --eplb-async --eplb-layers-per-chunk 2 --json @OUT@
+  MATCH "stall \\(gap" JSON_CHECK simulated rebalanced)
+wideep_cli_test(NAME sim_eplb_min_gain LABELS sim
+  ARGS sim ${SIM_EPLB} --eplb-min-gain 1 MATCH "rebalances 3  weight bytes moved 0 ")
+
+# Bad input of the new options: exit 2 naming the option.
+set(SIM_BASE --ranks 8 --profile ${SIM_CPU} --experts 32 --topk 4 --tokens 32 --hidden 128 --ffn 256 --steps 2 --warmup 0)
+set(sim_bad_new
+  "dispatch_mode|--dispatch-mode ring|--dispatch-mode 'ring': unknown mode"
+  "dispatch_dtype|--dispatch-dtype fp16|--dispatch-dtype 'fp16': unknown dtype"
+  "combine_fp8|--combine-dtype fp8|--combine-dtype fp8: combined rows"
+  "fp8_hidden|--dispatch-dtype fp8 --hidden 100|--dispatch-dtype fp8 scales each 128 channels"
+  "ll_without_mode|--ll-max-tokens 8|--ll-max-tokens sizes the low-latency buffers"
+  "ll_negative|--dispatch-mode low-latency --ll-max-tokens -1|--ll-max-tokens must be >= 0"
+  "ll_overflow|--dispatch-mode low-latency --ll-max-tokens 2 --workload hot:0.5|--ll-max-tokens 2: expert [0-9]+ \\(rank [0-9]+, local slot [0-9]+, layer [0-9]+\\) receives [0-9]+ rows"
+  "overlap|--overlap dbo|--overlap 'dbo': unknown overlap"
+  "tbo_split|--overlap tbo --tbo-split 1|--tbo-split must be in"
+  "tbo_split_alone|--tbo-split 0.3|--tbo-split splits the tokens"
+  "tbo_one_token|--overlap tbo --tokens 1|--overlap tbo splits the tokens"
+  "topk_groups|--groups 4 --topk-groups 5|--topk-groups 5 exceeds --groups 4"
+  "eplb_async_alone|--eplb-async|they need --balancer with eplb"
+  "eplb_chunk_interval|--balancer eplb --redundant 8 --layers 4 --eplb-layers-per-chunk 1 --eplb-interval 2|--eplb-interval must be at least that"
+  "eplb_min_gain|--balancer eplb --redundant 8 --eplb-min-gain 2|--eplb-min-gain must be in"
+  "transport|--transport shm|--transport has no meaning for wideep sim"
+  "counts_rounds|--profile ${CMAKE_SOURCE_DIR}/tests/data/sim_profile_counts_rounds.json|\"rounds.counts\" must be <= rounds.dispatch")
+wideep_bad_input_tests(PREFIX sim_bad BASE sim ${SIM_BASE} ENTRIES ${sim_bad_new})
+
+# The issue 12/16 studies (launch/studies/sim_studies.py) in their CI-sized form:
+# every study writes its CSV and PNG.
+add_test(NAME study_sim_quick
+  COMMAND /bin/bash -c "rm -rf \"$1\" && /usr/bin/python3 \"$0\"/launch/studies/sim_studies.py all --quick --build \"$2\" --out \"$1\" > /dev/null && \
+for s in cross_node_bytes mode_times tbo eplb_stall; do test -s \"$1\"/$s.csv && test -s \"$1\"/$s.png || exit 1; done"
+    ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR}/study-sim-quick ${CMAKE_BINARY_DIR})
+set_tests_properties(study_sim_quick PROPERTIES LABELS sim TIMEOUT 300)

@@ -90,6 +90,9 @@ Prepared prepare(RunConfig& cfg, int num_ranks) {
     throw UsageError("--backend nccl: no GPU is visible to this process (use --backend mpi)");
   if (p.backend == "nccl" && !nccl_backend_available())
     throw UsageError("--backend nccl: this build has no NCCL backend (configure with WIDEEP_CUDA=ON)");
+  if (cfg.transport == "shm" && p.backend != "mpi")
+    throw UsageError("--transport shm moves host rows through MPI-3 shared memory: it needs --backend mpi, not " +
+                     p.backend);
   // Here, not in validate(): the backend is known only once it is resolved.
   p.dtype = run_dtype(cfg, p.backend);
   // Check the plan against the memory this node has before anything is
@@ -106,7 +109,7 @@ Prepared prepare(RunConfig& cfg, int num_ranks) {
   if (cfg.workload.kind == WorkloadSpec::Kind::kTrace)
     trace = std::make_shared<Trace>(load_trace(cfg.workload.file, cfg.experts, cfg.topk, cfg.layers, cfg.total_steps()));
   p.workload = std::make_shared<Workload>(cfg.workload, cfg.experts, cfg.topk, cfg.layers, cfg.seed, trace,
-                                          static_cast<int64_t>(cfg.tokens) * num_ranks);
+                                          static_cast<int64_t>(cfg.tokens) * num_ranks, cfg.groups, cfg.topk_groups);
   p.faults = parse_faults(cfg.inject, num_ranks);
   p.topology = load_topology(cfg, num_ranks);
   p.placement = initial_placement(cfg, p.topology.get());
@@ -144,11 +147,13 @@ int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
   if (cfg.balancers.eplb)
     eplb = std::make_unique<EplbManager>(cfg, comm, runner, prep.faults, prep.topology.get());
   std::unique_ptr<Reference> ref;
-  if (cfg.check) ref = std::make_unique<Reference>(cfg, *prep.workload);
+  if (cfg.check) ref = std::make_unique<Reference>(cfg, *prep.workload, prep.dtype);
   RunMetrics metrics(cfg, prep.backend.c_str());
   CountsDump counts_dump(cfg);  // --dump-counts
   metrics.set_dtype(dtype_name(prep.dtype));
-  const double limit = check_limit(prep.dtype);
+  const DType dispatch = dispatch_dtype(cfg, prep.dtype), combine = combine_dtype(cfg, prep.dtype);
+  metrics.set_wire_dtypes(dtype_name(dispatch), dtype_name(combine));
+  const double limit = check_limit(prep.dtype, dispatch, combine);
   std::ofstream json;
   if (me == 0 && !cfg.json_path.empty()) json.open(cfg.json_path, std::ios::trunc);
 
@@ -354,6 +359,8 @@ int run_main(int argc, char** argv) {
   std::unique_ptr<Communicator> comm;
   try {
     comm = make_communicator(prep.backend, cfg.timeout_s);
+    if (!comm->set_transport(cfg.transport, cfg.ranks_per_node()))  // collective, before the first step
+      throw Error(ErrorCategory::kInternal, "--transport " + cfg.transport + ": not offered by --backend " + prep.backend);
   } catch (const Error& e) {
     std::fprintf(stderr, "wideep run: %s\n", e.what());
     mpi_abort(e.category() == ErrorCategory::kTimeout           ? kExitTimeout

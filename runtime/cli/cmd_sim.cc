@@ -47,7 +47,8 @@ bool prepare(int argc, char** argv, RunConfig& cfg, SimOptions& sim, SimSetup* o
   if (cfg.workload.kind == WorkloadSpec::Kind::kTrace)
     trace = std::make_shared<Trace>(load_trace(cfg.workload.file, cfg.experts, cfg.topk, cfg.layers, cfg.total_steps()));
   out->workload = std::make_shared<Workload>(cfg.workload, cfg.experts, cfg.topk, cfg.layers, cfg.seed, trace,
-                                             static_cast<int64_t>(cfg.tokens) * sim.ranks);
+                                             static_cast<int64_t>(cfg.tokens) * sim.ranks, cfg.groups,
+                                             cfg.topk_groups);
   out->topology = load_topology(cfg, sim.ranks);
   out->placement = initial_placement(cfg, out->topology.get());
   if (!cfg.json_path.empty()) {
@@ -72,18 +73,35 @@ int sim_main(int argc, char** argv) {
   RunMetrics metrics(cfg, "sim");
   std::ofstream json;
   if (!cfg.json_path.empty()) json.open(cfg.json_path, std::ios::trunc);
-  SimEngine engine(cfg, setup.profile, setup.workload, std::move(setup.placement), setup.topology.get());
   SimTotals totals;
-  engine.run(&metrics, json.is_open() ? &json : nullptr, &totals);
-  const double n = std::max<size_t>(metrics.steps().size(), 1);
+  std::string dispatch_dtype, combine_dtype;
+  try {
+    SimEngine engine(cfg, setup.profile, setup.workload, std::move(setup.placement), setup.topology.get());
+    // `auto` wire dtypes are the host path's fp32 (the sim has no --dtype).
+    dispatch_dtype = cfg.dispatch_dtype == "auto" ? "fp32" : cfg.dispatch_dtype;
+    combine_dtype = cfg.combine_dtype == "auto" ? "fp32" : cfg.combine_dtype;
+    metrics.set_wire_dtypes(dispatch_dtype, combine_dtype);
+    engine.run(&metrics, json.is_open() ? &json : nullptr, &totals);
+  } catch (const UsageError& e) {  // a low-latency buffer overflows (--ll-max-tokens), as the run would
+    std::fprintf(stderr, "wideep sim: error: %s\n", e.what());
+    return kExitUsage;
+  }
   nlohmann::json s = metrics.summary_json();
   s["simulated"] = true;
   s["profile"] = setup.profile.name;
   s["gpus_per_node"] = cfg.ranks_per_node();
   s["nodes"] = cfg.num_ranks / cfg.ranks_per_node();
-  s["dispatch_bytes_cross_node"] = static_cast<int64_t>(totals.dispatch_bytes_cross / n);
-  s["combine_bytes_cross_node"] = static_cast<int64_t>(totals.combine_bytes_cross / n);
   s["solve_us"] = {{"p50", percentile(totals.solve_us, 0.5)}, {"max", percentile(totals.solve_us, 1.0)}};
+  // The critical path's communication and compute (RunMetrics divides by the
+  // slowest rank's phase sums, which with overlap need not lie on it).
+  {
+    const double hideable = std::min(percentile(totals.comm_us, 0.5), percentile(totals.compute_us, 0.5));
+    const double hidden_us = s["overlap_hidden_us"].get<double>();
+    s["overlap_efficiency"] = hideable > 0 ? hidden_us / hideable : 0.0;
+  }
+  // Distinct nodes each token's pairs go to (runtime/node_spread.h), over the
+  // measured steps' layers: what --topk-groups with hierarchical EPLB bounds.
+  s["nodes_per_token"] = {{"mean", totals.nodes_per_token.mean()}, {"max", totals.nodes_per_token.max_nodes}};
   s["sim_wall_s"] = totals.wall_s;
   // Extension (lplb): share of LP component solves whose warm start was kept.
   if (totals.lp_warm_tried > 0) s["lp_warm_kept"] = static_cast<double>(totals.lp_warm_kept) / totals.lp_warm_tried;
@@ -93,9 +111,19 @@ int sim_main(int argc, char** argv) {
                cfg.num_ranks, cfg.num_ranks / cfg.ranks_per_node(), cfg.ranks_per_node(),
                setup.profile.name, totals.wall_s);
     metrics.print_table();
-    fmt::print("cross-node dispatch {:.3f} MB/step  combine {:.3f} MB/step;  balancer solve p50 {:.1f} us/layer (measured)\n",
-               totals.dispatch_bytes_cross / n / 1e6, totals.combine_bytes_cross / n / 1e6,
+    fmt::print("dispatch {} ({} rows, {} back), overlap {}: cross-node dispatch {:.3f} MB/step  combine {:.3f} "
+               "MB/step;  balancer solve p50 {:.1f} us/layer (measured)\n",
+               cfg.dispatch_mode, dispatch_dtype, combine_dtype, cfg.overlap,
+               s["dispatch_bytes_cross_node"].get<int64_t>() / 1e6, s["combine_bytes_cross_node"].get<int64_t>() / 1e6,
                percentile(totals.solve_us, 0.5));
+    fmt::print("nodes per token mean {:.2f}  max {}\n", totals.nodes_per_token.mean(),
+               totals.nodes_per_token.max_nodes);
+    if (cfg.overlap != "none")
+      fmt::print("overlap hidden {:.1f} us/step, efficiency {:.3f}\n", s["overlap_hidden_us"].get<double>(),
+                 s["overlap_efficiency"].get<double>());
+    if (cfg.balancers.eplb)
+      fmt::print("stall (gap between step completions, rebalances included) max {:.1f} us  p99 {:.1f} us\n",
+                 s["stall_us"]["max"].get<double>(), s["stall_us"]["p99"].get<double>());
   }
   std::fflush(stdout);
   return kExitOk;

@@ -63,4 +63,37 @@ int64_t expert_weight_bytes(const SimProfile& p, int hidden, int ffn) {
   return static_cast<int64_t>(std::llround(2.0 * hidden * ffn * p.weight_bytes_per_param));
 }
 
+double tbo_layer_us(double pre_a_us, double pre_b_us, const MicroBatchUs& a, const MicroBatchUs& b) {
+  const double a_disp_end = pre_a_us + a.dispatch;                // comm
+  const double b_pre_end = pre_a_us + pre_b_us;                   // compute, beside A.dispatch
+  const double b_disp_end = std::max(a_disp_end, b_pre_end) + b.dispatch;
+  const double a_exp_end = std::max(a_disp_end, b_pre_end) + a.expert;
+  const double b_exp_end = std::max(a_exp_end, b_disp_end) + b.expert;
+  const double a_comb_end = std::max(a_exp_end, b_disp_end) + a.combine;  // comm: after B.dispatch
+  return std::max(b_exp_end, a_comb_end) + b.combine;
+}
+
+double background_step(const SimProfile& p, double step_us, const RankTraffic& step_traffic,
+                       RankTraffic* remaining) {
+  const LinkClass* cls[2] = {&p.same_node, &p.cross_node};
+  double longer_us = 0;
+  for (int dir = 0; dir < 2; ++dir) {
+    const int64_t* step_bytes = dir == 0 ? step_traffic.send : step_traffic.recv;
+    int64_t* left = dir == 0 ? remaining->send : remaining->recv;
+    for (int c = 0; c < 2; ++c) {
+      if (left[c] <= 0) continue;
+      const double bytes_per_us = cls[c]->gbps * 1e3;
+      const double idle_us = std::max(0.0, step_us - step_bytes[c] / bytes_per_us);
+      const int64_t in_idle = std::min<int64_t>(left[c], static_cast<int64_t>(idle_us * bytes_per_us));
+      left[c] -= in_idle;
+      // Even share while both flow: the step's exchanges take their bytes'
+      // time again for each background byte sent beside them.
+      const int64_t shared = std::min(left[c], step_bytes[c]);
+      left[c] -= shared;
+      longer_us = std::max(longer_us, shared / bytes_per_us);
+    }
+  }
+  return longer_us;
+}
+
 }  // namespace wideep

@@ -49,4 +49,28 @@ double counts_exchange_us(const SimProfile& p, const LinkSet& links, int num_ran
 // Bytes of one expert's weights (W1 and W2) at the profile's precision.
 int64_t expert_weight_bytes(const SimProfile& p, int hidden, int ffn);
 
+// Two-batch overlap of one layer (docs/sim.md, "Two-batch overlap"), as the
+// run schedules it (runtime/moe_pipeline.cc, run_layer_tbo): the critical-path
+// times of micro-batch A's and B's route + balance + layout (`pre_*`),
+// dispatch, expert and combine, each at its own token count. Comm (dispatch,
+// combine) and compute (the rest) are two resources: A.pre, then A.dispatch
+// while B.pre computes; B.dispatch after A.dispatch and B.pre; A.expert after
+// A.dispatch and B.pre; B.expert after A.expert and B.dispatch; A.combine
+// after A.expert and B.dispatch; B.combine after B.expert and A.combine.
+struct MicroBatchUs {
+  double dispatch = 0, expert = 0, combine = 0;
+};
+// The layer's end time (from its start).
+double tbo_layer_us(double pre_a_us, double pre_b_us, const MicroBatchUs& a, const MicroBatchUs& b);
+
+// An asynchronous weight transfer's progress during one step of `step_us` on
+// one rank (docs/sim.md, "EPLB moves"): per direction and link class, the
+// outstanding bytes use the link at full bandwidth while the step's own
+// traffic (`step_traffic`, dispatch + combine of the step) leaves it idle, and
+// share it evenly with that traffic otherwise, which lengthens the step's
+// exchanges by the background bytes sent meanwhile over the bandwidth.
+// Decrements `remaining`; returns that lengthening (the slowest direction and class).
+double background_step(const SimProfile& p, double step_us, const RankTraffic& step_traffic,
+                       RankTraffic* remaining);
+
 }  // namespace wideep

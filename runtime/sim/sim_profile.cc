@@ -2,6 +2,7 @@
 // with the right sign; "source" fields are documentation and are not read.
 #include "runtime/sim/sim_profile.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "common/check.h"
@@ -63,6 +64,11 @@ SimProfile read_profile(const std::string& path) {
   p.dispatch_rounds = r.integer(rounds, "rounds", "dispatch", 0);
   p.combine_rounds = r.integer(rounds, "rounds", "combine", 0);
   p.gather_rounds = r.integer(rounds, "rounds", "gather", 0);
+  // Optional (profiles before the dispatch modes): one counts round.
+  p.counts_rounds = rounds.contains("counts") ? r.integer(rounds, "rounds", "counts", 0)
+                                              : std::min(1, p.dispatch_rounds);
+  if (p.counts_rounds > p.dispatch_rounds)
+    r.bad("rounds.counts", "must be <= rounds.dispatch (the dispatch's rounds include the counts round)");
   const nlohmann::json& ex = r.at(j, "", "expert");
   p.expert_launch_us = r.number(ex, "expert", "launch_us", false);
   p.tile_tokens = r.integer(ex, "expert", "tile_tokens", 1);

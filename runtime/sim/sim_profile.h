@@ -15,8 +15,10 @@ struct LinkClass {
 struct SimProfile {
   std::string name;
   LinkClass same_node, cross_node;
-  // Rounds (latencies paid) of each collective phase.
-  int dispatch_rounds = 1, combine_rounds = 1, gather_rounds = 1;
+  // Rounds (latencies paid) of each collective phase. dispatch_rounds counts
+  // the counts round of flat and hierarchical dispatch too (counts_rounds of
+  // them; low-latency dispatch has none): data rounds = dispatch - counts.
+  int dispatch_rounds = 1, combine_rounds = 1, gather_rounds = 1, counts_rounds = 1;
   // Expert: per local expert with n > 0 pairs,
   //   launch_us + max(ceil(n / tile_tokens) * tile_tokens * 4*H*F / (tflops * 1e12),
   //                   weight_bytes / (mem_gbps * 1e9))  +  n * per_pair_ns.
