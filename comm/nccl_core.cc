@@ -83,12 +83,48 @@ void NcclCore::alltoall_int64(const int64_t* send, int64_t* recv) {
   finish_out(op, recv, dr, n * sizeof(int64_t));
 }
 
-void NcclCore::alltoallv_bytes(const void* send, const int64_t* send_bytes, const int64_t* send_offset,
-                               void* recv, const int64_t* recv_bytes, const int64_t* recv_offset) {
-  warm();
-  OpScope op(*this, "all-to-allv");
-  auto* out = static_cast<const unsigned char*>(stage_payload_in(send, send_bytes, send_offset, op.op()));
-  auto* in = static_cast<unsigned char*>(stage_payload_out(recv, recv_bytes, recv_offset, op.op()));
+int NcclCore::start_alltoallv_bytes(const void* send, const int64_t* send_bytes, const int64_t* send_offset,
+                                    void* recv, const int64_t* recv_bytes, const int64_t* recv_offset) {
+  int id = 0;
+  while (id < kMaxPendingExchanges && overlapped_[id]) ++id;
+  WIDEEP_ASSERT(id < kMaxPendingExchanges, "more than " + std::to_string(kMaxPendingExchanges) +
+                                               " overlapped exchanges in flight");
+  if (!cuda_.is_device_memory(send) || !cuda_.is_device_memory(recv)) {
+    alltoallv_bytes(send, send_bytes, send_offset, recv, recv_bytes, recv_offset);
+    overlapped_peers_[id].clear();
+  } else {
+    warm();
+    OpScope op(*this, "all-to-allv (overlapped)");
+    enqueue_alltoallv(op, static_cast<const unsigned char*>(send), send_bytes, send_offset,
+                      static_cast<unsigned char*>(recv), recv_bytes, recv_offset);
+    overlapped_peers_[id] = peers_;
+  }
+  overlapped_[id] = true;
+  return id;
+}
+
+bool NcclCore::progress(int id) {
+  WIDEEP_ASSERT(id >= 0 && id < kMaxPendingExchanges && overlapped_[id], "no overlapped exchange in flight");
+  return false;  // the stream's business: the pipeline orders on events, not on this
+}
+
+// A device exchange is not waited for on the host: the micro-batch's stream
+// waits for it on the device (kernels' exchange_started/after_exchange), and
+// a host wait here would also wait for the other micro-batch's exchange
+// enqueued after it on the one stream, which is what overlap must not do.
+// What bounds a stuck exchange is then the batch's next host wait (its slot
+// counts), with the run's timeout and the phase in its message; NCCL's own
+// asynchronous errors are checked here.
+void NcclCore::wait_exchange(int id) {
+  WIDEEP_ASSERT(id >= 0 && id < kMaxPendingExchanges && overlapped_[id], "no overlapped exchange in flight");
+  overlapped_[id] = false;
+  if (overlapped_peers_[id].empty()) return;  // ran blocking (host buffers), or nothing to move
+  check_async("all-to-allv (overlapped)");
+}
+
+void NcclCore::enqueue_alltoallv(const OpScope& op, const unsigned char* out, const int64_t* send_bytes,
+                                 const int64_t* send_offset, unsigned char* in, const int64_t* recv_bytes,
+                                 const int64_t* recv_offset) {
   WIDEEP_ASSERT(send_bytes[rank_] == recv_bytes[rank_], "self send and receive sizes differ");
   // The self part depends on no NCCL result: it may be enqueued before the group.
   if (send_bytes[rank_] > 0)
@@ -102,6 +138,15 @@ void NcclCore::alltoallv_bytes(const void* send, const int64_t* send_bytes, cons
       if (send_bytes[to] > 0) post_send(out + send_offset[to], send_bytes[to], to);
     }
   });
+}
+
+void NcclCore::alltoallv_bytes(const void* send, const int64_t* send_bytes, const int64_t* send_offset,
+                               void* recv, const int64_t* recv_bytes, const int64_t* recv_offset) {
+  warm();
+  OpScope op(*this, "all-to-allv");
+  auto* out = static_cast<const unsigned char*>(stage_payload_in(send, send_bytes, send_offset, op.op()));
+  auto* in = static_cast<unsigned char*>(stage_payload_out(recv, recv_bytes, recv_offset, op.op()));
+  enqueue_alltoallv(op, out, send_bytes, send_offset, in, recv_bytes, recv_offset);
   finish_payload(op, recv, in, recv_bytes, recv_offset);
 }
 

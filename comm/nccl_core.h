@@ -52,6 +52,14 @@ class NcclCore : public DeviceCommunicator {
                       void* recv, const int64_t* recv_bytes, const int64_t* recv_offset) override;
   void raw_alltoallv_bytes(const void* send, const int64_t* send_bytes, const int64_t* send_offset,
                            void* recv, const int64_t* recv_bytes, const int64_t* recv_offset) override;
+  // Two-batch overlap: device buffers' exchanges are enqueued and not waited
+  // for (the stream runs them while the host enqueues the other micro-batch's
+  // kernels on theirs); the wait waits for the stream, with the deadline and
+  // the peers of the exchange. Host buffers: the blocking exchange.
+  int start_alltoallv_bytes(const void* send, const int64_t* send_bytes, const int64_t* send_offset, void* recv,
+                            const int64_t* recv_bytes, const int64_t* recv_offset) override;
+  bool progress(int id) override;
+  void wait_exchange(int id) override;
   void allgather_int64(const int64_t* send, int64_t n, int64_t* recv) override;
   void allreduce_sum_int64(int64_t* data, int64_t n) override;
   void allreduce_max_double(double* data, int64_t n) override;
@@ -99,6 +107,10 @@ class NcclCore : public DeviceCommunicator {
   // One collective (the body returns its result); returns once enqueued.
   template <typename Body>
   void post_collective(const OpScope& op, Body&& body);
+  // The all-to-allv's self copy and its grouped sends and receives (device buffers).
+  void enqueue_alltoallv(const OpScope& op, const unsigned char* out, const int64_t* send_bytes,
+                         const int64_t* send_offset, unsigned char* in, const int64_t* recv_bytes,
+                         const int64_t* recv_offset);
   void post_recv(void* buf, int64_t bytes, int peer);
   void post_send(const void* buf, int64_t bytes, int peer);
   void check_post(int result, const char* call);
@@ -132,6 +144,8 @@ class NcclCore : public DeviceCommunicator {
   std::vector<int64_t> gather_bytes_;  // alltoallv_rows: [R] bytes, [R] offsets
   std::vector<int64_t> scan_all_;      // exscan: [R * n] the gathered values
   std::vector<int> peers_;  // of the current operation: peer (recv), -2-peer (send), -1 collective
+  std::vector<int> overlapped_peers_[kMaxPendingExchanges];  // of the exchanges enqueued, not yet waited for
+  bool overlapped_[kMaxPendingExchanges] = {false, false};
   // Scratch: 0, 1 small collectives (with pinned twins), 2, 3 host payload.
   void* dev_[4] = {nullptr, nullptr, nullptr, nullptr};
   void* pinned_[4] = {nullptr, nullptr, nullptr, nullptr};

@@ -340,6 +340,41 @@ TEST_F(NcclCoreTest, PayloadInDeviceAndHostMemoryArrivesWhole) {
   core->free_bytes(drecv);
 }
 
+// Two-batch overlap: the exchange is enqueued and neither its start nor its
+// wait block the host; the stream runs it in order.
+TEST_F(NcclCoreTest, OverlappedExchangeIsEnqueuedAndNeverBlocksTheHost) {
+  const int64_t n = 16;
+  std::vector<int64_t> bytes(4, n), offset = {0, n, 2 * n, 3 * n};
+  auto* dsend = static_cast<unsigned char*>(core->alloc_bytes(4 * n));
+  auto* drecv = static_cast<unsigned char*>(core->alloc_bytes(4 * n));
+  for (int i = 0; i < 4 * n; ++i) dsend[i] = static_cast<unsigned char>(100 + i);
+  core->barrier();  // the communicator's warm-up (one grouped post and a wait) is behind us
+  const size_t before = fake.log.size();
+  const int id = core->start_alltoallv_bytes(dsend, bytes.data(), offset.data(), drecv, bytes.data(), offset.data());
+  EXPECT_EQ(std::count(fake.log.begin() + before, fake.log.end(), "ncclGroupEnd"), 1);
+  EXPECT_EQ(std::count(fake.log.begin() + before, fake.log.end(), "event record"), 0) << "start waited";
+  // A second one may be in flight at the same time; a third may not.
+  const int id2 = core->start_alltoallv_bytes(dsend, bytes.data(), offset.data(), drecv, bytes.data(), offset.data());
+  EXPECT_NE(id, id2);
+  EXPECT_THROW(core->start_alltoallv_bytes(dsend, bytes.data(), offset.data(), drecv, bytes.data(), offset.data()),
+               Error);
+  core->wait_exchange(id);
+  core->wait_exchange(id2);
+  // Not on the host: the micro-batch's stream waits for it on the device.
+  EXPECT_EQ(std::count(fake.log.begin() + before, fake.log.end(), "event record"), 0) << "the wait blocked the host";
+  core->barrier();  // a host wait on the stream: everything enqueued before it has run
+  for (int p = 0; p < 4; ++p) {
+    int64_t v0 = 0;
+    std::memcpy(&v0, drecv + offset[p], sizeof v0);
+    if (p == 2) EXPECT_EQ(std::memcmp(drecv + offset[p], dsend + offset[p], n), 0) << "self part";
+    else EXPECT_EQ(v0, peer_value(p, 2, 0)) << "from rank " << p;
+  }
+  EXPECT_THROW(core->wait_exchange(id), Error);  // already waited for
+  EXPECT_TRUE(fake.violations.empty()) << fake.violations.front();
+  core->free_bytes(dsend);
+  core->free_bytes(drecv);
+}
+
 TEST_F(NcclCoreTest, AllocBytesIsZeroedOnTheCommunicatorsStreamBeforeItReturns) {
   auto* p = static_cast<unsigned char*>(core->alloc_bytes(64));
   const size_t memset_at = find("memset");

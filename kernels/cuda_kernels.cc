@@ -67,10 +67,18 @@ class CudaKernels final : public KernelBackend {
   const float* output_host() override;
 
   void before_exchange() override {
-    if (stream_ != comm_stream_) order_.after(comm_stream_, stream_);
+    if (stream_ != comm_stream_) before_.after(comm_stream_, stream_);
+  }
+  void exchange_started() override {
+    if (stream_ == comm_stream_) return;
+    after_.record(comm_stream_);
+    exchange_marked_ = true;
   }
   void after_exchange() override {
-    if (stream_ != comm_stream_) order_.after(stream_, comm_stream_);
+    if (stream_ == comm_stream_) return;
+    if (!exchange_marked_) after_.record(comm_stream_);
+    after_.wait(stream_);
+    exchange_marked_ = false;
   }
   void mark(int boundary) override { timer_.record(boundary, stream_); }
   void finish(const char* what) override { dev::stream_wait(stream_, shape_.timeout_s, what); }
@@ -82,7 +90,8 @@ class CudaKernels final : public KernelBackend {
   dev::StreamHandle own_;  // borrowed (the communicator's) unless own_stream
   void* stream_;
   void* comm_stream_;
-  dev::StreamOrder order_;
+  dev::StreamOrder before_, after_;
+  bool exchange_marked_ = false;
   // token_bytes_: a send row's bytes taken from its token (x_value_bytes_, or
   // the token part wire_.slot_offset where the dispatch dtype is converted).
   size_t x_value_bytes_ = 0, token_bytes_ = 0, return_row_ = 0;

@@ -122,8 +122,11 @@ StreamOrder::~StreamOrder() {
   if (ev_) cudaEventDestroy(static_cast<cudaEvent_t>(ev_));
 }
 
-void StreamOrder::after(void* waiter, void* waited) {
-  WIDEEP_CUDA_CHECK(cudaEventRecord(static_cast<cudaEvent_t>(ev_), cs(waited)));
+void StreamOrder::record(void* stream) {
+  WIDEEP_CUDA_CHECK(cudaEventRecord(static_cast<cudaEvent_t>(ev_), cs(stream)));
+}
+
+void StreamOrder::wait(void* waiter) {
   WIDEEP_CUDA_CHECK(cudaStreamWaitEvent(cs(waiter), static_cast<cudaEvent_t>(ev_), 0));
 }
 

@@ -69,16 +69,21 @@ class StreamHandle {
   bool owned_ = true;
 };
 
-// Orders two streams: after(waiter, waited) makes `waiter` wait for what was
-// enqueued on `waited` so far (one reusable event: cudaStreamWaitEvent takes
-// the event's state at the call).
+// Orders two streams through one reusable event (cudaStreamWaitEvent takes
+// the event's state at the call): record(s) marks what was enqueued on s so
+// far, wait(w) makes stream w wait for it; after(w, s) does both at once.
 class StreamOrder {
  public:
   StreamOrder();
   ~StreamOrder();
   StreamOrder(const StreamOrder&) = delete;
   StreamOrder& operator=(const StreamOrder&) = delete;
-  void after(void* waiter, void* waited);
+  void record(void* stream);
+  void wait(void* waiter);
+  void after(void* waiter, void* waited) {
+    record(waited);
+    wait(waiter);
+  }
 
  private:
   void* ev_ = nullptr;

@@ -115,11 +115,15 @@ class KernelBackend {
 
   // Two-batch overlap on the device: each micro-batch's backend runs on a
   // stream of its own, the exchanges on the communicator's. before_exchange()
-  // makes the communicator's stream wait for what was enqueued here so far,
-  // after_exchange() makes this stream wait for what was enqueued on the
-  // communicator's (an exchange, EPLB's weight moves). One stream, or the
-  // host: nothing to order.
+  // makes the communicator's stream wait for what was enqueued here so far;
+  // exchange_started() (right after this batch's exchange was enqueued) marks
+  // its end on the communicator's stream; after_exchange() makes this stream
+  // wait for that mark, or, with none since the last, for everything
+  // enqueued on the communicator's stream so far (EPLB's weight moves): the
+  // other micro-batch's exchange enqueued later is not waited for. One
+  // stream, or the host: nothing to order.
   virtual void before_exchange() {}
+  virtual void exchange_started() {}
   virtual void after_exchange() {}
 
   // Phase clock: mark(i) at a phase boundary; elapsed_ns after finish().

@@ -1,4 +1,5 @@
-// EPLB re-planning: topology placement or the wideep policy, then alignment
+// EPLB re-planning: topology placement, DeepSeek's hierarchical policy (groups
+// onto nodes) or the wideep policy, then alignment
 // with the current slots so that experts that stay on a rank keep their slot.
 #include "runtime/eplb_planner.h"
 
@@ -23,7 +24,12 @@ std::vector<Placement> plan_placement(const RunConfig& cfg, const std::vector<do
     in.num_groups = cfg.groups;
     in.num_gpus = R;
     in.num_nodes = R / cfg.ranks_per_node();
-    fresh = rebalance_experts(in, EplbPolicy::kWideep);
+    // --groups G over more than one node, G a multiple of the nodes: DeepSeek's
+    // hierarchical policy packs whole groups onto nodes, so a token routed to
+    // its top-M groups (--topk-groups) reaches at most M nodes. Otherwise
+    // wideep's packing (never above DeepSeek's max load, but blind to groups).
+    const bool hierarchical = cfg.groups > 1 && in.num_nodes > 1 && cfg.groups % in.num_nodes == 0;
+    fresh = rebalance_experts(in, hierarchical ? EplbPolicy::kDeepseek : EplbPolicy::kWideep);
   }
   for (int l = 0; l < L; ++l) fresh[l] = align_to_previous(current[l], fresh[l]);
   return fresh;

@@ -12,6 +12,7 @@
 #include "balance/lp.h"
 #include "balance/placement.h"
 #include "kernels/expert_store.h"
+#include "runtime/node_spread.h"
 
 namespace wideep {
 
@@ -29,6 +30,7 @@ struct LayerStats {
   int64_t baseline_ns = 0;            // raw all-to-allv of the same two byte matrices
   int64_t wait_ns = 0;                // --phase-barrier: waiting for the slowest rank
   int64_t grown_bytes = 0;            // receive buffers grown this layer (outside the phase times)
+  NodeSpread nodes_per_token;         // distinct nodes each token's pairs go to
 };
 
 class LayerRunner {

@@ -17,6 +17,7 @@
 #include "kernels/dispatch_layout.h"
 #include "kernels/expert_cpu.h"
 #include "kernels/host_kernels.h"
+#include "runtime/node_spread.h"
 
 namespace wideep {
 
@@ -209,6 +210,7 @@ void MoePipeline::layout(Batch& b, int step, int layer, LayerStats* st) {
   k.layout(b.route.pair_dest_rank.data(), b.route.pair_local_slot.data(), b.route.pair_weight.data(),
            b.rank_row_offset.data());
   rank_pair_counts(b.route.pair_dest_rank.data(), b.T, P_, R_, b.rank_pairs.data());
+  st->nodes_per_token.merge(node_spread(b.route.pair_dest_rank.data(), b.T, P_, rpn_));
   if (layer == 0 && b.first == 0 && b.rank_row_offset[R_] > 0 && has_row_fault(faults_, rank_, step)) {
     k.read_send_row(0, b.fault_row.data());
     if (apply_row_faults(faults_, rank_, step, fault_shape_, b.fault_row.data())) k.write_send_row(0, b.fault_row.data());
@@ -244,6 +246,7 @@ void MoePipeline::dispatch_start(Batch& b, LayerStats* st) {
     b.exchange = comm_.start_alltoallv_rows(rows, b.xp.send_rows.data(), b.xp.send_row_offset.data(), k.recv_rows(),
                                             b.xp.recv_bytes.data(), b.xp.recv_offset.data());
   }
+  k.exchange_started();
 }
 
 // Advances b's exchange; on the host, the first time it is seen complete is
@@ -327,6 +330,7 @@ void MoePipeline::combine_start(Batch& b, LayerStats* st) {
   xp.back_send_bytes[rank_] = xp.back_recv_bytes[rank_] = 0;
   b.exchange = comm_.start_alltoallv_bytes(k.expert_rows(), xp.back_send_bytes.data(), xp.back_send_offset.data(),
                                            k.returned_rows(), xp.back_recv_bytes.data(), xp.back_recv_offset.data());
+  k.exchange_started();
 }
 
 void MoePipeline::combine_wait(Batch& b) {

@@ -168,6 +168,7 @@ int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
   std::array<double, 2> rss_tenth_kb{};        // the same after a tenth of the steps (first rebalances done)
   const int tenth_step = cfg.total_steps() / 10;
   int64_t prev_done_ns = now_ns();
+  NodeSpread spread;  // nodes per token over the measured steps, this rank's tokens
   for (int step = 0; step < cfg.total_steps(); ++step) {
     apply_process_faults(prep.faults, me, step);
     std::fill(mine.begin(), mine.end(), 0);
@@ -195,6 +196,7 @@ int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
       mine[kMismatch] += ls[l].expected_load >= 0 && ls[l].expected_load != ls[l].load_pairs;
       mine[kLoad0 + l] = ls[l].load_pairs;
       grown_bytes += ls[l].grown_bytes;
+      if (step >= cfg.warmup) spread.merge(ls[l].nodes_per_token);
       if (eplb) eplb->record(step, l, runner.local_counts());
       counts_dump.record(step, l, runner.local_counts());
       if (checksums) {
@@ -307,6 +309,10 @@ int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
   std::array<double, 2> warm{static_cast<double>(runner.lp_stats().warm_tried),
                              static_cast<double>(runner.lp_stats().warm_kept)};
   comm.allreduce_sum_double(warm.data(), 2);
+  std::array<double, 2> spread_sum{static_cast<double>(spread.tokens), static_cast<double>(spread.node_sum)};
+  comm.allreduce_sum_double(spread_sum.data(), 2);
+  double spread_max = spread.max_nodes;
+  comm.allreduce_max_double(&spread_max, 1);
   counts_dump.write(comm);
   double worst_rel = 0;
   for (const StepRecord& r : metrics.steps()) worst_rel = std::max(worst_rel, r.rel_err);
@@ -323,6 +329,8 @@ int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
       j["device_bytes"] = static_cast<int64_t>(held[1]);
       j["grown_bytes"] = static_cast<int64_t>(held[2]);
       if (warm[0] > 0) j["lp_warm_kept"] = warm[1] / warm[0];
+      if (spread_sum[0] > 0)
+        j["nodes_per_token"] = {{"mean", spread_sum[1] / spread_sum[0]}, {"max", static_cast<int>(spread_max)}};
       j["planned_host_bytes"] = prep.memory.pipeline_bytes(false);
       j["planned_device_bytes"] = prep.memory.pipeline_bytes(true);
       json << j.dump() << "\n";
