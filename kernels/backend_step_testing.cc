@@ -30,6 +30,7 @@ KernelShape step_shape(const StepSetup& s) {
   k.timeout_s = 30;
   k.recv_rows_capacity = 1;  // grows in the step, as a run's would
   k.pairs_capacity = 1;
+  k.pair_rows = s.pair_rows;
   return k;
 }
 
@@ -91,6 +92,63 @@ std::vector<float> run_one_rank_step(const StepSetup& s, KernelBackend& kb, Expe
   *pairs = offsets[S];
   if (problems_out) *problems_out = problems;
   const float* out = kb.output_host();
+  return std::vector<float>(out, out + static_cast<size_t>(T) * s.hidden);
+}
+
+std::vector<float> run_forwarded_step(const StepSetup& s, KernelBackend& k1, KernelBackend& kf, ExpertStore& store,
+                                      const CopyIn& copy_in, int64_t* pairs) {
+  const int T = s.tokens, P = s.topk + s.shared, S = s.experts + s.shared;
+  std::vector<int32_t> dest(static_cast<size_t>(T) * P, 0), slot(dest.size()), off(2), off2(2);
+  std::vector<float> w(dest.size());
+  for (int t = 0; t < T; ++t)
+    for (int p = 0; p < P; ++p) {
+      slot[t * P + p] = p < s.topk ? expert_of(s, t, p) : s.experts + (p - s.topk);
+      w[t * P + p] = p < s.topk ? gate_of(p) : 1.0f;
+    }
+  auto self_exchange = [&](KernelBackend& kb, int rows) {
+    const WireRow wr = kb.wire();
+    std::vector<unsigned char> all(wr.row_bytes * rows);
+    for (int r = 0; r < rows; ++r) kb.read_send_row(r, all.data() + wr.row_bytes * r);
+    copy_in(kb.recv_rows(), all.data(), all.size());
+  };
+  k1.mark(0);
+  k1.activations(s.step, s.layer, 0);
+  k1.layout(dest.data(), slot.data(), w.data(), off.data());
+  const int rows1 = off[1];
+  k1.reserve_receive(rows1, 0);
+  self_exchange(k1, rows1);
+  // Stage 2: the received rows' pairs (slot code = slot on a node of one rank).
+  std::vector<int32_t> codes(static_cast<size_t>(rows1) * P), dest2(codes.size());
+  std::vector<float> w2(codes.size());
+  k1.read_received_meta(rows1, codes.data(), w2.data());
+  for (size_t i = 0; i < codes.size(); ++i) dest2[i] = codes[i] >= 0 ? 0 : -1;
+  kf.forward_tokens(k1.recv_rows(), k1.wire().row_bytes, rows1);
+  kf.layout(dest2.data(), codes.data(), w2.data(), off2.data());
+  const int rows = off2[1];
+  kf.reserve_receive(rows, static_cast<int64_t>(T) * P);
+  self_exchange(kf, rows);
+  std::vector<int32_t> counts(S), offsets(S + 1);
+  int32_t bad = -1;
+  kf.count_slots(rows, counts.data(), &bad);
+  slot_offsets(counts.data(), S, offsets.data());
+  kf.group_by_slot(rows, offsets.data());
+  std::vector<const void*> w1p(S), w2p(S);
+  for (int i = 0; i < S; ++i) {
+    w1p[i] = store.w1(s.layer, i);
+    w2p[i] = store.w2(s.layer, i);
+  }
+  FfnProblems problems;
+  build_ffn_problems(offsets.data(), S, s.hidden, s.ffn, kf.grouped_elem_bytes(), w1p.data(), w2p.data(),
+                     kf.grouped_x(), kf.grouped_h(), kf.grouped_y(), &problems);
+  kf.run_ffn(problems);
+  kf.partial_combine(rows);
+  kf.final_combine(0, rows, 0);
+  k1.set_expert_rows(kf.output_rows(), rows1);
+  k1.final_combine(0, rows1, 0);
+  k1.mark(1);
+  k1.finish("test step");
+  *pairs = offsets[S];
+  const float* out = k1.output_host();
   return std::vector<float>(out, out + static_cast<size_t>(T) * s.hidden);
 }
 

@@ -24,6 +24,7 @@ struct StepSetup {
   std::optional<DType> dispatch, combine;  // wire dtypes; unset: dtype
   uint64_t seed = 5;
   int step = 2, layer = 1;
+  bool pair_rows = false;  // low-latency: one single-pair row per (token, pair)
 };
 
 KernelShape step_shape(const StepSetup& s);
@@ -40,6 +41,15 @@ using CopyIn = std::function<void(void* dst, const void* src, size_t bytes)>;
 std::vector<float> run_one_rank_step(const StepSetup& s, KernelBackend& k, ExpertStore& store, const CopyIn& copy_in,
                                      int64_t* pairs, int corrupt_row = -1, int32_t* bad_row = nullptr,
                                      FfnProblems* problems_out = nullptr);
+
+// The same step in hierarchical mode on one node of one rank: `stage1` (a
+// flat shape) sends each token to itself with slot codes (rank 0's slot code
+// is the slot), `fwd` (KernelShape::forwarder, tokens >= T) forwards the
+// received rows as its tokens (read_received_meta, forward_tokens), runs the
+// experts and sums them; stage1 takes the sums as its combine rows
+// (output_rows, set_expert_rows) and combines. Returns out [T x H].
+std::vector<float> run_forwarded_step(const StepSetup& s, KernelBackend& stage1, KernelBackend& fwd,
+                                      ExpertStore& store, const CopyIn& copy_in, int64_t* pairs);
 
 // The exact output of the setup in fp64 from fp32 weights and activations;
 // with wire_input, the activations as the experts receive them (rounded to

@@ -29,7 +29,11 @@ class CudaKernels final : public KernelBackend {
  public:
   // own_stream: kernels on a stream of their own, ordered with the
   // communicator's `stream` by before/after_exchange (two-batch overlap).
-  CudaKernels(const KernelShape& s, void* stream, bool own_stream);
+  // kernel_stream (a hierarchical forwarder): run on this borrowed stream
+  // (its stage-1 backend's) instead.
+  CudaKernels(const KernelShape& s, void* stream, bool own_stream, void* kernel_stream = nullptr);
+  void* kernel_stream() const { return stream_; }
+  void* comm_stream() const { return comm_stream_; }
 
   const char* name() const override { return "cuda"; }
   bool device_memory() const override { return true; }
@@ -62,6 +66,12 @@ class CudaKernels final : public KernelBackend {
   void* expert_rows() override { return expert_rows_.get(); }
   void* returned_rows() override { return returned_.get(); }
   void final_combine(int32_t own_first, int32_t own_end, int64_t own_expert_row) override;
+
+  void forward_tokens(const void* rows, size_t stride, int count) override;
+  void read_received_meta(int rows, int32_t* slots, float* weights) override;
+  const float* output_rows() override { return out_.as<float>(); }
+  void set_expert_rows(const float* src, int rows) override;
+  void compact_received(const int64_t* from_row, const int64_t* rows, const int64_t* to_row, int n) override;
 
   const float* input_host() override;
   const float* output_host() override;
@@ -96,6 +106,9 @@ class CudaKernels final : public KernelBackend {
   // the token part wire_.slot_offset where the dispatch dtype is converted).
   size_t x_value_bytes_ = 0, token_bytes_ = 0, return_row_ = 0;
   bool convert_ = false;
+  int row_pairs_ = 0, fanout_ = 1, tokens_ = 0;  // as HostKernels (kernels/host_kernels.h)
+  const void* token_base_ = nullptr;             // token parts: x_, xw_ or forwarded rows
+  size_t token_stride_ = 0;
   int64_t max_send_ = 0, recv_capacity_ = 0, pairs_capacity_ = 0;
   dev::EventTimer timer_;
   dev::ExpertGemm gemm_;
@@ -113,23 +126,28 @@ class CudaKernels final : public KernelBackend {
       token_rows_, send_, slot_misc_, recv_, pair_pos_, xg_, hg_, yg_, expert_rows_, returned_;
 };
 
-CudaKernels::CudaKernels(const KernelShape& s, void* stream, bool own_stream)
-    : own_(own_stream ? dev::StreamHandle() : dev::StreamHandle(stream)),
+CudaKernels::CudaKernels(const KernelShape& s, void* stream, bool own_stream, void* kernel_stream)
+    : own_(kernel_stream ? dev::StreamHandle(kernel_stream)
+                         : own_stream ? dev::StreamHandle() : dev::StreamHandle(stream)),
       stream_(own_.get()),
       comm_stream_(stream),
       timer_(16),
       gemm_(s.slots, 2, own_.get()) {
   shape_ = s;
   WIDEEP_ASSERT(s.dtype != DType::kFP8 && s.combine_dtype != DType::kFP8, "fp8 is a dispatch wire dtype only");
-  wire_ = wire_row(s.hidden, s.pairs, s.dispatch_dtype);
+  WIDEEP_ASSERT(!(s.pair_rows && s.forwarder), "a forwarder's rows carry every pair");
+  row_pairs_ = s.pair_rows ? 1 : s.pairs;
+  fanout_ = s.pair_rows ? s.pairs : 1;
+  tokens_ = s.tokens;
+  wire_ = wire_row(s.hidden, row_pairs_, s.dispatch_dtype);
   x_value_bytes_ = static_cast<size_t>(s.hidden) * dtype_bytes(s.dtype);
   convert_ = s.dispatch_dtype != s.dtype;
-  token_bytes_ = convert_ ? wire_.slot_offset : x_value_bytes_;
+  token_bytes_ = convert_ || s.forwarder ? wire_.slot_offset : x_value_bytes_;
   return_row_ = return_row_bytes();
-  max_send_ = static_cast<int64_t>(s.tokens) * std::min(s.ranks, s.pairs);
+  max_send_ = static_cast<int64_t>(s.tokens) * fanout_ * std::min(s.ranks, row_pairs_);
   const size_t T = s.tokens, H = s.hidden, P = s.pairs, R = s.ranks, S = s.slots, i4 = sizeof(int32_t);
   const size_t TP = T * P;
-  x_host_.assign(T * H, 0.0f);
+  if (!s.forwarder) x_host_.assign(T * H, 0.0f);
   out_host_.assign(T * H, 0.0f);
   pinned_.allocate((R + 1) * i4 + 2 * (S + 1) * i4 + 3 * TP * 4 + wire_.row_bytes);
   pin_offsets_ = pinned_.as<int32_t>();
@@ -139,8 +157,12 @@ CudaKernels::CudaKernels(const KernelShape& s, void* stream, bool own_stream)
   pin_slot_ = pin_dest_ + TP;
   pin_weight_ = reinterpret_cast<float*>(pin_slot_ + TP);
   pin_row_ = reinterpret_cast<unsigned char*>(pin_weight_ + TP);
-  x_.allocate(T * x_value_bytes_);
-  if (convert_) xw_.allocate(T * token_bytes_);
+  if (!s.forwarder) {
+    x_.allocate(T * x_value_bytes_);
+    if (convert_) xw_.allocate(T * token_bytes_);
+    token_base_ = convert_ ? xw_.get() : x_.get();
+    token_stride_ = token_bytes_;
+  }
   out_.allocate(T * H * sizeof(float));
   dest_.allocate(TP * i4);
   slot_.allocate(TP * i4);
@@ -149,7 +171,7 @@ CudaKernels::CudaKernels(const KernelShape& s, void* stream, bool own_stream)
   rank_off_.allocate((R + 1) * i4);
   row_token_.allocate(static_cast<size_t>(max_send_) * i4);
   row_rank_.allocate(static_cast<size_t>(max_send_) * i4);
-  token_row_.allocate(T * R * i4);
+  token_row_.allocate(T * fanout_ * R * i4);
   token_rows_.allocate(TP * i4);
   send_.allocate(static_cast<size_t>(max_send_) * wire_.row_bytes);
   slot_misc_.allocate((3 * S + 2) * i4);  // | count [S] | offsets [S+1] | cursor [S] | first bad |
@@ -162,7 +184,7 @@ int64_t CudaKernels::reserve_receive(int64_t rows, int64_t pairs) {
   allocated_bytes(&host, &before);
   if (rows <= recv_capacity_ && pairs <= pairs_capacity_) return 0;
   wait("growing the receive buffers");  // nothing enqueued may still use the old ones
-  const size_t P = shape_.pairs, H = shape_.hidden, F = shape_.ffn, eb = dtype_bytes(shape_.dtype);
+  const size_t P = row_pairs_, H = shape_.hidden, F = shape_.ffn, eb = dtype_bytes(shape_.dtype);
   if (rows > recv_capacity_) {
     recv_capacity_ = rows;
     recv_.allocate(static_cast<size_t>(rows) * wire_.row_bytes);
@@ -199,21 +221,24 @@ void CudaKernels::activations(int step, int layer, int64_t first_token) {
 
 void CudaKernels::layout(const int32_t* pair_dest, const int32_t* pair_slot, const float* pair_weight,
                          int32_t* rank_row_offset) {
-  const int T = shape_.tokens, P = shape_.pairs, R = shape_.ranks;
+  const int T = tokens_, P = shape_.pairs, R = shape_.ranks;
   const size_t TP = static_cast<size_t>(T) * P;
-  // The previous layer's copies from these pinned arrays are done: the pipeline waited at its end.
+  // The previous layer's copies from these pinned arrays are done: the pipeline waited at its end
+  // (a forwarder's: before its stage-1 rows were read back).
   std::memcpy(pin_dest_, pair_dest, TP * sizeof(int32_t));
   std::memcpy(pin_slot_, pair_slot, TP * sizeof(int32_t));
   std::memcpy(pin_weight_, pair_weight, TP * sizeof(float));
   dev::copy_async(dest_.get(), pin_dest_, TP * sizeof(int32_t), stream_);
   dev::copy_async(slot_.get(), pin_slot_, TP * sizeof(int32_t), stream_);
   dev::copy_async(weight_.get(), pin_weight_, TP * sizeof(float), stream_);
-  dev::launch_dispatch_layout(dest_.as<int32_t>(), T, P, R, rank_rows_.as<int32_t>(), rank_off_.as<int32_t>(),
-                              row_token_.as<int32_t>(), row_rank_.as<int32_t>(), token_row_.as<int32_t>(),
-                              token_rows_.as<int32_t>(), stream_);
-  dev::launch_pack_rows(convert_ ? xw_.get() : x_.get(), token_bytes_, P, R, wire_, rank_off_.as<int32_t>(),
-                        row_token_.as<int32_t>(), row_rank_.as<int32_t>(), static_cast<int>(max_send_),
-                        dest_.as<int32_t>(), slot_.as<int32_t>(), weight_.as<float>(), send_.get(), stream_);
+  // Low-latency: T*P units of one pair (the pair arrays are the units' own).
+  dev::launch_dispatch_layout(dest_.as<int32_t>(), T * fanout_, row_pairs_, R, rank_rows_.as<int32_t>(),
+                              rank_off_.as<int32_t>(), row_token_.as<int32_t>(), row_rank_.as<int32_t>(),
+                              token_row_.as<int32_t>(), token_rows_.as<int32_t>(), stream_);
+  dev::launch_pack_rows(token_base_, token_bytes_, token_stride_, fanout_, row_pairs_, R, wire_,
+                        rank_off_.as<int32_t>(), row_token_.as<int32_t>(), row_rank_.as<int32_t>(),
+                        static_cast<int>(max_send_), dest_.as<int32_t>(), slot_.as<int32_t>(), weight_.as<float>(),
+                        send_.get(), stream_);
   dev::copy_async(pin_offsets_, rank_off_.get(), sizeof(int32_t) * (R + 1), stream_);
   wait("layout (rows per destination)");
   std::memcpy(rank_row_offset, pin_offsets_, sizeof(int32_t) * (R + 1));
@@ -234,7 +259,7 @@ void CudaKernels::count_slots(int rows, int32_t* slot_pairs, int32_t* bad_row) {
   const int S = shape_.slots;
   int32_t* count = slot_misc_.as<int32_t>();
   int32_t* first_bad = count + 3 * S + 1;
-  dev::launch_count_slots(recv_.get(), rows, shape_.hidden, shape_.pairs, wire_.dtype, S, count, first_bad,
+  dev::launch_count_slots(recv_.get(), rows, shape_.hidden, row_pairs_, wire_.dtype, S, count, first_bad,
                           stream_);
   dev::copy_async(pin_counts_, count, sizeof(int32_t) * S, stream_);
   dev::copy_async(pin_counts_ + S, first_bad, sizeof(int32_t), stream_);
@@ -249,7 +274,7 @@ void CudaKernels::group_by_slot(int rows, const int32_t* slot_offset) {
   int32_t* cursor = offsets + S + 1;
   std::memcpy(pin_slot_off_, slot_offset, sizeof(int32_t) * (S + 1));
   dev::copy_async(offsets, pin_slot_off_, sizeof(int32_t) * (S + 1), stream_);
-  dev::launch_group_by_slot(recv_.get(), rows, shape_.hidden, shape_.pairs, wire_.dtype, shape_.dtype, S, offsets,
+  dev::launch_group_by_slot(recv_.get(), rows, shape_.hidden, row_pairs_, wire_.dtype, shape_.dtype, S, offsets,
                             cursor, pair_pos_.as<int32_t>(), xg_.get(), stream_);
 }
 
@@ -261,15 +286,16 @@ void CudaKernels::run_ffn(const FfnProblems& problems) {
 }
 
 void CudaKernels::partial_combine(int rows) {
-  dev::launch_combine_partial(recv_.get(), rows, shape_.hidden, shape_.pairs, wire_.dtype, shape_.dtype,
+  dev::launch_combine_partial(recv_.get(), rows, shape_.hidden, row_pairs_, wire_.dtype, shape_.dtype,
                               shape_.combine_dtype, pair_pos_.as<int32_t>(), yg_.get(), expert_rows_.get(), stream_);
 }
 
 void CudaKernels::final_combine(int32_t own_first, int32_t own_end, int64_t own_expert_row) {
   dev::launch_final_combine(returned_.get(),
                             expert_rows_.as<unsigned char>() + return_row_ * static_cast<size_t>(own_expert_row),
-                            own_first, own_end, shape_.tokens, shape_.hidden, shape_.pairs, shape_.combine_dtype,
+                            own_first, own_end, tokens_, shape_.hidden, shape_.pairs, shape_.combine_dtype,
                             token_rows_.as<int32_t>(), out_.as<float>(), stream_);
+  out_valid_ = false;
 }
 
 const float* CudaKernels::input_host() {
@@ -294,10 +320,44 @@ const float* CudaKernels::output_host() {
   return out_host_.data();
 }
 
+void CudaKernels::forward_tokens(const void* rows, size_t stride, int count) {
+  WIDEEP_ASSERT(shape_.forwarder && count >= 0 && count <= shape_.tokens, "forwarded tokens beyond the capacity");
+  token_base_ = rows;
+  token_stride_ = stride;
+  tokens_ = count;
+  out_valid_ = false;
+}
+
+void CudaKernels::read_received_meta(int rows, int32_t* slots, float* weights) {
+  if (rows == 0) return;
+  const size_t n = sizeof(int32_t) * row_pairs_;
+  const auto* base = recv_.as<unsigned char>();
+  dev::copy_rows_to_host(slots, n, base + wire_.slot_offset, wire_.row_bytes, n, rows, stream_);
+  dev::copy_rows_to_host(weights, n, base + wire_.weight_offset, wire_.row_bytes, n, rows, stream_);
+  wait("dispatch (stage-1 rows' pairs)");
+}
+
+void CudaKernels::set_expert_rows(const float* src, int rows) {
+  WIDEEP_ASSERT(rows <= recv_capacity_, "more node sums than received rows");
+  dev::launch_rows_from_f32(src, rows, shape_.hidden, shape_.combine_dtype, expert_rows_.get(), stream_);
+}
+
+void CudaKernels::compact_received(const int64_t*, const int64_t*, const int64_t*, int) {
+  // Header rows need receives larger than the message: NCCL's are exact, so
+  // the device's low-latency dispatch runs a counts round (runtime/ll_plan.h).
+  throw Error(ErrorCategory::kInternal, "low-latency header rows are not sent on the device path");
+}
+
 }  // namespace
 
 std::unique_ptr<KernelBackend> make_cuda_kernels(const KernelShape& shape, void* stream, bool own_stream) {
   return std::make_unique<CudaKernels>(shape, stream, own_stream);
+}
+
+std::unique_ptr<KernelBackend> make_cuda_forwarder(const KernelShape& shape, KernelBackend& stage1) {
+  auto* s1 = dynamic_cast<CudaKernels*>(&stage1);
+  WIDEEP_ASSERT(s1 != nullptr, "a device forwarder needs a CUDA stage-1 backend");
+  return std::make_unique<CudaKernels>(shape, s1->comm_stream(), false, s1->kernel_stream());
 }
 
 std::unique_ptr<ExpertStore> make_device_expert_store(int layers, int slots_per_rank, int shared, int hidden,
@@ -310,6 +370,10 @@ std::unique_ptr<ExpertStore> make_device_expert_store(int layers, int slots_per_
 #else  // no CUDA in this build
 
 std::unique_ptr<KernelBackend> make_cuda_kernels(const KernelShape&, void*, bool) {
+  throw UsageError("--backend nccl: this build has no CUDA device path (configure with WIDEEP_CUDA=ON)");
+}
+
+std::unique_ptr<KernelBackend> make_cuda_forwarder(const KernelShape&, KernelBackend&) {
   throw UsageError("--backend nccl: this build has no CUDA device path (configure with WIDEEP_CUDA=ON)");
 }
 

@@ -16,6 +16,10 @@ namespace wideep {
 // ordered with `stream` (the communicator's) around each exchange.
 std::unique_ptr<KernelBackend> make_cuda_kernels(const KernelShape& shape, void* stream, bool own_stream = false);
 
+// A hierarchical forwarder (shape.forwarder) on the streams of `stage1` (a
+// CUDA backend): its tokens are stage1's received rows, in order with it.
+std::unique_ptr<KernelBackend> make_cuda_forwarder(const KernelShape& shape, KernelBackend& stage1);
+
 // Expert weights in device memory, generated and mirrored on `stream`.
 std::unique_ptr<ExpertStore> make_device_expert_store(int layers, int slots_per_rank, int shared, int hidden,
                                                       int ffn, uint64_t seed, DType compute, void* stream,

@@ -40,15 +40,23 @@ void launch_dispatch_layout(const int32_t* pair_dest_rank, int T, int P, int R, 
 // out [T x wr.slot_offset] = x [T x H] (compute) in wr's dtype, zero padding,
 // fp8 scales (amax per 128 channels / 448); bit-identical to the host's.
 void launch_wire_tokens(const void* x, int T, int H, DType compute, const WireRow& wr, void* out, Stream stream);
-// Permute: one wire row per send row into send_buf. tokens [T x token_bytes]:
-// each token's first token_bytes row bytes (x in the wire dtype unpadded, or
-// the whole token part of launch_wire_tokens); the rest of the row up to
-// wr.slot_offset is zeroed. max_rows bounds the grid; the real count is read
-// from rank_row_offset[R].
-void launch_pack_rows(const void* tokens, size_t token_bytes, int P, int R, const WireRow& wr,
-                      const int32_t* rank_row_offset, const int32_t* row_token, const int32_t* row_rank, int max_rows,
-                      const int32_t* pair_dest_rank, const int32_t* pair_local_slot, const float* pair_weight,
-                      void* send_buf, Stream stream);
+// Permute: one wire row per send row into send_buf. Send row `row` takes
+// token_bytes bytes at tokens + (row_token[row] / fanout) * token_stride (x in
+// the wire dtype unpadded, the whole token part of launch_wire_tokens, or a
+// hierarchical forwarder's received row); the rest of the row up to
+// wr.slot_offset is zeroed. Layout units: a token (fanout 1) or, with
+// low-latency single-pair rows, one of its P pairs (fanout P, P = 1 here);
+// the pair arrays are the units'. max_rows bounds the grid; the real count is
+// read from rank_row_offset[R].
+void launch_pack_rows(const void* tokens, size_t token_bytes, size_t token_stride, int fanout, int P, int R,
+                      const WireRow& wr, const int32_t* rank_row_offset, const int32_t* row_token,
+                      const int32_t* row_rank, int max_rows, const int32_t* pair_dest_rank,
+                      const int32_t* pair_local_slot, const float* pair_weight, void* send_buf, Stream stream);
+// dst [rows x width] (host, pitch dst_pitch) = `width` bytes of each of `rows`
+// device rows src_pitch apart (a received row's slot or weight field).
+// Enqueued only: the caller waits before reading dst.
+void copy_rows_to_host(void* dst, size_t dst_pitch, const void* src, size_t src_pitch, size_t width, int rows,
+                       Stream stream);
 
 // ---- expert -------------------------------------------------------------
 // slot_count [S] (zeroed here) = pairs per local slot of `rows` received rows
@@ -73,6 +81,10 @@ void launch_silu(void* h, int64_t n, DType dtype, Stream stream);
 void launch_combine_partial(const void* recv_buf, int rows, int H, int P, DType wire, DType compute,
                             DType combine, const int32_t* pair_pos, const void* y_grouped, void* out_rows,
                             Stream stream);
+// out_rows [rows x return_row_bytes(H, combine)] = src [rows x H] fp32 in the
+// combine dtype (a hierarchical forwarder's node sums become its stage-1
+// combine rows), padding zeroed.
+void launch_rows_from_f32(const float* src, int rows, int H, DType combine, void* out_rows, Stream stream);
 // Final combine: out [T x H] fp32 = sum in rank order of each token's returned
 // rows (token_rows [T*P], in `combine`); rows own_first..own_end are read at
 // own_rows (this rank's expert rows), the others at returned_rows[row].

@@ -16,6 +16,7 @@ DeviceExpertStore::DeviceExpertStore(int layers, int slots_per_rank, int shared,
   set_shape(layers, slots_per_rank, shared, hidden, ffn, seed, compute);
   const size_t elems = static_cast<size_t>(layers) * slots_ * 2 * matrix_elems_;
   data_.allocate(elems * sizeof(float));
+  set_masters(data_.as<float>());
   if (has_mirror()) mirror_.allocate(elems * 2);
   host_.assign(2 * matrix_elems_, 0.0f);
 }

@@ -31,8 +31,7 @@ class DeviceExpertStore final : public ExpertStore {
   int64_t held_bytes() const override { return static_cast<int64_t>(data_.bytes() + mirror_.bytes()); }
 
  private:
-  float* master(int layer, int slot) { return data_.as<float>() + offset(layer, slot); }
-  void* master_data(int layer, int slot) override { return master(layer, slot); }
+  float* master(int layer, int slot) { return master_ptr(layer, slot); }
   void refresh_mirror(int layer, int slot) override;
   const void* mirror_data(int layer, int slot, size_t elem) override {
     return mirror_.as<uint16_t>() + offset(layer, slot) + elem;

@@ -37,8 +37,8 @@ void build_layout(const int32_t* pair_dest_rank, DispatchLayout* out) {
   for (int t = 0; t < T; ++t) {
     const int32_t* d = pair_dest_rank + static_cast<size_t>(t) * P;
     for (int p = 0; p < P; ++p) {
-      WIDEEP_ASSERT(d[p] >= 0 && d[p] < R, "pair destination out of range");
-      if (!seen_before(d, p, d[p])) ++out->rank_rows[d[p]];
+      WIDEEP_ASSERT(d[p] >= -1 && d[p] < R, "pair destination out of range");
+      if (d[p] >= 0 && !seen_before(d, p, d[p])) ++out->rank_rows[d[p]];
     }
   }
   out->rank_row_offset[0] = 0;
@@ -50,7 +50,7 @@ void build_layout(const int32_t* pair_dest_rank, DispatchLayout* out) {
   for (int t = 0; t < T; ++t) {
     const int32_t* d = pair_dest_rank + static_cast<size_t>(t) * P;
     for (int p = 0; p < P; ++p) {
-      if (seen_before(d, p, d[p])) continue;
+      if (d[p] < 0 || seen_before(d, p, d[p])) continue;
       const int32_t row = cursor[d[p]]++;
       out->row_token[row] = t;
       out->row_rank[row] = d[p];
@@ -70,7 +70,8 @@ void build_layout(const int32_t* pair_dest_rank, DispatchLayout* out) {
 void rank_pair_counts(const int32_t* pair_dest_rank, int T, int P, int R, int64_t* pairs) {
   std::fill(pairs, pairs + R, 0);
   const size_t n = static_cast<size_t>(T) * P;
-  for (size_t i = 0; i < n; ++i) ++pairs[pair_dest_rank[i]];
+  for (size_t i = 0; i < n; ++i)
+    if (pair_dest_rank[i] >= 0) ++pairs[pair_dest_rank[i]];
 }
 
 void write_row_tail(const DispatchLayout& layout, const WireRow& wr, size_t x_value_bytes, int32_t row,

@@ -7,6 +7,8 @@
 // followed by the shared experts. pair_dest_rank[t*P+p] is the rank that runs
 // it and pair_local_slot[t*P+p] the slot there (routed slots 0..S-1, shared
 // experts after them). Send rows are ordered by destination rank, then token.
+// A destination of -1 means the pair goes nowhere (a hierarchical forwarder's
+// rows carry only the pairs of its node, runtime/hier_plan.h): it adds no row.
 #pragma once
 
 #include <cstddef>

@@ -121,6 +121,17 @@ __global__ void final_combine_kernel(const unsigned char* returned, const unsign
   }
 }
 
+// One block per row (grid-stride): src [H] fp32 stored as a combine row of To.
+template <typename To>
+__global__ void rows_from_f32_kernel(const float* src, int rows, int H, unsigned char* out, size_t out_row) {
+  for (int row = blockIdx.x; row < rows; row += gridDim.x) {
+    unsigned char* o = out + static_cast<size_t>(row) * out_row;
+    To* dst = reinterpret_cast<To*>(o);
+    for (int c = threadIdx.x; c < H; c += blockDim.x) dst[c] = float_to_elem<To>(src[static_cast<size_t>(row) * H + c]);
+    for (size_t b = sizeof(To) * H + threadIdx.x; b < out_row; b += blockDim.x) o[b] = 0;
+  }
+}
+
 __global__ void expert_weights_kernel(float* w, uint64_t seed, int layer, int expert, uint64_t n, float s1,
                                       float s2) {
   for (uint64_t i = blockIdx.x * static_cast<uint64_t>(blockDim.x) + threadIdx.x; i < 2 * n;
@@ -227,6 +238,18 @@ void launch_final_combine(const void* returned_rows, const void* own_rows, int32
   else
     final_combine_kernel<uint16_t><<<grid, block, 0, cs(stream)>>>(in, own, own_first, own_end, rrb, T, H, P,
                                                                     token_rows, out);
+  WIDEEP_LAUNCH_CHECK();
+}
+
+void launch_rows_from_f32(const float* src, int rows, int H, DType combine, void* out_rows, Stream stream) {
+  if (rows == 0) return;
+  const int grid = grid_for(rows, 1, 8192), block = block_for_columns(H);
+  const size_t rrb = return_row_bytes(H, combine);
+  auto* out = static_cast<unsigned char*>(out_rows);
+  if (combine == DType::kF32)
+    rows_from_f32_kernel<float><<<grid, block, 0, cs(stream)>>>(src, rows, H, out, rrb);
+  else
+    rows_from_f32_kernel<uint16_t><<<grid, block, 0, cs(stream)>>>(src, rows, H, out, rrb);
   WIDEEP_LAUNCH_CHECK();
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/check.h"
 #include "common/hash.h"
 #include "kernels/expert_cpu.h"
 
@@ -32,6 +33,21 @@ int ExpertStore::expert_of_slot(const std::vector<Placement>& placement, int ran
                               : placement[layer].num_logical + (slot - routed_slots_);
 }
 
+void ExpertStore::set_masters(float* base) {
+  master_.resize(static_cast<size_t>(layers_) * slots_);
+  for (int l = 0; l < layers_; ++l)
+    for (int s = 0; s < slots_; ++s) master_[static_cast<size_t>(l) * slots_ + s] = base + offset(l, s);
+}
+
+void ExpertStore::swap_slot(int layer, int slot, ExpertStore& other) {
+  WIDEEP_ASSERT(other.layers_ == layers_ && other.slots_ == slots_ && other.matrix_elems_ == matrix_elems_,
+                "swap_slot between stores of different shapes");
+  const size_t i = static_cast<size_t>(layer) * slots_ + slot;
+  std::swap(master_[i], other.master_[i]);
+  mark_stale(layer, slot);
+  other.mark_stale(layer, slot);
+}
+
 const void* ExpertStore::operand(int layer, int slot, size_t elem) {
   if (!has_mirror()) return static_cast<const float*>(master_data(layer, slot)) + elem;
   char& stale = stale_[static_cast<size_t>(layer) * slots_ + slot];
@@ -56,13 +72,14 @@ HostExpertStore::HostExpertStore(int layers, int slots_per_rank, int shared, int
                                  uint64_t seed, DType compute) {
   set_shape(layers, slots_per_rank, shared, hidden, ffn, seed, compute);
   data_.assign(static_cast<size_t>(layers) * slots_ * 2 * matrix_elems_, 0.0f);
+  set_masters(data_.data());
   if (has_mirror()) mirror_.assign(data_.size(), 0.0f);
 }
 
 void HostExpertStore::fill(const std::vector<Placement>& placement, int rank) {
   for (int l = 0; l < layers_; ++l)
     for (int s = 0; s < slots_; ++s) {
-      float* w = &data_[offset(l, s)];
+      float* w = master_ptr(l, s);
       generate_expert_weights(seed_, l, expert_of_slot(placement, rank, l, s), hidden_, ffn_, w,
                               w + matrix_elems_);
     }
@@ -74,7 +91,7 @@ void HostExpertStore::copy_slot(int layer, int dst_slot, ExpertStore& src, int s
 }
 
 uint64_t HostExpertStore::checksum(int layer, int slot) {
-  return checksum_words(&data_[offset(layer, slot)], 2 * matrix_elems_);
+  return checksum_words(master_ptr(layer, slot), 2 * matrix_elems_);
 }
 
 void HostExpertStore::flip_byte(int layer, int slot, size_t byte) {
@@ -83,7 +100,8 @@ void HostExpertStore::flip_byte(int layer, int slot, size_t byte) {
 
 void HostExpertStore::refresh_mirror(int layer, int slot) {
   const size_t o = offset(layer, slot), n = 2 * matrix_elems_;
-  for (size_t i = 0; i < n; ++i) mirror_[o + i] = round_bf16(data_[o + i]);
+  const float* w = master_ptr(layer, slot);
+  for (size_t i = 0; i < n; ++i) mirror_[o + i] = round_bf16(w[i]);
 }
 
 }  // namespace wideep

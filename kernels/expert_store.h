@@ -34,6 +34,11 @@ class ExpertStore {
     return master_data(layer, slot);
   }
   virtual void copy_slot(int layer, int dst_slot, ExpertStore& src, int src_slot) = 0;
+  // Exchanges the masters of (layer, slot) here and in `other` (a store of
+  // the same shape and memory kind, e.g. the EPLB staging store) without
+  // moving a byte: each now holds the other's weights; both slots are marked
+  // stale. What an asynchronous switch does instead of copying staged weights in.
+  void swap_slot(int layer, int slot, ExpertStore& other);
   virtual uint64_t checksum(int layer, int slot) = 0;
   virtual void flip_byte(int layer, int slot, size_t byte) = 0;  // fault injection
 
@@ -56,6 +61,10 @@ class ExpertStore {
 
  protected:
   void set_shape(int layers, int slots_per_rank, int shared, int hidden, int ffn, uint64_t seed, DType compute);
+  // Points every slot's master at base + offset(layer, slot) (after set_shape).
+  void set_masters(float* base);
+  // The master of (layer, slot): where the slot's block lies now (swap_slot moves it).
+  float* master_ptr(int layer, int slot) const { return master_[static_cast<size_t>(layer) * slots_ + slot]; }
   // The logical expert of local slot s (shared expert j is expert E + j).
   int expert_of_slot(const std::vector<Placement>& placement, int rank, int layer, int slot) const;
   size_t offset(int layer, int slot) const {
@@ -65,7 +74,7 @@ class ExpertStore {
   void mark_all_stale() { std::fill(stale_.begin(), stale_.end(), 1); }
   bool has_mirror() const { return compute_ != DType::kF32; }
 
-  virtual void* master_data(int layer, int slot) = 0;
+  void* master_data(int layer, int slot) { return master_ptr(layer, slot); }
   // Enqueues master -> mirror of one slot (only with has_mirror()).
   virtual void refresh_mirror(int layer, int slot) = 0;
   // Element `elem` of the slot's mirror (W1 at 0, W2 at matrix_elems()).
@@ -78,7 +87,8 @@ class ExpertStore {
 
  private:
   const void* operand(int layer, int slot, size_t elem);
-  std::vector<char> stale_;  // [layer * slots] mirror older than the master
+  std::vector<char> stale_;      // [layer * slots] mirror older than the master
+  std::vector<float*> master_;   // [layer * slots] where each slot's fp32 block lies
   int64_t refreshes_ = 0;
 };
 
@@ -89,7 +99,7 @@ class HostExpertStore final : public ExpertStore {
                   DType compute = DType::kF32);
 
   void fill(const std::vector<Placement>& placement, int rank) override;
-  const void* slot_read(int layer, int slot) override { return &data_[offset(layer, slot)]; }
+  const void* slot_read(int layer, int slot) override { return master_ptr(layer, slot); }
   void copy_slot(int layer, int dst_slot, ExpertStore& src, int src_slot) override;
   uint64_t checksum(int layer, int slot) override;
   void flip_byte(int layer, int slot, size_t byte) override;
@@ -98,7 +108,6 @@ class HostExpertStore final : public ExpertStore {
   }
 
  private:
-  void* master_data(int layer, int slot) override { return &data_[offset(layer, slot)]; }
   void refresh_mirror(int layer, int slot) override;
   const void* mirror_data(int layer, int slot, size_t elem) override {
     return &mirror_[offset(layer, slot) + elem];

@@ -82,5 +82,25 @@ TEST(ExpertStore, CopySlotCarriesTheWholeSlot) {
   EXPECT_NE(b.checksum(0, 0), ExpertStore::expected_checksum(11, 0, 1, kH, kF));
 }
 
+// A swap moves no byte but exchanges the slots' weights between the stores;
+// the other slots stay; the bf16 mirror follows the new master.
+TEST(ExpertStore, SwapSlotExchangesWeightsAndRefreshesTheMirror) {
+  HostExpertStore store(1, 2, 0, kH, kF, 11, DType::kBF16), staging(1, 2, 0, kH, kF, 11);
+  store.fill(tiny_placement(), 1);    // experts 2, 0
+  staging.fill(tiny_placement(), 0);  // experts 0, 1
+  const void* before = store.slot_read(0, 1);
+  store.w1(0, 1);  // the mirror of expert 0
+  store.swap_slot(0, 1, staging);
+  EXPECT_EQ(store.checksum(0, 1), ExpertStore::expected_checksum(11, 0, 1, kH, kF));
+  EXPECT_EQ(staging.checksum(0, 1), ExpertStore::expected_checksum(11, 0, 0, kH, kF));
+  EXPECT_EQ(store.checksum(0, 0), ExpertStore::expected_checksum(11, 0, 2, kH, kF));
+  EXPECT_EQ(staging.slot_read(0, 1), before) << "no byte moved: the block changed hands";
+  const float* w1 = static_cast<const float*>(store.w1(0, 1));
+  const float* master = static_cast<const float*>(store.slot_read(0, 1));
+  for (int i = 0; i < kH * kF; ++i) ASSERT_EQ(w1[i], round_bf16(master[i])) << i;
+  store.swap_slot(0, 1, staging);  // and back
+  EXPECT_EQ(store.checksum(0, 1), ExpertStore::expected_checksum(11, 0, 0, kH, kF));
+}
+
 }  // namespace
 }  // namespace wideep

@@ -34,18 +34,27 @@ void round_to_dtype(float* v, size_t n, DType d) {
 HostKernels::HostKernels(const KernelShape& s) {
   shape_ = s;
   WIDEEP_ASSERT(s.dtype != DType::kFP8 && s.combine_dtype != DType::kFP8, "fp8 is a dispatch wire dtype only");
-  wire_ = wire_row(s.hidden, s.pairs, s.dispatch_dtype);
+  WIDEEP_ASSERT(!(s.pair_rows && s.forwarder), "a forwarder's rows carry every pair");
+  row_pairs_ = s.pair_rows ? 1 : s.pairs;
+  fanout_ = s.pair_rows ? s.pairs : 1;
+  wire_ = wire_row(s.hidden, row_pairs_, s.dispatch_dtype);
   x_value_bytes_ = static_cast<size_t>(s.hidden) * dtype_bytes(s.dtype);
   convert_ = s.dispatch_dtype != s.dtype;
-  token_bytes_ = convert_ ? wire_.slot_offset : x_value_bytes_;
+  // A forwarder sends the token parts of the rows it received, as they came.
+  token_bytes_ = convert_ || s.forwarder ? wire_.slot_offset : x_value_bytes_;
   tail_bytes_ = wire_.row_bytes - token_bytes_;
   return_row_ = return_row_bytes();
-  layout_.init(s.ranks, s.tokens, s.pairs);
+  tokens_ = s.tokens;
+  layout_.init(s.ranks, s.tokens * fanout_, row_pairs_);
   const size_t T = s.tokens, H = s.hidden;
-  const size_t max_send = static_cast<size_t>(s.tokens) * std::min(s.ranks, s.pairs);
-  x_.assign(T * x_value_bytes_, 0);
-  if (convert_) xw_.assign(T * token_bytes_, 0);
-  x_f32_.assign(T * H, 0.0f);
+  const size_t max_send = static_cast<size_t>(s.tokens) * fanout_ * std::min(s.ranks, row_pairs_);
+  if (!s.forwarder) {
+    x_.assign(T * x_value_bytes_, 0);
+    if (convert_) xw_.assign(T * token_bytes_, 0);
+    x_f32_.assign(T * H, 0.0f);
+    token_base_ = convert_ ? xw_.data() : x_.data();
+    token_stride_ = token_bytes_;
+  }
   out_.assign(T * H, 0.0f);
   tails_.assign(max_send * tail_bytes_, 0);
   segments_.assign(max_send * 2, nullptr);
@@ -60,7 +69,7 @@ HostKernels::HostKernels(const KernelShape& s) {
 int64_t HostKernels::reserve_receive(int64_t rows, int64_t pairs) {
   int64_t before = 0, after = 0, unused = 0;
   allocated_bytes(&before, &unused);
-  const size_t H = shape_.hidden, F = shape_.ffn, P = shape_.pairs;
+  const size_t H = shape_.hidden, F = shape_.ffn, P = row_pairs_;
   if (rows > recv_capacity_) {
     recv_capacity_ = rows;
     recv_.assign(static_cast<size_t>(rows) * wire_.row_bytes, 0);
@@ -115,12 +124,12 @@ void HostKernels::layout(const int32_t* pair_dest, const int32_t* pair_slot, con
   pair_dest_ = pair_dest;
   pair_slot_ = pair_slot;
   pair_weight_ = pair_weight;
+  layout_.num_tokens = tokens_ * fanout_;
   build_layout(pair_dest, &layout_);
   for (int32_t row = 0; row < layout_.total_rows; ++row) {
     unsigned char* tail = tails_.data() + tail_bytes_ * row;
     write_row_tail(layout_, wire_, token_bytes_, row, pair_dest, pair_slot, pair_weight, tail);
-    segments_[2 * static_cast<size_t>(row)] =
-        (convert_ ? xw_.data() : x_.data()) + token_bytes_ * layout_.row_token[row];
+    segments_[2 * static_cast<size_t>(row)] = token_base_ + token_stride_ * (layout_.row_token[row] / fanout_);
     segments_[2 * static_cast<size_t>(row) + 1] = tail;
   }
   std::copy(layout_.rank_row_offset.begin(), layout_.rank_row_offset.end(), rank_row_offset);
@@ -153,7 +162,7 @@ void HostKernels::write_send_row(int32_t row, const unsigned char* in) {
 }
 
 void HostKernels::count_slots(int rows, int32_t* slot_pairs, int32_t* bad_row) {
-  const int P = shape_.pairs, S = shape_.slots;
+  const int P = row_pairs_, S = shape_.slots;
   std::fill(slot_pairs, slot_pairs + S, 0);
   *bad_row = -1;
   for (int r = 0; r < rows; ++r) {
@@ -170,7 +179,7 @@ void HostKernels::count_slots(int rows, int32_t* slot_pairs, int32_t* bad_row) {
 }
 
 void HostKernels::group_by_slot(int rows, const int32_t* slot_offset) {
-  const int P = shape_.pairs, H = shape_.hidden, S = shape_.slots;
+  const int P = row_pairs_, H = shape_.hidden, S = shape_.slots;
   std::copy(slot_offset, slot_offset + S, cursor_.begin());
   for (int r = 0; r < rows; ++r) {
     const unsigned char* row = recv_.data() + wire_.row_bytes * r;
@@ -206,7 +215,7 @@ void HostKernels::run_ffn(const FfnProblems& problems) {
 
 template <typename T>
 void HostKernels::partial_combine_as(int rows) {
-  const int P = shape_.pairs, H = shape_.hidden;
+  const int P = row_pairs_, H = shape_.hidden;
   for (int r = 0; r < rows; ++r) {
     const float* w = reinterpret_cast<const float*>(recv_.data() + wire_.row_bytes * r + wire_.weight_offset);
     const int32_t* pos = &pair_pos_[static_cast<size_t>(r) * P];
@@ -224,7 +233,8 @@ template <typename T>
 void HostKernels::final_combine_as(int32_t own_first, int32_t own_end, int64_t own_expert_row) {
   const int P = shape_.pairs, H = shape_.hidden;
   const unsigned char* own = expert_rows_.data() + return_row_ * static_cast<size_t>(own_expert_row);
-  for (int t = 0; t < shape_.tokens; ++t) {
+  // token_rows: a token's rows in rank order (flat), or its P single-pair rows in pair order.
+  for (int t = 0; t < tokens_; ++t) {
     const int32_t* rows = &layout_.token_rows[static_cast<size_t>(t) * P];
     float* dst = &out_[static_cast<size_t>(t) * H];
     for (int c = 0; c < H; ++c)
@@ -235,6 +245,46 @@ void HostKernels::final_combine_as(int32_t own_first, int32_t own_end, int64_t o
 void HostKernels::final_combine(int32_t own_first, int32_t own_end, int64_t own_expert_row) {
   if (shape_.combine_dtype == DType::kF32) final_combine_as<float>(own_first, own_end, own_expert_row);
   else final_combine_as<uint16_t>(own_first, own_end, own_expert_row);
+}
+
+void HostKernels::forward_tokens(const void* rows, size_t stride, int count) {
+  WIDEEP_ASSERT(shape_.forwarder && count >= 0 && count <= shape_.tokens, "forwarded tokens beyond the capacity");
+  token_base_ = static_cast<const unsigned char*>(rows);
+  token_stride_ = stride;
+  tokens_ = count;
+}
+
+void HostKernels::read_received_meta(int rows, int32_t* slots, float* weights) {
+  const int P = row_pairs_;
+  for (int r = 0; r < rows; ++r) {
+    const unsigned char* row = recv_.data() + wire_.row_bytes * r;
+    std::memcpy(slots + static_cast<size_t>(r) * P, row + wire_.slot_offset, sizeof(int32_t) * P);
+    std::memcpy(weights + static_cast<size_t>(r) * P, row + wire_.weight_offset, sizeof(float) * P);
+  }
+}
+
+void HostKernels::set_expert_rows(const float* src, int rows) {
+  WIDEEP_ASSERT(rows <= recv_capacity_, "more node sums than received rows");
+  const int H = shape_.hidden;
+  for (int r = 0; r < rows; ++r) {
+    unsigned char* dst = expert_rows_.data() + return_row_ * r;
+    const float* x = src + static_cast<size_t>(r) * H;
+    if (shape_.combine_dtype == DType::kF32) {
+      std::memcpy(dst, x, sizeof(float) * H);
+    } else {
+      uint16_t* d = reinterpret_cast<uint16_t*>(dst);
+      for (int c = 0; c < H; ++c) d[c] = float_to_bf16(x[c]);
+    }
+  }
+}
+
+void HostKernels::compact_received(const int64_t* from_row, const int64_t* rows, const int64_t* to_row, int n) {
+  for (int i = 0; i < n; ++i) {
+    WIDEEP_ASSERT(to_row[i] <= from_row[i] && from_row[i] + rows[i] <= recv_capacity_, "compaction out of range");
+    if (rows[i] > 0 && to_row[i] != from_row[i])
+      std::memmove(recv_.data() + wire_.row_bytes * to_row[i], recv_.data() + wire_.row_bytes * from_row[i],
+                   wire_.row_bytes * rows[i]);
+  }
 }
 
 const float* HostKernels::input_host() {

@@ -56,6 +56,12 @@ class HostKernels final : public KernelBackend {
   void* returned_rows() override { return returned_.data(); }
   void final_combine(int32_t own_first, int32_t own_end, int64_t own_expert_row) override;
 
+  void forward_tokens(const void* rows, size_t stride, int count) override;
+  void read_received_meta(int rows, int32_t* slots, float* weights) override;
+  const float* output_rows() override { return out_.data(); }
+  void set_expert_rows(const float* src, int rows) override;
+  void compact_received(const int64_t* from_row, const int64_t* rows, const int64_t* to_row, int n) override;
+
   const float* input_host() override;
   const float* output_host() override { return out_.data(); }
 
@@ -74,6 +80,11 @@ class HostKernels final : public KernelBackend {
   // dtype, else wire_.slot_offset: x in the wire dtype, padding, scales).
   size_t x_value_bytes_ = 0, token_bytes_ = 0, tail_bytes_ = 0, return_row_ = 0;
   bool convert_ = false;                 // dispatch dtype != compute dtype
+  int row_pairs_ = 0;                    // pairs per dispatch row (1 with pair_rows)
+  int fanout_ = 1;                       // layout units per token (P with pair_rows)
+  int tokens_ = 0;                       // this layer's tokens (a forwarder's vary)
+  const unsigned char* token_base_ = nullptr;  // token parts: x_, xw_ or forwarded rows
+  size_t token_stride_ = 0;
   int64_t recv_capacity_ = 0, pairs_capacity_ = 0;
   const int32_t *pair_dest_ = nullptr, *pair_slot_ = nullptr;
   const float* pair_weight_ = nullptr;

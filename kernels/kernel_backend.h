@@ -33,6 +33,15 @@ struct KernelShape {
   int64_t recv_rows_capacity = 0;        // initial receive capacity (runtime/memory_plan.h)
   int64_t pairs_capacity = 0;
   bool baseline = false;                 // --baseline: keep a packed copy of the send rows
+  // --dispatch-mode low-latency: one row per (token, pair) instead of one per
+  // (token, destination rank): rows are wire_row(H, 1, dispatch_dtype), the
+  // layout runs over T*P single-pair units (unit t*P+p carries pair p of token
+  // t), and final_combine sums a token's P returned rows in pair order.
+  bool pair_rows = false;
+  // --dispatch-mode hierarchical, stage 2 (the forwarder): the tokens are the
+  // token parts of received stage-1 rows (forward_tokens), up to `tokens` of
+  // them; no activations. Rows carry P pairs as flat ones.
+  bool forwarder = false;
 };
 
 // The send side of dispatch: either whole packed rows, or rows gathered in
@@ -108,6 +117,29 @@ class KernelBackend {
   // rank's own rows are read in expert_rows() (rows own_first..own_end of the
   // layout, starting at expert row own_expert_row), the others in returned_rows().
   virtual void final_combine(int32_t own_first, int32_t own_end, int64_t own_expert_row) = 0;
+
+  // ---- dispatch modes (runtime/hier_plan.h, runtime/ll_plan.h) ----
+  // Pairs per dispatch row: 1 with pair_rows, else P.
+  int row_pairs() const { return shape_.pair_rows ? 1 : shape_.pairs; }
+  // Forwarder (shape().forwarder): this layer's tokens are the token parts
+  // (the first wire().slot_offset bytes) of `count` rows lying `stride` bytes
+  // apart at `rows` (another backend's receive buffer, same memory kind); at
+  // most shape().tokens. Replaces activations(); layout() then takes pair
+  // arrays [count x P].
+  virtual void forward_tokens(const void* rows, size_t stride, int count) = 0;
+  // The slot and weight fields [rows x row_pairs()] of the first `rows`
+  // received rows, to the host (waits).
+  virtual void read_received_meta(int rows, int32_t* slots, float* weights) = 0;
+  // out [tokens x H] fp32 of the last final_combine, in this backend's memory.
+  virtual const float* output_rows() = 0;
+  // expert_rows [rows x return_row_bytes] = src [rows x H] fp32 (this
+  // backend's memory kind) in the combine dtype: a forwarder's node sums
+  // become the stage-1 combine rows.
+  virtual void set_expert_rows(const float* src, int rows) = 0;
+  // Moves `rows[i]` received rows from row from_row[i] to row to_row[i] of
+  // the receive buffer, i in order (to_row[i] <= from_row[i]; ranges may
+  // overlap): low-latency's fixed per-source regions packed together.
+  virtual void compact_received(const int64_t* from_row, const int64_t* rows, const int64_t* to_row, int n) = 0;
 
   // Host views (fp32) of the layer last run; waits.
   virtual const float* input_host() = 0;

@@ -146,16 +146,16 @@ __global__ void token_rows_kernel(const int32_t* token_row, int T, int R, int P,
 
 // One block per send row (grid-stride): the token's first x_row bytes, then
 // slot[P] and w[P], padding zeroed.
-__global__ void pack_rows_kernel(const unsigned char* x, size_t x_row, int P, int R,
+__global__ void pack_rows_kernel(const unsigned char* x, size_t x_row, size_t x_stride, int fanout, int P, int R,
                                  const int32_t* rank_row_offset, const int32_t* row_token,
                                  const int32_t* row_rank, const int32_t* dest, const int32_t* slot,
                                  const float* weight, unsigned char* send, WireRow wr) {
   const int total = rank_row_offset[R];
   for (int row = blockIdx.x; row < total; row += gridDim.x) {
-    const int t = row_token[row];
+    const int t = row_token[row];  // a layout unit: the token t / fanout
     const int r = row_rank[row];
     unsigned char* out = send + static_cast<size_t>(row) * wr.row_bytes;
-    block_copy(out, x + static_cast<size_t>(t) * x_row, x_row);
+    block_copy(out, x + static_cast<size_t>(t / fanout) * x_stride, x_row);
     block_zero(out + x_row, wr.slot_offset - x_row);
     int32_t* slots = reinterpret_cast<int32_t*>(out + wr.slot_offset);
     float* w = reinterpret_cast<float*>(out + wr.weight_offset);
@@ -207,15 +207,22 @@ void launch_dispatch_layout(const int32_t* dest, int T, int P, int R, int32_t* r
   WIDEEP_LAUNCH_CHECK();
 }
 
-void launch_pack_rows(const void* tokens, size_t token_bytes, int P, int R, const WireRow& wr,
-                      const int32_t* rank_row_offset, const int32_t* row_token, const int32_t* row_rank, int max_rows,
-                      const int32_t* dest, const int32_t* slot, const float* weight, void* send_buf,
-                      Stream stream) {
+void launch_pack_rows(const void* tokens, size_t token_bytes, size_t token_stride, int fanout, int P, int R,
+                      const WireRow& wr, const int32_t* rank_row_offset, const int32_t* row_token,
+                      const int32_t* row_rank, int max_rows, const int32_t* dest, const int32_t* slot,
+                      const float* weight, void* send_buf, Stream stream) {
   if (max_rows == 0) return;
   pack_rows_kernel<<<grid_for(max_rows, 1, 4096), 128, 0, cs(stream)>>>(
-      static_cast<const unsigned char*>(tokens), token_bytes, P, R, rank_row_offset, row_token, row_rank, dest, slot,
-      weight, static_cast<unsigned char*>(send_buf), wr);
+      static_cast<const unsigned char*>(tokens), token_bytes, token_stride, fanout, P, R, rank_row_offset, row_token,
+      row_rank, dest, slot, weight, static_cast<unsigned char*>(send_buf), wr);
   WIDEEP_LAUNCH_CHECK();
+}
+
+void copy_rows_to_host(void* dst, size_t dst_pitch, const void* src, size_t src_pitch, size_t width, int rows,
+                       Stream stream) {
+  if (rows == 0 || width == 0) return;
+  WIDEEP_CUDA_CHECK(cudaMemcpy2DAsync(dst, dst_pitch, src, src_pitch, width, static_cast<size_t>(rows),
+                                      cudaMemcpyDeviceToHost, cs(stream)));
 }
 
 }  // namespace dev

@@ -35,7 +35,7 @@ for b in "${list[@]}"; do
   fi
   f="out/compare/${b//,/_}.jsonl"
   echo "compare.sh: balancer $b" >&2
-  mpirun --oversubscribe --mca btl self,vader --mca btl_vader_single_copy_mechanism none -np "$np" \
+  mpirun --oversubscribe --mca btl self,vader -np "$np" \
     build/wideep run --backend mpi --quiet --balancer "$b" --json "$f" "${extra[@]}" "${args[@]}" >&2
   files+=("$f")
 done

@@ -49,7 +49,7 @@ if [[ $GPUS -gt 0 ]]; then
 else
   # A CPU machine: one rank per core while they fit, else oversubscribe.
   if [[ $RPN -le $CORES ]]; then ARGS+=(--map-by core --bind-to core)
-  else ARGS+=(--oversubscribe --bind-to none --mca btl self,vader --mca btl_vader_single_copy_mechanism none); fi
+  else ARGS+=(--oversubscribe --bind-to none --mca btl self,vader); fi
 fi
 [[ $(id -u) -eq 0 ]] && ARGS+=(--allow-run-as-root)
 CMD=(mpirun "${ARGS[@]}" "${EXTRA[@]}" "$WIDEEP" run "$@")

@@ -7,6 +7,6 @@ cd "$(dirname "$0")/.."
 launch/setup.sh
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 mkdir -p out
-mpirun --oversubscribe --mca btl self,vader --mca btl_vader_single_copy_mechanism none \
+mpirun --oversubscribe --mca btl self,vader \
   -np 4 build/wideep run --backend mpi --check --json out/quickstart.jsonl "$@"
 echo "quickstart: JSON lines in out/quickstart.jsonl"

@@ -16,7 +16,7 @@ build=${WIDEEP_BUILD:-build}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 out=$build/soak.jsonl
 start_s=$SECONDS
-mpirun --allow-run-as-root --oversubscribe --mca btl self,vader --mca btl_vader_single_copy_mechanism none \
+mpirun --allow-run-as-root --oversubscribe --mca btl self,vader \
   -np "$ranks" "$build/wideep" run --experts 32 --topk 4 --tokens 32 --hidden 32 --ffn 64 --layers 2 \
   --steps "$steps" --warmup 0 --workload drift:1.2:500 --balancer eplb,lplb --redundant $((2 * ranks)) \
   --eplb-interval 100 --eplb-window 50 --check --check-every 100 --timeout-s 60 --quiet --json "$out" | tail -3

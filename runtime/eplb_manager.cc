@@ -15,6 +15,10 @@
 
 namespace wideep {
 namespace {
+// Background bytes per rank and step boundary (one wave): a step then carries
+// at most one wave's copies and checksums (~tens of ms on a CPU, well under a
+// millisecond over NVLink), however large the re-plan.
+constexpr int64_t kAsyncWaveBytesPerRank = 32ll << 20;
 }  // namespace
 
 EplbManager::EplbManager(const RunConfig& cfg, Communicator& comm, LayerRunner& runner,
@@ -51,14 +55,23 @@ EplbManager::Moves EplbManager::post_moves(const std::vector<Placement>& old_p,
     if (m.src_rank == me) mv.is_source[m.layer * S + m.src_slot % S] = 1;
   for (const WeightMove& m : mv.plan.local_copies)
     if (m.src_rank == me) mv.is_source[m.layer * S + m.src_slot % S] = 1;
+  // Transfers per wave, from the average rank's budget (every rank computes the same).
+  const int64_t per_wave =
+      std::max<int64_t>(1, kAsyncWaveBytesPerRank * comm_.size() / std::max<int64_t>(1, slot_bytes));
+  mv.waves = static_cast<int>((static_cast<int64_t>(mv.plan.transfers.size()) + per_wave - 1) / per_wave);
   for (size_t i = 0; i < mv.plan.transfers.size(); ++i) {
     const WeightMove& m = mv.plan.transfers[i];
     const int tag = static_cast<int>(i % 30000);
-    if (m.src_rank == me)
+    const int wave = static_cast<int>(static_cast<int64_t>(i) / per_wave);
+    if (m.src_rank == me) {
       mv.sends.push_back({m.dst_rank, const_cast<void*>(store.slot_read(m.layer, m.src_slot % S)), slot_bytes, tag});
+      mv.send_wave.push_back(wave);
+    }
     if (m.dst_rank == me) {
       const int slot = m.dst_slot % S;
       mv.recvs.push_back({m.src_rank, target(mv, m.layer, slot).slot_write(m.layer, slot), slot_bytes, tag});
+      mv.recv_wave.push_back(wave);
+      mv.recv_slot.emplace_back(m.layer, slot);
       if (mv.is_source[m.layer * S + slot]) mv.staged.emplace_back(m.layer, slot);
     }
   }
@@ -79,7 +92,7 @@ void EplbManager::finish_moves(Moves& mv) {
     target(mv, m.layer, slot).copy_slot(m.layer, slot, store, m.src_slot % S);
     if (mv.is_source[m.layer * S + slot]) mv.staged.emplace_back(m.layer, slot);
   }
-  for (const auto& ls : mv.staged) store.copy_slot(ls.first, ls.second, runner_.spare_store(), ls.second);
+  for (const auto& ls : mv.staged) store.swap_slot(ls.first, ls.second, runner_.spare_store());
   const Fault* cw = mv.recvs.empty() ? nullptr : find_fault(faults_, Fault::Kind::kCorruptWeights, me, -1);
   if (cw) {
     const WeightMove* first = nullptr;
@@ -180,17 +193,63 @@ void EplbManager::start_async_chunk() {
   async_end_ = std::min(L_, next_layer_ + chunk_layers());
   for (int l = next_layer_; l < async_end_; ++l) staged_[l] = pending_[l];
   async_ = post_moves(current, staged_, /*stage_all=*/true);
-  comm_.start_background(async_.sends, async_.recvs);
+  // Local copies now, into staging (their sources serve unchanged until the
+  // switch), checksummed at once.
+  const int me = comm_.rank(), S = cfg_.slots_per_rank;
+  for (const WeightMove& m : async_.plan.local_copies) {
+    if (m.dst_rank != me) continue;
+    const int slot = m.dst_slot % S;
+    runner_.spare_store().copy_slot(m.layer, slot, runner_.store(), m.src_slot % S);
+    async_.staged.emplace_back(m.layer, slot);
+    verify_staged(m.layer, slot);
+  }
+  post_wave(async_);
+}
+
+void EplbManager::post_wave(Moves& mv) {
+  ++mv.wave;
+  mv.wave_checked = false;
+  std::vector<P2PTransfer> sends, recvs;
+  for (size_t i = 0; i < mv.sends.size(); ++i)
+    if (mv.send_wave[i] == mv.wave) sends.push_back(mv.sends[i]);
+  for (size_t i = 0; i < mv.recvs.size(); ++i)
+    if (mv.recv_wave[i] == mv.wave) recvs.push_back(mv.recvs[i]);
+  comm_.start_background(sends, recvs);
+}
+
+void EplbManager::verify_staged(int layer, int slot) {
+  const int me = comm_.rank(), S = cfg_.slots_per_rank;
+  const int e = staged_[layer].phy2log[me * S + slot];
+  if (runner_.spare_store().checksum(layer, slot) != expected_[static_cast<size_t>(layer) * E_ + e])
+    throw Error(ErrorCategory::kCheckFailed,
+                "rank " + std::to_string(me) + ": in the background weight exchange, layer " + std::to_string(layer) +
+                    " slot " + std::to_string(slot) + " (global slot " + std::to_string(me * S + slot) +
+                    ") does not hold expert " + std::to_string(e) + ": checksum mismatch");
 }
 
 bool EplbManager::async_step(int step) {
+  // This rank's wave in flight: once arrived, its slots are checksummed and
+  // the next wave posted (one per step boundary, so no step carries them all).
+  Moves& mv = async_;
+  if (!mv.wave_checked && comm_.test_background()) {
+    const Fault* cw = find_fault(faults_, Fault::Kind::kCorruptWeights, comm_.rank(), -1);
+    for (size_t i = 0; i < mv.recvs.size(); ++i) {
+      if (mv.recv_wave[i] != mv.wave) continue;
+      const auto& ls = mv.recv_slot[i];
+      if (cw && i == 0)
+        runner_.spare_store().flip_byte(ls.first, ls.second, corrupt_weights_byte(*cw, runner_.store().slot_bytes()));
+      verify_staged(ls.first, ls.second);
+    }
+    mv.wave_checked = true;
+    if (mv.wave + 1 < mv.waves) post_wave(mv);
+  }
   // Every rank's part of the chunk must have arrived: the layers switch together.
-  int64_t missing = comm_.test_background() ? 0 : 1;
+  int64_t missing = mv.wave_checked && mv.wave + 1 >= mv.waves ? 0 : 1;
   comm_.allreduce_sum_int64(&missing, 1);
   if (missing > 0) return false;
   const double t0 = now_us();
-  finish_moves(async_);
-  verify(runner_.placements(), staged_, next_layer_, async_end_);
+  ExpertStore& store = runner_.store();
+  for (const auto& ls : mv.staged) store.swap_slot(ls.first, ls.second, runner_.spare_store());
   runner_.placements() = staged_;
   next_layer_ = async_end_;
   rec_.transfer_us += now_us() - t0;  // the switch; the transfers themselves overlapped steps
@@ -200,8 +259,14 @@ bool EplbManager::async_step(int step) {
   return next_layer_ == L_;
 }
 
+// Peers may be a wave ahead: their next wave's sends to this rank wait for
+// its receives, so the waves left are posted and completed here too.
 void EplbManager::drain() {
-  while (!comm_.test_background()) std::this_thread::yield();
+  for (;;) {
+    while (!comm_.test_background()) std::this_thread::yield();
+    if (!cfg_.eplb_async || next_layer_ >= L_ || async_.wave + 1 >= async_.waves) return;
+    post_wave(async_);
+  }
 }
 
 bool EplbManager::maybe_rebalance(int step, RebalanceRecord* rec) {

@@ -7,10 +7,13 @@
 // step boundary (a layer switches placement once its weights arrived and
 // passed their checksums; the others serve with the old one); with
 // --eplb-min-gain a re-plan predicted to gain less balancedness is skipped.
-// With --eplb-async the moves are posted in the background into the staging
-// store (the old slots keep serving) and a chunk's layers switch at the first
-// step boundary where every rank's part of it has arrived; a re-plan that
-// comes due meanwhile is dropped (the next one comes an interval later).
+// With --eplb-async the moves go in the background into the staging store
+// (the old slots keep serving), in waves of about kAsyncWaveBytesPerRank per
+// rank, one wave per step boundary, each wave's slots checksummed as it
+// arrives, so that no step carries the whole exchange; a chunk's layers
+// switch, by swapping the staged slots in (no copy), at the first step
+// boundary where every rank's part of it has arrived and passed; a re-plan
+// that comes due meanwhile is dropped (the next one comes an interval later).
 // maybe_rebalance() is collective: every rank calls it after every step.
 #pragma once
 
@@ -52,6 +55,12 @@ class EplbManager {
     std::vector<P2PTransfer> sends, recvs;
     std::vector<std::pair<int, int>> staged;  // (layer, local slot)
     std::vector<char> is_source;              // [L * S]: new content goes to staging
+    // --eplb-async: transfer i of the plan goes in wave i / per_wave (the same
+    // on every rank, so both ends of a transfer post it in the same wave).
+    std::vector<int> send_wave, recv_wave;    // per entry of sends, recvs
+    std::vector<std::pair<int, int>> recv_slot;  // per entry of recvs: (layer, local slot)
+    int waves = 1, wave = -1;                 // waves in all; the one posted (-1: none yet)
+    bool wave_checked = false;                // the posted wave arrived and passed its checksums
   };
   Moves post_moves(const std::vector<Placement>& old_p, const std::vector<Placement>& new_p, bool stage_all);
   ExpertStore& target(const Moves& mv, int layer, int slot);
@@ -60,6 +69,10 @@ class EplbManager {
   void move_weights(const std::vector<Placement>& old_p, const std::vector<Placement>& new_p,
                     RebalanceRecord* rec);
   void start_async_chunk();
+  void post_wave(Moves& mv);                 // the next wave, in the background
+  // Checksums of received (or copied) staged slot (layer, slot) against the
+  // expert the staged placement puts there.
+  void verify_staged(int layer, int slot);
   bool async_step(int step);  // collective; true when the re-plan completed
   // Checksums of every slot of layers [first, end) whose expert changed from old_p to p.
   void verify(const std::vector<Placement>& old_p, const std::vector<Placement>& p, int first_layer, int end_layer);

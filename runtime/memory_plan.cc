@@ -11,6 +11,7 @@
 
 #include "common/check.h"
 #include "kernels/gemm_problems.h"
+#include "runtime/ll_plan.h"
 
 namespace wideep {
 
@@ -22,6 +23,10 @@ int64_t planned_recv_rows(int R, int T, int P) {
 int64_t planned_pairs(int R, int T, int P) {
   const int64_t balanced = static_cast<int64_t>(T) * P;
   return std::min<int64_t>(static_cast<int64_t>(R) * T * P, (balanced * 5 + 3) / 4);
+}
+
+bool ll_header_rows_used(const RunConfig& cfg, bool device) {
+  return cfg.dispatch_mode == "low-latency" && !device && cfg.transport != "shm";
 }
 
 int64_t MemoryPlan::host_bytes() const {
@@ -70,56 +75,118 @@ MemoryPlan plan_memory(const RunConfig& cfg, int R, bool device, DType dtype) {
   // Rows in the wire dtypes (--dispatch-dtype, --combine-dtype; auto: the run's).
   const DType dispatch = resolve_wire_dtype(cfg.dispatch_dtype, dtype, "--dispatch-dtype", true);
   const DType combine = resolve_wire_dtype(cfg.combine_dtype, dtype, "--combine-dtype", false);
-  const WireRow wr = wire_row(cfg.hidden, cfg.pairs_per_token(), dispatch);
-  const int64_t rb = static_cast<int64_t>(wr.row_bytes);
   const int64_t rrb = static_cast<int64_t>(return_row_bytes(cfg.hidden, combine));
   // A send row's bytes taken from its token: x as computed, or its wire form.
   const bool convert = dispatch != dtype;
-  const int64_t token_bytes = convert ? static_cast<int64_t>(wr.slot_offset) : H * eb;
-  const int64_t max_send = T * std::min<int64_t>(R, P);
-  const int64_t rows = planned_recv_rows(R, cfg.tokens, cfg.pairs_per_token());
-  const int64_t pairs = planned_pairs(R, cfg.tokens, cfg.pairs_per_token());
+  int64_t rows = planned_recv_rows(R, cfg.tokens, cfg.pairs_per_token());
+  int64_t pairs = planned_pairs(R, cfg.tokens, cfg.pairs_per_token());
+  const int nodes = R / cfg.ranks_per_node();
+  if (cfg.dispatch_mode == "hierarchical") {
+    // Stage 1 receives at most T rows from each node's rank of this local
+    // index (its own included) and groups nothing; the forwarder receives
+    // what a flat rank would.
+    plan.fwd_recv_rows_capacity = rows;
+    plan.fwd_pairs_capacity = pairs;
+    rows = planned_recv_rows(nodes, cfg.tokens, cfg.pairs_per_token());
+    pairs = 0;
+  } else if (cfg.dispatch_mode == "low-latency") {
+    if (cfg.ll_max_tokens > 0 && cfg.ll_max_tokens < R)
+      throw UsageError(fmt::format("--ll-max-tokens {0} is split into one region per source rank: {0} / {1} ranks "
+                                   "leaves 0 rows per (slot, source); give at least {1}",
+                                   cfg.ll_max_tokens, R));
+    if (ll_header_rows_used(cfg, device)) {
+      // Every source's whole region (a header row and S regions), fixed.
+      const int64_t cap = cfg.ll_max_tokens > 0 ? cfg.ll_max_tokens : T * R;
+      rows = R * (1 + S * ll_region_rows(cap, R, cfg.tokens));
+    } else {
+      rows = planned_recv_rows(R, cfg.tokens * cfg.pairs_per_token(), 1);
+    }
+  }
   plan.recv_rows_capacity = rows;
   plan.pairs_capacity = pairs;
-  plan.max_send_rows = max_send;
-  auto add = [&](const char* name, bool dev, int64_t bytes) { plan.buffers.push_back({name, dev, bytes, true}); };
+  const bool ll = cfg.dispatch_mode == "low-latency", hier = cfg.dispatch_mode == "hierarchical";
+  const bool ll_headers = ll_header_rows_used(cfg, device);
+  // Low-latency rows carry one pair each: T*P units of one pair.
+  const int64_t row_pairs = ll ? 1 : P, fanout = ll ? P : 1;
+  const WireRow wr_mode = wire_row(cfg.hidden, static_cast<int>(row_pairs), dispatch);
+  plan.max_send_rows = T * fanout * std::min<int64_t>(R, row_pairs);
   const int64_t ge = device ? eb : 4;  // grouped buffers: dtype on the device, fp32 on the host
+  std::string tag;  // which backend or micro-batch a buffer belongs to ("" for the first)
+  auto add = [&](const std::string& name, bool dev, int64_t bytes) {
+    plan.buffers.push_back({name + tag, dev, bytes, true});
+  };
+  // One micro-batch of Tb tokens (--overlap tbo: two).
+  const int64_t T0 = cfg.overlap == "tbo" ? cfg.tbo_first_tokens() : T;
+  const std::vector<int64_t> batches = cfg.overlap == "tbo" ? std::vector<int64_t>{T0, T - T0} : std::vector<int64_t>{T};
 
-  // The pipeline's own host arrays (runtime/moe_pipeline.cc).
-  add("routing: ids, gate weights [T x K]", false, T * K * 8);
-  add("pair arrays: dest, slot, weight [T x P]", false, T * P * 12);
-  add("counts, exchange plan, slot offsets, GEMM list", false,
-      E * 8 + R * 8 * 15 + (R + 1) * 4 + S * 4 + (S + 1) * 4 + 2 * S * 8 +
-          4 * S * static_cast<int64_t>(sizeof(GemmProblem)) + rb);  // the GEMM list and its pieces
+  // The kernel backend (kernels/host_kernels.cc, kernels/cuda_kernels.cc) of
+  // Tb tokens; fwd: a hierarchical forwarder (tokens are received rows).
+  auto add_backend = [&](int64_t Tb, bool fwd, int64_t rows_b, int64_t pairs_b) {
+    const int64_t rp = fwd ? P : row_pairs, fo = fwd ? 1 : fanout;
+    const WireRow w = wire_row(cfg.hidden, static_cast<int>(rp), dispatch);
+    const int64_t rbb = static_cast<int64_t>(w.row_bytes);
+    const int64_t tb = convert || fwd ? static_cast<int64_t>(w.slot_offset) : H * eb;
+    const int64_t ms = Tb * fo * std::min<int64_t>(R, rp);
+    if (!fwd) {
+      add("activations x [T x H]", device, Tb * H * eb);
+      if (convert) add("x in the dispatch dtype [T x token part]", device, Tb * tb);
+      add("input view, fp32 [T x H]", false, Tb * H * 4);
+    }
+    add("outputs, fp32 [T x H]", device, Tb * H * 4);
+    if (device) add("output view, fp32 [T x H]", false, Tb * H * 4);
+    add("layout: rank rows, offsets, send-row tokens and ranks, token rows", device,
+        R * 4 + (R + 1) * 4 + ms * 8 + Tb * P * 4 + (device ? Tb * fo * R * 4 : 0));
+    if (device) {
+      add("pair arrays on the device [T x P]", true, Tb * P * 12);
+      add("send rows [T*min(R,P) x row]", true, ms * rbb);
+      add("slot counts, offsets, cursor, error", true, (3 * S + 2) * 4);
+      add("GEMM pointer arrays", true, 6 * std::max<int64_t>(S, 1) * 8);
+      add("pinned staging: offsets, slot counts and offsets, pair arrays, a send row", false,
+          (R + 1) * 4 + 2 * (S + 1) * 4 + 3 * Tb * P * 4 + rbb);
+      add("pinned GEMM pointer arrays", false, 6 * std::max<int64_t>(S, 1) * 8);
+    } else {
+      add("send row tails and segments", false, ms * (rbb - tb) + ms * 2 * 8 + rbb);
+      if (cfg.baseline) add("packed send rows (--baseline)", false, ms * rbb);
+      add("slot cursor", false, S * 4);
+    }
+    add("receive rows [capacity x row]", device, rows_b * rbb);
+    add("pair positions [capacity x P]", device, rows_b * rp * 4);
+    add("grouped x [pairs x H]", device, pairs_b * H * ge);
+    add("grouped h [pairs x F]", device, pairs_b * F * ge);
+    add("grouped y [pairs x H]", device, pairs_b * H * ge);
+    add("expert rows (combine send) [capacity x H]", device, rows_b * rrb);
+    add("returned rows (combine receive) [T*min(R,P) x H]", device, ms * rrb);
+  };
 
-  // The kernel backend (kernels/host_kernels.cc, kernels/cuda_kernels.cc).
-  add("activations x [T x H]", device, T * H * eb);
-  if (convert) add("x in the dispatch dtype [T x token part]", device, T * token_bytes);
-  add("input view, fp32 [T x H]", false, T * H * 4);
-  add("outputs, fp32 [T x H]", device, T * H * 4);
-  if (device) add("output view, fp32 [T x H]", false, T * H * 4);
-  add("layout: rank rows, offsets, send-row tokens and ranks, token rows", device,
-      R * 4 + (R + 1) * 4 + max_send * 8 + T * P * 4 + (device ? T * R * 4 : 0));
-  if (device) {
-    add("pair arrays on the device [T x P]", true, T * P * 12);
-    add("send rows [T*min(R,P) x row]", true, max_send * rb);
-    add("slot counts, offsets, cursor, error", true, (3 * S + 2) * 4);
-    add("GEMM pointer arrays", true, 6 * std::max<int64_t>(S, 1) * 8);
-    add("pinned staging: offsets, slot counts and offsets, pair arrays, a send row", false,
-        (R + 1) * 4 + 2 * (S + 1) * 4 + 3 * T * P * 4 + rb);
-    add("pinned GEMM pointer arrays", false, 6 * std::max<int64_t>(S, 1) * 8);
-  } else {
-    add("send row tails and segments", false, max_send * (rb - token_bytes) + max_send * 2 * 8 + rb);
-    if (cfg.baseline) add("packed send rows (--baseline)", false, max_send * rb);
-    add("slot cursor", false, S * 4);
+  for (size_t m = 0; m < batches.size(); ++m) {
+    const int64_t Tb = batches[m];
+    tag = m == 0 ? "" : " (micro-batch 2)";
+    // The pipeline's own host arrays (runtime/moe_pipeline.cc).
+    add("routing: ids, gate weights [T x K]", false, Tb * K * 8);
+    add("pair arrays: dest, slot, weight [T x P]", false, Tb * P * 12);
+    add("counts, exchange plan, slot offsets, GEMM list", false,
+        E * 8 + R * 8 * 15 + (R + 1) * 4 + S * 4 + (S + 1) * 4 + 2 * S * 8 +
+            4 * S * static_cast<int64_t>(sizeof(GemmProblem)) + static_cast<int64_t>(wr_mode.row_bytes));
+    if (hier) {
+      const int64_t V = Tb * nodes;
+      add("hierarchical: stage-1 pair arrays, forwarded pairs, stage-2 plan", false,
+          Tb * P * 8 + V * P * 16 + R * 8 * 12 + (R + 1) * 4 + R * 8 * 3);
+    }
+    if (ll) {
+      add("low-latency: rows per (destination, slot)", false, R * S * 8);
+      if (ll_headers)
+        add("low-latency: header rows, gather, regions", false,
+            R * 8 * 8 + R * static_cast<int64_t>(wr_mode.row_bytes) + (Tb * P + R) * 2 * 8 + R * 8);
+    }
+    add_backend(Tb, false, rows, pairs);
+    if (hier) {
+      tag = m == 0 ? " (forwarder)" : " (forwarder, micro-batch 2)";
+      add_backend(Tb * nodes, true, plan.fwd_recv_rows_capacity, plan.fwd_pairs_capacity);
+    }
   }
-  add("receive rows [capacity x row]", device, rows * rb);
-  add("pair positions [capacity x P]", device, rows * P * 4);
-  add("grouped x [pairs x H]", device, pairs * H * ge);
-  add("grouped h [pairs x F]", device, pairs * F * ge);
-  add("grouped y [pairs x H]", device, pairs * H * ge);
-  add("expert rows (combine send) [capacity x H]", device, rows * rrb);
-  add("returned rows (combine receive) [T*min(R,P) x H]", device, max_send * rrb);
+  tag = "";
+  if (batches.size() == 2)
+    add("--overlap tbo: the micro-batches' joined host views", false, T * H * 8 + T * K * 8 + E * 8);
 
   // Expert weights (kernels/expert_store.h, kernels/device_expert_store.h).
   const int64_t slot_elems = 2 * H * F;

@@ -32,6 +32,9 @@ struct MemoryPlan {
   int64_t recv_rows_capacity = 0;
   int64_t pairs_capacity = 0;
   int64_t max_send_rows = 0;
+  // --dispatch-mode hierarchical: the stage-2 backend's (the forwarder's) initial capacities.
+  int64_t fwd_recv_rows_capacity = 0;
+  int64_t fwd_pairs_capacity = 0;
 
   int64_t host_bytes() const;
   int64_t device_bytes() const;
@@ -44,6 +47,10 @@ struct MemoryPlan {
 // dtype: the compute dtype (the wire dtypes are cfg's --dispatch-dtype and
 // --combine-dtype, `auto` being this one).
 MemoryPlan plan_memory(const RunConfig& cfg, int num_ranks, bool device, DType dtype);
+
+// Whether low-latency dispatch sends header rows into fixed regions (no
+// counts round): the host backend on the MPI transport (runtime/ll_plan.h).
+bool ll_header_rows_used(const RunConfig& cfg, bool device);
 
 // Initial receive capacities: 1.25x the balanced expectation, at most the worst case.
 int64_t planned_recv_rows(int ranks, int tokens, int pairs);

@@ -17,6 +17,7 @@
 #include "kernels/dispatch_layout.h"
 #include "kernels/expert_cpu.h"
 #include "kernels/host_kernels.h"
+#include "runtime/hier_plan.h"
 #include "runtime/node_spread.h"
 
 namespace wideep {
@@ -59,7 +60,7 @@ double check_limit(DType compute, DType dispatch, DType combine) {
 MoePipeline::MoePipeline(const RunConfig& cfg, Communicator& comm, std::shared_ptr<const Workload> workload,
                          std::vector<Fault> faults, std::vector<Placement> initial,
                          std::vector<std::unique_ptr<KernelBackend>> kernels, std::unique_ptr<ExpertStore> store,
-                         std::unique_ptr<ExpertStore> spare)
+                         std::unique_ptr<ExpertStore> spare, std::vector<std::unique_ptr<KernelBackend>> forwarders)
     : cfg_(cfg),
       comm_(comm),
       workload_(std::move(workload)),
@@ -78,6 +79,16 @@ MoePipeline::MoePipeline(const RunConfig& cfg, Communicator& comm, std::shared_p
       spare_(std::move(spare)),
       batches_(kernels.size()) {
   WIDEEP_ASSERT(kernels.size() == 1 || kernels.size() == 2, "one micro-batch, or two with --overlap tbo");
+  mode_ = cfg.dispatch_mode == "hierarchical" ? Mode::kHierarchical
+          : cfg.dispatch_mode == "low-latency" ? Mode::kLowLatency
+                                               : Mode::kFlat;
+  WIDEEP_ASSERT((mode_ == Mode::kHierarchical) == !forwarders.empty() &&
+                    (forwarders.empty() || forwarders.size() == kernels.size()),
+                "one forwarder per micro-batch in hierarchical mode, none otherwise");
+  // Header rows need receives that may be larger than the message (MPI's
+  // point-to-point); shm and NCCL size each receive exactly: counts round.
+  ll_no_counts_ = ll_header_rows_used(cfg, kernels[0]->device_memory());
+  ll_capacity_ = cfg.ll_max_tokens > 0 ? cfg.ll_max_tokens : static_cast<int64_t>(T_) * R_;
   store_->fill(placement_, rank_);
   int first = 0;
   for (size_t i = 0; i < batches_.size(); ++i) {
@@ -109,12 +120,36 @@ MoePipeline::MoePipeline(const RunConfig& cfg, Communicator& comm, std::shared_p
     b.piece.up.reserve(S_);
     b.piece.down.reserve(S_);
     b.fault_row.assign(b.kernels->wire().row_bytes, 0);
+    if (mode_ == Mode::kHierarchical) {
+      b.fwd = std::move(forwarders[i]);
+      const size_t VP = static_cast<size_t>(b.fwd->shape().tokens) * P_;
+      b.xp2.init(R_);
+      b.dest1.assign(TP, 0);
+      b.code1.assign(TP, 0);
+      b.meta_slot.assign(VP, 0);
+      b.dest2.assign(VP, 0);
+      b.slot2.assign(VP, 0);
+      b.meta_w.assign(VP, 0.0f);
+      b.rank_row_offset2.assign(R_ + 1, 0);
+      b.rank_pairs2.assign(R_, 0);
+      b.msg2.assign(R_, 0);
+      b.recv_msg2.assign(R_, 0);
+    }
+    if (mode_ == Mode::kLowLatency) {
+      b.ll_counts.assign(static_cast<size_t>(R_) * S_, 0);
+      if (ll_no_counts_) {
+        b.llx.init(R_);
+        b.ll_headers.assign(static_cast<size_t>(R_) * b.kernels->wire().row_bytes, 0);
+        b.ll_segments.assign((TP + R_) * 2, nullptr);
+        b.ll_header_rows.assign(R_, 0);
+      }
+    }
   }
   WIDEEP_ASSERT(first == T_, "the micro-batches do not add up to --tokens");
   fault_shape_.wire = batches_[0].kernels->wire();
   fault_shape_.dtype = batches_[0].kernels->shape().dtype;
   fault_shape_.hidden = H_;
-  fault_shape_.pairs = P_;
+  fault_shape_.pairs = batches_[0].kernels->row_pairs();
   fault_shape_.slots = S_;
   if (tbo()) {
     joined_in_.assign(static_cast<size_t>(T_) * H_, 0.0f);
@@ -171,10 +206,22 @@ void MoePipeline::memory(int64_t* host_bytes, int64_t* device_bytes) {
                    static_cast<int64_t>((b.problems.up.capacity() + b.problems.down.capacity() +
                                          b.piece.up.capacity() + b.piece.down.capacity()) *
                                         sizeof(GemmProblem));
-    for (const auto* x : {&b.xp.send_rows, &b.xp.send_row_offset, &b.xp.recv_rows, &b.xp.recv_row_offset,
-                          &b.xp.send_bytes, &b.xp.send_offset, &b.xp.recv_bytes, &b.xp.recv_offset,
-                          &b.xp.back_send_bytes, &b.xp.back_send_offset, &b.xp.back_recv_bytes,
-                          &b.xp.back_recv_offset})
+    for (const ExchangePlan* xp : {&b.xp, &b.xp2})
+      for (const auto* x : {&xp->send_rows, &xp->send_row_offset, &xp->recv_rows, &xp->recv_row_offset,
+                            &xp->send_bytes, &xp->send_offset, &xp->recv_bytes, &xp->recv_offset,
+                            &xp->back_send_bytes, &xp->back_send_offset, &xp->back_recv_bytes,
+                            &xp->back_recv_offset})
+        *host_bytes += v(*x);
+    if (b.fwd) {
+      b.fwd->allocated_bytes(&h, &d);
+      *host_bytes += h;
+      *device_bytes += d;
+    }
+    *host_bytes += v(b.dest1) + v(b.code1) + v(b.meta_slot) + v(b.dest2) + v(b.slot2) + v(b.meta_w) +
+                   v(b.rank_row_offset2) + v(b.rank_pairs2) + v(b.msg2) + v(b.recv_msg2) + v(b.ll_counts) +
+                   v(b.ll_headers) + v(b.ll_segments) + v(b.ll_header_rows);
+    for (const auto* x : {&b.llx.send_rows, &b.llx.send_row_offset, &b.llx.recv_bytes, &b.llx.recv_offset,
+                          &b.llx.from_row, &b.llx.rows, &b.llx.to_row, &b.llx.recv_msg})
       *host_bytes += v(*x);
   }
   *host_bytes += v(joined_in_) + v(joined_out_) + v(joined_ids_) + v(joined_w_) + v(joined_counts_);
@@ -182,9 +229,9 @@ void MoePipeline::memory(int64_t* host_bytes, int64_t* device_bytes) {
     if (s) (batches_[0].kernels->device_memory() ? *device_bytes : *host_bytes) += s->held_bytes();
 }
 
-int64_t MoePipeline::grow(Batch& b, int64_t rows, int64_t pairs, LayerStats* st) {
+int64_t MoePipeline::grow(KernelBackend& k, int64_t rows, int64_t pairs, LayerStats* st) {
   const int64_t t0 = now_ns();
-  const int64_t added = b.kernels->reserve_receive(rows, pairs);
+  const int64_t added = k.reserve_receive(rows, pairs);
   st->grown_bytes += added;
   return added > 0 ? now_ns() - t0 : 0;
 }
@@ -207,10 +254,22 @@ void MoePipeline::balance(Batch& b, int layer, LayerStats* st) {
 
 void MoePipeline::layout(Batch& b, int step, int layer, LayerStats* st) {
   KernelBackend& k = *b.kernels;
-  k.layout(b.route.pair_dest_rank.data(), b.route.pair_local_slot.data(), b.route.pair_weight.data(),
-           b.rank_row_offset.data());
-  rank_pair_counts(b.route.pair_dest_rank.data(), b.T, P_, R_, b.rank_pairs.data());
-  st->nodes_per_token.merge(node_spread(b.route.pair_dest_rank.data(), b.T, P_, rpn_));
+  const int64_t n = static_cast<int64_t>(b.T) * P_;
+  const int32_t* dest = b.route.pair_dest_rank.data();
+  const int32_t* slot = b.route.pair_local_slot.data();
+  if (mode_ == Mode::kHierarchical) {
+    // Stage 1: to each node's forwarder, the slot field naming the rank inside it.
+    hier_stage1(dest, slot, n, rank_, rpn_, S_, b.dest1.data(), b.code1.data());
+    dest = b.dest1.data();
+    slot = b.code1.data();
+  } else if (mode_ == Mode::kLowLatency) {
+    // A region that would overflow is an error before anything is sent.
+    ll_slot_rows(dest, slot, n, rank_, R_, S_, b.ll_counts.data());
+    const int64_t at = ll_first_overflow(b.ll_counts.data(), R_, S_, ll_region_rows(ll_capacity_, R_, b.T));
+    if (at >= 0) ll_overflow(b, at, step, layer);
+  }
+  k.layout(dest, slot, b.route.pair_weight.data(), b.rank_row_offset.data());
+  rank_pair_counts(dest, b.T, P_, R_, b.rank_pairs.data());
   if (layer == 0 && b.first == 0 && b.rank_row_offset[R_] > 0 && has_row_fault(faults_, rank_, step)) {
     k.read_send_row(0, b.fault_row.data());
     if (apply_row_faults(faults_, rank_, step, fault_shape_, b.fault_row.data())) k.write_send_row(0, b.fault_row.data());
@@ -224,17 +283,60 @@ void MoePipeline::layout(Batch& b, int step, int layer, LayerStats* st) {
   }
 }
 
+void MoePipeline::ll_overflow(const Batch& b, int64_t at, int step, int layer) const {
+  const int d = static_cast<int>(at / S_), s = static_cast<int>(at % S_);
+  const std::string expert =
+      s < cfg_.slots_per_rank ? "expert " + std::to_string(placement_[layer].phy2log[d * cfg_.slots_per_rank + s])
+                              : "shared expert " + std::to_string(s - cfg_.slots_per_rank);
+  throw Error(ErrorCategory::kInvalidArgument,
+              "rank " + std::to_string(rank_) + ": --ll-max-tokens " + std::to_string(ll_capacity_) + ": " + expert +
+                  " (rank " + std::to_string(d) + ", local slot " + std::to_string(s) + ", layer " +
+                  std::to_string(layer) + ") would receive " + std::to_string(b.ll_counts[at]) + " rows from rank " +
+                  std::to_string(rank_) + " at step " + std::to_string(step) +
+                  (tbo() ? " (one micro-batch)" : "") + ", more than its region of " +
+                  std::to_string(ll_region_rows(ll_capacity_, R_, b.T)) +
+                  " rows per source: its low-latency receive buffer would overflow");
+}
+
 void MoePipeline::dispatch_start(Batch& b, LayerStats* st) {
   KernelBackend& k = *b.kernels;
+  const int64_t rb = static_cast<int64_t>(k.wire().row_bytes);
+  const SendRowsView send = k.send_rows();
+  b.exchange_done_marked = false;
+  if (ll_no_counts_) {
+    // No counts round: a header row, then the rows, into the source's fixed region.
+    ll_plan_send(b.rank_row_offset.data(), R_, rank_, S_, ll_region_rows(ll_capacity_, R_, b.T), rb, &b.llx);
+    b.grown_ns[kDispatch] += grow(k, R_ * b.llx.source_rows, 0, st);
+    WIDEEP_ASSERT(send.segments != nullptr, "header rows are gathered with the rows");
+    const void** seg = b.ll_segments.data();
+    for (int p = 0; p < R_; ++p) {
+      unsigned char* h = &b.ll_headers[static_cast<size_t>(p) * rb];
+      ll_write_header(b.rank_row_offset[p + 1] - b.rank_row_offset[p], h);
+      *seg++ = h;
+      *seg++ = h + send.segment_bytes[0];
+      for (int32_t row = b.rank_row_offset[p]; row < b.rank_row_offset[p + 1]; ++row) {
+        *seg++ = send.segments[2 * static_cast<size_t>(row)];
+        *seg++ = send.segments[2 * static_cast<size_t>(row) + 1];
+      }
+    }
+    RowGather rows;
+    rows.segments_per_row = 2;
+    rows.seg = b.ll_segments.data();
+    rows.seg_bytes = send.segment_bytes;
+    k.before_exchange();
+    b.exchange = comm_.start_alltoallv_rows(rows, b.llx.send_rows.data(), b.llx.send_row_offset.data(), k.recv_rows(),
+                                            b.llx.recv_bytes.data(), b.llx.recv_offset.data());
+    return;
+  }
+  const bool ll = mode_ == Mode::kLowLatency;
   counts_message(b.rank_row_offset.data(), b.rank_pairs.data(), R_, b.msg.data());
   comm_.alltoall_int64(b.msg.data(), b.recv_msg.data());
-  plan_exchange(b.rank_row_offset.data(), b.recv_msg.data(), R_, b.T, P_, static_cast<int64_t>(k.wire().row_bytes),
+  plan_exchange(b.rank_row_offset.data(), b.recv_msg.data(), R_, ll ? b.T * P_ : b.T, k.row_pairs(), rb,
                 static_cast<int64_t>(return_row_bytes(H_, k.shape().combine_dtype)), &b.xp);
-  b.grown_ns[kDispatch] += grow(b, b.xp.recv_total_rows, b.xp.recv_total_pairs, st);
+  // Stage 1 of hierarchical mode groups nothing: no pairs on this backend.
+  b.grown_ns[kDispatch] += grow(k, b.xp.recv_total_rows, b.fwd ? 0 : b.xp.recv_total_pairs, st);
   WIDEEP_ASSERT(b.xp.recv_total_rows <= k.recv_rows_capacity(), "the receive buffer is smaller than announced");
-  const SendRowsView send = k.send_rows();
   k.before_exchange();
-  b.exchange_done_marked = false;
   if (send.packed) {
     b.exchange = comm_.start_alltoallv_bytes(send.packed, b.xp.send_bytes.data(), b.xp.send_offset.data(),
                                              k.recv_rows(), b.xp.recv_bytes.data(), b.xp.recv_offset.data());
@@ -246,7 +348,6 @@ void MoePipeline::dispatch_start(Batch& b, LayerStats* st) {
     b.exchange = comm_.start_alltoallv_rows(rows, b.xp.send_rows.data(), b.xp.send_row_offset.data(), k.recv_rows(),
                                             b.xp.recv_bytes.data(), b.xp.recv_offset.data());
   }
-  k.exchange_started();
 }
 
 // Advances b's exchange; on the host, the first time it is seen complete is
@@ -259,16 +360,81 @@ void MoePipeline::progress(Batch& b, int end_boundary) {
   }
 }
 
-void MoePipeline::dispatch_wait(Batch& b) {
+void MoePipeline::dispatch_wait(Batch& b, LayerStats* st) {
   comm_.wait_exchange(b.exchange);
   b.exchange = -1;
   b.kernels->after_exchange();
-  if (tbo() && !b.exchange_done_marked) b.kernels->mark(2 * kDispatch + 1);
+  if (ll_no_counts_) ll_received(b);
+  if (b.fwd) forward(b, st);
+  // Where more work followed the exchange (headers, stage 2), the phase ends now.
+  if (tbo() && (!b.exchange_done_marked || mode_ != Mode::kFlat)) b.kernels->mark(2 * kDispatch + 1);
+}
+
+// Low-latency without a counts round: each source's header says how many rows
+// its region holds; the regions are packed together, and the plan of the
+// expert phase and the combine is the one a counts round would have given.
+void MoePipeline::ll_received(Batch& b) {
+  KernelBackend& k = *b.kernels;
+  const int64_t rb = static_cast<int64_t>(k.wire().row_bytes);
+  const auto* in = static_cast<const unsigned char*>(k.recv_rows());
+  for (int p = 0; p < R_; ++p) b.ll_header_rows[p] = ll_read_header(in + b.llx.recv_offset[p]);
+  const int64_t region = ll_region_rows(ll_capacity_, R_, b.T);
+  ll_plan_received(b.ll_header_rows.data(), R_, S_, region, &b.llx);
+  k.compact_received(b.llx.from_row.data(), b.llx.rows.data(), b.llx.to_row.data(), R_);
+  plan_exchange(b.rank_row_offset.data(), b.llx.recv_msg.data(), R_, b.T * P_, 1, rb,
+                static_cast<int64_t>(return_row_bytes(H_, k.shape().combine_dtype)), &b.xp);
+}
+
+// Hierarchical stage 2 on this rank as its node's forwarder: the rows it
+// received in stage 1 (its own tokens' included) become forwarded tokens,
+// sent to the ranks of its node that hold their pairs (blocking: a micro-batch's
+// stage 2 completes inside its wait).
+void MoePipeline::forward(Batch& b, LayerStats* st) {
+  KernelBackend& k = *b.kernels;
+  KernelBackend& f = *b.fwd;
+  const int V = static_cast<int>(b.xp.recv_total_rows);
+  WIDEEP_ASSERT(V <= f.shape().tokens, "more forwarded tokens than planned");
+  k.read_received_meta(V, b.meta_slot.data(), b.meta_w.data());
+  const int32_t bad = hier_stage2(b.meta_slot.data(), V, P_, rank_, rpn_, S_, b.dest2.data(), b.slot2.data());
+  if (bad >= 0)
+    fail_call(ErrorCategory::kRemote, "dispatch", bad,
+              "received stage-1 row " + std::to_string(bad) + " names a slot code outside [-1, " +
+                  std::to_string(rpn_ * S_) + ")",
+              "hierarchical forward", __FILE__, __LINE__);
+  f.forward_tokens(k.recv_rows(), k.wire().row_bytes, V);
+  f.layout(b.dest2.data(), b.slot2.data(), b.meta_w.data(), b.rank_row_offset2.data());
+  rank_pair_counts(b.dest2.data(), V, P_, R_, b.rank_pairs2.data());
+  const int64_t rb = static_cast<int64_t>(f.wire().row_bytes);
+  for (int r = 0; r < R_; ++r) {
+    if (r == rank_) continue;
+    WIDEEP_ASSERT(b.rank_row_offset2[r + 1] == b.rank_row_offset2[r] || r / rpn_ == rank_ / rpn_,
+                  "stage 2 leaves the node");
+    st->dispatch_bytes_remote += (b.rank_row_offset2[r + 1] - b.rank_row_offset2[r]) * rb;
+  }
+  counts_message(b.rank_row_offset2.data(), b.rank_pairs2.data(), R_, b.msg2.data());
+  comm_.alltoall_int64(b.msg2.data(), b.recv_msg2.data());
+  plan_exchange(b.rank_row_offset2.data(), b.recv_msg2.data(), R_, f.shape().tokens, P_, rb,
+                static_cast<int64_t>(return_row_bytes(H_, f.shape().combine_dtype)), &b.xp2);
+  b.grown_ns[kDispatch] += grow(f, b.xp2.recv_total_rows, b.xp2.recv_total_pairs, st);
+  const SendRowsView send = f.send_rows();
+  f.before_exchange();
+  if (send.packed) {
+    comm_.alltoallv_bytes(send.packed, b.xp2.send_bytes.data(), b.xp2.send_offset.data(), f.recv_rows(),
+                          b.xp2.recv_bytes.data(), b.xp2.recv_offset.data());
+  } else {
+    RowGather rows;
+    rows.segments_per_row = 2;
+    rows.seg = send.segments;
+    rows.seg_bytes = send.segment_bytes;
+    comm_.alltoallv_rows(rows, b.xp2.send_rows.data(), b.xp2.send_row_offset.data(), f.recv_rows(),
+                         b.xp2.recv_bytes.data(), b.xp2.recv_offset.data());
+  }
+  f.after_exchange();
 }
 
 void MoePipeline::expert(Batch& b, int layer, LayerStats* st, Batch* other) {
-  KernelBackend& k = *b.kernels;
-  const int rows = static_cast<int>(b.xp.recv_total_rows);
+  KernelBackend& k = expert_kernels(b);
+  const int rows = static_cast<int>(expert_plan(b).recv_total_rows);
   int32_t bad_row = -1;
   k.count_slots(rows, b.slot_pairs.data(), &bad_row);
   if (bad_row >= 0)
@@ -276,7 +442,7 @@ void MoePipeline::expert(Batch& b, int layer, LayerStats* st, Batch* other) {
               "received row " + std::to_string(bad_row) + " names a local slot outside [0, " + std::to_string(S_) + ")",
               "count_slots", __FILE__, __LINE__);
   // Pairs as received (a faulty peer may carry more than it announced).
-  b.grown_ns[kExpert] += grow(b, rows, slot_offsets(b.slot_pairs.data(), S_, b.slot_offset.data()), st);
+  b.grown_ns[kExpert] += grow(k, rows, slot_offsets(b.slot_pairs.data(), S_, b.slot_offset.data()), st);
   WIDEEP_ASSERT(b.slot_offset[S_] <= k.pairs_capacity(), "the grouped buffers are smaller than the pairs");
   k.group_by_slot(rows, b.slot_offset.data());
   for (int s = 0; s < S_; ++s) {
@@ -315,6 +481,25 @@ void MoePipeline::expert(Batch& b, int layer, LayerStats* st, Batch* other) {
 void MoePipeline::combine_start(Batch& b, LayerStats* st) {
   KernelBackend& k = *b.kernels;
   ExchangePlan& xp = b.xp;
+  if (b.fwd) {
+    // Hierarchical: stage 2 back to the forwarder (intra-node, blocking), which
+    // sums its node's rows per forwarded token (rank order; its own rows where
+    // its experts wrote them): they are the stage-1 combine rows.
+    KernelBackend& f = *b.fwd;
+    ExchangePlan& x2 = b.xp2;
+    for (int r = 0; r < R_; ++r)
+      if (r != rank_) st->combine_bytes_remote += x2.back_send_bytes[r];
+    const int64_t own[2] = {x2.back_send_bytes[rank_], x2.back_recv_bytes[rank_]};
+    x2.back_send_bytes[rank_] = x2.back_recv_bytes[rank_] = 0;
+    f.before_exchange();
+    comm_.alltoallv_bytes(f.expert_rows(), x2.back_send_bytes.data(), x2.back_send_offset.data(), f.returned_rows(),
+                          x2.back_recv_bytes.data(), x2.back_recv_offset.data());
+    x2.back_send_bytes[rank_] = own[0];
+    x2.back_recv_bytes[rank_] = own[1];
+    f.after_exchange();
+    f.final_combine(b.rank_row_offset2[rank_], b.rank_row_offset2[rank_ + 1], x2.recv_row_offset[rank_]);
+    k.set_expert_rows(f.output_rows(), static_cast<int>(xp.recv_total_rows));
+  }
   for (int r = 0; r < R_; ++r) {
     if (r == rank_) continue;
     st->combine_bytes_remote += xp.back_send_bytes[r];
@@ -347,12 +532,22 @@ void MoePipeline::baseline(Batch& b, LayerStats* st) {
   // The very same byte matrices (dispatch, then the combine's), after the real
   // exchange; the buffers receive identical bytes, so nothing is disturbed.
   // The host backend packs its rows first, outside the timing.
+  // Hierarchical: both stages' matrices, each way; low-latency: its rows
+  // without the header rows (as a counts round would have sized them).
   KernelBackend& k = *b.kernels;
   const void* packed = k.packed_send_rows();
+  const void* packed2 = b.fwd ? b.fwd->packed_send_rows() : nullptr;
   comm_.barrier();
   const int64_t t0 = now_ns();
   comm_.raw_alltoallv_bytes(packed, b.xp.send_bytes.data(), b.xp.send_offset.data(), k.recv_rows(),
                             b.xp.recv_bytes.data(), b.xp.recv_offset.data());
+  if (b.fwd) {
+    KernelBackend& f = *b.fwd;
+    comm_.raw_alltoallv_bytes(packed2, b.xp2.send_bytes.data(), b.xp2.send_offset.data(), f.recv_rows(),
+                              b.xp2.recv_bytes.data(), b.xp2.recv_offset.data());
+    comm_.raw_alltoallv_bytes(f.expert_rows(), b.xp2.back_send_bytes.data(), b.xp2.back_send_offset.data(),
+                              f.returned_rows(), b.xp2.back_recv_bytes.data(), b.xp2.back_recv_offset.data());
+  }
   comm_.raw_alltoallv_bytes(k.expert_rows(), b.xp.back_send_bytes.data(), b.xp.back_send_offset.data(),
                             k.returned_rows(), b.xp.back_recv_bytes.data(), b.xp.back_recv_offset.data());
   st->baseline_ns = now_ns() - t0;
@@ -397,7 +592,7 @@ void MoePipeline::run_layer(int step, int layer, LayerStats* st) {
   barrier_after(kLayout);
   begin_phase(kDispatch);
   dispatch_start(b, st);
-  dispatch_wait(b);
+  dispatch_wait(b, st);
   begin_phase(kExpert);
   expert(b, layer, st, nullptr);
   barrier_after(kExpert);
@@ -446,7 +641,7 @@ void MoePipeline::run_layer_tbo(int step, int layer, LayerStats* st) {
     layout(*b, step, layer, st);
     end(*b, kLayout);
   }
-  dispatch_wait(A);
+  dispatch_wait(A, st);
   begin(B, kDispatch);
   dispatch_start(B, st);
   begin(A, kExpert);
@@ -454,7 +649,7 @@ void MoePipeline::run_layer_tbo(int step, int layer, LayerStats* st) {
   end(A, kExpert);
   begin(A, kCombine);
   combine_start(A, st);
-  dispatch_wait(B);
+  dispatch_wait(B, st);
   begin(B, kExpert);
   expert(B, layer, st, &A);
   end(B, kExpert);
@@ -490,6 +685,8 @@ std::unique_ptr<LayerRunner> make_pipeline(const RunConfig& cfg, Communicator& c
   shape.recv_rows_capacity = plan.recv_rows_capacity;
   shape.pairs_capacity = plan.pairs_capacity;
   shape.baseline = cfg.baseline;
+  shape.pair_rows = cfg.dispatch_mode == "low-latency";
+  const bool hier = cfg.dispatch_mode == "hierarchical";
   const int S = cfg.slots_per_rank, shared = cfg.shared_experts;
   // One backend per micro-batch (--overlap tbo: two, of tbo_first_tokens()
   // and the rest), each with the plan's receive capacity.
@@ -498,10 +695,15 @@ std::unique_ptr<LayerRunner> make_pipeline(const RunConfig& cfg, Communicator& c
     shapes[0].tokens = cfg.tbo_first_tokens();
     shapes[1].tokens = cfg.tokens - shapes[0].tokens;
   }
-  std::vector<std::unique_ptr<KernelBackend>> kernels;
+  // Hierarchical: stage 2 forwards up to T tokens from each node (forwarder_shape).
+  std::vector<KernelShape> fwd_shapes;
+  if (hier)
+    for (const KernelShape& s : shapes) fwd_shapes.push_back(forwarder_shape(s, cfg, plan));
+  std::vector<std::unique_ptr<KernelBackend>> kernels, forwarders;
   std::unique_ptr<ExpertStore> store, spare;
   if (auto* dc = dynamic_cast<DeviceCommunicator*>(&comm)) {
     for (const KernelShape& s : shapes) kernels.push_back(make_cuda_kernels(s, dc->stream(), shapes.size() == 2));
+    for (size_t i = 0; i < fwd_shapes.size(); ++i) forwarders.push_back(make_cuda_forwarder(fwd_shapes[i], *kernels[i]));
     store = make_device_expert_store(cfg.layers, S, shared, cfg.hidden, cfg.ffn, cfg.seed, dtype, dc->stream(),
                                      cfg.timeout_s);
     // Staging of an EPLB exchange: fp32 only (GEMMs never read it).
@@ -511,12 +713,22 @@ std::unique_ptr<LayerRunner> make_pipeline(const RunConfig& cfg, Communicator& c
   } else {
     cpu_kernels_init();
     for (const KernelShape& s : shapes) kernels.push_back(std::make_unique<HostKernels>(s));
+    for (const KernelShape& s : fwd_shapes) forwarders.push_back(std::make_unique<HostKernels>(s));
     store = std::make_unique<HostExpertStore>(cfg.layers, S, shared, cfg.hidden, cfg.ffn, cfg.seed, dtype);
     if (cfg.balancers.eplb)
       spare = std::make_unique<HostExpertStore>(cfg.layers, S, shared, cfg.hidden, cfg.ffn, cfg.seed, DType::kF32);
   }
   return std::make_unique<MoePipeline>(cfg, comm, std::move(workload), std::move(faults), std::move(initial),
-                                       std::move(kernels), std::move(store), std::move(spare));
+                                       std::move(kernels), std::move(store), std::move(spare), std::move(forwarders));
+}
+
+KernelShape forwarder_shape(const KernelShape& stage1, const RunConfig& cfg, const MemoryPlan& plan) {
+  KernelShape f = stage1;
+  f.forwarder = true;
+  f.tokens = stage1.tokens * (stage1.ranks / cfg.ranks_per_node());
+  f.recv_rows_capacity = plan.fwd_recv_rows_capacity;
+  f.pairs_capacity = plan.fwd_pairs_capacity;
+  return f;
 }
 
 }  // namespace wideep

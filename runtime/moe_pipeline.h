@@ -19,6 +19,7 @@
 #include "runtime/exchange_plan.h"
 #include "runtime/inject.h"
 #include "runtime/layer_runner.h"
+#include "runtime/ll_plan.h"
 #include "runtime/memory_plan.h"
 #include "runtime/row_faults.h"
 #include "runtime/token_router.h"
@@ -45,11 +46,13 @@ class MoePipeline final : public LayerRunner {
  public:
   // Takes the backends (one per micro-batch: two with --overlap tbo) and the
   // stores they run with (same memory kind); `spare` (EPLB staging) may be
-  // null without eplb.
+  // null without eplb. --dispatch-mode hierarchical: `kernels` run stage 1
+  // and `forwarders` (one per micro-batch, KernelShape::forwarder) stage 2
+  // and the experts; empty otherwise.
   MoePipeline(const RunConfig& cfg, Communicator& comm, std::shared_ptr<const Workload> workload,
               std::vector<Fault> faults, std::vector<Placement> initial,
               std::vector<std::unique_ptr<KernelBackend>> kernels, std::unique_ptr<ExpertStore> store,
-              std::unique_ptr<ExpertStore> spare);
+              std::unique_ptr<ExpertStore> spare, std::vector<std::unique_ptr<KernelBackend>> forwarders = {});
 
   void run_layer(int step, int layer, LayerStats* st) override;
 
@@ -91,20 +94,43 @@ class MoePipeline final : public LayerRunner {
     int exchange = -1;                       // the overlapped exchange in flight
     int64_t own_back[2] = {0, 0};            // the combine plan's own entries, zeroed while in flight
     bool exchange_done_marked = false;
+    // --dispatch-mode hierarchical (runtime/hier_plan.h): `kernels` sends
+    // stage 1 and sums the node's rows; `fwd` forwards stage 2 and runs the
+    // experts, with its own layout and plan.
+    std::unique_ptr<KernelBackend> fwd;
+    ExchangePlan xp2;
+    std::vector<int32_t> dest1, code1;                 // [T x P] stage-1 pair arrays
+    std::vector<int32_t> meta_slot, dest2, slot2;      // [forwarded tokens x P] stage 2
+    std::vector<float> meta_w;
+    std::vector<int32_t> rank_row_offset2;             // [R+1]
+    std::vector<int64_t> rank_pairs2, msg2, recv_msg2;  // [R]
+    // --dispatch-mode low-latency (runtime/ll_plan.h)
+    std::vector<int64_t> ll_counts;                    // [R x S] rows into each (destination, slot)
+    LlExchange llx;
+    std::vector<unsigned char> ll_headers;             // [R x row] one header row per destination
+    std::vector<const void*> ll_segments;              // [(send rows + R) x 2] the gather with headers
+    std::vector<int64_t> ll_header_rows;               // [R] as received
   };
+  enum class Mode { kFlat, kHierarchical, kLowLatency };
 
   void route(Batch& b, int step, int layer);
   void balance(Batch& b, int layer, LayerStats* st);
   void layout(Batch& b, int step, int layer, LayerStats* st);
   void dispatch_start(Batch& b, LayerStats* st);
-  void dispatch_wait(Batch& b);
+  void dispatch_wait(Batch& b, LayerStats* st);
   // other: the batch whose exchange is in flight meanwhile (progressed between
   // GEMM pieces on the host), or null.
   void expert(Batch& b, int layer, LayerStats* st, Batch* other);
   void combine_start(Batch& b, LayerStats* st);
   void combine_wait(Batch& b);
   void baseline(Batch& b, LayerStats* st);
-  int64_t grow(Batch& b, int64_t rows, int64_t pairs, LayerStats* st);
+  int64_t grow(KernelBackend& k, int64_t rows, int64_t pairs, LayerStats* st);
+  // The backend and plan of the experts: stage 2's in hierarchical mode.
+  KernelBackend& expert_kernels(Batch& b) { return b.fwd ? *b.fwd : *b.kernels; }
+  ExchangePlan& expert_plan(Batch& b) { return b.fwd ? b.xp2 : b.xp; }
+  void forward(Batch& b, LayerStats* st);
+  void ll_received(Batch& b);
+  [[noreturn]] void ll_overflow(const Batch& b, int64_t at, int step, int layer) const;
   void progress(Batch& b, int end_boundary);
   void run_layer_tbo(int step, int layer, LayerStats* st);
   bool tbo() const { return batches_.size() == 2; }
@@ -115,6 +141,9 @@ class MoePipeline final : public LayerRunner {
   std::vector<Fault> faults_;
   int R_, rank_, T_, K_, P_, H_, E_, S_;
   int rpn_;  // ranks per node (--gpus-per-node): node of rank r = r / rpn_
+  Mode mode_ = Mode::kFlat;
+  bool ll_no_counts_ = false;   // low-latency with header rows (host, MPI transport)
+  int64_t ll_capacity_ = 0;     // low-latency rows per local slot (--ll-max-tokens; T x R)
   std::vector<Placement> placement_;
   std::unique_ptr<ExpertStore> store_, spare_;
   RowFaultShape fault_shape_;
@@ -124,6 +153,11 @@ class MoePipeline final : public LayerRunner {
   std::vector<int32_t> joined_ids_;
   std::vector<int64_t> joined_counts_;
 };
+
+// Hierarchical mode: the stage-2 backend of a micro-batch whose stage-1
+// backend has shape `stage1` (up to its tokens from each node; the plan's
+// forwarder capacities).
+KernelShape forwarder_shape(const KernelShape& stage1, const RunConfig& cfg, const MemoryPlan& plan);
 
 // The pipeline for `comm` (MPI: host kernels and stores; NCCL: CUDA kernels
 // and device stores on the communicator's stream), allocated by `plan`.

@@ -14,8 +14,7 @@ import subprocess
 import sys
 import tempfile
 
-MPIRUN = ["mpirun", "--allow-run-as-root", "--oversubscribe", "--mca", "btl", "self,vader",
-          "--mca", "btl_vader_single_copy_mechanism", "none"]
+MPIRUN = ["mpirun", "--allow-run-as-root", "--oversubscribe", "--mca", "btl", "self,vader"]
 
 
 def lines(path, kind):

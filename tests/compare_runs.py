@@ -2,7 +2,7 @@
 """compare_runs.py [--differ-with ARGS] -- COMMAND...: repeatability check.
 
 Runs COMMAND twice and asserts that the two outputs are identical except for
-timing fields (keys ending in _us, gbps, _kb, _s or _share_of_X: wall-clock figures
+timing fields (keys ending in _us, gbps, _kb, _s, _efficiency or _share_of_X: wall-clock figures
 and their ratios). The
 output is the JSON-lines file named by @OUT@ in COMMAND (replaced by a fresh
 temporary path per run), or stdout when COMMAND has no @OUT@ (`wideep lp/plan
@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 
-TIMING = re.compile(r"(_us|gbps|_kb|_s|_share_of_[a-z]+)$")
+TIMING = re.compile(r"(_us|gbps|_kb|_s|_share_of_[a-z]+|_efficiency)$")
 
 
 def strip(v):

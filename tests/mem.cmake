@@ -5,7 +5,12 @@
 add_test(NAME mem_deepseek_v3_64_under_16gib
   COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/mem_checks.py deepseek $<TARGET_FILE:wideep>)
 foreach(case "mpi|fp32|--workload uniform" "mpi|bf16|--balancer eplb,lplb --redundant 8 --shared-experts 1 --check"
-             "mpi|fp32|--workload hot:0.9 --baseline")
+             "mpi|fp32|--workload hot:0.9 --baseline"
+             # The second micro-batch's backend and the joined views (--overlap tbo), the
+             # dispatch modes' buffers (issue 12: forwarder, low-latency regions and headers).
+             "mpi|fp32|--overlap tbo --tbo-split 0.4"
+             "mpi|bf16|--dispatch-mode hierarchical --gpus-per-node 1 --overlap tbo --dispatch-dtype fp8 --hidden 128"
+             "mpi|fp32|--dispatch-mode low-latency --ll-max-tokens 64 --combine-dtype bf16")
   string(REPLACE "|" ";" parts "${case}")
   list(GET parts 0 backend)
   list(GET parts 1 dtype)

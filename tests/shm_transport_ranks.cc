@@ -77,6 +77,18 @@ int64_t count_wrong(const std::vector<unsigned char>& got, const Round& x, int m
   return wrong;
 }
 
+// Ends this rank after a failed exchange, without unwinding: the windows'
+// destructors are collective and would wait for the missing peer. A plain exit,
+// not MPI_Abort: mpirun ends the job at the first non-zero status (the stalled
+// rank too), and Open MPI 4.1's mpirun can hang on the help messages of several
+// simultaneous MPI_Aborts.
+[[noreturn]] void fail(const Error& e) {
+  std::fprintf(stderr, "shm_transport_ranks: %s\n", e.what());
+  std::fflush(stderr);
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // the other ranks' lines first
+  std::_Exit(e.category() == ErrorCategory::kTimeout ? 3 : 1);
+}
+
 int run(int argc, char** argv, const MpiWorld& world) {
   int rpn = world.size, stall = -1, rounds = 6;
   double timeout_s = 20;
@@ -99,7 +111,7 @@ int run(int argc, char** argv, const MpiWorld& world) {
   for (int p = 0; p < R; ++p) node_peers += probe.on_node(p);
 
   int64_t wrong = 0, compared = 0;
-  for (int round = 0; round < rounds; ++round) {
+  for (int round = 0; round < rounds; ++round) try {
     // Rows of 2 segments (48 + 80 bytes, as activations + routing metadata),
     // each segment at its own scattered place: the gathered send.
     const int64_t seg0 = 48, seg1 = 80;
@@ -132,7 +144,7 @@ int run(int argc, char** argv, const MpiWorld& world) {
     if (me == stall && round == 1) {
       std::fprintf(stderr, "shm_transport_ranks: rank %d: skipping the shm exchange of round 1\n", me);
       std::this_thread::sleep_for(std::chrono::duration<double>(timeout_s + 30));
-      return 0;
+      std::_Exit(0);  // not reached when the others end the job, as they must
     }
     shm->set_context(CommContext{round, 0, "bytes"});
     shm->alltoallv_bytes(packed.data(), x.send_bytes.data(), x.send_offset.data(), by_shm.data(), x.recv_bytes.data(),
@@ -164,6 +176,8 @@ int run(int argc, char** argv, const MpiWorld& world) {
       wrong += std::memcmp(got->data(), by_mpi.data(), static_cast<size_t>(x.recv_total)) != 0;
     }
     compared += 4 * x.recv_total;
+  } catch (const Error& e) {
+    fail(e);
   }
   int64_t totals[3] = {wrong, compared, probe.regrowths()};
   mpi->allreduce_sum_int64(totals, 3);
@@ -186,10 +200,7 @@ int main(int argc, char** argv) {
   try {
     status = run(argc, argv, world);
   } catch (const Error& e) {
-    std::fprintf(stderr, "shm_transport_ranks: %s\n", e.what());
-    std::fflush(stderr);
-    std::this_thread::sleep_for(std::chrono::seconds(1));  // the other ranks' lines first
-    mpi_abort(e.category() == ErrorCategory::kTimeout ? 3 : 1);
+    fail(e);
   }
   mpi_finalize();
   return status;
