@@ -122,7 +122,10 @@ NcclCore::Setup device_setup() {
 
 class NcclCommunicator final : public NcclCore {
  public:
-  explicit NcclCommunicator(double timeout_s) : NcclCore(device_setup()) {
+  // background: a second NCCL communicator over the same ranks, on a stream of
+  // its own, carries start_background() (--eplb-async): weight moves then
+  // overlap the steps on the device. Created in the same order on every rank.
+  NcclCommunicator(double timeout_s, bool background) : NcclCore(device_setup()) {
     set_timeout_s(timeout_s);
     ncclUniqueId id;
     std::memset(&id, 0, sizeof id);
@@ -139,9 +142,27 @@ class NcclCommunicator final : public NcclCore {
     WIDEEP_NCCL_ASYNC(ncclCommInitRankConfig(&c, size(), id, rank(), &config));
     set_comm(c);
     wait_enqueued("ncclCommInitRankConfig", now_s() + timeout_s_);
+    if (background) background_ = std::make_unique<NcclCommunicator>(timeout_s, false);
+  }
+
+  void start_background(const std::vector<P2PTransfer>& sends, const std::vector<P2PTransfer>& recvs) override {
+    if (!background_) return NcclCore::start_background(sends, recvs);
+    background_->set_context(context());
+    background_start_s_ = now_s();
+    background_->post_exchange(sends, recvs);
+  }
+  bool test_background() override {
+    if (!background_ || background_->exchange_done()) return true;
+    if (now_s() - background_start_s_ > timeout_s_)
+      throw Error(ErrorCategory::kTimeout, "rank " + std::to_string(rank()) + ": background weight exchange not done " +
+                                               std::to_string(timeout_s_) + " s after it started (" +
+                                               where("test_background") + "); posted: " +
+                                               background_->posted_peers());
+    return false;
   }
 
   ~NcclCommunicator() override {
+    background_.reset();  // its own finalize, first
     // No throw from here: a failure to finalize ends in an abort of the communicator.
     auto* c = static_cast<ncclComm_t>(comm());
     if (c && !aborted()) {
@@ -165,15 +186,20 @@ class NcclCommunicator final : public NcclCore {
   void abort(int status) override {
     // ncclCommAbort and MPI_Abort can block on a broken transport; the watchdog ends us then.
     rank_watchdog().arm(10.0, "ncclCommAbort/MPI_Abort after an error on rank " + std::to_string(rank()));
+    if (background_) background_->abort_comm();
     abort_comm();
     MPI_Abort(MPI_COMM_WORLD, status);
   }
+
+ private:
+  std::unique_ptr<NcclCommunicator> background_;
+  double background_start_s_ = 0;
 };
 
 }  // namespace
 
-std::unique_ptr<Communicator> make_nccl_communicator(double timeout_s) {
-  return std::make_unique<NcclCommunicator>(timeout_s);
+std::unique_ptr<Communicator> make_nccl_communicator(double timeout_s, bool background) {
+  return std::make_unique<NcclCommunicator>(timeout_s, background);
 }
 
 }  // namespace wideep

@@ -305,6 +305,38 @@ void NcclCore::exchange(const std::vector<P2PTransfer>& sends, const std::vector
   wait_done(op);
 }
 
+void NcclCore::post_exchange(const std::vector<P2PTransfer>& sends, const std::vector<P2PTransfer>& recvs) {
+  warm();
+  WIDEEP_ASSERT(!posted_, "one background exchange at a time");
+  posted_peers_.clear();
+  if (sends.empty() && recvs.empty()) return;
+  OpScope op(*this, "background weight exchange");
+  for (const auto* list : {&sends, &recvs})
+    for (const P2PTransfer& t : *list)
+      if (t.bytes > 0 && !cuda_.is_device_memory(t.buf))
+        throw Error(ErrorCategory::kInternal, "NCCL backend: the weight exchange needs device buffers");
+  post_group(op, [&] {
+    for (const P2PTransfer& t : recvs) post_recv(t.buf, t.bytes, t.peer);
+    for (const P2PTransfer& t : sends) post_send(t.buf, t.bytes, t.peer);
+  });
+  for (const P2PTransfer& t : recvs) posted_peers_ += "receive from rank " + std::to_string(t.peer) + ", ";
+  for (const P2PTransfer& t : sends) posted_peers_ += "send to rank " + std::to_string(t.peer) + ", ";
+  cuda_check(cuda_.event_record(done_, stream_), "cudaEventRecord", op.op());
+  posted_ = true;
+}
+
+bool NcclCore::exchange_done() {
+  if (!posted_) return true;
+  check_async("background weight exchange");
+  const int e = cuda_.event_query(done_);
+  if (e == nccl::kCudaNotReady) return false;
+  if (e != nccl::kCudaSuccess)
+    fail_wait(ErrorCategory::kSystem, "background weight exchange",
+              std::string("CUDA error ") + cuda_.error_string(e) + " (cudaEventQuery)");
+  posted_ = false;
+  return true;
+}
+
 void* NcclCore::alloc_bytes(int64_t bytes) {
   const char* what = "alloc_bytes (zero fill)";
   const size_t b = static_cast<size_t>(std::max<int64_t>(bytes, 1));

@@ -72,6 +72,13 @@ class NcclCore : public DeviceCommunicator {
   void allreduce_exscan_sum_int64(int64_t* reduce_data, int64_t n_reduce, const int64_t* scan_send,
                                   int64_t* scan_recv, int64_t n_scan) override;
   void exchange(const std::vector<P2PTransfer>& sends, const std::vector<P2PTransfer>& recvs) override;
+  // The same transfers posted as one group on this core's stream, not waited
+  // for; exchange_done() says, without blocking, whether the stream has passed
+  // them (an event query; NCCL's asynchronous errors and CUDA faults throw).
+  // The background exchanges of --eplb-async (comm/nccl_communicator.cc).
+  void post_exchange(const std::vector<P2PTransfer>& sends, const std::vector<P2PTransfer>& recvs);
+  bool exchange_done();
+  std::string posted_peers() const { return posted_peers_; }
   // Device memory, zeroed on the stream and waited for: ordered with every
   // operation of this communicator, resident before anything is timed.
   void* alloc_bytes(int64_t bytes) override;
@@ -141,6 +148,8 @@ class NcclCore : public DeviceCommunicator {
   nccl::Event done_;
   nccl::Comm comm_;
   bool aborted_ = false, warm_ = false;
+  bool posted_ = false;        // post_exchange() in flight
+  std::string posted_peers_;   // its peers, for a timeout's message
   std::vector<int64_t> gather_bytes_;  // alltoallv_rows: [R] bytes, [R] offsets
   std::vector<int64_t> scan_all_;      // exscan: [R * n] the gathered values
   std::vector<int> peers_;  // of the current operation: peer (recv), -2-peer (send), -1 collective

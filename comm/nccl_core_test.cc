@@ -375,6 +375,34 @@ TEST_F(NcclCoreTest, OverlappedExchangeIsEnqueuedAndNeverBlocksTheHost) {
   core->free_bytes(drecv);
 }
 
+// --eplb-async on the device: the background exchange is posted without a
+// wait; exchange_done() polls an event and never blocks; the data has arrived
+// once it says so.
+TEST_F(NcclCoreTest, BackgroundExchangeIsPostedAndPolledWithoutBlocking) {
+  const int64_t n = 32;
+  auto* src = static_cast<unsigned char*>(core->alloc_bytes(n));
+  auto* dst = static_cast<unsigned char*>(core->alloc_bytes(n));
+  for (int i = 0; i < n; ++i) src[i] = static_cast<unsigned char>(i + 1);
+  core->barrier();
+  EXPECT_TRUE(core->exchange_done()) << "nothing posted";
+  const size_t before = fake.log.size();
+  core->post_exchange({{1, src, n, 7}}, {{1, dst, n, 7}});
+  EXPECT_EQ(std::count(fake.log.begin() + before, fake.log.end(), "ncclGroupEnd"), 1);
+  EXPECT_THROW(core->post_exchange({}, {{1, dst, n, 7}}), Error) << "one at a time";
+  bool done = false;
+  for (int i = 0; i < 100 && !done; ++i) done = core->exchange_done();
+  ASSERT_TRUE(done);
+  int64_t v = 0;
+  std::memcpy(&v, dst, sizeof v);
+  EXPECT_EQ(v, peer_value(1, 2, 0)) << "from rank 1";
+  EXPECT_NE(core->posted_peers().find("receive from rank 1"), std::string::npos);
+  std::vector<unsigned char> host(n);
+  EXPECT_THROW(core->post_exchange({{1, host.data(), n, 7}}, {}), Error) << "host buffers";
+  EXPECT_TRUE(fake.violations.empty()) << fake.violations.front();
+  core->free_bytes(src);
+  core->free_bytes(dst);
+}
+
 TEST_F(NcclCoreTest, AllocBytesIsZeroedOnTheCommunicatorsStreamBeforeItReturns) {
   auto* p = static_cast<unsigned char*>(core->alloc_bytes(64));
   const size_t memset_at = find("memset");

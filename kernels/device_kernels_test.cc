@@ -120,6 +120,41 @@ TEST(DeviceKernels, WireDtypeStepsMatchHost) {
 #endif
 }
 
+// Dispatch modes (issue 12): low-latency single-pair rows and a hierarchical
+// forwarder (tokens from stage 1's received rows, strided; node sums through
+// set_expert_rows) on the device give the host's outputs, fp8 rows included.
+TEST(DeviceKernels, DispatchModeStepsMatchHost) {
+  REQUIRE_GPU();
+#ifdef WIDEEP_HAVE_CUDA
+  for (DType d : {DType::kF32, DType::kFP8}) {
+    StepSetup s;
+    s.hidden = 256;
+    s.dispatch = d;
+    StepSetup ll = s;
+    ll.pair_rows = true;
+    int64_t dp = 0, hp = 0;
+    EXPECT_LT(step_on_both(ll, &dp, &hp), 1e-5) << dtype_name(d);
+    EXPECT_EQ(dp, hp);
+    Gpu g;
+    auto dk1 = make_cuda_kernels(step_shape(s), g.s());
+    KernelShape fs = step_shape(s);
+    fs.forwarder = true;
+    auto dkf = make_cuda_forwarder(fs, *dk1);
+    auto ds = make_device_expert_store(s.layer + 1, s.experts, s.shared, s.hidden, s.ffn, s.seed, s.dtype, g.s(), kWait);
+    ds->fill(one_rank_placement(s), 0);
+    const std::vector<float> got = run_forwarded_step(s, *dk1, *dkf, *ds, g.copy_in(), &dp);
+    cpu_kernels_init();
+    HostKernels hk1(step_shape(s)), hkf(fs);
+    HostExpertStore hs(s.layer + 1, s.experts, s.shared, s.hidden, s.ffn, s.seed, s.dtype);
+    hs.fill(one_rank_placement(s), 0);
+    const std::vector<float> want = run_forwarded_step(
+        s, hk1, hkf, hs, [](void* dst, const void* src, size_t n) { std::memcpy(dst, src, n); }, &hp);
+    EXPECT_LT(rel_diff(got, want), 1e-5) << dtype_name(d);
+    EXPECT_EQ(dp, hp);
+  }
+#endif
+}
+
 TEST(DeviceKernels, LayoutAndPermuteMatchHostByteForByte) {
   REQUIRE_GPU();
 #ifdef WIDEEP_HAVE_CUDA

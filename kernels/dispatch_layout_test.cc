@@ -7,6 +7,7 @@
 #include <cstring>
 #include <random>
 #include <set>
+#include <vector>
 
 namespace wideep {
 namespace {
@@ -28,6 +29,36 @@ TEST(DispatchLayout, TokenSentOncePerDestination) {
 }
 
 // A layout is rebuilt every layer: the second build equals a fresh one.
+// A pair with destination -1 (a hierarchical forwarder's pair of another
+// node) adds no row and no pair count; its row elsewhere carries slot -1 for it.
+TEST(DispatchLayout, NoDestinationAddsNoRow) {
+  // 2 tokens, P = 3, R = 2: token 0 -> {1, -1, 1}, token 1 -> {-1, -1, 0}.
+  const int32_t dest[] = {1, -1, 1, -1, -1, 0};
+  const int32_t slot[] = {4, 7, 5, 7, 7, 2};
+  const float w[] = {0.5f, 0.25f, 0.125f, 1, 1, 0.75f};
+  DispatchLayout l;
+  l.init(2, 2, 3);
+  build_layout(dest, &l);
+  EXPECT_EQ(l.total_rows, 2);
+  EXPECT_EQ(l.rank_rows[0], 1);
+  EXPECT_EQ(l.rank_rows[1], 1);
+  EXPECT_EQ(l.token_rows[0], 1);
+  EXPECT_EQ(l.token_rows[1], -1);
+  EXPECT_EQ(l.token_rows[3], 0);
+  EXPECT_EQ(l.token_rows[4], -1);
+  int64_t pairs[2];
+  rank_pair_counts(dest, 2, 3, 2, pairs);
+  EXPECT_EQ(pairs[0], 1);
+  EXPECT_EQ(pairs[1], 2);
+  const WireRow wr = wire_row(8, 3, DType::kF32);
+  std::vector<unsigned char> tail(wr.row_bytes);
+  write_row_tail(l, wr, 0, 1, dest, slot, w, tail.data());  // row 1: token 0 to rank 1
+  const int32_t* slots = reinterpret_cast<const int32_t*>(tail.data() + wr.slot_offset);
+  EXPECT_EQ(slots[0], 4);
+  EXPECT_EQ(slots[1], -1);
+  EXPECT_EQ(slots[2], 5);
+}
+
 TEST(DispatchLayout, RebuildEqualsFreshBuild) {
   const int32_t a[] = {1, 1, 1, 1, 0, 2, 0, 1, 2, 2, 0, 0};
   const int32_t b[] = {0, 2, 1, 1, 2, 2, 2, 2, 0, 1, 2, 0};

@@ -84,6 +84,39 @@ TEST(HostKernels, Bf16StepWithinItsBoundAndNotExact) {
   EXPECT_GT(err, 1e-4);
 }
 
+// Dispatch modes (issue 12). Low-latency: T*P single-pair rows wire_row(H, 1,
+// dtype), one per pair, and the same output as flat up to summation order.
+// Hierarchical: the forwarder's step (its tokens are stage-1's received rows,
+// its node sums become stage-1's combine rows) gives the same output too; with
+// bf16 combine rows it rounds twice, within twice the one rounding's bound.
+TEST(HostKernels, DispatchModeStepsMatchFlat) {
+  for (DType d : {DType::kF32, DType::kFP8}) {
+    StepSetup s;
+    s.hidden = 256;
+    s.dispatch = d;
+    int64_t flat_pairs = 0, ll_pairs = 0, fwd_pairs = 0;
+    const std::vector<float> flat = host_step(s, &flat_pairs);
+    StepSetup ll = s;
+    ll.pair_rows = true;
+    HostKernels k(step_shape(ll));
+    EXPECT_EQ(k.wire().row_bytes, wire_row(256, 1, d).row_bytes);
+    EXPECT_EQ(k.row_pairs(), 1);
+    const std::vector<float> got_ll = host_step(ll, &ll_pairs);
+    EXPECT_EQ(ll_pairs, flat_pairs);
+    EXPECT_LT(max_rel_err(got_ll, std::vector<double>(flat.begin(), flat.end())), 1e-5) << dtype_name(d);
+    HostKernels k1(step_shape(s));
+    KernelShape fs = step_shape(s);
+    fs.forwarder = true;
+    HostKernels kf(fs);
+    HostExpertStore store(s.layer + 1, s.experts, s.shared, s.hidden, s.ffn, s.seed, s.dtype);
+    store.fill(one_rank_placement(s), 0);
+    const std::vector<float> got_h = run_forwarded_step(s, k1, kf, store, kHostCopy, &fwd_pairs);
+    EXPECT_EQ(fwd_pairs, flat_pairs);
+    EXPECT_LT(max_rel_err(got_h, std::vector<double>(flat.begin(), flat.end())), 1e-5) << dtype_name(d);
+    EXPECT_LT(max_rel_err(got_h, reference_step(s, /*wire_input=*/true)), 1e-5) << dtype_name(d);
+  }
+}
+
 // fp8 dispatch rows: the step equals the fp64 reference of the input the
 // experts receive (quantized per 128 channels), and the quantization is real:
 // against the unquantized input it is far off. Same for bf16 rows under fp32

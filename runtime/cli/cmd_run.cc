@@ -366,7 +366,7 @@ int run_main(int argc, char** argv) {
   // a failed creation ends the job with one message instead of std::terminate.
   std::unique_ptr<Communicator> comm;
   try {
-    comm = make_communicator(prep.backend, cfg.timeout_s);
+    comm = make_communicator(prep.backend, cfg.timeout_s, cfg.eplb_async);
     if (!comm->set_transport(cfg.transport, cfg.ranks_per_node()))  // collective, before the first step
       throw Error(ErrorCategory::kInternal, "--transport " + cfg.transport + ": not offered by --backend " + prep.backend);
   } catch (const Error& e) {
