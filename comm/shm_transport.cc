@@ -4,13 +4,13 @@
 #include "comm/shm_transport.h"
 
 #include <sched.h>
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <cstdlib>
 #include <new>
 
 #include "comm/watchdog.h"
@@ -53,9 +53,16 @@ double now_s() {
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
-// Spins briefly, then yields the core: ranks may outnumber cores.
+// Spins briefly, then yields the core, then sleeps 20 us at a time: ranks
+// may outnumber cores, and a waiter that only yields keeps the rank it waits
+// for off its core (8 ranks on 2 cores: ~2x shorter waits than yield alone).
 void pause(unsigned spins) {
-  if (spins > 64) sched_yield();
+  if (spins > 1024) {
+    struct timespec ts = {0, 20000};
+    nanosleep(&ts, nullptr);
+  } else if (spins > 64) {
+    sched_yield();
+  }
 }
 
 MPI_Info noncontig_info() {
@@ -178,9 +185,6 @@ template <typename WriteRows>
 void ShmTransport::exchange(const int64_t* send_bytes, void* recv, const int64_t* recv_bytes,
                             const int64_t* recv_offset, const WriteRows& write) {
   if (node_size_ == 1) return;
-  static double prof[4] = {0, 0, 0, 0};
-  static int calls = 0;
-  double t0 = now_s();
   const uint64_t e = ++seq_;
   const double deadline_s = now_s() + owner_.timeout_s();
   WatchdogScope guard(rank_watchdog(), owner_.timeout_s() + watchdog_grace_s(owner_.timeout_s()), where());
@@ -210,7 +214,6 @@ void ShmTransport::exchange(const int64_t* send_bytes, void* recv, const int64_t
   for (int j = 0; j < node_size_; ++j) grow |= need_bytes(control_[j]) > capacity_[j];
   // 3. Every node rank saw the same needs, so all of them grow together or none.
   if (grow) grow_windows();
-  double t1 = now_s();
 
   // 4. Write each peer's rows once, straight into its window; then its done flag.
   for (int i = 1; i < node_size_; ++i) {
@@ -226,8 +229,6 @@ void ShmTransport::exchange(const int64_t* send_bytes, void* recv, const int64_t
     done_flag(control_[j], local_).store(e, std::memory_order_release);
   }
 
-  double t2 = now_s();
-  double copy_s = 0;
   // 5. Copy each peer's rows out as soon as its done flag says they are all there.
   auto* in = static_cast<unsigned char*>(recv);
   int left = 0;
@@ -237,10 +238,8 @@ void ShmTransport::exchange(const int64_t* send_bytes, void* recv, const int64_t
     for (int j = 0; j < node_size_; ++j) {
       if (!pending_[j] || done_flag(me, j).load(std::memory_order_acquire) < e) continue;
       const int peer = world_of_[j];
-      double c0 = now_s();
       if (recv_bytes[peer] > 0)
         std::memcpy(in + recv_offset[peer], data_[local_] + layout_[j], static_cast<size_t>(recv_bytes[peer]));
-      copy_s += now_s() - c0;
       pending_[j] = 0;
       --left;
       any = true;
@@ -257,11 +256,6 @@ void ShmTransport::exchange(const int64_t* send_bytes, void* recv, const int64_t
       timeout("rows from rank", missing + " (same node) never finished writing into this rank's window");
     }
   }
-  double t3 = now_s();
-  prof[0] += t1 - t0; prof[1] += t2 - t1; prof[2] += copy_s; prof[3] += t3 - t2 - copy_s;
-  if (++calls % 8 == 0 && std::getenv("SHMPROF"))
-    std::fprintf(stderr, "shmprof rank %d calls %d: ready %.1f ms write %.1f ms copyout %.1f ms waitdone %.1f ms (per call)\n",
-                 world_rank_, calls, prof[0] * 1e3 / calls, prof[1] * 1e3 / calls, prof[2] * 1e3 / calls, prof[3] * 1e3 / calls);
 }
 
 void ShmTransport::alltoallv_bytes(const void* send, const int64_t* send_bytes, const int64_t* send_offset,

@@ -112,7 +112,7 @@ set(sim_bad_new
   "fp8_hidden|--dispatch-dtype fp8 --hidden 100|--dispatch-dtype fp8 scales each 128 channels"
   "ll_without_mode|--ll-max-tokens 8|--ll-max-tokens sizes the low-latency buffers"
   "ll_negative|--dispatch-mode low-latency --ll-max-tokens -1|--ll-max-tokens must be >= 0"
-  "ll_overflow|--dispatch-mode low-latency --ll-max-tokens 2 --workload hot:0.5|--ll-max-tokens 2: expert [0-9]+ \\(rank [0-9]+, local slot [0-9]+, layer [0-9]+\\) receives [0-9]+ rows"
+  "ll_overflow|--dispatch-mode low-latency --ll-max-tokens 2 --workload hot:0.5|--ll-max-tokens 2: expert [0-9]+ \\(rank [0-9]+, local slot [0-9]+, layer [0-9]+\\) would receive [0-9]+ rows from one rank"
   "overlap|--overlap dbo|--overlap 'dbo': unknown overlap"
   "tbo_split|--overlap tbo --tbo-split 1|--tbo-split must be in"
   "tbo_split_alone|--tbo-split 0.3|--tbo-split splits the tokens"

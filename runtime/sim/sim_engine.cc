@@ -67,20 +67,25 @@ void SimEngine::route(int step, int layer) {
   }
 }
 
+// As the run (runtime/ll_plan.h): a slot's capacity is split into one region
+// per source rank of min(capacity / R, T) rows; a source that would put more
+// rows into its region overflows it.
 void SimEngine::check_ll_capacity(int step, int layer, const ModeTraffic& t) const {
+  const int64_t region = std::min<int64_t>(ll_capacity_ / R_, t.ll_tokens);
   for (int d = 0; d < R_; ++d)
     for (int s = 0; s < S_; ++s) {
-      const int64_t rows = t.ll_slot_rows[static_cast<size_t>(d) * S_ + s];
-      if (rows <= ll_capacity_) continue;
+      const int64_t rows = t.ll_source_max[static_cast<size_t>(d) * S_ + s];
+      if (rows <= region) continue;
       const std::string expert =
           s < cfg_.slots_per_rank
               ? "expert " + std::to_string(placement_[layer].phy2log[d * cfg_.slots_per_rank + s])
               : "shared expert " + std::to_string(s - cfg_.slots_per_rank);
       throw UsageError("--ll-max-tokens " + std::to_string(ll_capacity_) + ": " + expert + " (rank " +
                        std::to_string(d) + ", local slot " + std::to_string(s) + ", layer " + std::to_string(layer) +
-                       ") receives " + std::to_string(rows) + " rows from other ranks at step " +
+                       ") would receive " + std::to_string(rows) + " rows from one rank at step " +
                        std::to_string(step) + (num_mbs_ > 1 ? " (one micro-batch)" : "") +
-                       ": its low-latency receive buffer would overflow");
+                       ", more than its region of " + std::to_string(region) +
+                       " rows per source: its low-latency receive buffer would overflow");
     }
 }
 

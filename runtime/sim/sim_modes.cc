@@ -35,6 +35,8 @@ void ModeTraffic::reset(int ranks, int local_slots, bool ll) {
   combine.assign(ranks, RankTraffic{});
   reduce_rows.assign(ranks, 0);
   ll_slot_rows.assign(ll ? static_cast<size_t>(ranks) * local_slots : 0, 0);
+  ll_source_max.assign(ll_slot_rows.size(), 0);
+  ll_tokens = 0;
   dispatch_bytes = combine_bytes = dispatch_bytes_cross = combine_bytes_cross = 0;
 }
 
@@ -68,8 +70,19 @@ void add_mode_traffic(DispatchMode mode, int ranks, int rpn, int tokens, int pai
   WIDEEP_ASSERT(rpn >= 1 && ranks % rpn == 0, "ranks per node must divide the ranks");
   const Adder add{out, rpn};
   std::vector<int32_t> dest_ranks(static_cast<size_t>(pairs));  // distinct, in order of first use
+  std::vector<int64_t> from_source;  // low-latency: rows of the current source per (rank, slot)
+  std::vector<size_t> touched;
+  if (mode == DispatchMode::kLowLatency) {
+    from_source.assign(out->ll_slot_rows.size(), 0);
+    out->ll_tokens = std::max(out->ll_tokens, t1 - t0);
+  }
   for (int s = 0; s < ranks; ++s) {
     const int own_node = s / rpn, local = s % rpn;
+    for (size_t i : touched) {
+      out->ll_source_max[i] = std::max(out->ll_source_max[i], from_source[i]);
+      from_source[i] = 0;
+    }
+    touched.clear();
     for (int t = t0; t < t1; ++t) {
       const size_t base = (static_cast<size_t>(s) * tokens + t) * pairs;
       const int32_t* dest = pair_dest + base;
@@ -79,7 +92,9 @@ void add_mode_traffic(DispatchMode mode, int ranks, int rpn, int tokens, int pai
         for (int p = 0; p < pairs; ++p) {
           if (dest[p] == s) continue;
           add.row(s, dest[p], w.ll_row, w.ret);
-          ++out->ll_slot_rows[static_cast<size_t>(dest[p]) * local_slots + pair_slot[base + p]];
+          const size_t at = static_cast<size_t>(dest[p]) * local_slots + pair_slot[base + p];
+          ++out->ll_slot_rows[at];
+          if (from_source[at]++ == 0) touched.push_back(at);
         }
         out->reduce_rows[s] += pairs;
         continue;
@@ -116,6 +131,7 @@ void add_mode_traffic(DispatchMode mode, int ranks, int rpn, int tokens, int pai
       }
     }
   }
+  for (size_t at : touched) out->ll_source_max[at] = std::max(out->ll_source_max[at], from_source[at]);
 }
 
 double hop_us(const SimProfile& p, const LinkSet& links, const RankTraffic& t, int rounds, LinkKind k) {

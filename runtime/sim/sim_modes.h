@@ -33,6 +33,11 @@ struct ModeTraffic {
   std::vector<RankTraffic> dispatch, combine;  // [R]
   std::vector<int64_t> reduce_rows;            // [R] rows summed: own tokens' returns + forwarded partials
   std::vector<int64_t> ll_slot_rows;           // low-latency: [R * local_slots] rows received from other ranks
+  // low-latency: [R * local_slots] the most rows one source rank sends there
+  // (the run's buffer has one region per source: runtime/ll_plan.h), and the
+  // most tokens a source had in one call (its region's row cap).
+  std::vector<int64_t> ll_source_max;
+  int ll_tokens = 0;
   int64_t dispatch_bytes = 0, combine_bytes = 0;
   int64_t dispatch_bytes_cross = 0, combine_bytes_cross = 0;
   void reset(int ranks, int local_slots, bool ll);
