@@ -19,6 +19,9 @@ shm_compare_test(shm_vs_mpi_np4_tbo 4 --overlap tbo --layers 2)
 shm_compare_test(shm_vs_mpi_np8 8 --balancer eplb --redundant 8 --eplb-interval 2 --eplb-window 2)
 shm_compare_test(shm_vs_mpi_np8_2nodes 8 --gpus-per-node 4 --balancer eplb --groups 2 --redundant 8
                  --eplb-interval 2 --eplb-window 2)
+# Hierarchical dispatch forwards inside the node by the blocking all-to-allvs (through shm).
+shm_compare_test(shm_vs_mpi_np8_hierarchical_fp8 8 --gpus-per-node 4 --dispatch-mode hierarchical
+                 --dispatch-dtype fp8 --combine-dtype bf16 --hidden 128)
 
 # The transport alone (tests/shm_transport_ranks.cc): bytes, gathered rows and
 # overlapped exchanges against the MPI backend's, over rounds that grow the
