@@ -4,24 +4,32 @@
 # with every balancer (EPLB rebalancing) on 2, 4 and 8 ranks, hierarchical on
 # 2 nodes (--gpus-per-node np/2), half of the runs with --overlap tbo; bytes
 # are whole rows of the named formats and the run allocates what `wideep mem`
-# plans for the mode. Covering subset, 12 runs per mode, not 72: for np index
-# i and balancer index j the dtype pair (4i + j) % 6, so that each mode meets
-# all six pairs twice and every balancer on every rank count; tbo where i + j is odd.
+# plans for the mode. Every (dtype pair, balancer) combination of each mode,
+# 24 per mode (flat's 24 are tests/wire_dtypes.cmake's), each on one rank
+# count: for pair index k and balancer index j, np = (2, 4, 8)[(k + j) % 3],
+# so that each rank count meets every pair and every balancer; tbo where
+# k + j is odd.
 set(MODES --backend mpi --experts 16 --tokens 32 --hidden 128 --ffn 64 --layers 2 --steps 4 --warmup 1
     --timeout-s 60 --quiet --workload zipf:1.2)
 set(mode_pairs "fp32|fp32" "fp32|bf16" "bf16|fp32" "bf16|bf16" "fp8|fp32" "fp8|bf16")
+set(mode_nps 2 4 8)
 foreach(mode hierarchical low-latency)
   string(REPLACE "-" "_" mname "${mode}")
-  set(i 0)
-  foreach(np 2 4 8)
-    math(EXPR red "${np} * 2")
-    math(EXPR half "${np} / 2")
-    set(nodes)
-    if(mode STREQUAL "hierarchical")
-      set(nodes --gpus-per-node ${half})
-    endif()
+  set(k 0)
+  foreach(pair ${mode_pairs})
+    string(REPLACE "|" ";" dc "${pair}")
+    list(GET dc 0 dd)
+    list(GET dc 1 cd)
     set(j 0)
     foreach(bal none eplb lplb waterfill)
+      math(EXPR npi "(${k} + ${j}) % 3")
+      list(GET mode_nps ${npi} np)
+      math(EXPR red "${np} * 2")
+      math(EXPR half "${np} / 2")
+      set(nodes)
+      if(mode STREQUAL "hierarchical")
+        set(nodes --gpus-per-node ${half})
+      endif()
       set(extra)
       set(jcheck)
       if(bal STREQUAL "eplb")
@@ -32,25 +40,20 @@ foreach(mode hierarchical low-latency)
       elseif(bal STREQUAL "waterfill")
         set(extra --shared-experts 1)
       endif()
-      math(EXPR k "(4 * ${i} + ${j}) % 6")
-      math(EXPR odd "(${i} + ${j}) % 2")
+      math(EXPR odd "(${k} + ${j}) % 2")
       set(tbo)
       set(tname)
       if(odd)
         set(tbo --overlap tbo)
         set(tname _tbo)
       endif()
-      list(GET mode_pairs ${k} pair)
-      string(REPLACE "|" ";" dc "${pair}")
-      list(GET dc 0 dd)
-      list(GET dc 1 cd)
       wideep_cli_test(NAME mode_${mname}_${dd}_${cd}_np${np}_${bal}${tname} NP ${np}
         ARGS run ${MODES} --dispatch-mode ${mode} ${nodes} --balancer ${bal} ${extra} ${tbo}
              --dispatch-dtype ${dd} --combine-dtype ${cd} --check --json @OUT@
         MATCH "check: passed .*limit 0.0001" JSON_CHECK wire=${dd}/${cd} memory ${jcheck})
       math(EXPR j "${j} + 1")
     endforeach()
-    math(EXPR i "${i} + 1")
+    math(EXPR k "${k} + 1")
   endforeach()
 endforeach()
 
