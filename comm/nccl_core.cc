@@ -294,6 +294,12 @@ void NcclCore::exchange(const std::vector<P2PTransfer>& sends, const std::vector
   warm();
   if (sends.empty() && recvs.empty()) return;
   OpScope op(*this, "weight exchange");
+  post_transfers(op, sends, recvs);
+  wait_done(op);
+}
+
+void NcclCore::post_transfers(const OpScope& op, const std::vector<P2PTransfer>& sends,
+                              const std::vector<P2PTransfer>& recvs) {
   for (const auto* list : {&sends, &recvs})
     for (const P2PTransfer& t : *list)
       if (t.bytes > 0 && !cuda_.is_device_memory(t.buf))
@@ -302,7 +308,6 @@ void NcclCore::exchange(const std::vector<P2PTransfer>& sends, const std::vector
     for (const P2PTransfer& t : recvs) post_recv(t.buf, t.bytes, t.peer);
     for (const P2PTransfer& t : sends) post_send(t.buf, t.bytes, t.peer);
   });
-  wait_done(op);
 }
 
 void NcclCore::post_exchange(const std::vector<P2PTransfer>& sends, const std::vector<P2PTransfer>& recvs) {
@@ -311,14 +316,7 @@ void NcclCore::post_exchange(const std::vector<P2PTransfer>& sends, const std::v
   posted_peers_.clear();
   if (sends.empty() && recvs.empty()) return;
   OpScope op(*this, "background weight exchange");
-  for (const auto* list : {&sends, &recvs})
-    for (const P2PTransfer& t : *list)
-      if (t.bytes > 0 && !cuda_.is_device_memory(t.buf))
-        throw Error(ErrorCategory::kInternal, "NCCL backend: the weight exchange needs device buffers");
-  post_group(op, [&] {
-    for (const P2PTransfer& t : recvs) post_recv(t.buf, t.bytes, t.peer);
-    for (const P2PTransfer& t : sends) post_send(t.buf, t.bytes, t.peer);
-  });
+  post_transfers(op, sends, recvs);
   for (const P2PTransfer& t : recvs) posted_peers_ += "receive from rank " + std::to_string(t.peer) + ", ";
   for (const P2PTransfer& t : sends) posted_peers_ += "send to rank " + std::to_string(t.peer) + ", ";
   cuda_check(cuda_.event_record(done_, stream_), "cudaEventRecord", op.op());

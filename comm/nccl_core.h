@@ -114,6 +114,8 @@ class NcclCore : public DeviceCommunicator {
   // One collective (the body returns its result); returns once enqueued.
   template <typename Body>
   void post_collective(const OpScope& op, Body&& body);
+  // A weight exchange's receives and sends as one group (device buffers only).
+  void post_transfers(const OpScope& op, const std::vector<P2PTransfer>& sends, const std::vector<P2PTransfer>& recvs);
   // The all-to-allv's self copy and its grouped sends and receives (device buffers).
   void enqueue_alltoallv(const OpScope& op, const unsigned char* out, const int64_t* send_bytes,
                          const int64_t* send_offset, unsigned char* in, const int64_t* recv_bytes,

@@ -289,10 +289,8 @@ bool EplbManager::maybe_rebalance(int step, RebalanceRecord* rec) {
   std::vector<double> loads(sum.begin(), sum.end());
   const std::vector<Placement>& current = runner_.placements();
   pending_ = plan_placement(cfg_, loads, topology_, current);
-  for (int l = 0; l < L_; ++l) {
-    rec_.predicted_before += predicted_balancedness(current[l], &loads[static_cast<size_t>(l) * E_]) / L_;
-    rec_.predicted_after += predicted_balancedness(pending_[l], &loads[static_cast<size_t>(l) * E_]) / L_;
-  }
+  rec_.predicted_before = mean_predicted_balancedness(current, loads);
+  rec_.predicted_after = mean_predicted_balancedness(pending_, loads);
   rec_.plan_us = now_us() - t0;
   // Every rank computes the same prediction from the same window: all skip alike.
   if (cfg_.eplb_min_gain > 0 && rec_.predicted_after - rec_.predicted_before < cfg_.eplb_min_gain) {

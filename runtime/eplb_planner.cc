@@ -35,4 +35,11 @@ std::vector<Placement> plan_placement(const RunConfig& cfg, const std::vector<do
   return fresh;
 }
 
+double mean_predicted_balancedness(const std::vector<Placement>& placements, const std::vector<double>& loads) {
+  double sum = 0;
+  for (size_t l = 0; l < placements.size(); ++l)
+    sum += predicted_balancedness(placements[l], &loads[l * static_cast<size_t>(placements[l].num_logical)]);
+  return placements.empty() ? 0 : sum / static_cast<double>(placements.size());
+}
+
 }  // namespace wideep

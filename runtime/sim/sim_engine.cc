@@ -280,10 +280,8 @@ bool SimEngine::maybe_rebalance(int step, RebalanceRecord* rec, double* stall_us
   for (int w = 0; w < filled; ++w)
     for (size_t i = 0; i < loads.size(); ++i) loads[i] += static_cast<double>(window_[w * loads.size() + i]);
   pending_ = plan_placement(cfg_, loads, topology_, placement_);
-  for (int l = 0; l < L_; ++l) {
-    rec_.predicted_before += predicted_balancedness(placement_[l], &loads[static_cast<size_t>(l) * E_]) / L_;
-    rec_.predicted_after += predicted_balancedness(pending_[l], &loads[static_cast<size_t>(l) * E_]) / L_;
-  }
+  rec_.predicted_before = mean_predicted_balancedness(placement_, loads);
+  rec_.predicted_after = mean_predicted_balancedness(pending_, loads);
   rec_.plan_us = (now_us() - t0) * prof_.balance_time_scale * scale_;
   *stall_us += rec_.plan_us;
   if (cfg_.eplb_min_gain > 0 && rec_.predicted_after - rec_.predicted_before < cfg_.eplb_min_gain) {
