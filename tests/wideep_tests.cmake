@@ -60,6 +60,26 @@ endfunction()
 # One test per entry: exit 2, the message, and no table (nothing ran). ONCE:
 # the message "error: ..." on exactly one line (every rank reaches the verdict,
 # one prints it), within 60 s, and no rank reached a wait (no timeout, no kill).
+# The run arguments a balancer of the --check matrices needs on NP ranks
+# (EPLB re-planning every 2 steps, 2 redundant slots per rank for EPLB and
+# LPLB, a shared expert for waterfill) into ARGS_VAR, and the JSON check that
+# proves it acted (EPLB: rebalanced) into CHECK_VAR.
+function(wideep_balancer_args bal np args_var check_var)
+  math(EXPR red "${np} * 2")
+  set(args)
+  set(check)
+  if(bal STREQUAL "eplb")
+    set(args --redundant ${red} --eplb-interval 2 --eplb-window 2)
+    set(check rebalanced)
+  elseif(bal STREQUAL "lplb")
+    set(args --redundant ${red})
+  elseif(bal STREQUAL "waterfill")
+    set(args --shared-experts 1)
+  endif()
+  set(${args_var} ${args} PARENT_SCOPE)
+  set(${check_var} ${check} PARENT_SCOPE)
+endfunction()
+
 function(wideep_bad_input_tests)
   cmake_parse_arguments(A "ONCE" "PREFIX;NP" "BASE;ENTRIES" ${ARGN})
   foreach(entry ${A_ENTRIES})
