@@ -8,18 +8,10 @@ step-time agreement (sim p50 / run p50), which is recorded, not asserted.
 Usage: compare_balancedness.py WIDEEP PROFILE NP [run/sim options...]
 Exit status: 0 identical, 1 a difference, 2 bad usage or a command failed.
 """
-import json
-import os
-import subprocess
 import sys
 import tempfile
 
-MPIRUN = ["mpirun", "--allow-run-as-root", "--oversubscribe", "--mca", "btl", "self,vader"]
-
-
-def lines(path, kind):
-    with open(path) as f:
-        return [j for j in (json.loads(l) for l in f if l.strip()) if j["type"] == kind]
+from run_vs_sim import lines, run_both
 
 
 def main():
@@ -27,16 +19,11 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     wideep, profile, np_, opts = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
     with tempfile.TemporaryDirectory() as tmp:
-        run_json, sim_json = os.path.join(tmp, "run.jsonl"), os.path.join(tmp, "sim.jsonl")
-        cmds = [MPIRUN + ["-np", np_, wideep, "run", "--backend", "mpi", "--quiet", "--json", run_json] + opts,
-                [wideep, "sim", "--ranks", np_, "--profile", profile, "--quiet", "--json", sim_json] + opts]
-        for cmd in cmds:
-            r = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            if r.returncode != 0:
-                print("command failed (%d): %s\n%s" % (r.returncode, " ".join(cmd), r.stdout), file=sys.stderr)
-                return 2
+        paths = run_both(wideep, profile, np_, opts, tmp)
+        if paths is None:
+            return 2
+        run_json, sim_json = paths
         run_steps, sim_steps = lines(run_json, "step"), lines(sim_json, "step")
         bad = 0
         if len(run_steps) != len(sim_steps) or not run_steps:

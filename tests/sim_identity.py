@@ -8,11 +8,10 @@ pass by matching a sim which ignored it too).
 Usage: sim_identity.py WIDEEP PROFILE NP [run/sim options...]
 Exit status: 0 identical, 1 a difference, 2 bad usage or a command failed.
 """
-import json
-import os
-import subprocess
 import sys
 import tempfile
+
+from run_vs_sim import lines, run_both
 
 BYTES = ("dispatch_bytes", "combine_bytes", "dispatch_bytes_cross_node", "combine_bytes_cross_node")
 
@@ -27,9 +26,7 @@ def option(opts, name, default):
 
 
 def read(path):
-    with open(path) as f:
-        out = [json.loads(l) for l in f if l.strip()]
-    return [j for j in out if j["type"] == "step"], [j for j in out if j["type"] == "summary"]
+    return lines(path, "step"), lines(path, "summary")
 
 
 def main():
@@ -37,17 +34,11 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     wideep, profile, np_, opts = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
     with tempfile.TemporaryDirectory() as tmp:
-        run_json, sim_json = os.path.join(tmp, "run.jsonl"), os.path.join(tmp, "sim.jsonl")
-        cmds = [["mpirun", "--oversubscribe", "-np", np_, wideep, "run", "--backend", "mpi", "--quiet",
-                 "--json", run_json] + opts,
-                [wideep, "sim", "--ranks", np_, "--profile", profile, "--quiet", "--json", sim_json] + opts]
-        for cmd in cmds:
-            r = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            if r.returncode != 0:
-                print("command failed (%d): %s\n%s" % (r.returncode, " ".join(cmd), r.stdout), file=sys.stderr)
-                return 2
+        paths = run_both(wideep, profile, np_, opts, tmp)
+        if paths is None:
+            return 2
+        run_json, sim_json = paths
         (run_steps, run_sum), (sim_steps, sim_sum) = read(run_json), read(sim_json)
         if len(run_sum) != 1 or len(sim_sum) != 1:
             print("expected one summary line each: run %d, sim %d" % (len(run_sum), len(sim_sum)))
