@@ -7,6 +7,7 @@
 
 #include "common/check.h"
 #include "kernels/host_kernels.h"
+#include "runtime/moe_pipeline.h"
 
 namespace wideep {
 namespace {
@@ -83,18 +84,9 @@ TEST(MemoryPlan, RowsFollowTheWireDtypes) {
     return int64_t{0};
   };
   auto backend_bytes = [&](const MemoryPlan& p, DType dd, DType cd) {
-    KernelShape s;
-    s.ranks = 4;
-    s.tokens = c.tokens;
-    s.topk = c.topk;
-    s.pairs = c.pairs_per_token();
-    s.hidden = c.hidden;
-    s.ffn = c.ffn;
-    s.slots = c.slots_per_rank + c.shared_experts;
+    KernelShape s = kernel_shape(c, 4, 0, DType::kF32, p);
     s.dispatch_dtype = dd;
     s.combine_dtype = cd;
-    s.recv_rows_capacity = p.recv_rows_capacity;
-    s.pairs_capacity = p.pairs_capacity;
     HostKernels k(s);
     int64_t host = 0, device = 0;
     k.allocated_bytes(&host, &device);

@@ -665,12 +665,10 @@ void MoePipeline::run_layer_tbo(int step, int layer, LayerStats* st) {
   }
 }
 
-std::unique_ptr<LayerRunner> make_pipeline(const RunConfig& cfg, Communicator& comm,
-                                           std::shared_ptr<const Workload> workload, std::vector<Fault> faults,
-                                           std::vector<Placement> initial, DType dtype, const MemoryPlan& plan) {
+KernelShape kernel_shape(const RunConfig& cfg, int ranks, int rank, DType dtype, const MemoryPlan& plan) {
   KernelShape shape;
-  shape.ranks = comm.size();
-  shape.rank = comm.rank();
+  shape.ranks = ranks;
+  shape.rank = rank;
   shape.tokens = cfg.tokens;
   shape.topk = cfg.topk;
   shape.pairs = cfg.pairs_per_token();
@@ -686,6 +684,13 @@ std::unique_ptr<LayerRunner> make_pipeline(const RunConfig& cfg, Communicator& c
   shape.pairs_capacity = plan.pairs_capacity;
   shape.baseline = cfg.baseline;
   shape.pair_rows = cfg.dispatch_mode == "low-latency";
+  return shape;
+}
+
+std::unique_ptr<LayerRunner> make_pipeline(const RunConfig& cfg, Communicator& comm,
+                                           std::shared_ptr<const Workload> workload, std::vector<Fault> faults,
+                                           std::vector<Placement> initial, DType dtype, const MemoryPlan& plan) {
+  const KernelShape shape = kernel_shape(cfg, comm.size(), comm.rank(), dtype, plan);
   const bool hier = cfg.dispatch_mode == "hierarchical";
   const int S = cfg.slots_per_rank, shared = cfg.shared_experts;
   // One backend per micro-batch (--overlap tbo: two, of tbo_first_tokens()

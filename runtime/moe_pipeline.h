@@ -159,6 +159,11 @@ class MoePipeline final : public LayerRunner {
 // forwarder capacities).
 KernelShape forwarder_shape(const KernelShape& stage1, const RunConfig& cfg, const MemoryPlan& plan);
 
+// The kernel backend's shape of one rank's whole step (a micro-batch changes
+// its tokens): the run's sizes, dtypes as run (--dtype `dtype`, the wire
+// dtypes after `auto`) and the plan's initial receive capacity.
+KernelShape kernel_shape(const RunConfig& cfg, int ranks, int rank, DType dtype, const MemoryPlan& plan);
+
 // The pipeline for `comm` (MPI: host kernels and stores; NCCL: CUDA kernels
 // and device stores on the communicator's stream), allocated by `plan`.
 std::unique_ptr<LayerRunner> make_pipeline(const RunConfig& cfg, Communicator& comm,
