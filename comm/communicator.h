@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "common/exchange_memory.h"
+
 namespace wideep {
 
 // Where the caller is, for messages: set by the runtime before each phase.
@@ -101,6 +103,23 @@ class Communicator {
   }
   virtual bool progress(int /*id*/) { return true; }
   virtual void wait_exchange(int /*id*/) {}
+
+  // In-place exchanges (--transport shm). exchange_memory(): where a kernel
+  // backend allocates the buffers it exchanges from and into, so that node
+  // peers write rows straight into a receive buffer and read send rows where
+  // they lie; null where the backend has no such memory (private buffers).
+  // start_alltoallv_bytes_in_place: start_alltoallv_bytes from a send buffer
+  // of exchange_memory(), except that node peers' rows are not moved: after
+  // wait_exchange(id), rows_in_place(p) is where peer p's rows for this rank
+  // lie in p's memory (recv is not written for p); null for a peer whose rows
+  // arrived in recv as usual. They stay there until p's next exchange that
+  // this rank takes part in.
+  virtual ExchangeMemory* exchange_memory() { return nullptr; }
+  virtual int start_alltoallv_bytes_in_place(const void* send, const int64_t* send_bytes, const int64_t* send_offset,
+                                             void* recv, const int64_t* recv_bytes, const int64_t* recv_offset) {
+    return start_alltoallv_bytes(send, send_bytes, send_offset, recv, recv_bytes, recv_offset);
+  }
+  virtual const void* rows_in_place(int /*peer*/) const { return nullptr; }
 
   // The library's own all-to-allv of the same matrix: the --baseline reference.
   virtual void raw_alltoallv_bytes(const void* send, const int64_t* send_bytes,

@@ -4,7 +4,8 @@
 // forms; the --baseline all-to-allv is MPI_Alltoallv itself. Every wait is
 // also armed on the rank's watchdog (comm/watchdog.h): the backstop when a
 // wait cannot poll, and the text the SIGTERM report prints. With --transport shm,
-// the node peers' rows of the blocking all-to-allvs go through comm/shm_transport.h.
+// the node peers' rows of the payload all-to-allvs go through
+// comm/shm_transport.h, whose windows are also the kernels' exchange buffers.
 #include <mpi.h>
 #include <sched.h>
 
@@ -59,8 +60,8 @@ class MpiCommunicator final : public Communicator {
   int size() const override { return size_; }
   const char* backend_name() const override { return "mpi"; }
 
-  // "shm": the blocking all-to-allvs move node peers' rows through shared
-  // memory; the overlapped ones (start_*) stay on MPI messages, alike on every rank.
+  // "shm": the payload all-to-allvs move node peers' rows through shared
+  // memory (the overlapped ones, start_*, at their wait); the rest stays on MPI.
   bool set_transport(const std::string& name, int ranks_per_node) override {
     if (name == "mpi") shm_.reset();
     else if (name == "shm") shm_ = std::make_unique<ShmTransport>(*this, ranks_per_node);
@@ -82,38 +83,64 @@ class MpiCommunicator final : public Communicator {
     wait_all("counts exchange");
   }
 
+  ExchangeMemory* exchange_memory() override { return shm_.get(); }
+
+  // With shm, prepare() comes first: it may move a receive buffer (a shared
+  // window grows there), and the MPI part is posted into where it lies then.
   void alltoallv_bytes(const void* send, const int64_t* send_bytes, const int64_t* send_offset,
                        void* recv, const int64_t* recv_bytes, const int64_t* recv_offset) override {
     begin();
+    const int slot = shm_ ? shm_->prepare(send_bytes, send_offset, &send, &recv, recv_bytes, recv_offset, false) : -1;
     post_alltoallv_bytes(send, send_bytes, send_offset, recv, recv_bytes, recv_offset, kTagPayload, shm_.get());
-    if (shm_) shm_->alltoallv_bytes(send, send_bytes, send_offset, recv, recv_bytes, recv_offset);
+    if (shm_) shm_->complete_bytes(slot, send, send_bytes, send_offset);
     wait_all("all-to-allv");
   }
 
   int start_alltoallv_bytes(const void* send, const int64_t* send_bytes, const int64_t* send_offset, void* recv,
                             const int64_t* recv_bytes, const int64_t* recv_offset) override {
+    return start_bytes(send, send_bytes, send_offset, recv, recv_bytes, recv_offset, false);
+  }
+  int start_alltoallv_bytes_in_place(const void* send, const int64_t* send_bytes, const int64_t* send_offset,
+                                     void* recv, const int64_t* recv_bytes, const int64_t* recv_offset) override {
+    return start_bytes(send, send_bytes, send_offset, recv, recv_bytes, recv_offset, shm_ != nullptr);
+  }
+  const void* rows_in_place(int peer) const override { return in_place_.empty() ? nullptr : in_place_[peer]; }
+
+  // The node peers' rows move at the wait (in the same order on every rank);
+  // announced here, so that every window has grown before MPI is posted.
+  int start_bytes(const void* send, const int64_t* send_bytes, const int64_t* send_offset, void* recv,
+                  const int64_t* recv_bytes, const int64_t* recv_offset, bool in_place) {
     const int id = claim_pending();
     begin();
+    const int slot = shm_ ? shm_->prepare(send_bytes, send_offset, &send, &recv, recv_bytes, recv_offset, in_place) : -1;
     post_alltoallv_bytes(send, send_bytes, send_offset, recv, recv_bytes, recv_offset, kTagPending + id, shm_.get());
     park(id);
-    if (shm_)  // the node peers' rows move at the wait (in the same order on every rank)
-      pending_[id].shm_part = [=] { shm_->alltoallv_bytes(send, send_bytes, send_offset, recv, recv_bytes, recv_offset); };
+    pending_[id].shm_slot = slot;
+    if (shm_) pending_[id].shm_part = [=] { shm_->complete_bytes(slot, send, send_bytes, send_offset); };
     return id;
   }
   int start_alltoallv_rows(const RowGather& send, const int64_t* send_rows, const int64_t* send_row_offset,
                            void* recv, const int64_t* recv_bytes, const int64_t* recv_offset) override {
     const int id = claim_pending();
     begin();
+    const int slot = shm_ ? prepare_rows(send, send_rows, &recv, recv_bytes, recv_offset) : -1;
     post_alltoallv_rows(send, send_rows, send_row_offset, recv, recv_bytes, recv_offset, kTagPending + id, shm_.get());
     park(id);
+    pending_[id].shm_slot = slot;
     if (shm_) {  // the segment sizes may live in the caller's frame: kept here until the wait
       Pending& x = pending_[id];
       x.seg_bytes.assign(send.seg_bytes, send.seg_bytes + send.segments_per_row);
       RowGather rows = send;
       rows.seg_bytes = x.seg_bytes.data();
-      x.shm_part = [=] { shm_->alltoallv_rows(rows, send_rows, send_row_offset, recv, recv_bytes, recv_offset); };
+      x.shm_part = [=] { shm_->complete_rows(slot, rows, send_rows, send_row_offset); };
     }
     return id;
+  }
+  int prepare_rows(const RowGather& send, const int64_t* send_rows, void** recv, const int64_t* recv_bytes,
+                   const int64_t* recv_offset) {
+    row_send_bytes_.resize(size_);
+    for (int p = 0; p < size_; ++p) row_send_bytes_[p] = send_rows[p] * send.row_bytes();
+    return shm_->prepare(row_send_bytes_.data(), nullptr, nullptr, recv, recv_bytes, recv_offset, false);
   }
   bool progress(int id) override {
     Pending& x = pending(id);
@@ -135,6 +162,9 @@ class MpiCommunicator final : public Communicator {
     peers_.swap(x.peers);
     x.active = false;
     wait_all("all-to-allv (overlapped)");
+    in_place_.assign(size_, nullptr);
+    if (shm_)
+      for (int p = 0; p < size_; ++p) in_place_[p] = shm_->rows_in_place(x.shm_slot, p);
   }
 
   // `shm`: the node peers' rows are its (not posted here).
@@ -159,8 +189,9 @@ class MpiCommunicator final : public Communicator {
   void alltoallv_rows(const RowGather& send, const int64_t* send_rows, const int64_t* send_row_offset,
                       void* recv, const int64_t* recv_bytes, const int64_t* recv_offset) override {
     begin();
+    const int slot = shm_ ? prepare_rows(send, send_rows, &recv, recv_bytes, recv_offset) : -1;
     post_alltoallv_rows(send, send_rows, send_row_offset, recv, recv_bytes, recv_offset, kTagPayload, shm_.get());
-    if (shm_) shm_->alltoallv_rows(send, send_rows, send_row_offset, recv, recv_bytes, recv_offset);
+    if (shm_) shm_->complete_rows(slot, send, send_rows, send_row_offset);
     wait_all("all-to-allv");
   }
 
@@ -471,6 +502,7 @@ class MpiCommunicator final : public Communicator {
     std::vector<int> peers;
     bool active = false, done = false;
     std::function<void()> shm_part;  // --transport shm: the node peers' rows, moved at the wait
+    int shm_slot = -1;               // its ShmTransport slot
     std::vector<int64_t> seg_bytes;  // shm_part's RowGather::seg_bytes
   };
   int claim_pending() {
@@ -501,6 +533,8 @@ class MpiCommunicator final : public Communicator {
   std::vector<MPI_Aint> block_addr_;
   MPI_Comm background_comm_ = MPI_COMM_NULL;
   std::unique_ptr<ShmTransport> shm_;  // --transport shm; null for mpi
+  std::vector<int64_t> row_send_bytes_;  // prepare_rows: bytes to each rank
+  std::vector<const void*> in_place_;    // rows_in_place of the exchange waited for last
   std::vector<MPI_Request> bg_reqs_;  // the background exchange in flight
   std::vector<int> bg_peers_;
   double bg_start_s_ = 0;

@@ -1,6 +1,6 @@
 // --transport shm (comm/shm_transport.h): node communicator, the shared
-// control and data windows, and the announce / write / copy-out protocol of
-// one intra-node all-to-allv.
+// control block and windows, and the announce / grow / write / wait protocol
+// of one intra-node all-to-allv.
 #include "comm/shm_transport.h"
 
 #include <sched.h>
@@ -24,7 +24,7 @@ namespace {
 // construction), so the flags are C++ atomics in that memory rather than
 // MPI_Win_sync + a node barrier: a lock-free std::atomic is address-free (it
 // works between processes that map the same page), a release store after a
-// sender's memcpy and an acquire load before the receiver reads give the
+// sender's writes and an acquire load before the receiver reads give the
 // same happens-before as between threads, and a wait on one flag can name the
 // one peer that did not set it (a barrier cannot). Every flag holds the
 // sequence number of an exchange (the same count on every node rank, since
@@ -32,19 +32,28 @@ namespace {
 using Seq = std::atomic<uint64_t>;
 static_assert(Seq::is_always_lock_free, "shared-memory flags need lock-free 64-bit atomics");
 
-// One rank's control block, every field on its own cache line so that a
-// writer never invalidates a line another peer polls:
-//   line 0          ready: the exchange whose announce below is published (owner writes)
-//   line 1          need:  int64 window bytes the owner needs for that exchange
-//   lines 2..N+1    done[j]: the exchange whose rows peer j finished writing here (peer j writes)
-//   then N pairs    announce[j] = {offset, bytes}: where peer j's rows go and how many (owner writes)
+// One rank's control block. Two slots (two exchanges may be prepared and not
+// completed); every flag on its own cache line so that a writer never
+// invalidates a line another peer polls:
+//   line 0                 ready: the last exchange whose announce is published (owner writes)
+//   lines 1..8             need[slot][w]: int64 bytes the owner needs in window w (owner writes)
+//   2N lines               done[slot][j]: the exchange of that slot peer j finished with this
+//                          rank (push: its rows are written here; in place: it read the
+//                          announce) (peer j writes)
+//   then [2][N][6] int64   announce[slot][j]: {recv window, offset, bytes} where peer j's rows
+//                          go, {send window, offset, bytes} where this rank's rows for j lie
+//                          (in place) (owner writes)
 constexpr int64_t kLine = 64;
-int64_t control_bytes(int n) { return (2 + n) * kLine + n * 2 * static_cast<int64_t>(sizeof(int64_t)); }
+constexpr int kMaxWindows = 32;
+constexpr int kNeedLines = 2 * kMaxWindows * 8 / kLine;
+int64_t control_bytes(int n) { return (1 + kNeedLines + 2 * n) * kLine + 2 * n * 6 * int64_t{8}; }
 Seq& ready_flag(unsigned char* c) { return *reinterpret_cast<Seq*>(c); }
-int64_t& need_bytes(unsigned char* c) { return *reinterpret_cast<int64_t*>(c + kLine); }
-Seq& done_flag(unsigned char* c, int from) { return *reinterpret_cast<Seq*>(c + (2 + from) * kLine); }
-int64_t* announce(unsigned char* c, int n, int from) {
-  return reinterpret_cast<int64_t*>(c + (2 + n) * kLine) + 2 * from;  // [0] offset, [1] bytes
+int64_t* needs(unsigned char* c, int slot) { return reinterpret_cast<int64_t*>(c + kLine) + slot * kMaxWindows; }
+Seq& done_flag(unsigned char* c, int n, int slot, int from) {
+  return *reinterpret_cast<Seq*>(c + (1 + kNeedLines + slot * n + from) * kLine);
+}
+int64_t* announce(unsigned char* c, int n, int slot, int from) {
+  return reinterpret_cast<int64_t*>(c + (1 + kNeedLines + 2 * n) * kLine) + (slot * n + from) * 6;
 }
 
 double now_s() {
@@ -89,6 +98,23 @@ int64_t shm_grown_capacity(int64_t capacity_bytes, int64_t need_bytes) {
   return round_up(need_bytes + need_bytes / 4, int64_t{1} << 16);
 }
 
+// An exchange buffer in a window: where it lies is the window's segment of
+// this rank, which moves when the window grows (inside prepare()).
+class ShmTransport::Buffer final : public ExchangeBuffer {
+ public:
+  Buffer(ShmTransport* t, int index) : t_(t), index_(index) {}
+  unsigned char* data() override { return t_->windows_[index_].base[t_->local_]; }
+  int64_t bytes() const override { return t_->windows_[index_].capacity[t_->local_]; }
+  void reserve(int64_t bytes) override {
+    int64_t& want = t_->windows_[index_].want;
+    want = std::max(want, bytes);
+  }
+
+ private:
+  ShmTransport* t_;
+  int index_;
+};
+
 ShmTransport::ShmTransport(const Communicator& owner, int ranks_per_node) : owner_(owner) {
   WIDEEP_ASSERT(ranks_per_node > 0, "ranks per node must be positive");
   WIDEEP_MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &world_rank_));
@@ -120,52 +146,91 @@ ShmTransport::ShmTransport(const Communicator& owner, int ranks_per_node) : owne
                                         "(plain loads and stores are not coherent); use --transport mpi");
   std::memset(mine, 0, static_cast<size_t>(control_bytes(node_size_)));
   new (&ready_flag(mine)) Seq(0);
-  for (int j = 0; j < node_size_; ++j) new (&done_flag(mine, j)) Seq(0);
+  for (int s = 0; s < 2; ++s)
+    for (int j = 0; j < node_size_; ++j) new (&done_flag(mine, node_size_, s, j)) Seq(0);
   control_.assign(node_size_, nullptr);
   for (int j = 0; j < node_size_; ++j) {
     MPI_Aint bytes;
     int disp;
     WIDEEP_MPI_CHECK(MPI_Win_shared_query(control_win_, j, &bytes, &disp, &control_[j]));
   }
-  data_.assign(node_size_, nullptr);
-  capacity_.assign(node_size_, 0);
-  layout_.assign(node_size_, 0);
-  pending_.assign(node_size_, 0);
   bytes_from_.assign(node_size_, 0);
-  grow_windows();  // empty data windows (its barrier: every control block is initialised before a peer reads it)
+  layout_.assign(node_size_, 0);
+  // The two bounce windows, empty (their barrier: every control block is
+  // initialised before a peer reads it).
+  windows_.resize(2);
+  for (Window& w : windows_) allocate_window(&w, 0);
 }
 
 ShmTransport::~ShmTransport() {
   // No throw from here: the job is ending (collective over the node, as is the constructor).
-  if (data_win_ != MPI_WIN_NULL) MPI_Win_free(&data_win_);
+  for (Window& w : windows_)
+    if (w.win != MPI_WIN_NULL) MPI_Win_free(&w.win);
   if (control_win_ != MPI_WIN_NULL) MPI_Win_free(&control_win_);
   if (node_comm_ != MPI_COMM_NULL) MPI_Comm_free(&node_comm_);
 }
 
-// Collective over the node: every rank frees its data window and allocates
-// one of max(capacity, the grown need). Called by every node rank alike,
-// since each decides from the same announced needs.
-void ShmTransport::grow_windows() {
-  const bool first = data_win_ == MPI_WIN_NULL;
-  const int64_t want = first ? 0 : shm_grown_capacity(capacity_[local_], need_bytes(control_[local_]));
+int64_t ShmTransport::window_bytes() const { return windows_[0].capacity[local_] + windows_[1].capacity[local_]; }
+
+// Collective over the node. First touch here (not in a peer's first timed
+// write); the barrier keeps every peer from writing before the owner's memset.
+void ShmTransport::allocate_window(Window* w, int64_t bytes) {
   WatchdogScope guard(rank_watchdog(), owner_.timeout_s() + watchdog_grace_s(owner_.timeout_s()),
-                      where() + ": growing the receive windows (a blocking collective of the node)");
-  if (data_win_ != MPI_WIN_NULL) WIDEEP_MPI_CHECK(MPI_Win_free(&data_win_));
+                      where() + ": allocating a shared window (a blocking collective of the node)");
   MPI_Info info = noncontig_info();
   unsigned char* mine = nullptr;
-  WIDEEP_MPI_CHECK(MPI_Win_allocate_shared(want, 1, info, node_comm_, &mine, &data_win_));
+  WIDEEP_MPI_CHECK(MPI_Win_allocate_shared(bytes, 1, info, node_comm_, &mine, &w->win));
   WIDEEP_MPI_CHECK(MPI_Info_free(&info));
-  // First touch here, not in the first timed write of a peer; the barrier
-  // keeps every peer from writing before the owner's memset is over.
-  if (want > 0) std::memset(mine, 0, static_cast<size_t>(want));
+  if (bytes > 0) std::memset(mine, 0, static_cast<size_t>(bytes));
   WIDEEP_MPI_CHECK(MPI_Barrier(node_comm_));
+  w->base.assign(node_size_, nullptr);
+  w->capacity.assign(node_size_, 0);
   for (int j = 0; j < node_size_; ++j) {
-    MPI_Aint bytes;
+    MPI_Aint got;
     int disp;
-    WIDEEP_MPI_CHECK(MPI_Win_shared_query(data_win_, j, &bytes, &disp, &data_[j]));
-    capacity_[j] = static_cast<int64_t>(bytes);
+    WIDEEP_MPI_CHECK(MPI_Win_shared_query(w->win, j, &got, &disp, &w->base[j]));
+    w->capacity[j] = static_cast<int64_t>(got);
   }
-  if (!first) ++regrowths_;
+}
+
+std::unique_ptr<ExchangeBuffer> ShmTransport::allocate(int64_t bytes) {
+  WIDEEP_ASSERT(static_cast<int>(windows_.size()) < kMaxWindows,
+                "--transport shm: more than " + std::to_string(kMaxWindows - 2) + " exchange buffers");
+  windows_.emplace_back();
+  allocate_window(&windows_.back(), round_up(std::max<int64_t>(bytes, 0), kLine));
+  windows_.back().want = windows_.back().capacity[local_];
+  return std::make_unique<Buffer>(this, static_cast<int>(windows_.size()) - 1);
+}
+
+// Collective over the node: window `index` is replaced by one where rank j's
+// segment holds capacity[j] bytes, each rank's contents copied over.
+void ShmTransport::grow(int index, const std::vector<int64_t>& capacity) {
+  for (const Slot& s : slots_)
+    if (s.busy && (s.recv_window == index || s.send_window == index))
+      throw Error(ErrorCategory::kInternal, where() + ": a shared window must grow while an exchange in flight "
+                                                      "uses it (an exchange buffer was reserved larger too late)");
+  Window old = windows_[index];
+  Window& w = windows_[index];
+  allocate_window(&w, capacity[local_]);
+  const int64_t keep = std::min(old.capacity[local_], w.capacity[local_]);
+  if (keep > 0) std::memcpy(w.base[local_], old.base[local_], static_cast<size_t>(keep));
+  w.want = old.want;
+  // Nobody writes the new window before every owner copied its contents over.
+  WIDEEP_MPI_CHECK(MPI_Barrier(node_comm_));
+  WIDEEP_MPI_CHECK(MPI_Win_free(&old.win));
+  ++regrowths_;
+}
+
+int ShmTransport::window_of(const void* p, int64_t* offset) const {
+  const auto* b = static_cast<const unsigned char*>(p);
+  for (int i = 2; i < static_cast<int>(windows_.size()); ++i) {
+    const unsigned char* base = windows_[i].base[local_];
+    if (base != nullptr && b >= base && b < base + std::max(windows_[i].capacity[local_], int64_t{1})) {
+      *offset = b - base;
+      return i;
+    }
+  }
+  return -1;
 }
 
 std::string ShmTransport::where() const {
@@ -181,105 +246,211 @@ void ShmTransport::timeout(const char* what, const std::string& missing) const {
                                            where() + "; not completed: " + what + " " + missing);
 }
 
-template <typename WriteRows>
-void ShmTransport::exchange(const int64_t* send_bytes, void* recv, const int64_t* recv_bytes,
-                            const int64_t* recv_offset, const WriteRows& write) {
-  if (node_size_ == 1) return;
-  const uint64_t e = ++seq_;
+// Waits until node peer j's ready flag (ready) or its done flag of `slot` in
+// this rank's block reaches `seq`.
+void ShmTransport::wait_flag(int j, bool ready, int slot, uint64_t seq, const char* what) const {
+  const Seq& flag = ready ? ready_flag(control_[j]) : done_flag(control_[local_], node_size_, slot, j);
   const double deadline_s = now_s() + owner_.timeout_s();
-  WatchdogScope guard(rank_watchdog(), owner_.timeout_s() + watchdog_grace_s(owner_.timeout_s()), where());
-  unsigned char* me = control_[local_];
-
-  // 1. Announce where each peer's rows go. Safe to overwrite: every peer read
-  //    the previous announce before it set its done flag of the previous exchange.
-  for (int j = 0; j < node_size_; ++j) bytes_from_[j] = j == local_ ? 0 : recv_bytes[world_of_[j]];
-  need_bytes(me) = shm_window_layout(bytes_from_.data(), node_size_, local_, layout_.data());
-  for (int j = 0; j < node_size_; ++j) {
-    announce(me, node_size_, j)[0] = layout_[j];
-    announce(me, node_size_, j)[1] = bytes_from_[j];
-  }
-  ready_flag(me).store(e, std::memory_order_release);
-
-  // 2. Wait for every peer's announce of this exchange. A peer announces only
-  //    after copying out its previous exchange, so its window is free to write.
-  bool grow = false;
-  for (int j = 0; j < node_size_; ++j) {
-    if (j == local_) continue;
-    for (unsigned spins = 0; ready_flag(control_[j]).load(std::memory_order_acquire) < e; ++spins) {
-      pause(spins);
-      if ((spins & 127) == 0 && now_s() > deadline_s)
-        timeout("rank", std::to_string(world_of_[j]) + " (same node) never announced its receive window");
-    }
-  }
-  for (int j = 0; j < node_size_; ++j) grow |= need_bytes(control_[j]) > capacity_[j];
-  // 3. Every node rank saw the same needs, so all of them grow together or none.
-  if (grow) grow_windows();
-
-  // 4. Write each peer's rows once, straight into its window; then its done flag.
-  for (int i = 1; i < node_size_; ++i) {
-    const int j = (local_ + i) % node_size_;
-    const int peer = world_of_[j];
-    const int64_t* slot = announce(control_[j], node_size_, local_);
-    if (slot[1] != send_bytes[peer])
-      throw Error(ErrorCategory::kInternal, "rank " + std::to_string(world_rank_) + " sends " +
-                                                std::to_string(send_bytes[peer]) + " bytes to rank " +
-                                                std::to_string(peer) + ", which expects " + std::to_string(slot[1]) +
-                                                " in " + where());
-    if (slot[1] > 0) write(peer, data_[j] + slot[0]);
-    done_flag(control_[j], local_).store(e, std::memory_order_release);
-  }
-
-  // 5. Copy each peer's rows out as soon as its done flag says they are all there.
-  auto* in = static_cast<unsigned char*>(recv);
-  int left = 0;
-  for (int j = 0; j < node_size_; ++j) left += pending_[j] = j != local_;
-  for (unsigned spins = 0; left > 0; ++spins) {
-    bool any = false;
-    for (int j = 0; j < node_size_; ++j) {
-      if (!pending_[j] || done_flag(me, j).load(std::memory_order_acquire) < e) continue;
-      const int peer = world_of_[j];
-      if (recv_bytes[peer] > 0)
-        std::memcpy(in + recv_offset[peer], data_[local_] + layout_[j], static_cast<size_t>(recv_bytes[peer]));
-      pending_[j] = 0;
-      --left;
-      any = true;
-    }
-    if (any || left == 0) {
-      spins = 0;
-      continue;
-    }
+  for (unsigned spins = 0; flag.load(std::memory_order_acquire) < seq; ++spins) {
     pause(spins);
-    if ((spins & 127) == 0 && now_s() > deadline_s) {
-      std::string missing;
-      for (int j = 0; j < node_size_; ++j)
-        if (pending_[j]) missing += (missing.empty() ? "" : ", ") + std::to_string(world_of_[j]);
-      timeout("rows from rank", missing + " (same node) never finished writing into this rank's window");
-    }
+    if ((spins & 127) == 0 && now_s() > deadline_s)
+      timeout("rank", std::to_string(world_of_[j]) + " (same node) " + what);
   }
 }
 
-void ShmTransport::alltoallv_bytes(const void* send, const int64_t* send_bytes, const int64_t* send_offset,
-                                   void* recv, const int64_t* recv_bytes, const int64_t* recv_offset) {
+int ShmTransport::prepare(const int64_t* send_bytes, const int64_t* send_offset, const void** send, void** recv,
+                          const int64_t* recv_bytes, const int64_t* recv_offset, bool in_place) {
+  if (node_size_ == 1) return -1;
+  const int slot = slots_[0].busy ? 1 : 0;
+  WIDEEP_ASSERT(!slots_[slot].busy, "more than two shared-memory exchanges prepared and not completed");
+  Slot& x = slots_[slot];
+  const uint64_t e = ++seq_;
+  WatchdogScope guard(rank_watchdog(), owner_.timeout_s() + watchdog_grace_s(owner_.timeout_s()), where());
+  drain(slot);
+  unsigned char* me = control_[local_];
+  const int N = node_size_;
+
+  // 1. Announce. Rows into a window of this rank are written where the caller
+  //    wants them; any other receive goes through this slot's bounce window.
+  int64_t recv_rel = 0, send_rel = 0;
+  x.recv_window = window_of(*recv, &recv_rel);
+  x.send_window = -1;
+  if (in_place) {
+    x.send_window = window_of(*send, &send_rel);
+    WIDEEP_ASSERT(x.send_window >= 0, "an in-place exchange sends from a buffer of ShmTransport::allocate()");
+  }
+  for (int j = 0; j < N; ++j) bytes_from_[j] = j == local_ ? 0 : recv_bytes[world_of_[j]];
+  int64_t* need = needs(me, slot);
+  for (int i = 0; i < static_cast<int>(windows_.size()); ++i) need[i] = windows_[i].want;
+  need[slot] = 0;
+  if (x.recv_window < 0 && !in_place) need[slot] = shm_window_layout(bytes_from_.data(), N, local_, layout_.data());
+  x.recv_bytes.assign(N, 0);
+  x.recv_offset.assign(N, 0);
+  x.bounce_offset.assign(N, -1);
+  for (int j = 0; j < N; ++j) {
+    if (j == local_) continue;
+    const int peer = world_of_[j];
+    int64_t* a = announce(me, N, slot, j);
+    x.recv_bytes[j] = recv_bytes[peer];
+    x.recv_offset[j] = recv_offset[peer];
+    a[0] = a[1] = a[2] = a[3] = a[4] = a[5] = 0;
+    if (in_place) {
+      a[3] = x.send_window;
+      a[4] = send_rel + send_offset[peer];
+      a[5] = send_bytes[peer];
+      a[0] = -1;
+    } else if (x.recv_window >= 0) {
+      WIDEEP_ASSERT(recv_rel + recv_offset[peer] + recv_bytes[peer] <= windows_[x.recv_window].want,
+                    "rows beyond a shared receive buffer");
+      a[0] = x.recv_window;
+      a[1] = recv_rel + recv_offset[peer];
+      a[2] = recv_bytes[peer];
+    } else {
+      a[0] = slot;
+      a[1] = x.bounce_offset[j] = layout_[j];
+      a[2] = recv_bytes[peer];
+    }
+  }
+  ready_flag(me).store(e, std::memory_order_release);
+
+  // 2. Wait for every peer's announce of this exchange.
+  for (int j = 0; j < N; ++j)
+    if (j != local_) wait_flag(j, true, slot, e, "never announced this exchange");
+
+  // 3. Every node rank saw the same needs: each window grows on all of them or on none.
+  std::vector<int64_t> capacity(N);
+  for (int i = 0; i < static_cast<int>(windows_.size()); ++i) {
+    bool grow_it = false;
+    for (int j = 0; j < N; ++j) {
+      // Bounce windows with headroom; exchange buffers as their owner reserved them.
+      const int64_t need = needs(control_[j], slot)[i], cap = windows_[i].capacity[j];
+      capacity[j] = i < 2 ? shm_grown_capacity(cap, need) : std::max(cap, round_up(need, kLine));
+      grow_it |= capacity[j] > windows_[i].capacity[j];
+    }
+    if (grow_it) grow(i, capacity);
+  }
+  if (x.recv_window >= 0) *recv = windows_[x.recv_window].base[local_] + recv_rel;
+  if (x.send_window >= 0) *send = windows_[x.send_window].base[local_] + send_rel;
+  x.recv = static_cast<unsigned char*>(*recv);
+
+  // 4. In place: where each peer's rows for this rank lie; then tell it that
+  //    its announce is read (its complete waits for that before reusing the slot).
+  x.in_place = in_place;
+  x.in_place_rows.assign(N, nullptr);
+  if (in_place) {
+    for (int j = 0; j < N; ++j) {
+      if (j == local_) continue;
+      const int64_t* a = announce(control_[j], N, slot, local_);
+      if (a[5] != x.recv_bytes[j])
+        throw Error(ErrorCategory::kInternal, "rank " + std::to_string(world_of_[j]) + " holds " +
+                                                  std::to_string(a[5]) + " bytes for rank " +
+                                                  std::to_string(world_rank_) + ", which expects " +
+                                                  std::to_string(x.recv_bytes[j]) + " in " + where());
+      WIDEEP_ASSERT(a[3] >= 2 && a[3] < static_cast<int64_t>(windows_.size()) &&
+                        a[4] + a[5] <= windows_[a[3]].capacity[j],
+                    "a peer's rows lie outside its shared window");
+      x.in_place_rows[j] = windows_[a[3]].base[j] + a[4];
+    }
+    for (int j = 0; j < N; ++j)
+      if (j != local_) done_flag(control_[j], N, slot, local_).store(e, std::memory_order_release);
+  }
+  x.seq = e;
+  x.busy = true;
+  return slot;
+}
+
+template <typename WriteRows>
+void ShmTransport::complete(int slot, const int64_t* send_bytes, const WriteRows& write) {
+  if (slot < 0) return;
+  Slot& x = slots_[slot];
+  WIDEEP_ASSERT(x.busy, "completing a shared-memory exchange that was not prepared");
+  WatchdogScope guard(rank_watchdog(), owner_.timeout_s() + watchdog_grace_s(owner_.timeout_s()), where());
+  const int N = node_size_;
+  if (!x.in_place) {
+    // Write each peer's rows once, where it announced; then its done flag.
+    for (int i = 1; i < N; ++i) {
+      const int j = (local_ + i) % N;
+      const int peer = world_of_[j];
+      const int64_t* a = announce(control_[j], N, slot, local_);
+      if (a[2] != send_bytes[peer])
+        throw Error(ErrorCategory::kInternal, "rank " + std::to_string(world_rank_) + " sends " +
+                                                  std::to_string(send_bytes[peer]) + " bytes to rank " +
+                                                  std::to_string(peer) + ", which expects " + std::to_string(a[2]) +
+                                                  " in " + where());
+      WIDEEP_ASSERT(a[0] >= 0 && a[0] < static_cast<int64_t>(windows_.size()) &&
+                        a[1] + a[2] <= windows_[a[0]].capacity[j],
+                    "a peer's announced rows lie outside its window");
+      if (a[2] > 0) write(peer, windows_[a[0]].base[j] + a[1]);
+      done_flag(control_[j], N, slot, local_).store(x.seq, std::memory_order_release);
+    }
+  }
+  // In place, nothing is left to wait for here: that every peer read the
+  // announce matters only when this slot is announced again (drain()).
+  x.busy = false;
+  if (x.in_place) {
+    x.draining = true;
+    return;
+  }
+  // Wait for every peer's rows, copying out what came through the bounce window.
+  for (int i = 1; i < N; ++i) {
+    const int j = (local_ + N - i) % N;
+    wait_flag(j, false, slot, x.seq, "never finished writing its rows");
+    if (x.bounce_offset[j] >= 0 && x.recv_bytes[j] > 0)
+      std::memcpy(x.recv + x.recv_offset[j], windows_[slot].base[local_] + x.bounce_offset[j],
+                  static_cast<size_t>(x.recv_bytes[j]));
+  }
+}
+
+// Before a slot's announce is overwritten: every node peer has read the one
+// of its last in-place exchange.
+void ShmTransport::drain(int slot) {
+  Slot& x = slots_[slot];
+  if (!x.draining) return;
+  for (int j = 0; j < node_size_; ++j)
+    if (j != local_) wait_flag(j, false, slot, x.seq, "never read the announce of an in-place exchange");
+  x.draining = false;
+}
+
+void ShmTransport::complete_bytes(int slot, const void* send, const int64_t* send_bytes, const int64_t* send_offset) {
   const auto* out = static_cast<const unsigned char*>(send);
-  exchange(send_bytes, recv, recv_bytes, recv_offset, [&](int peer, unsigned char* dst) {
+  complete(slot, send_bytes, [&](int peer, unsigned char* dst) {
     std::memcpy(dst, out + send_offset[peer], static_cast<size_t>(send_bytes[peer]));
   });
 }
 
-void ShmTransport::alltoallv_rows(const RowGather& send, const int64_t* send_rows, const int64_t* send_row_offset,
-                                  void* recv, const int64_t* recv_bytes, const int64_t* recv_offset) {
+void ShmTransport::complete_rows(int slot, const RowGather& send, const int64_t* send_rows,
+                                 const int64_t* send_row_offset) {
   const int nseg = send.segments_per_row;
   const int64_t row_bytes = send.row_bytes();
-  std::vector<int64_t>& bytes = send_bytes_;
-  bytes.assign(world_size_, 0);
-  for (int p = 0; p < world_size_; ++p) bytes[p] = send_rows[p] * row_bytes;
-  exchange(bytes.data(), recv, recv_bytes, recv_offset, [&](int peer, unsigned char* dst) {
+  send_bytes_.assign(world_size_, 0);
+  for (int p = 0; p < world_size_; ++p) send_bytes_[p] = send_rows[p] * row_bytes;
+  complete(slot, send_bytes_.data(), [&](int peer, unsigned char* dst) {
     for (int64_t row = send_row_offset[peer]; row < send_row_offset[peer] + send_rows[peer]; ++row)
       for (int j = 0; j < nseg; ++j) {
         std::memcpy(dst, send.seg[row * nseg + j], static_cast<size_t>(send.seg_bytes[j]));
         dst += send.seg_bytes[j];
       }
   });
+}
+
+const void* ShmTransport::rows_in_place(int slot, int rank) const {
+  if (slot < 0 || !on_node(rank)) return nullptr;
+  return slots_[slot].in_place_rows[local_of_[rank]];
+}
+
+void ShmTransport::alltoallv_bytes(const void* send, const int64_t* send_bytes, const int64_t* send_offset,
+                                   void* recv, const int64_t* recv_bytes, const int64_t* recv_offset) {
+  const int slot = prepare(send_bytes, send_offset, &send, &recv, recv_bytes, recv_offset, false);
+  complete_bytes(slot, send, send_bytes, send_offset);
+}
+
+void ShmTransport::alltoallv_rows(const RowGather& send, const int64_t* send_rows, const int64_t* send_row_offset,
+                                  void* recv, const int64_t* recv_bytes, const int64_t* recv_offset) {
+  send_bytes_.assign(world_size_, 0);
+  for (int p = 0; p < world_size_; ++p) send_bytes_[p] = send_rows[p] * send.row_bytes();
+  const std::vector<int64_t> bytes = send_bytes_;
+  const int slot = prepare(bytes.data(), nullptr, nullptr, &recv, recv_bytes, recv_offset, false);
+  complete_rows(slot, send, send_rows, send_row_offset);
 }
 
 }  // namespace wideep

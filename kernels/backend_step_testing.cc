@@ -86,7 +86,7 @@ std::vector<float> run_one_rank_step(const StepSetup& s, KernelBackend& kb, Expe
                      kb.grouped_h(), kb.grouped_y(), &problems);
   kb.run_ffn(problems);
   kb.partial_combine(rows);
-  kb.final_combine(0, rows, 0);  // every row is this rank's own
+  kb.final_combine(0, rows, 0, nullptr);  // every row is this rank's own
   kb.mark(1);
   kb.finish("test step");
   *pairs = offsets[S];
@@ -142,9 +142,9 @@ std::vector<float> run_forwarded_step(const StepSetup& s, KernelBackend& k1, Ker
                      kf.grouped_x(), kf.grouped_h(), kf.grouped_y(), &problems);
   kf.run_ffn(problems);
   kf.partial_combine(rows);
-  kf.final_combine(0, rows, 0);
+  kf.final_combine(0, rows, 0, nullptr);
   k1.set_expert_rows(kf.output_rows(), rows1);
-  k1.final_combine(0, rows1, 0);
+  k1.final_combine(0, rows1, 0, nullptr);
   k1.mark(1);
   k1.finish("test step");
   *pairs = offsets[S];

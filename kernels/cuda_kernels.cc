@@ -65,7 +65,8 @@ class CudaKernels final : public KernelBackend {
   void partial_combine(int rows) override;
   void* expert_rows() override { return expert_rows_.get(); }
   void* returned_rows() override { return returned_.get(); }
-  void final_combine(int32_t own_first, int32_t own_end, int64_t own_expert_row) override;
+  void final_combine(int32_t own_first, int32_t own_end, int64_t own_expert_row,
+                     const void* const* rows_in_place) override;
 
   void forward_tokens(const void* rows, size_t stride, int count) override;
   void read_received_meta(int rows, int32_t* slots, float* weights) override;
@@ -290,7 +291,10 @@ void CudaKernels::partial_combine(int rows) {
                               shape_.combine_dtype, pair_pos_.as<int32_t>(), yg_.get(), expert_rows_.get(), stream_);
 }
 
-void CudaKernels::final_combine(int32_t own_first, int32_t own_end, int64_t own_expert_row) {
+void CudaKernels::final_combine(int32_t own_first, int32_t own_end, int64_t own_expert_row,
+                                const void* const* rows_in_place) {
+  // Rows read in place come from host shared memory (--transport shm, MPI only).
+  WIDEEP_ASSERT(rows_in_place == nullptr, "the CUDA backend reads no rows in place");
   dev::launch_final_combine(returned_.get(),
                             expert_rows_.as<unsigned char>() + return_row_ * static_cast<size_t>(own_expert_row),
                             own_first, own_end, tokens_, shape_.hidden, shape_.pairs, shape_.combine_dtype,

@@ -31,7 +31,7 @@ void round_to_dtype(float* v, size_t n, DType d) {
 }
 }  // namespace
 
-HostKernels::HostKernels(const KernelShape& s) {
+HostKernels::HostKernels(const KernelShape& s, ExchangeMemory* memory) {
   shape_ = s;
   WIDEEP_ASSERT(s.dtype != DType::kFP8 && s.combine_dtype != DType::kFP8, "fp8 is a dispatch wire dtype only");
   WIDEEP_ASSERT(!(s.pair_rows && s.forwarder), "a forwarder's rows carry every pair");
@@ -63,6 +63,11 @@ HostKernels::HostKernels(const KernelShape& s) {
   returned_.assign(max_send * return_row_, 0);
   cursor_.assign(s.slots, 0);
   marks_.assign(16, 0);
+  // Allocated in the same order on every rank (a node-collective call where shared).
+  const int64_t rows = std::max<int64_t>(s.recv_rows_capacity, 0);
+  for (auto [buf, bytes] : {std::pair{&recv_, rows * static_cast<int64_t>(wire_.row_bytes)},
+                            std::pair{&expert_rows_, rows * static_cast<int64_t>(return_row_)}})
+    *buf = memory ? memory->allocate(bytes) : private_exchange_buffer(bytes);
   reserve_receive(s.recv_rows_capacity, s.pairs_capacity);
 }
 
@@ -71,10 +76,12 @@ int64_t HostKernels::reserve_receive(int64_t rows, int64_t pairs) {
   allocated_bytes(&before, &unused);
   const size_t H = shape_.hidden, F = shape_.ffn, P = row_pairs_;
   if (rows > recv_capacity_) {
+    // A shared buffer grows at the next exchange of the node (the dispatch
+    // that receives these rows), before anything is written into it.
     recv_capacity_ = rows;
-    recv_.assign(static_cast<size_t>(rows) * wire_.row_bytes, 0);
+    recv_->reserve(rows * static_cast<int64_t>(wire_.row_bytes));
+    expert_rows_->reserve(rows * static_cast<int64_t>(return_row_));
     pair_pos_.assign(static_cast<size_t>(rows) * P, -1);
-    expert_rows_.assign(static_cast<size_t>(rows) * return_row_, 0);
   }
   if (pairs > pairs_capacity_) {
     pairs_capacity_ = pairs;
@@ -86,10 +93,12 @@ int64_t HostKernels::reserve_receive(int64_t rows, int64_t pairs) {
   return after - before;
 }
 
+// The exchanged buffers count as reserved: a shared one takes that size at
+// the next exchange (rounded up to a cache line).
 void HostKernels::allocated_bytes(int64_t* host, int64_t* device) const {
   *host = bytes_of(x_) + bytes_of(xw_) + bytes_of(x_f32_) + bytes_of(out_) + bytes_of(tails_) + bytes_of(segments_) +
-          bytes_of(fault_row_) + bytes_of(packed_) + bytes_of(recv_) + bytes_of(pair_pos_) + bytes_of(cursor_) +
-          bytes_of(xg_) + bytes_of(hg_) + bytes_of(yg_) + bytes_of(expert_rows_) + bytes_of(returned_) +
+          bytes_of(fault_row_) + bytes_of(packed_) + recv_capacity_ * static_cast<int64_t>(wire_.row_bytes) + bytes_of(pair_pos_) + bytes_of(cursor_) +
+          bytes_of(xg_) + bytes_of(hg_) + bytes_of(yg_) + recv_capacity_ * static_cast<int64_t>(return_row_) + bytes_of(returned_) +
           bytes_of(layout_.rank_rows) + bytes_of(layout_.rank_row_offset) + bytes_of(layout_.row_token) +
           bytes_of(layout_.row_rank) + bytes_of(layout_.token_rows);
   *device = 0;
@@ -163,10 +172,11 @@ void HostKernels::write_send_row(int32_t row, const unsigned char* in) {
 
 void HostKernels::count_slots(int rows, int32_t* slot_pairs, int32_t* bad_row) {
   const int P = row_pairs_, S = shape_.slots;
+  const unsigned char* in = recv_base(rows);
   std::fill(slot_pairs, slot_pairs + S, 0);
   *bad_row = -1;
   for (int r = 0; r < rows; ++r) {
-    const int32_t* slots = reinterpret_cast<const int32_t*>(recv_.data() + wire_.row_bytes * r + wire_.slot_offset);
+    const int32_t* slots = reinterpret_cast<const int32_t*>(in + wire_.row_bytes * r + wire_.slot_offset);
     for (int p = 0; p < P; ++p) {
       const int32_t s = slots[p];
       if (s < -1 || s >= S) {
@@ -180,9 +190,10 @@ void HostKernels::count_slots(int rows, int32_t* slot_pairs, int32_t* bad_row) {
 
 void HostKernels::group_by_slot(int rows, const int32_t* slot_offset) {
   const int P = row_pairs_, H = shape_.hidden, S = shape_.slots;
+  const unsigned char* in = recv_base(rows);
   std::copy(slot_offset, slot_offset + S, cursor_.begin());
   for (int r = 0; r < rows; ++r) {
-    const unsigned char* row = recv_.data() + wire_.row_bytes * r;
+    const unsigned char* row = in + wire_.row_bytes * r;
     const int32_t* slots = reinterpret_cast<const int32_t*>(row + wire_.slot_offset);
     for (int p = 0; p < P; ++p) {
       const int32_t s = slots[p];
@@ -216,10 +227,12 @@ void HostKernels::run_ffn(const FfnProblems& problems) {
 template <typename T>
 void HostKernels::partial_combine_as(int rows) {
   const int P = row_pairs_, H = shape_.hidden;
+  const unsigned char* in = recv_base(rows);
+  unsigned char* out = expert_base(rows);
   for (int r = 0; r < rows; ++r) {
-    const float* w = reinterpret_cast<const float*>(recv_.data() + wire_.row_bytes * r + wire_.weight_offset);
+    const float* w = reinterpret_cast<const float*>(in + wire_.row_bytes * r + wire_.weight_offset);
     const int32_t* pos = &pair_pos_[static_cast<size_t>(r) * P];
-    T* dst = reinterpret_cast<T*>(expert_rows_.data() + return_row_ * r);
+    T* dst = reinterpret_cast<T*>(out + return_row_ * r);
     for (int c = 0; c < H; ++c) dst[c] = float_to_elem<T>(partial_combine_elem(pos, w, P, yg_.data(), H, c));
   }
 }
@@ -230,21 +243,52 @@ void HostKernels::partial_combine(int rows) {
 }
 
 template <typename T>
-void HostKernels::final_combine_as(int32_t own_first, int32_t own_end, int64_t own_expert_row) {
+void HostKernels::final_combine_as(int32_t own_first, int32_t own_end, int64_t own_expert_row,
+                                   const void* const* rows_in_place) {
   const int P = shape_.pairs, H = shape_.hidden;
-  const unsigned char* own = expert_rows_.data() + return_row_ * static_cast<size_t>(own_expert_row);
-  // token_rows: a token's rows in rank order (flat), or its P single-pair rows in pair order.
+  const unsigned char* own = expert_base(own_expert_row + (own_end - own_first)) +
+                             return_row_ * static_cast<size_t>(own_expert_row);
+  // final_combine_elem's sum, a token at a time: its rows' addresses once
+  // (returned_row_ptr, or where a node peer holds them), then every column in
+  // one vectorisable pass per row, in the same order (rank order, fp32), so
+  // the values are the same bits.
+  std::vector<const void*>& src = combine_src_;
+  src.resize(static_cast<size_t>(P));
   for (int t = 0; t < tokens_; ++t) {
     const int32_t* rows = &layout_.token_rows[static_cast<size_t>(t) * P];
+    int n = 0;
+    for (; n < P && rows[n] >= 0; ++n) {
+      const int32_t row = rows[n], r = layout_.row_rank[row];
+      const void* at = rows_in_place != nullptr ? rows_in_place[r] : nullptr;
+      src[n] = at != nullptr
+                   ? static_cast<const unsigned char*>(at) + return_row_ * static_cast<size_t>(row - layout_.rank_row_offset[r])
+                   : returned_row_ptr(returned_.data(), own, own_first, own_end, row, return_row_);
+    }
     float* dst = &out_[static_cast<size_t>(t) * H];
-    for (int c = 0; c < H; ++c)
-      dst[c] = final_combine_elem<T>(rows, P, returned_.data(), own, own_first, own_end, return_row_, c);
+    std::fill(dst, dst + H, 0.0f);
+    for (int i = 0; i < n; ++i) {
+      const T* x = static_cast<const T*>(src[i]);
+      for (int c = 0; c < H; ++c) dst[c] += elem_to_float(x[c]);
+    }
   }
 }
 
-void HostKernels::final_combine(int32_t own_first, int32_t own_end, int64_t own_expert_row) {
-  if (shape_.combine_dtype == DType::kF32) final_combine_as<float>(own_first, own_end, own_expert_row);
-  else final_combine_as<uint16_t>(own_first, own_end, own_expert_row);
+void HostKernels::final_combine(int32_t own_first, int32_t own_end, int64_t own_expert_row,
+                                const void* const* rows_in_place) {
+  if (shape_.combine_dtype == DType::kF32) final_combine_as<float>(own_first, own_end, own_expert_row, rows_in_place);
+  else final_combine_as<uint16_t>(own_first, own_end, own_expert_row, rows_in_place);
+}
+
+unsigned char* HostKernels::recv_base(int64_t rows) const {
+  WIDEEP_ASSERT(rows * static_cast<int64_t>(wire_.row_bytes) <= recv_->bytes(),
+                "received rows beyond the receive buffer (a shared one grows only inside an exchange)");
+  return recv_->data();
+}
+
+unsigned char* HostKernels::expert_base(int64_t rows) const {
+  WIDEEP_ASSERT(rows * static_cast<int64_t>(return_row_) <= expert_rows_->bytes(),
+                "expert rows beyond their buffer (a shared one grows only inside an exchange)");
+  return expert_rows_->data();
 }
 
 void HostKernels::forward_tokens(const void* rows, size_t stride, int count) {
@@ -256,8 +300,9 @@ void HostKernels::forward_tokens(const void* rows, size_t stride, int count) {
 
 void HostKernels::read_received_meta(int rows, int32_t* slots, float* weights) {
   const int P = row_pairs_;
+  const unsigned char* in = recv_base(rows);
   for (int r = 0; r < rows; ++r) {
-    const unsigned char* row = recv_.data() + wire_.row_bytes * r;
+    const unsigned char* row = in + wire_.row_bytes * r;
     std::memcpy(slots + static_cast<size_t>(r) * P, row + wire_.slot_offset, sizeof(int32_t) * P);
     std::memcpy(weights + static_cast<size_t>(r) * P, row + wire_.weight_offset, sizeof(float) * P);
   }
@@ -266,8 +311,9 @@ void HostKernels::read_received_meta(int rows, int32_t* slots, float* weights) {
 void HostKernels::set_expert_rows(const float* src, int rows) {
   WIDEEP_ASSERT(rows <= recv_capacity_, "more node sums than received rows");
   const int H = shape_.hidden;
+  unsigned char* out = expert_base(rows);
   for (int r = 0; r < rows; ++r) {
-    unsigned char* dst = expert_rows_.data() + return_row_ * r;
+    unsigned char* dst = out + return_row_ * r;
     const float* x = src + static_cast<size_t>(r) * H;
     if (shape_.combine_dtype == DType::kF32) {
       std::memcpy(dst, x, sizeof(float) * H);
@@ -282,7 +328,7 @@ void HostKernels::compact_received(const int64_t* from_row, const int64_t* rows,
   for (int i = 0; i < n; ++i) {
     WIDEEP_ASSERT(to_row[i] <= from_row[i] && from_row[i] + rows[i] <= recv_capacity_, "compaction out of range");
     if (rows[i] > 0 && to_row[i] != from_row[i])
-      std::memmove(recv_.data() + wire_.row_bytes * to_row[i], recv_.data() + wire_.row_bytes * from_row[i],
+      std::memmove(recv_->data() + wire_.row_bytes * to_row[i], recv_->data() + wire_.row_bytes * from_row[i],
                    wire_.row_bytes * rows[i]);
   }
 }

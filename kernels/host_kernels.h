@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "common/exchange_memory.h"
 #include "kernels/dispatch_layout.h"
 #include "kernels/kernel_backend.h"
 
@@ -25,7 +26,9 @@ void run_problems_cblas(const std::vector<GemmProblem>& problems);
 
 class HostKernels final : public KernelBackend {
  public:
-  explicit HostKernels(const KernelShape& shape);
+  // `memory`: where the exchanged buffers (received rows, expert rows) live;
+  // null: private memory. With --transport shm, the node's shared windows.
+  explicit HostKernels(const KernelShape& shape, ExchangeMemory* memory = nullptr);
 
   const char* name() const override { return "host"; }
   bool device_memory() const override { return false; }
@@ -41,7 +44,7 @@ class HostKernels final : public KernelBackend {
   const void* packed_send_rows() override;
   void read_send_row(int32_t row, unsigned char* out) override;
   void write_send_row(int32_t row, const unsigned char* in) override;
-  void* recv_rows() override { return recv_.data(); }
+  void* recv_rows() override { return recv_->data(); }
 
   void count_slots(int rows, int32_t* slot_pairs, int32_t* bad_row) override;
   void group_by_slot(int rows, const int32_t* slot_offset) override;
@@ -51,10 +54,11 @@ class HostKernels final : public KernelBackend {
   size_t grouped_elem_bytes() const override { return sizeof(float); }
   void run_ffn(const FfnProblems& problems) override;
   void partial_combine(int rows) override;
-  void* expert_rows() override { return expert_rows_.data(); }
+  void* expert_rows() override { return expert_rows_->data(); }
 
   void* returned_rows() override { return returned_.data(); }
-  void final_combine(int32_t own_first, int32_t own_end, int64_t own_expert_row) override;
+  void final_combine(int32_t own_first, int32_t own_end, int64_t own_expert_row,
+                     const void* const* rows_in_place) override;
 
   void forward_tokens(const void* rows, size_t stride, int count) override;
   void read_received_meta(int rows, int32_t* slots, float* weights) override;
@@ -73,7 +77,9 @@ class HostKernels final : public KernelBackend {
   template <typename T>
   void partial_combine_as(int rows);
   template <typename T>
-  void final_combine_as(int32_t own_first, int32_t own_end, int64_t own_expert_row);
+  void final_combine_as(int32_t own_first, int32_t own_end, int64_t own_expert_row, const void* const* rows_in_place);
+  unsigned char* recv_base(int64_t rows) const;    // recv_, checked to hold `rows`
+  unsigned char* expert_base(int64_t rows) const;  // expert_rows_, likewise
 
   // x_value_bytes_: H values of the compute dtype; token_bytes_: a send row's
   // first segment (x_value_bytes_ when the dispatch dtype is the compute
@@ -96,13 +102,15 @@ class HostKernels final : public KernelBackend {
   std::vector<const void*> segments_;    // [max send rows x 2]
   std::vector<unsigned char> fault_row_; // a send row changed by a fault
   std::vector<unsigned char> packed_;    // [max send rows x row_bytes], --baseline only
-  std::vector<unsigned char> recv_;      // [recv capacity x row_bytes]
+  // The exchanged buffers: where `memory` puts them (they may move at an exchange).
+  std::unique_ptr<ExchangeBuffer> recv_;  // [recv capacity x row_bytes]
   std::vector<int32_t> pair_pos_;        // [recv capacity x P] grouped index of (row, p) or -1
   std::vector<int32_t> cursor_;          // [S]
   std::vector<float> xg_, hg_, yg_;      // [pairs capacity x H | F | H]
-  std::vector<unsigned char> expert_rows_;  // [recv capacity x return_row_bytes]
+  std::unique_ptr<ExchangeBuffer> expert_rows_;  // [recv capacity x return_row_bytes]
   std::vector<unsigned char> returned_;     // [max send rows x return_row_bytes]
   std::vector<int64_t> marks_;
+  std::vector<const void*> combine_src_;   // [P] one token's returned rows (final_combine)
 };
 
 }  // namespace wideep

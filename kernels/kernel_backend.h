@@ -115,8 +115,12 @@ class KernelBackend {
   virtual void* returned_rows() = 0;
   // out [T x H] fp32: each token's returned rows summed in rank order; this
   // rank's own rows are read in expert_rows() (rows own_first..own_end of the
-  // layout, starting at expert row own_expert_row), the others in returned_rows().
-  virtual void final_combine(int32_t own_first, int32_t own_end, int64_t own_expert_row) = 0;
+  // layout, starting at expert row own_expert_row), the others in returned_rows(),
+  // except that rank r's rows are read at rows_in_place[r] where that is given
+  // and not null (host only: a node peer's expert rows where they lie, the
+  // first being for this rank's send row rank_row_offset[r]).
+  virtual void final_combine(int32_t own_first, int32_t own_end, int64_t own_expert_row,
+                             const void* const* rows_in_place) = 0;
 
   // ---- dispatch modes (runtime/hier_plan.h, runtime/ll_plan.h) ----
   // Pairs per dispatch row: 1 with pair_rows, else P.

@@ -107,6 +107,7 @@ MoePipeline::MoePipeline(const RunConfig& cfg, Communicator& comm, std::shared_p
     b.gate_w.assign(TK, 0.0f);
     b.local_counts.assign(E_, 0);
     b.rank_row_offset.assign(R_ + 1, 0);
+    b.in_place.assign(R_, nullptr);
     b.rank_pairs.assign(R_, 0);
     b.msg.assign(R_, 0);
     b.recv_msg.assign(R_, 0);
@@ -492,12 +493,14 @@ void MoePipeline::combine_start(Batch& b, LayerStats* st) {
     const int64_t own[2] = {x2.back_send_bytes[rank_], x2.back_recv_bytes[rank_]};
     x2.back_send_bytes[rank_] = x2.back_recv_bytes[rank_] = 0;
     f.before_exchange();
-    comm_.alltoallv_bytes(f.expert_rows(), x2.back_send_bytes.data(), x2.back_send_offset.data(), f.returned_rows(),
-                          x2.back_recv_bytes.data(), x2.back_recv_offset.data());
+    comm_.wait_exchange(comm_.start_alltoallv_bytes_in_place(f.expert_rows(), x2.back_send_bytes.data(),
+                                                             x2.back_send_offset.data(), f.returned_rows(),
+                                                             x2.back_recv_bytes.data(), x2.back_recv_offset.data()));
     x2.back_send_bytes[rank_] = own[0];
     x2.back_recv_bytes[rank_] = own[1];
     f.after_exchange();
-    f.final_combine(b.rank_row_offset2[rank_], b.rank_row_offset2[rank_ + 1], x2.recv_row_offset[rank_]);
+    f.final_combine(b.rank_row_offset2[rank_], b.rank_row_offset2[rank_ + 1], x2.recv_row_offset[rank_],
+                    rows_in_place(b));
     k.set_expert_rows(f.output_rows(), static_cast<int>(xp.recv_total_rows));
   }
   for (int r = 0; r < R_; ++r) {
@@ -513,8 +516,9 @@ void MoePipeline::combine_start(Batch& b, LayerStats* st) {
   b.own_back[0] = xp.back_send_bytes[rank_];
   b.own_back[1] = xp.back_recv_bytes[rank_];
   xp.back_send_bytes[rank_] = xp.back_recv_bytes[rank_] = 0;
-  b.exchange = comm_.start_alltoallv_bytes(k.expert_rows(), xp.back_send_bytes.data(), xp.back_send_offset.data(),
-                                           k.returned_rows(), xp.back_recv_bytes.data(), xp.back_recv_offset.data());
+  b.exchange = comm_.start_alltoallv_bytes_in_place(k.expert_rows(), xp.back_send_bytes.data(),
+                                                    xp.back_send_offset.data(), k.returned_rows(),
+                                                    xp.back_recv_bytes.data(), xp.back_recv_offset.data());
   k.exchange_started();
 }
 
@@ -524,8 +528,18 @@ void MoePipeline::combine_wait(Batch& b) {
   b.xp.back_send_bytes[rank_] = b.own_back[0];
   b.xp.back_recv_bytes[rank_] = b.own_back[1];
   b.kernels->after_exchange();
-  b.kernels->final_combine(b.rank_row_offset[rank_], b.rank_row_offset[rank_ + 1], b.xp.recv_row_offset[rank_]);
+  b.kernels->final_combine(b.rank_row_offset[rank_], b.rank_row_offset[rank_ + 1], b.xp.recv_row_offset[rank_],
+                           rows_in_place(b));
   if (tbo() && !b.exchange_done_marked) b.kernels->mark(2 * kCombine + 1);
+}
+
+// --transport shm: node peers' combine rows are read where their experts wrote
+// them (Communicator::rows_in_place of the exchange just waited for); null
+// where every rank's rows arrived in the receive buffer.
+const void* const* MoePipeline::rows_in_place(Batch& b) {
+  bool any = false;
+  for (int r = 0; r < R_; ++r) any |= (b.in_place[r] = comm_.rows_in_place(r)) != nullptr;
+  return any ? b.in_place.data() : nullptr;
 }
 
 void MoePipeline::baseline(Batch& b, LayerStats* st) {
@@ -717,8 +731,10 @@ std::unique_ptr<LayerRunner> make_pipeline(const RunConfig& cfg, Communicator& c
                                        dc->stream(), cfg.timeout_s);
   } else {
     cpu_kernels_init();
-    for (const KernelShape& s : shapes) kernels.push_back(std::make_unique<HostKernels>(s));
-    for (const KernelShape& s : fwd_shapes) forwarders.push_back(std::make_unique<HostKernels>(s));
+    // --transport shm: the exchanged buffers in the node's shared windows.
+    for (const KernelShape& s : shapes) kernels.push_back(std::make_unique<HostKernels>(s, comm.exchange_memory()));
+    for (const KernelShape& s : fwd_shapes)
+      forwarders.push_back(std::make_unique<HostKernels>(s, comm.exchange_memory()));
     store = std::make_unique<HostExpertStore>(cfg.layers, S, shared, cfg.hidden, cfg.ffn, cfg.seed, dtype);
     if (cfg.balancers.eplb)
       spare = std::make_unique<HostExpertStore>(cfg.layers, S, shared, cfg.hidden, cfg.ffn, cfg.seed, DType::kF32);

@@ -94,6 +94,7 @@ class MoePipeline final : public LayerRunner {
     int exchange = -1;                       // the overlapped exchange in flight
     int64_t own_back[2] = {0, 0};            // the combine plan's own entries, zeroed while in flight
     bool exchange_done_marked = false;
+    std::vector<const void*> in_place;       // [R] rows_in_place of the last combine exchange
     // --dispatch-mode hierarchical (runtime/hier_plan.h): `kernels` sends
     // stage 1 and sums the node's rows; `fwd` forwards stage 2 and runs the
     // experts, with its own layout and plan.
@@ -124,6 +125,7 @@ class MoePipeline final : public LayerRunner {
   void combine_start(Batch& b, LayerStats* st);
   void combine_wait(Batch& b);
   void baseline(Batch& b, LayerStats* st);
+  const void* const* rows_in_place(Batch& b);
   int64_t grow(KernelBackend& k, int64_t rows, int64_t pairs, LayerStats* st);
   // The backend and plan of the experts: stage 2's in hierarchical mode.
   KernelBackend& expert_kernels(Batch& b) { return b.fwd ? *b.fwd : *b.kernels; }

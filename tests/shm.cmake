@@ -51,7 +51,7 @@ shm_ranks_test(shm_transport_np3_odd 3 ARGS --ranks-per-node 2
                MATCH "3 ranks, 2 per node \\(1 node peers on rank 0\\)" "#wrong 0$")
 shm_ranks_test(shm_transport_stall_times_out 4 RC 3 ARGS --ranks-per-node 4 --stall 2 --timeout-s 3
                MATCH "rank 2: skipping the shm exchange of round 1"
-                     "rank [013]: timeout after 3 s in shared-memory all-to-allv in step 1 layer 0 phase bytes; not completed: rank 2 \\(same node\\) never announced its receive window")
+                     "rank [013]: timeout after 3 s in shared-memory all-to-allv in step 1 layer 0 phase bytes; not completed: rank 2 \\(same node\\) never announced this exchange")
 
 # Bad input of --transport: exit 2 before any communication, one message.
 wideep_bad_input_tests(PREFIX bad_run NP 4 ONCE
