@@ -120,6 +120,19 @@ class Communicator {
     return start_alltoallv_bytes(send, send_bytes, send_offset, recv, recv_bytes, recv_offset);
   }
   virtual const void* rows_in_place(int /*peer*/) const { return nullptr; }
+  // start_alltoallv_rows whose node peers get each row's first segment by
+  // reference (--transport shm, the segment in an exchange buffer of the
+  // sender): the row in recv begins with the reference in place of the
+  // segment's bytes, the rest as usual. After wait_exchange(id),
+  // by_reference(p) says whether peer p's rows came so; the segment is then
+  // exchange_memory()->resolve(p, row), valid until p's next exchange that
+  // this rank takes part in.
+  virtual int start_alltoallv_rows_by_reference(const RowGather& send, const int64_t* send_rows,
+                                                const int64_t* send_row_offset, void* recv, const int64_t* recv_bytes,
+                                                const int64_t* recv_offset) {
+    return start_alltoallv_rows(send, send_rows, send_row_offset, recv, recv_bytes, recv_offset);
+  }
+  virtual bool by_reference(int /*peer*/) const { return false; }
 
   // The library's own all-to-allv of the same matrix: the --baseline reference.
   virtual void raw_alltoallv_bytes(const void* send, const int64_t* send_bytes,

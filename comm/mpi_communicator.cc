@@ -121,6 +121,16 @@ class MpiCommunicator final : public Communicator {
   }
   int start_alltoallv_rows(const RowGather& send, const int64_t* send_rows, const int64_t* send_row_offset,
                            void* recv, const int64_t* recv_bytes, const int64_t* recv_offset) override {
+    return start_rows(send, send_rows, send_row_offset, recv, recv_bytes, recv_offset, false);
+  }
+  int start_alltoallv_rows_by_reference(const RowGather& send, const int64_t* send_rows,
+                                        const int64_t* send_row_offset, void* recv, const int64_t* recv_bytes,
+                                        const int64_t* recv_offset) override {
+    return start_rows(send, send_rows, send_row_offset, recv, recv_bytes, recv_offset, shm_ != nullptr);
+  }
+  bool by_reference(int peer) const override { return by_reference_ && shm_ && shm_->on_node(peer); }
+  int start_rows(const RowGather& send, const int64_t* send_rows, const int64_t* send_row_offset, void* recv,
+                 const int64_t* recv_bytes, const int64_t* recv_offset, bool by_reference) {
     const int id = claim_pending();
     begin();
     const int slot = shm_ ? prepare_rows(send, send_rows, &recv, recv_bytes, recv_offset) : -1;
@@ -132,8 +142,9 @@ class MpiCommunicator final : public Communicator {
       x.seg_bytes.assign(send.seg_bytes, send.seg_bytes + send.segments_per_row);
       RowGather rows = send;
       rows.seg_bytes = x.seg_bytes.data();
-      x.shm_part = [=] { shm_->complete_rows(slot, rows, send_rows, send_row_offset); };
+      x.shm_part = [=] { shm_->complete_rows(slot, rows, send_rows, send_row_offset, by_reference); };
     }
+    pending_[id].by_reference = by_reference;
     return id;
   }
   int prepare_rows(const RowGather& send, const int64_t* send_rows, void** recv, const int64_t* recv_bytes,
@@ -162,6 +173,7 @@ class MpiCommunicator final : public Communicator {
     peers_.swap(x.peers);
     x.active = false;
     wait_all("all-to-allv (overlapped)");
+    by_reference_ = x.by_reference;
     in_place_.assign(size_, nullptr);
     if (shm_)
       for (int p = 0; p < size_; ++p) in_place_[p] = shm_->rows_in_place(x.shm_slot, p);
@@ -503,6 +515,7 @@ class MpiCommunicator final : public Communicator {
     bool active = false, done = false;
     std::function<void()> shm_part;  // --transport shm: the node peers' rows, moved at the wait
     int shm_slot = -1;               // its ShmTransport slot
+    bool by_reference = false;       // rows' first segments to node peers by reference
     std::vector<int64_t> seg_bytes;  // shm_part's RowGather::seg_bytes
   };
   int claim_pending() {
@@ -522,6 +535,7 @@ class MpiCommunicator final : public Communicator {
     x.peers.swap(peers_);
     x.active = true;
     x.done = false;
+    x.by_reference = false;
   }
 
   Pending pending_[kMaxPendingExchanges];
@@ -535,6 +549,7 @@ class MpiCommunicator final : public Communicator {
   std::unique_ptr<ShmTransport> shm_;  // --transport shm; null for mpi
   std::vector<int64_t> row_send_bytes_;  // prepare_rows: bytes to each rank
   std::vector<const void*> in_place_;    // rows_in_place of the exchange waited for last
+  bool by_reference_ = false;            // by_reference of the exchange waited for last
   std::vector<MPI_Request> bg_reqs_;  // the background exchange in flight
   std::vector<int> bg_peers_;
   double bg_start_s_ = 0;

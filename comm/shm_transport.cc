@@ -260,7 +260,15 @@ void ShmTransport::wait_flag(int j, bool ready, int slot, uint64_t seq, const ch
 
 int ShmTransport::prepare(const int64_t* send_bytes, const int64_t* send_offset, const void** send, void** recv,
                           const int64_t* recv_bytes, const int64_t* recv_offset, bool in_place) {
-  if (node_size_ == 1) return -1;
+  if (node_size_ == 1) {  // no peers: only the buffers asked to grow
+    int64_t recv_rel = 0, send_rel = 0;
+    const int rw = window_of(*recv, &recv_rel), sw = send != nullptr ? window_of(*send, &send_rel) : -1;
+    for (int i = 2; i < static_cast<int>(windows_.size()); ++i)
+      if (windows_[i].want > windows_[i].capacity[0]) grow(i, {round_up(windows_[i].want, kLine)});
+    if (rw >= 0) *recv = windows_[rw].base[0] + recv_rel;
+    if (sw >= 0) *send = windows_[sw].base[0] + send_rel;
+    return -1;
+  }
   const int slot = slots_[0].busy ? 1 : 0;
   WIDEEP_ASSERT(!slots_[slot].busy, "more than two shared-memory exchanges prepared and not completed");
   Slot& x = slots_[slot];
@@ -418,19 +426,47 @@ void ShmTransport::complete_bytes(int slot, const void* send, const int64_t* sen
   });
 }
 
+// A reference: the window's index in the top 16 bits, the offset below.
+constexpr int kRefShift = 48;
+
 void ShmTransport::complete_rows(int slot, const RowGather& send, const int64_t* send_rows,
-                                 const int64_t* send_row_offset) {
+                                 const int64_t* send_row_offset, bool by_reference) {
   const int nseg = send.segments_per_row;
   const int64_t row_bytes = send.row_bytes();
+  WIDEEP_ASSERT(!by_reference || send.seg_bytes[0] >= static_cast<int64_t>(sizeof(int64_t)),
+                "a first segment too short to hold a reference");
   send_bytes_.assign(world_size_, 0);
   for (int p = 0; p < world_size_; ++p) send_bytes_[p] = send_rows[p] * row_bytes;
   complete(slot, send_bytes_.data(), [&](int peer, unsigned char* dst) {
     for (int64_t row = send_row_offset[peer]; row < send_row_offset[peer] + send_rows[peer]; ++row)
       for (int j = 0; j < nseg; ++j) {
-        std::memcpy(dst, send.seg[row * nseg + j], static_cast<size_t>(send.seg_bytes[j]));
+        const void* seg = send.seg[row * nseg + j];
+        int64_t offset = 0;
+        const int w = j == 0 && by_reference ? window_of(seg, &offset) : -1;
+        if (j == 0 && by_reference) {
+          if (w < 0)
+            throw Error(ErrorCategory::kInternal, where() + ": a row sent by reference lies in no shared buffer");
+          const int64_t ref = (int64_t{w} << kRefShift) | offset;
+          std::memcpy(dst, &ref, sizeof ref);
+        } else {
+          std::memcpy(dst, seg, static_cast<size_t>(send.seg_bytes[j]));
+        }
         dst += send.seg_bytes[j];
       }
   });
+}
+
+const unsigned char* ShmTransport::resolve(int rank, const unsigned char* row) const {
+  int64_t ref = 0;
+  std::memcpy(&ref, row, sizeof ref);
+  const int64_t w = ref >> kRefShift, offset = ref & ((int64_t{1} << kRefShift) - 1);
+  const int j = rank >= 0 && rank < world_size_ ? local_of_[rank] : -1;
+  if (j < 0 || j == local_ || w < 2 || w >= static_cast<int64_t>(windows_.size()) || offset >= windows_[w].capacity[j])
+    throw Error(ErrorCategory::kRemote, "rank " + std::to_string(world_rank_) + ": a row from rank " +
+                                            std::to_string(rank) + " refers to bytes outside that rank's shared "
+                                                                   "buffers (window " + std::to_string(w) + ", offset " +
+                                            std::to_string(offset) + ")");
+  return windows_[w].base[j] + offset;
 }
 
 const void* ShmTransport::rows_in_place(int slot, int rank) const {

@@ -50,6 +50,7 @@ class ShmTransport final : public ExchangeMemory {
   // A window of the node (collective over the node: every rank allocates its
   // buffers in the same order). It grows inside prepare(), never elsewhere.
   std::unique_ptr<ExchangeBuffer> allocate(int64_t bytes) override;
+  const unsigned char* resolve(int rank, const unsigned char* row) const override;
 
   // One exchange of the node peers' part of an all-to-allv (arguments as
   // Communicator::alltoallv_bytes / alltoallv_rows, indexed by world rank; the
@@ -73,7 +74,10 @@ class ShmTransport final : public ExchangeMemory {
   int prepare(const int64_t* send_bytes, const int64_t* send_offset, const void** send, void** recv,
               const int64_t* recv_bytes, const int64_t* recv_offset, bool in_place);
   void complete_bytes(int slot, const void* send, const int64_t* send_bytes, const int64_t* send_offset);
-  void complete_rows(int slot, const RowGather& send, const int64_t* send_rows, const int64_t* send_row_offset);
+  // by_reference: each row's first segment (in a window of allocate()) goes
+  // as a reference resolve() maps on the receiving side (nothing is copied).
+  void complete_rows(int slot, const RowGather& send, const int64_t* send_rows, const int64_t* send_row_offset,
+                     bool by_reference = false);
   const void* rows_in_place(int slot, int rank) const;
 
   // prepare + complete (rows pushed, nothing in place).

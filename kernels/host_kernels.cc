@@ -48,26 +48,36 @@ HostKernels::HostKernels(const KernelShape& s, ExchangeMemory* memory) {
   layout_.init(s.ranks, s.tokens * fanout_, row_pairs_);
   const size_t T = s.tokens, H = s.hidden;
   const size_t max_send = static_cast<size_t>(s.tokens) * fanout_ * std::min(s.ranks, row_pairs_);
-  if (!s.forwarder) {
-    x_.assign(T * x_value_bytes_, 0);
-    if (convert_) xw_.assign(T * token_bytes_, 0);
+  // Allocated in the same order on every rank (a node-collective call where
+  // shared). Shared: what node peers read in place (the token parts sent, a
+  // faulted row's copy, the expert rows) or write in place (the received rows).
+  memory_ = memory;
+  auto make = [&](int64_t bytes, bool shared) {
+    return shared && memory != nullptr ? memory->allocate(bytes) : private_exchange_buffer(bytes);
+  };
+  const bool tokens = !s.forwarder;
+  x_ = make(tokens ? static_cast<int64_t>(T * x_value_bytes_) : 0, tokens && !convert_);
+  xw_ = make(tokens && convert_ ? static_cast<int64_t>(T * token_bytes_) : 0, tokens && convert_);
+  fault_row_ = make(static_cast<int64_t>(wire_.row_bytes), true);
+  // As sized here (a shared window rounds up to a cache line).
+  token_parts_bytes_ = (tokens ? static_cast<int64_t>(T * x_value_bytes_) : 0) +
+                       (tokens && convert_ ? static_cast<int64_t>(T * token_bytes_) : 0) +
+                       static_cast<int64_t>(wire_.row_bytes);
+  if (tokens) {
     x_f32_.assign(T * H, 0.0f);
-    token_base_ = convert_ ? xw_.data() : x_.data();
+    token_base_ = convert_ ? xw_->data() : x_->data();
     token_stride_ = token_bytes_;
   }
   out_.assign(T * H, 0.0f);
   tails_.assign(max_send * tail_bytes_, 0);
   segments_.assign(max_send * 2, nullptr);
-  fault_row_.assign(wire_.row_bytes, 0);
   if (s.baseline) packed_.assign(max_send * wire_.row_bytes, 0);
   returned_.assign(max_send * return_row_, 0);
   cursor_.assign(s.slots, 0);
   marks_.assign(16, 0);
-  // Allocated in the same order on every rank (a node-collective call where shared).
   const int64_t rows = std::max<int64_t>(s.recv_rows_capacity, 0);
-  for (auto [buf, bytes] : {std::pair{&recv_, rows * static_cast<int64_t>(wire_.row_bytes)},
-                            std::pair{&expert_rows_, rows * static_cast<int64_t>(return_row_)}})
-    *buf = memory ? memory->allocate(bytes) : private_exchange_buffer(bytes);
+  recv_ = make(rows * static_cast<int64_t>(wire_.row_bytes), true);
+  expert_rows_ = make(rows * static_cast<int64_t>(return_row_), true);
   reserve_receive(s.recv_rows_capacity, s.pairs_capacity);
 }
 
@@ -93,11 +103,11 @@ int64_t HostKernels::reserve_receive(int64_t rows, int64_t pairs) {
   return after - before;
 }
 
-// The exchanged buffers count as reserved: a shared one takes that size at
+// The exchanged buffers count as asked for: a shared one takes that size at
 // the next exchange (rounded up to a cache line).
 void HostKernels::allocated_bytes(int64_t* host, int64_t* device) const {
-  *host = bytes_of(x_) + bytes_of(xw_) + bytes_of(x_f32_) + bytes_of(out_) + bytes_of(tails_) + bytes_of(segments_) +
-          bytes_of(fault_row_) + bytes_of(packed_) + recv_capacity_ * static_cast<int64_t>(wire_.row_bytes) + bytes_of(pair_pos_) + bytes_of(cursor_) +
+  *host = token_parts_bytes_ + bytes_of(x_f32_) + bytes_of(out_) + bytes_of(tails_) + bytes_of(segments_) +
+          bytes_of(packed_) + recv_capacity_ * static_cast<int64_t>(wire_.row_bytes) + bytes_of(pair_pos_) + bytes_of(cursor_) +
           bytes_of(xg_) + bytes_of(hg_) + bytes_of(yg_) + recv_capacity_ * static_cast<int64_t>(return_row_) + bytes_of(returned_) +
           bytes_of(layout_.rank_rows) + bytes_of(layout_.rank_row_offset) + bytes_of(layout_.row_token) +
           bytes_of(layout_.row_rank) + bytes_of(layout_.token_rows);
@@ -108,23 +118,23 @@ void HostKernels::activations(int step, int layer, int64_t first_token) {
   const int T = shape_.tokens, H = shape_.hidden;
   const uint64_t seed = shape_.seed;
   if (shape_.dtype == DType::kF32) {
-    float* x = reinterpret_cast<float*>(x_.data());
+    float* x = reinterpret_cast<float*>(x_->data());
     for (int t = 0; t < T; ++t)
       for (int c = 0; c < H; ++c)
         x[static_cast<size_t>(t) * H + c] = activation_elem<float>(seed, step, layer, first_token + t, c);
   } else {
-    uint16_t* x = reinterpret_cast<uint16_t*>(x_.data());
+    uint16_t* x = reinterpret_cast<uint16_t*>(x_->data());
     for (int t = 0; t < T; ++t)
       for (int c = 0; c < H; ++c)
         x[static_cast<size_t>(t) * H + c] = activation_elem<uint16_t>(seed, step, layer, first_token + t, c);
   }
   if (!convert_) return;
   for (int t = 0; t < T; ++t) {
-    unsigned char* out = xw_.data() + token_bytes_ * t;
+    unsigned char* out = xw_->data() + token_bytes_ * t;
     if (shape_.dtype == DType::kF32)
-      write_token_part(reinterpret_cast<const float*>(x_.data()) + static_cast<size_t>(t) * H, H, wire_, out);
+      write_token_part(reinterpret_cast<const float*>(x_->data()) + static_cast<size_t>(t) * H, H, wire_, out);
     else
-      write_token_part(reinterpret_cast<const uint16_t*>(x_.data()) + static_cast<size_t>(t) * H, H, wire_, out);
+      write_token_part(reinterpret_cast<const uint16_t*>(x_->data()) + static_cast<size_t>(t) * H, H, wire_, out);
   }
 }
 
@@ -165,8 +175,8 @@ void HostKernels::read_send_row(int32_t row, unsigned char* out) {
 
 void HostKernels::write_send_row(int32_t row, const unsigned char* in) {
   // x goes from a private copy (the activations stay intact), the tail in place.
-  std::memcpy(fault_row_.data(), in, token_bytes_);
-  segments_[2 * static_cast<size_t>(row)] = fault_row_.data();
+  std::memcpy(fault_row_->data(), in, token_bytes_);
+  segments_[2 * static_cast<size_t>(row)] = fault_row_->data();
   std::memcpy(tails_.data() + tail_bytes_ * row, in + token_bytes_, tail_bytes_);
 }
 
@@ -188,6 +198,18 @@ void HostKernels::count_slots(int rows, int32_t* slot_pairs, int32_t* bad_row) {
   }
 }
 
+void HostKernels::received_by_reference(const int64_t* recv_row_offset, const int64_t* recv_rows,
+                                        const char* by_reference) {
+  ref_rank_.clear();
+  for (int r = 0; r < shape_.ranks; ++r) {
+    if (!by_reference[r] || recv_rows[r] == 0) continue;
+    WIDEEP_ASSERT(memory_ != nullptr, "rows by reference without shared exchange memory");
+    if (ref_rank_.empty()) ref_rank_.assign(static_cast<size_t>(recv_capacity_), -1);
+    WIDEEP_ASSERT(recv_row_offset[r] + recv_rows[r] <= recv_capacity_, "rows by reference beyond the receive buffer");
+    std::fill(ref_rank_.begin() + recv_row_offset[r], ref_rank_.begin() + recv_row_offset[r] + recv_rows[r], r);
+  }
+}
+
 void HostKernels::group_by_slot(int rows, const int32_t* slot_offset) {
   const int P = row_pairs_, H = shape_.hidden, S = shape_.slots;
   const unsigned char* in = recv_base(rows);
@@ -195,6 +217,8 @@ void HostKernels::group_by_slot(int rows, const int32_t* slot_offset) {
   for (int r = 0; r < rows; ++r) {
     const unsigned char* row = in + wire_.row_bytes * r;
     const int32_t* slots = reinterpret_cast<const int32_t*>(row + wire_.slot_offset);
+    // A token part by reference is read where its sender holds it.
+    const unsigned char* x = !ref_rank_.empty() && ref_rank_[r] >= 0 ? memory_->resolve(ref_rank_[r], row) : row;
     for (int p = 0; p < P; ++p) {
       const int32_t s = slots[p];
       const int32_t i = s >= 0 && s < S ? cursor_[s]++ : -1;
@@ -204,9 +228,9 @@ void HostKernels::group_by_slot(int rows, const int32_t* slot_offset) {
       // dtype, as the device stores them (fp8 dequantized, then rounded).
       float* dst = &xg_[static_cast<size_t>(i) * H];
       if (wire_.dtype == DType::kF32 && shape_.dtype == DType::kF32) {
-        std::memcpy(dst, row, sizeof(float) * H);
+        std::memcpy(dst, x, sizeof(float) * H);
       } else {
-        for (int c = 0; c < H; ++c) dst[c] = round_to(shape_.dtype, wire_x_value(row, wire_, c));
+        for (int c = 0; c < H; ++c) dst[c] = round_to(shape_.dtype, wire_x_value(x, wire_, c));
       }
     }
   }
@@ -336,9 +360,9 @@ void HostKernels::compact_received(const int64_t* from_row, const int64_t* rows,
 const float* HostKernels::input_host() {
   const size_t n = x_f32_.size();
   if (shape_.dtype == DType::kF32) {
-    std::memcpy(x_f32_.data(), x_.data(), sizeof(float) * n);
+    std::memcpy(x_f32_.data(), x_->data(), sizeof(float) * n);
   } else {
-    const uint16_t* x = reinterpret_cast<const uint16_t*>(x_.data());
+    const uint16_t* x = reinterpret_cast<const uint16_t*>(x_->data());
     for (size_t i = 0; i < n; ++i) x_f32_[i] = bf16_to_float(x[i]);
   }
   return x_f32_.data();

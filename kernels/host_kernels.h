@@ -46,6 +46,8 @@ class HostKernels final : public KernelBackend {
   void write_send_row(int32_t row, const unsigned char* in) override;
   void* recv_rows() override { return recv_->data(); }
 
+  void received_by_reference(const int64_t* recv_row_offset, const int64_t* recv_rows,
+                             const char* by_reference) override;
   void count_slots(int rows, int32_t* slot_pairs, int32_t* bad_row) override;
   void group_by_slot(int rows, const int32_t* slot_offset) override;
   void* grouped_x() override { return xg_.data(); }
@@ -95,12 +97,15 @@ class HostKernels final : public KernelBackend {
   const int32_t *pair_dest_ = nullptr, *pair_slot_ = nullptr;
   const float* pair_weight_ = nullptr;
   DispatchLayout layout_;
-  std::vector<unsigned char> x_;         // [T x H] compute dtype
-  std::vector<unsigned char> xw_;        // [T x token_bytes] the token parts of the rows, where convert_
+  std::unique_ptr<ExchangeBuffer> x_;    // [T x H] compute dtype
+  std::unique_ptr<ExchangeBuffer> xw_;   // [T x token_bytes] the token parts of the rows, where convert_
   std::vector<float> x_f32_, out_;       // [T x H] host views
   std::vector<unsigned char> tails_;     // [max send rows x tail bytes]
   std::vector<const void*> segments_;    // [max send rows x 2]
-  std::vector<unsigned char> fault_row_; // a send row changed by a fault
+  std::unique_ptr<ExchangeBuffer> fault_row_;  // a send row changed by a fault
+  int64_t token_parts_bytes_ = 0;              // x_, xw_ and fault_row_ as asked for
+  ExchangeMemory* memory_ = nullptr;           // resolves token parts received by reference
+  std::vector<int32_t> ref_rank_;              // [received rows] sender of a row by reference, else -1; or empty
   std::vector<unsigned char> packed_;    // [max send rows x row_bytes], --baseline only
   // The exchanged buffers: where `memory` puts them (they may move at an exchange).
   std::unique_ptr<ExchangeBuffer> recv_;  // [recv capacity x row_bytes]

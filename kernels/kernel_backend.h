@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "common/check.h"
 #include "kernels/gemm_problems.h"
 #include "kernels/wire_row.h"
 
@@ -91,6 +92,18 @@ class KernelBackend {
 
   // dispatch receives here: [recv capacity x row_bytes].
   virtual void* recv_rows() = 0;
+
+  // The received rows of rank r (recv_row_offset[r] .. + recv_rows[r]) carry
+  // their token part by reference where by_reference[r] (host, --transport
+  // shm: Communicator::start_alltoallv_rows_by_reference); group_by_slot reads
+  // it where the sender holds it. Holds until the next call.
+  virtual void received_by_reference(const int64_t* recv_row_offset, const int64_t* recv_rows,
+                                     const char* by_reference) {
+    for (int r = 0; r < shape_.ranks; ++r)
+      WIDEEP_ASSERT(!by_reference[r], "this backend receives no rows by reference");
+    (void)recv_row_offset;
+    (void)recv_rows;
+  }
 
   // expert, first half. OUT (host, waits) slot_pairs [S] of the `rows`
   // received rows; *bad_row = the first row naming a slot outside [-1, S), or -1.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""transport_bench.py [--build DIR] [--runs N] [--ranks 2,8] [--steps S]: issue 12's benchmark.
+"""transport_bench.py [--build DIR] [--runs N] [--ranks 2,8] [--steps S] [--warmup W]: issue 12's benchmark.
 
 `wideep run --baseline --phase-barrier` at H 2048, T 512, top-8 of 64 experts:
 dispatch + combine (exchange after a barrier) against the raw MPI_Alltoallv of
@@ -23,12 +23,12 @@ MCA = {
 }
 
 
-def run(build, np, mca, transport, steps, tmp):
+def run(build, np, mca, transport, steps, warmup, tmp):
     out = os.path.join(tmp, "run.jsonl")
     cmd = (["mpirun", "--allow-run-as-root", "--oversubscribe", "--mca", "btl", "self,vader"] + MCA[mca] +
            ["-np", str(np), os.path.join(build, "wideep"), "run", "--backend", "mpi", "--transport", transport,
             "--baseline", "--phase-barrier", "--hidden", "2048", "--tokens", "512", "--experts", "64", "--topk", "8",
-            "--ffn", "128", "--layers", "1", "--steps", str(steps), "--warmup", "2", "--quiet", "--json", out])
+            "--ffn", "128", "--layers", "1", "--steps", str(steps), "--warmup", str(warmup), "--quiet", "--json", out])
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     s = [json.loads(l) for l in open(out)][-1]
     return s["dispatch_combine_us"], s["baseline_a2a_us"], s["phases_us"]["dispatch"], s["phases_us"]["combine"]
@@ -43,14 +43,17 @@ def main():
     ap.add_argument("--build", default="build")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--ranks", default="2,8")
-    ap.add_argument("--steps", type=int, default=6)
+    ap.add_argument("--steps", type=int, default=14)
+    # Receive buffers grow to their largest need in the first steps (a growing
+    # rank holds up the others' exchange): those are warmup.
+    ap.add_argument("--warmup", type=int, default=6)
     a = ap.parse_args()
     os.environ.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
     with tempfile.TemporaryDirectory() as tmp:
         for np in [int(x) for x in a.ranks.split(",")]:
             base = {}
             for mca in MCA:
-                res = [run(a.build, np, mca, "mpi", a.steps, tmp) for _ in range(a.runs)]
+                res = [run(a.build, np, mca, "mpi", a.steps, a.warmup, tmp) for _ in range(a.runs)]
                 for dc, raw, d, c in res:
                     print(f"np {np} {mca:20s} mpi: dispatch+combine {dc / 1e3:8.2f} ms (dispatch {d / 1e3:.2f}, "
                           f"combine {c / 1e3:.2f}), raw all-to-allv {raw / 1e3:8.2f} ms, ratio {dc / raw:.3f}")
@@ -59,7 +62,7 @@ def main():
                 print(summary(f"np {np} {mca} mpi ratio", [r[0] / r[1] for r in res]))
             best = min(base, key=lambda m: statistics.median(r[1] for r in base[m]))
             print(f"np {np}: fastest raw all-to-allv under '{best}'")
-            res = [run(a.build, np, best, "shm", a.steps, tmp) for _ in range(a.runs)]
+            res = [run(a.build, np, best, "shm", a.steps, a.warmup, tmp) for _ in range(a.runs)]
             for dc, raw, d, c in res:
                 print(f"np {np} {best:20s} shm: dispatch+combine {dc / 1e3:8.2f} ms (dispatch {d / 1e3:.2f}, "
                       f"combine {c / 1e3:.2f}), raw all-to-allv {raw / 1e3:8.2f} ms, ratio {dc / raw:.3f}")

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <thread>
 
@@ -108,6 +109,7 @@ MoePipeline::MoePipeline(const RunConfig& cfg, Communicator& comm, std::shared_p
     b.local_counts.assign(E_, 0);
     b.rank_row_offset.assign(R_ + 1, 0);
     b.in_place.assign(R_, nullptr);
+    b.by_reference.assign(R_, 0);
     b.rank_pairs.assign(R_, 0);
     b.msg.assign(R_, 0);
     b.recv_msg.assign(R_, 0);
@@ -346,8 +348,16 @@ void MoePipeline::dispatch_start(Batch& b, LayerStats* st) {
     rows.segments_per_row = 2;
     rows.seg = send.segments;
     rows.seg_bytes = send.segment_bytes;
-    b.exchange = comm_.start_alltoallv_rows(rows, b.xp.send_rows.data(), b.xp.send_row_offset.data(), k.recv_rows(),
-                                            b.xp.recv_bytes.data(), b.xp.recv_offset.data());
+    // --transport shm: node peers read each token part where this rank holds
+    // it (zero-copy), except a forwarder's stage 1, whose token parts are sent on.
+    const bool by_reference = comm_.exchange_memory() != nullptr && !b.fwd &&
+                              send.segment_bytes[0] >= static_cast<int64_t>(sizeof(int64_t));
+    b.exchange = by_reference
+                     ? comm_.start_alltoallv_rows_by_reference(rows, b.xp.send_rows.data(), b.xp.send_row_offset.data(),
+                                                              k.recv_rows(), b.xp.recv_bytes.data(),
+                                                              b.xp.recv_offset.data())
+                     : comm_.start_alltoallv_rows(rows, b.xp.send_rows.data(), b.xp.send_row_offset.data(),
+                                                  k.recv_rows(), b.xp.recv_bytes.data(), b.xp.recv_offset.data());
   }
 }
 
@@ -365,6 +375,11 @@ void MoePipeline::dispatch_wait(Batch& b, LayerStats* st) {
   comm_.wait_exchange(b.exchange);
   b.exchange = -1;
   b.kernels->after_exchange();
+  if (comm_.exchange_memory() != nullptr) {
+    for (int r = 0; r < R_; ++r) b.by_reference[r] = comm_.by_reference(r);
+    b.kernels->received_by_reference(b.xp.recv_row_offset.data(), b.xp.recv_rows.data(),
+                                     b.by_reference.data());
+  }
   if (ll_no_counts_) ll_received(b);
   if (b.fwd) forward(b, st);
   // Where more work followed the exchange (headers, stage 2), the phase ends now.
@@ -551,19 +566,39 @@ void MoePipeline::baseline(Batch& b, LayerStats* st) {
   KernelBackend& k = *b.kernels;
   const void* packed = k.packed_send_rows();
   const void* packed2 = b.fwd ? b.fwd->packed_send_rows() : nullptr;
+  // With --transport shm the exchanged buffers are shared windows; the raw
+  // all-to-allv moves the same bytes from and into private memory, as without
+  // shm (Open MPI's single copy is slower into shared-file pages).
+  int scratch = 0;
+  auto own = [&](void* buf, const int64_t* offset, const int64_t* bytes, bool copy_in) -> void* {
+    if (comm_.exchange_memory() == nullptr) return buf;
+    int64_t extent = 0;
+    for (int r = 0; r < R_; ++r) extent = std::max(extent, offset[r] + bytes[r]);
+    std::vector<unsigned char>& v = baseline_scratch_[scratch++];
+    if (static_cast<int64_t>(v.size()) < extent) v.resize(static_cast<size_t>(extent));
+    if (copy_in && extent > 0) std::memcpy(v.data(), buf, static_cast<size_t>(extent));
+    return v.data();
+  };
+  void* recv1 = own(k.recv_rows(), b.xp.recv_offset.data(), b.xp.recv_bytes.data(), false);
+  const void* back1 = own(k.expert_rows(), b.xp.back_send_offset.data(), b.xp.back_send_bytes.data(), true);
+  void *recv2 = nullptr, *back2 = nullptr;
+  if (b.fwd) {
+    recv2 = own(b.fwd->recv_rows(), b.xp2.recv_offset.data(), b.xp2.recv_bytes.data(), false);
+    back2 = own(b.fwd->expert_rows(), b.xp2.back_send_offset.data(), b.xp2.back_send_bytes.data(), true);
+  }
   comm_.barrier();
   const int64_t t0 = now_ns();
-  comm_.raw_alltoallv_bytes(packed, b.xp.send_bytes.data(), b.xp.send_offset.data(), k.recv_rows(),
-                            b.xp.recv_bytes.data(), b.xp.recv_offset.data());
+  comm_.raw_alltoallv_bytes(packed, b.xp.send_bytes.data(), b.xp.send_offset.data(), recv1, b.xp.recv_bytes.data(),
+                            b.xp.recv_offset.data());
   if (b.fwd) {
     KernelBackend& f = *b.fwd;
-    comm_.raw_alltoallv_bytes(packed2, b.xp2.send_bytes.data(), b.xp2.send_offset.data(), f.recv_rows(),
+    comm_.raw_alltoallv_bytes(packed2, b.xp2.send_bytes.data(), b.xp2.send_offset.data(), recv2,
                               b.xp2.recv_bytes.data(), b.xp2.recv_offset.data());
-    comm_.raw_alltoallv_bytes(f.expert_rows(), b.xp2.back_send_bytes.data(), b.xp2.back_send_offset.data(),
-                              f.returned_rows(), b.xp2.back_recv_bytes.data(), b.xp2.back_recv_offset.data());
+    comm_.raw_alltoallv_bytes(back2, b.xp2.back_send_bytes.data(), b.xp2.back_send_offset.data(), f.returned_rows(),
+                              b.xp2.back_recv_bytes.data(), b.xp2.back_recv_offset.data());
   }
-  comm_.raw_alltoallv_bytes(k.expert_rows(), b.xp.back_send_bytes.data(), b.xp.back_send_offset.data(),
-                            k.returned_rows(), b.xp.back_recv_bytes.data(), b.xp.back_recv_offset.data());
+  comm_.raw_alltoallv_bytes(back1, b.xp.back_send_bytes.data(), b.xp.back_send_offset.data(), k.returned_rows(),
+                            b.xp.back_recv_bytes.data(), b.xp.back_recv_offset.data());
   st->baseline_ns = now_ns() - t0;
 }
 

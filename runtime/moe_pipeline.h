@@ -95,6 +95,7 @@ class MoePipeline final : public LayerRunner {
     int64_t own_back[2] = {0, 0};            // the combine plan's own entries, zeroed while in flight
     bool exchange_done_marked = false;
     std::vector<const void*> in_place;       // [R] rows_in_place of the last combine exchange
+    std::vector<char> by_reference;          // [R] by_reference of the last dispatch exchange
     // --dispatch-mode hierarchical (runtime/hier_plan.h): `kernels` sends
     // stage 1 and sums the node's rows; `fwd` forwards stage 2 and runs the
     // experts, with its own layout and plan.
@@ -153,6 +154,7 @@ class MoePipeline final : public LayerRunner {
   // --overlap tbo: the two micro-batches' host views joined ([T x H], [T x K], [E]).
   std::vector<float> joined_in_, joined_out_, joined_w_;
   std::vector<int32_t> joined_ids_;
+  std::vector<unsigned char> baseline_scratch_[4];  // --baseline with shm: private buffers
   std::vector<int64_t> joined_counts_;
 };
 

@@ -44,9 +44,9 @@ function(shm_ranks_test name np)
   set_tests_properties(${name} PROPERTIES TIMEOUT 120 LABELS "shm;mpi" ENVIRONMENT "${SHM_ENV}")
 endfunction()
 shm_ranks_test(shm_transport_np4 4 ARGS --ranks-per-node 4
-               MATCH "4 ranks, 4 per node \\(3 node peers on rank 0\\)" "window growths [1-9][0-9]*" "#wrong 0$")
+               MATCH "4 ranks, 4 per node \\(3 node peers on rank 0\\)" "window growths [1-9][0-9]*" "receive buffer moved [1-9][0-9]* times, [1-9][0-9]* bytes read in place" "#wrong 0$")
 shm_ranks_test(shm_transport_np8_2nodes 8 ARGS --ranks-per-node 4
-               MATCH "8 ranks, 4 per node \\(3 node peers on rank 0\\)" "window growths [1-9][0-9]*" "#wrong 0$")
+               MATCH "8 ranks, 4 per node \\(3 node peers on rank 0\\)" "window growths [1-9][0-9]*" "receive buffer moved [1-9][0-9]* times, [1-9][0-9]* bytes read in place" "#wrong 0$")
 shm_ranks_test(shm_transport_np3_odd 3 ARGS --ranks-per-node 2
                MATCH "3 ranks, 2 per node \\(1 node peers on rank 0\\)" "#wrong 0$")
 shm_ranks_test(shm_transport_stall_times_out 4 RC 3 ARGS --ranks-per-node 4 --stall 2 --timeout-s 3

@@ -3,6 +3,9 @@
 // very bytes the plain MPI backend does, for alltoallv_bytes, alltoallv_rows
 // and the nonblocking start_*/wait_exchange, across rounds whose sizes grow
 // (the windows must grow) and shrink, with nodes of --ranks-per-node ranks.
+// In place too: rows written straight into a receive buffer of the node's
+// windows (exchange_memory(), grown by reserve inside the exchange) and rows
+// read where a sender holds them (start_alltoallv_bytes_in_place).
 // Payload byte i from rank s to rank d in round r is a hash of (s, d, r, i), so
 // every receiver checks locally; "#wrong" is summed over ranks (exit 1 if any).
 // --stall RANK: RANK skips one shm exchange; the others must time out naming it.
@@ -110,6 +113,12 @@ int run(int argc, char** argv, const MpiWorld& world) {
   int node_peers = 0;
   for (int p = 0; p < R; ++p) node_peers += probe.on_node(p);
 
+  // Exchange buffers in the node's windows, one byte each at first: every
+  // round reserves what it needs, and the next exchange grows them.
+  std::unique_ptr<ExchangeBuffer> recv_buf = shm->exchange_memory()->allocate(1);
+  std::unique_ptr<ExchangeBuffer> send_buf = shm->exchange_memory()->allocate(1);
+  int64_t in_place_moves = 0, read_in_place = 0;
+
   int64_t wrong = 0, compared = 0;
   for (int round = 0; round < rounds; ++round) try {
     // Rows of 2 segments (48 + 80 bytes, as activations + routing metadata),
@@ -161,6 +170,32 @@ int run(int argc, char** argv, const MpiWorld& world) {
     shm->progress(a);
     shm->wait_exchange(a);
     shm->wait_exchange(b);
+    // Written in place: the receive buffer grows inside the exchange (it may
+    // move), rows land where the caller asked.
+    recv_buf->reserve(x.recv_total + 1);
+    send_buf->reserve(x.send_total + 1);
+    const unsigned char* before = recv_buf->data();
+    shm->set_context(CommContext{round, 0, "in place"});
+    shm->alltoallv_bytes(packed.data(), x.send_bytes.data(), x.send_offset.data(), recv_buf->data(),
+                         x.recv_bytes.data(), x.recv_offset.data());
+    in_place_moves += recv_buf->data() != before;
+    wrong += recv_buf->bytes() < x.recv_total;
+    wrong += std::memcmp(recv_buf->data(), by_mpi.data(), static_cast<size_t>(x.recv_total)) != 0;
+    // Read in place: node peers' rows stay in their send buffers (grown by the
+    // exchange above); the others arrive in recv.
+    std::memcpy(send_buf->data(), packed.data(), static_cast<size_t>(x.send_total));
+    std::vector<unsigned char> pulled(by_mpi.size(), 0x44);
+    const int c = shm->start_alltoallv_bytes_in_place(send_buf->data(), x.send_bytes.data(), x.send_offset.data(),
+                                                      pulled.data(), x.recv_bytes.data(), x.recv_offset.data());
+    shm->wait_exchange(c);
+    for (int p = 0; p < R; ++p) {
+      const auto* at = static_cast<const unsigned char*>(shm->rows_in_place(p));
+      wrong += (at != nullptr) != probe.on_node(p);  // node peers' rows, and only theirs, in place
+      if (at == nullptr) at = pulled.data() + x.recv_offset[p];
+      else read_in_place += x.recv_bytes[p];
+      wrong += std::memcmp(at, by_mpi.data() + x.recv_offset[p], static_cast<size_t>(x.recv_bytes[p])) != 0;
+    }
+    compared += 2 * x.recv_total;
     // The probe's own exchange of the node peers' rows only (its layout and growth).
     std::vector<unsigned char> probe_in(by_mpi.size(), 0);
     probe.alltoallv_bytes(packed.data(), x.send_bytes.data(), x.send_offset.data(), probe_in.data(),
@@ -179,13 +214,15 @@ int run(int argc, char** argv, const MpiWorld& world) {
   } catch (const Error& e) {
     fail(e);
   }
-  int64_t totals[3] = {wrong, compared, probe.regrowths()};
-  mpi->allreduce_sum_int64(totals, 3);
+  int64_t totals[5] = {wrong, compared, probe.regrowths(), in_place_moves, read_in_place};
+  mpi->allreduce_sum_int64(totals, 5);
   if (me == 0)
     std::printf("shm_transport_ranks: %d ranks, %d per node (%d node peers on rank 0), %d rounds: %lld bytes "
-                "compared, window growths %lld (rank 0 window %lld bytes), #wrong %lld\n",
+                "compared, window growths %lld (rank 0 window %lld bytes), receive buffer moved %lld times, "
+                "%lld bytes read in place, #wrong %lld\n",
                 R, rpn, node_peers, rounds, static_cast<long long>(totals[1]), static_cast<long long>(totals[2]),
-                static_cast<long long>(probe.window_bytes()), static_cast<long long>(totals[0]));
+                static_cast<long long>(probe.window_bytes()), static_cast<long long>(totals[3]),
+                static_cast<long long>(totals[4]), static_cast<long long>(totals[0]));
   return totals[0] == 0 && totals[1] > 0 ? 0 : 1;
 }
 
