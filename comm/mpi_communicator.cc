@@ -128,13 +128,16 @@ class MpiCommunicator final : public Communicator {
                                         const int64_t* recv_offset) override {
     return start_rows(send, send_rows, send_row_offset, recv, recv_bytes, recv_offset, shm_ != nullptr);
   }
-  bool by_reference(int peer) const override { return by_reference_ && shm_ && shm_->on_node(peer); }
+  bool by_reference(int peer) const override {
+    return by_reference_ && shm_ && (shm_->on_node(peer) || peer == rank_);
+  }
   int start_rows(const RowGather& send, const int64_t* send_rows, const int64_t* send_row_offset, void* recv,
                  const int64_t* recv_bytes, const int64_t* recv_offset, bool by_reference) {
     const int id = claim_pending();
     begin();
     const int slot = shm_ ? prepare_rows(send, send_rows, &recv, recv_bytes, recv_offset) : -1;
-    post_alltoallv_rows(send, send_rows, send_row_offset, recv, recv_bytes, recv_offset, kTagPending + id, shm_.get());
+    post_alltoallv_rows(send, send_rows, send_row_offset, recv, recv_bytes, recv_offset, kTagPending + id, shm_.get(),
+                        by_reference);
     park(id);
     pending_[id].shm_slot = slot;
     if (shm_) {  // the segment sizes may live in the caller's frame: kept here until the wait
@@ -209,7 +212,7 @@ class MpiCommunicator final : public Communicator {
 
   void post_alltoallv_rows(const RowGather& send, const int64_t* send_rows, const int64_t* send_row_offset,
                            void* recv, const int64_t* recv_bytes, const int64_t* recv_offset, int tag,
-                           const ShmTransport* shm = nullptr) {
+                           const ShmTransport* shm = nullptr, bool by_reference = false) {
     auto* in = static_cast<unsigned char*>(recv);
     const int nseg = send.segments_per_row;
     const int64_t row_bytes = send.row_bytes();
@@ -220,6 +223,10 @@ class MpiCommunicator final : public Communicator {
     }
     WIDEEP_ASSERT(send_rows[rank_] * row_bytes == recv_bytes[rank_], "self send and receive sizes differ");
     unsigned char* self = in + recv_offset[rank_];
+    if (shm != nullptr) {  // by reference too where the node peers get references
+      shm->write_rows(send, send_row_offset[rank_], send_rows[rank_], self, by_reference);
+      return;
+    }
     for (int64_t row = send_row_offset[rank_]; row < send_row_offset[rank_] + send_rows[rank_]; ++row)
       for (int j = 0; j < nseg; ++j) {
         std::memcpy(self, send.seg[row * nseg + j], static_cast<size_t>(send.seg_bytes[j]));

@@ -429,30 +429,34 @@ void ShmTransport::complete_bytes(int slot, const void* send, const int64_t* sen
 // A reference: the window's index in the top 16 bits, the offset below.
 constexpr int kRefShift = 48;
 
-void ShmTransport::complete_rows(int slot, const RowGather& send, const int64_t* send_rows,
-                                 const int64_t* send_row_offset, bool by_reference) {
+void ShmTransport::write_rows(const RowGather& send, int64_t first_row, int64_t rows, unsigned char* dst,
+                              bool by_reference) const {
   const int nseg = send.segments_per_row;
-  const int64_t row_bytes = send.row_bytes();
   WIDEEP_ASSERT(!by_reference || send.seg_bytes[0] >= static_cast<int64_t>(sizeof(int64_t)),
                 "a first segment too short to hold a reference");
+  for (int64_t row = first_row; row < first_row + rows; ++row)
+    for (int j = 0; j < nseg; ++j) {
+      const void* seg = send.seg[row * nseg + j];
+      if (j == 0 && by_reference) {
+        int64_t offset = 0;
+        const int w = window_of(seg, &offset);
+        if (w < 0) throw Error(ErrorCategory::kInternal, where() + ": a row sent by reference lies in no shared buffer");
+        const int64_t ref = (int64_t{w} << kRefShift) | offset;
+        std::memcpy(dst, &ref, sizeof ref);
+      } else {
+        std::memcpy(dst, seg, static_cast<size_t>(send.seg_bytes[j]));
+      }
+      dst += send.seg_bytes[j];
+    }
+}
+
+void ShmTransport::complete_rows(int slot, const RowGather& send, const int64_t* send_rows,
+                                 const int64_t* send_row_offset, bool by_reference) {
+  const int64_t row_bytes = send.row_bytes();
   send_bytes_.assign(world_size_, 0);
   for (int p = 0; p < world_size_; ++p) send_bytes_[p] = send_rows[p] * row_bytes;
   complete(slot, send_bytes_.data(), [&](int peer, unsigned char* dst) {
-    for (int64_t row = send_row_offset[peer]; row < send_row_offset[peer] + send_rows[peer]; ++row)
-      for (int j = 0; j < nseg; ++j) {
-        const void* seg = send.seg[row * nseg + j];
-        int64_t offset = 0;
-        const int w = j == 0 && by_reference ? window_of(seg, &offset) : -1;
-        if (j == 0 && by_reference) {
-          if (w < 0)
-            throw Error(ErrorCategory::kInternal, where() + ": a row sent by reference lies in no shared buffer");
-          const int64_t ref = (int64_t{w} << kRefShift) | offset;
-          std::memcpy(dst, &ref, sizeof ref);
-        } else {
-          std::memcpy(dst, seg, static_cast<size_t>(send.seg_bytes[j]));
-        }
-        dst += send.seg_bytes[j];
-      }
+    write_rows(send, send_row_offset[peer], send_rows[peer], dst, by_reference);
   });
 }
 
@@ -461,7 +465,7 @@ const unsigned char* ShmTransport::resolve(int rank, const unsigned char* row) c
   std::memcpy(&ref, row, sizeof ref);
   const int64_t w = ref >> kRefShift, offset = ref & ((int64_t{1} << kRefShift) - 1);
   const int j = rank >= 0 && rank < world_size_ ? local_of_[rank] : -1;
-  if (j < 0 || j == local_ || w < 2 || w >= static_cast<int64_t>(windows_.size()) || offset >= windows_[w].capacity[j])
+  if (j < 0 || w < 2 || w >= static_cast<int64_t>(windows_.size()) || offset >= windows_[w].capacity[j])
     throw Error(ErrorCategory::kRemote, "rank " + std::to_string(world_rank_) + ": a row from rank " +
                                             std::to_string(rank) + " refers to bytes outside that rank's shared "
                                                                    "buffers (window " + std::to_string(w) + ", offset " +

@@ -79,6 +79,9 @@ class ShmTransport final : public ExchangeMemory {
   void complete_rows(int slot, const RowGather& send, const int64_t* send_rows, const int64_t* send_row_offset,
                      bool by_reference = false);
   const void* rows_in_place(int slot, int rank) const;
+  // Rows first_row.. of `send` packed at dst (complete_rows' writes; the MPI
+  // backend's self part): by_reference, each first segment as a reference.
+  void write_rows(const RowGather& send, int64_t first_row, int64_t rows, unsigned char* dst, bool by_reference) const;
 
   // prepare + complete (rows pushed, nothing in place).
   void alltoallv_bytes(const void* send, const int64_t* send_bytes, const int64_t* send_offset, void* recv,
