@@ -120,14 +120,19 @@ class Communicator {
     return start_alltoallv_bytes(send, send_bytes, send_offset, recv, recv_bytes, recv_offset);
   }
   virtual const void* rows_in_place(int /*peer*/) const { return nullptr; }
-  // start_alltoallv_rows whose node peers get each row's first segment by
-  // reference (--transport shm, the segment in an exchange buffer of the
-  // sender): the row in recv begins with the reference in place of the
-  // segment's bytes, the rest as usual. After wait_exchange(id),
-  // by_reference(p) says whether peer p's rows came so; the segment is then
-  // exchange_memory()->resolve(p, row), valid until p's next exchange that
-  // this rank takes part in.
-  virtual int start_alltoallv_rows_by_reference(const RowGather& send, const int64_t* send_rows,
+  // start_alltoallv_rows where node peers take each row's token part (its
+  // first segment) by reference (--transport shm): `records` (record_bytes
+  // apart, one per send row, in an exchange buffer of exchange_memory()) hold
+  // each row's token-part reference (ExchangeMemory::reference) and its tail
+  // (the other segments). Node peers read the records where they lie: after
+  // wait_exchange(id), rows_in_place(p) is where node peer p's records for
+  // this rank begin (recv is not written for p), this rank's own rows are in
+  // recv with the reference in place of the token part, other nodes' rows
+  // arrive whole; by_reference(p) says whether p's token parts came so (then
+  // ExchangeMemory::resolve(p, row) is where one lies). Valid until p's next
+  // exchange that this rank takes part in.
+  virtual int start_alltoallv_rows_by_reference(const RowGather& send, const void* /*records*/,
+                                                int64_t /*record_bytes*/, const int64_t* send_rows,
                                                 const int64_t* send_row_offset, void* recv, const int64_t* recv_bytes,
                                                 const int64_t* recv_offset) {
     return start_alltoallv_rows(send, send_rows, send_row_offset, recv, recv_bytes, recv_offset);

@@ -121,33 +121,55 @@ class MpiCommunicator final : public Communicator {
   }
   int start_alltoallv_rows(const RowGather& send, const int64_t* send_rows, const int64_t* send_row_offset,
                            void* recv, const int64_t* recv_bytes, const int64_t* recv_offset) override {
-    return start_rows(send, send_rows, send_row_offset, recv, recv_bytes, recv_offset, false);
+    return start_rows(send, nullptr, 0, send_rows, send_row_offset, recv, recv_bytes, recv_offset);
   }
-  int start_alltoallv_rows_by_reference(const RowGather& send, const int64_t* send_rows,
-                                        const int64_t* send_row_offset, void* recv, const int64_t* recv_bytes,
-                                        const int64_t* recv_offset) override {
-    return start_rows(send, send_rows, send_row_offset, recv, recv_bytes, recv_offset, shm_ != nullptr);
+  int start_alltoallv_rows_by_reference(const RowGather& send, const void* records, int64_t record_bytes,
+                                        const int64_t* send_rows, const int64_t* send_row_offset, void* recv,
+                                        const int64_t* recv_bytes, const int64_t* recv_offset) override {
+    return start_rows(send, shm_ ? records : nullptr, record_bytes, send_rows, send_row_offset, recv, recv_bytes,
+                      recv_offset);
   }
   bool by_reference(int peer) const override {
     return by_reference_ && shm_ && (shm_->on_node(peer) || peer == rank_);
   }
-  int start_rows(const RowGather& send, const int64_t* send_rows, const int64_t* send_row_offset, void* recv,
-                 const int64_t* recv_bytes, const int64_t* recv_offset, bool by_reference) {
+  // records (--transport shm, by reference): node peers read this rank's send
+  // records where they lie (an in-place exchange of the records), the self
+  // part is written by reference, other nodes' rows go whole by MPI.
+  int start_rows(const RowGather& send, const void* records, int64_t record_bytes, const int64_t* send_rows,
+                 const int64_t* send_row_offset, void* recv, const int64_t* recv_bytes, const int64_t* recv_offset) {
     const int id = claim_pending();
     begin();
-    const int slot = shm_ ? prepare_rows(send, send_rows, &recv, recv_bytes, recv_offset) : -1;
+    const bool by_reference = records != nullptr;
+    int slot = -1;
+    if (by_reference) {
+      const int64_t row_bytes = send.row_bytes();
+      rec_send_bytes_.resize(size_);
+      rec_send_offset_.resize(size_);
+      rec_recv_bytes_.resize(size_);
+      for (int p = 0; p < size_; ++p) {
+        rec_send_bytes_[p] = send_rows[p] * record_bytes;
+        rec_send_offset_[p] = send_row_offset[p] * record_bytes;
+        rec_recv_bytes_[p] = recv_bytes[p] / row_bytes * record_bytes;
+      }
+      slot = shm_->prepare(rec_send_bytes_.data(), rec_send_offset_.data(), &records, &recv, rec_recv_bytes_.data(),
+                           recv_offset, true);
+    } else if (shm_) {
+      slot = prepare_rows(send, send_rows, &recv, recv_bytes, recv_offset);
+    }
     post_alltoallv_rows(send, send_rows, send_row_offset, recv, recv_bytes, recv_offset, kTagPending + id, shm_.get(),
                         by_reference);
     park(id);
-    pending_[id].shm_slot = slot;
-    if (shm_) {  // the segment sizes may live in the caller's frame: kept here until the wait
-      Pending& x = pending_[id];
+    Pending& x = pending_[id];
+    x.shm_slot = slot;
+    x.by_reference = by_reference;
+    if (by_reference) {  // in place: nothing moves at the wait
+      x.shm_part = [=] { shm_->complete_bytes(slot, nullptr, nullptr, nullptr); };
+    } else if (shm_) {  // the segment sizes may live in the caller's frame: kept here until the wait
       x.seg_bytes.assign(send.seg_bytes, send.seg_bytes + send.segments_per_row);
       RowGather rows = send;
       rows.seg_bytes = x.seg_bytes.data();
-      x.shm_part = [=] { shm_->complete_rows(slot, rows, send_rows, send_row_offset, by_reference); };
+      x.shm_part = [=] { shm_->complete_rows(slot, rows, send_rows, send_row_offset); };
     }
-    pending_[id].by_reference = by_reference;
     return id;
   }
   int prepare_rows(const RowGather& send, const int64_t* send_rows, void** recv, const int64_t* recv_bytes,
@@ -522,7 +544,7 @@ class MpiCommunicator final : public Communicator {
     bool active = false, done = false;
     std::function<void()> shm_part;  // --transport shm: the node peers' rows, moved at the wait
     int shm_slot = -1;               // its ShmTransport slot
-    bool by_reference = false;       // rows' first segments to node peers by reference
+    bool by_reference = false;       // node peers read the send records in place
     std::vector<int64_t> seg_bytes;  // shm_part's RowGather::seg_bytes
   };
   int claim_pending() {
@@ -555,6 +577,7 @@ class MpiCommunicator final : public Communicator {
   MPI_Comm background_comm_ = MPI_COMM_NULL;
   std::unique_ptr<ShmTransport> shm_;  // --transport shm; null for mpi
   std::vector<int64_t> row_send_bytes_;  // prepare_rows: bytes to each rank
+  std::vector<int64_t> rec_send_bytes_, rec_send_offset_, rec_recv_bytes_;  // start_rows by reference
   std::vector<const void*> in_place_;    // rows_in_place of the exchange waited for last
   bool by_reference_ = false;            // by_reference of the exchange waited for last
   std::vector<MPI_Request> bg_reqs_;  // the background exchange in flight

@@ -438,10 +438,9 @@ void ShmTransport::write_rows(const RowGather& send, int64_t first_row, int64_t 
     for (int j = 0; j < nseg; ++j) {
       const void* seg = send.seg[row * nseg + j];
       if (j == 0 && by_reference) {
-        int64_t offset = 0;
-        const int w = window_of(seg, &offset);
-        if (w < 0) throw Error(ErrorCategory::kInternal, where() + ": a row sent by reference lies in no shared buffer");
-        const int64_t ref = (int64_t{w} << kRefShift) | offset;
+        int64_t ref = 0;
+        if (!reference(seg, &ref))
+          throw Error(ErrorCategory::kInternal, where() + ": a row sent by reference lies in no shared buffer");
         std::memcpy(dst, &ref, sizeof ref);
       } else {
         std::memcpy(dst, seg, static_cast<size_t>(send.seg_bytes[j]));
@@ -451,18 +450,25 @@ void ShmTransport::write_rows(const RowGather& send, int64_t first_row, int64_t 
 }
 
 void ShmTransport::complete_rows(int slot, const RowGather& send, const int64_t* send_rows,
-                                 const int64_t* send_row_offset, bool by_reference) {
+                                 const int64_t* send_row_offset) {
   const int64_t row_bytes = send.row_bytes();
   send_bytes_.assign(world_size_, 0);
   for (int p = 0; p < world_size_; ++p) send_bytes_[p] = send_rows[p] * row_bytes;
   complete(slot, send_bytes_.data(), [&](int peer, unsigned char* dst) {
-    write_rows(send, send_row_offset[peer], send_rows[peer], dst, by_reference);
+    write_rows(send, send_row_offset[peer], send_rows[peer], dst, false);
   });
 }
 
-const unsigned char* ShmTransport::resolve(int rank, const unsigned char* row) const {
+bool ShmTransport::reference(const void* p, int64_t* ref) const {
+  int64_t offset = 0;
+  const int w = window_of(p, &offset);
+  if (w >= 0) *ref = (int64_t{w} << kRefShift) | offset;
+  return w >= 0;
+}
+
+const unsigned char* ShmTransport::resolve(int rank, const unsigned char* at) const {
   int64_t ref = 0;
-  std::memcpy(&ref, row, sizeof ref);
+  std::memcpy(&ref, at, sizeof ref);
   const int64_t w = ref >> kRefShift, offset = ref & ((int64_t{1} << kRefShift) - 1);
   const int j = rank >= 0 && rank < world_size_ ? local_of_[rank] : -1;
   if (j < 0 || w < 2 || w >= static_cast<int64_t>(windows_.size()) || offset >= windows_[w].capacity[j])

@@ -50,7 +50,8 @@ class ShmTransport final : public ExchangeMemory {
   // A window of the node (collective over the node: every rank allocates its
   // buffers in the same order). It grows inside prepare(), never elsewhere.
   std::unique_ptr<ExchangeBuffer> allocate(int64_t bytes) override;
-  const unsigned char* resolve(int rank, const unsigned char* row) const override;
+  bool reference(const void* p, int64_t* ref) const override;
+  const unsigned char* resolve(int rank, const unsigned char* ref) const override;
 
   // One exchange of the node peers' part of an all-to-allv (arguments as
   // Communicator::alltoallv_bytes / alltoallv_rows, indexed by world rank; the
@@ -74,10 +75,7 @@ class ShmTransport final : public ExchangeMemory {
   int prepare(const int64_t* send_bytes, const int64_t* send_offset, const void** send, void** recv,
               const int64_t* recv_bytes, const int64_t* recv_offset, bool in_place);
   void complete_bytes(int slot, const void* send, const int64_t* send_bytes, const int64_t* send_offset);
-  // by_reference: each row's first segment (in a window of allocate()) goes
-  // as a reference resolve() maps on the receiving side (nothing is copied).
-  void complete_rows(int slot, const RowGather& send, const int64_t* send_rows, const int64_t* send_row_offset,
-                     bool by_reference = false);
+  void complete_rows(int slot, const RowGather& send, const int64_t* send_rows, const int64_t* send_row_offset);
   const void* rows_in_place(int slot, int rank) const;
   // Rows first_row.. of `send` packed at dst (complete_rows' writes; the MPI
   // backend's self part): by_reference, each first segment as a reference.

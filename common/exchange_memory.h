@@ -31,10 +31,12 @@ class ExchangeMemory {
   // A buffer of `bytes`. Where it is shared, a collective call of the node:
   // every rank allocates its buffers in the same order.
   virtual std::unique_ptr<ExchangeBuffer> allocate(int64_t bytes) = 0;
-  // A row of node peer `rank` received with its first segment by reference
-  // (Communicator::start_alltoallv_rows_by_reference) begins with that
-  // reference: where the segment lies, in the sender's buffer as mapped here.
-  virtual const unsigned char* resolve(int rank, const unsigned char* row) const = 0;
+  // References to bytes in this rank's shared buffers, which node peers map
+  // (Communicator::start_alltoallv_rows_by_reference): reference() encodes
+  // where `p` lies (false where it lies in none of them); resolve() is where
+  // the reference that node peer `rank` wrote at `ref` points, mapped here.
+  virtual bool reference(const void* p, int64_t* ref) const = 0;
+  virtual const unsigned char* resolve(int rank, const unsigned char* ref) const = 0;
 };
 
 // Private memory (zeroed; grows at once), for backends without shared memory.

@@ -48,6 +48,7 @@ HostKernels::HostKernels(const KernelShape& s, ExchangeMemory* memory) {
   layout_.init(s.ranks, s.tokens * fanout_, row_pairs_);
   const size_t T = s.tokens, H = s.hidden;
   const size_t max_send = static_cast<size_t>(s.tokens) * fanout_ * std::min(s.ranks, row_pairs_);
+  max_send_ = max_send;
   // Allocated in the same order on every rank (a node-collective call where
   // shared). Shared: what node peers read in place (the token parts sent, a
   // faulted row's copy, the expert rows) or write in place (the received rows).
@@ -69,7 +70,10 @@ HostKernels::HostKernels(const KernelShape& s, ExchangeMemory* memory) {
     token_stride_ = token_bytes_;
   }
   out_.assign(T * H, 0.0f);
-  tails_.assign(max_send * tail_bytes_, 0);
+  // A send row's record: its token part's reference, then its tail (read in
+  // place by node peers: --transport shm).
+  record_bytes_ = (sizeof(int64_t) + tail_bytes_ + 15) / 16 * 16;
+  records_ = make(static_cast<int64_t>(max_send * record_bytes_), true);
   segments_.assign(max_send * 2, nullptr);
   if (s.baseline) packed_.assign(max_send * wire_.row_bytes, 0);
   returned_.assign(max_send * return_row_, 0);
@@ -106,7 +110,7 @@ int64_t HostKernels::reserve_receive(int64_t rows, int64_t pairs) {
 // The exchanged buffers count as asked for: a shared one takes that size at
 // the next exchange (rounded up to a cache line).
 void HostKernels::allocated_bytes(int64_t* host, int64_t* device) const {
-  *host = token_parts_bytes_ + bytes_of(x_f32_) + bytes_of(out_) + bytes_of(tails_) + bytes_of(segments_) +
+  *host = token_parts_bytes_ + bytes_of(x_f32_) + bytes_of(out_) + static_cast<int64_t>(max_send_ * record_bytes_) + bytes_of(segments_) +
           bytes_of(packed_) + recv_capacity_ * static_cast<int64_t>(wire_.row_bytes) + bytes_of(pair_pos_) + bytes_of(cursor_) +
           bytes_of(xg_) + bytes_of(hg_) + bytes_of(yg_) + recv_capacity_ * static_cast<int64_t>(return_row_) + bytes_of(returned_) +
           bytes_of(layout_.rank_rows) + bytes_of(layout_.rank_row_offset) + bytes_of(layout_.row_token) +
@@ -146,12 +150,23 @@ void HostKernels::layout(const int32_t* pair_dest, const int32_t* pair_slot, con
   layout_.num_tokens = tokens_ * fanout_;
   build_layout(pair_dest, &layout_);
   for (int32_t row = 0; row < layout_.total_rows; ++row) {
-    unsigned char* tail = tails_.data() + tail_bytes_ * row;
+    unsigned char* record = record_of(row);
+    unsigned char* tail = record + sizeof(int64_t);
     write_row_tail(layout_, wire_, token_bytes_, row, pair_dest, pair_slot, pair_weight, tail);
-    segments_[2 * static_cast<size_t>(row)] = token_base_ + token_stride_ * (layout_.row_token[row] / fanout_);
+    set_token_part(row, token_base_ + token_stride_ * (layout_.row_token[row] / fanout_));
     segments_[2 * static_cast<size_t>(row) + 1] = tail;
   }
   std::copy(layout_.rank_row_offset.begin(), layout_.rank_row_offset.end(), rank_row_offset);
+}
+
+unsigned char* HostKernels::record_of(int32_t row) { return records_->data() + record_bytes_ * row; }
+
+// The row's first segment, and in its record the reference node peers resolve.
+void HostKernels::set_token_part(int32_t row, const unsigned char* token) {
+  segments_[2 * static_cast<size_t>(row)] = token;
+  int64_t ref = -1;
+  if (memory_ != nullptr) WIDEEP_ASSERT(memory_->reference(token, &ref), "a token part outside the shared buffers");
+  std::memcpy(record_of(row), &ref, sizeof ref);
 }
 
 SendRowsView HostKernels::send_rows() {
@@ -159,7 +174,20 @@ SendRowsView HostKernels::send_rows() {
   v.segments = segments_.data();
   v.segment_bytes[0] = static_cast<int64_t>(token_bytes_);
   v.segment_bytes[1] = static_cast<int64_t>(tail_bytes_);
+  if (memory_ != nullptr) {
+    v.records = records_->data();
+    v.record_bytes = static_cast<int64_t>(record_bytes_);
+  }
   return v;
+}
+
+void HostKernels::receive_records(const void* records, int64_t rows, int64_t first_row) {
+  unsigned char* in = recv_base(first_row + rows) + wire_.row_bytes * static_cast<size_t>(first_row);
+  const auto* rec = static_cast<const unsigned char*>(records);
+  for (int64_t i = 0; i < rows; ++i, in += wire_.row_bytes, rec += record_bytes_) {
+    std::memcpy(in, rec, sizeof(int64_t));
+    std::memcpy(in + token_bytes_, rec + sizeof(int64_t), tail_bytes_);
+  }
 }
 
 const void* HostKernels::packed_send_rows() {
@@ -176,8 +204,8 @@ void HostKernels::read_send_row(int32_t row, unsigned char* out) {
 void HostKernels::write_send_row(int32_t row, const unsigned char* in) {
   // x goes from a private copy (the activations stay intact), the tail in place.
   std::memcpy(fault_row_->data(), in, token_bytes_);
-  segments_[2 * static_cast<size_t>(row)] = fault_row_->data();
-  std::memcpy(tails_.data() + tail_bytes_ * row, in + token_bytes_, tail_bytes_);
+  set_token_part(row, fault_row_->data());
+  std::memcpy(record_of(row) + sizeof(int64_t), in + token_bytes_, tail_bytes_);
 }
 
 void HostKernels::count_slots(int rows, int32_t* slot_pairs, int32_t* bad_row) {

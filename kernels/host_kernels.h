@@ -45,6 +45,7 @@ class HostKernels final : public KernelBackend {
   void read_send_row(int32_t row, unsigned char* out) override;
   void write_send_row(int32_t row, const unsigned char* in) override;
   void* recv_rows() override { return recv_->data(); }
+  void receive_records(const void* records, int64_t rows, int64_t first_row) override;
 
   void received_by_reference(const int64_t* recv_row_offset, const int64_t* recv_rows,
                              const char* by_reference) override;
@@ -81,6 +82,8 @@ class HostKernels final : public KernelBackend {
   template <typename T>
   void final_combine_as(int32_t own_first, int32_t own_end, int64_t own_expert_row, const void* const* rows_in_place);
   unsigned char* recv_base(int64_t rows) const;    // recv_, checked to hold `rows`
+  unsigned char* record_of(int32_t row);
+  void set_token_part(int32_t row, const unsigned char* token);
   unsigned char* expert_base(int64_t rows) const;  // expert_rows_, likewise
 
   // x_value_bytes_: H values of the compute dtype; token_bytes_: a send row's
@@ -100,7 +103,10 @@ class HostKernels final : public KernelBackend {
   std::unique_ptr<ExchangeBuffer> x_;    // [T x H] compute dtype
   std::unique_ptr<ExchangeBuffer> xw_;   // [T x token_bytes] the token parts of the rows, where convert_
   std::vector<float> x_f32_, out_;       // [T x H] host views
-  std::vector<unsigned char> tails_;     // [max send rows x tail bytes]
+  // [max send rows x record_bytes_]: per send row, its token part's reference
+  // (int64, ExchangeMemory::reference; -1 without shared memory), then its tail.
+  std::unique_ptr<ExchangeBuffer> records_;
+  size_t record_bytes_ = 0, max_send_ = 0;
   std::vector<const void*> segments_;    // [max send rows x 2]
   std::unique_ptr<ExchangeBuffer> fault_row_;  // a send row changed by a fault
   int64_t token_parts_bytes_ = 0;              // x_, xw_ and fault_row_ as asked for

@@ -51,6 +51,11 @@ struct SendRowsView {
   const void* packed = nullptr;              // [send rows x row_bytes], or null
   const void* const* segments = nullptr;     // [send rows x 2] when gathered
   int64_t segment_bytes[2] = {0, 0};
+  // With shared exchange memory (host, --transport shm): [send rows x
+  // record_bytes], each row's token-part reference (int64) then its tail,
+  // for node peers to read in place; null otherwise.
+  const void* records = nullptr;
+  int64_t record_bytes = 0;
 };
 
 class KernelBackend {
@@ -93,6 +98,12 @@ class KernelBackend {
   // dispatch receives here: [recv capacity x row_bytes].
   virtual void* recv_rows() = 0;
 
+  // Rows first_row.. of the receive buffer from `rows` send records of a node
+  // peer (SendRowsView::records, read where it holds them): each row gets the
+  // record's reference in place of its token part, and its tail.
+  virtual void receive_records(const void* /*records*/, int64_t /*rows*/, int64_t /*first_row*/) {
+    WIDEEP_ASSERT(false, "this backend receives no send records");
+  }
   // The received rows of rank r (recv_row_offset[r] .. + recv_rows[r]) carry
   // their token part by reference where by_reference[r] (host, --transport
   // shm: Communicator::start_alltoallv_rows_by_reference); group_by_slot reads

@@ -145,7 +145,10 @@ MemoryPlan plan_memory(const RunConfig& cfg, int R, bool device, DType dtype) {
           (R + 1) * 4 + 2 * (S + 1) * 4 + 3 * Tb * P * 4 + rbb);
       add("pinned GEMM pointer arrays", false, 6 * std::max<int64_t>(S, 1) * 8);
     } else {
-      add("send row tails and segments", false, ms * (rbb - tb) + ms * 2 * 8 + rbb);
+      // A record per send row: its token part's reference (8 bytes) and its
+      // tail, 16-byte aligned (kernels/host_kernels.h).
+      add("send row records (reference, tail) and segments", false,
+          ms * ((8 + (rbb - tb) + 15) / 16 * 16) + ms * 2 * 8 + rbb);
       if (cfg.baseline) add("packed send rows (--baseline)", false, ms * rbb);
       add("slot cursor", false, S * 4);
     }

@@ -348,12 +348,15 @@ void MoePipeline::dispatch_start(Batch& b, LayerStats* st) {
     rows.segments_per_row = 2;
     rows.seg = send.segments;
     rows.seg_bytes = send.segment_bytes;
-    // --transport shm: node peers read each token part where this rank holds
-    // it (zero-copy), except a forwarder's stage 1, whose token parts are sent on.
-    const bool by_reference = comm_.exchange_memory() != nullptr && !b.fwd &&
+    // --transport shm: node peers read each row's record (token-part
+    // reference, tail) where this rank holds it, and the token part itself in
+    // their grouping (zero-copy), except a forwarder's stage 1, whose token
+    // parts are sent on.
+    const bool by_reference = send.records != nullptr && !b.fwd &&
                               send.segment_bytes[0] >= static_cast<int64_t>(sizeof(int64_t));
     b.exchange = by_reference
-                     ? comm_.start_alltoallv_rows_by_reference(rows, b.xp.send_rows.data(), b.xp.send_row_offset.data(),
+                     ? comm_.start_alltoallv_rows_by_reference(rows, send.records, send.record_bytes,
+                                                              b.xp.send_rows.data(), b.xp.send_row_offset.data(),
                                                               k.recv_rows(), b.xp.recv_bytes.data(),
                                                               b.xp.recv_offset.data())
                      : comm_.start_alltoallv_rows(rows, b.xp.send_rows.data(), b.xp.send_row_offset.data(),
@@ -376,7 +379,11 @@ void MoePipeline::dispatch_wait(Batch& b, LayerStats* st) {
   b.exchange = -1;
   b.kernels->after_exchange();
   if (comm_.exchange_memory() != nullptr) {
-    for (int r = 0; r < R_; ++r) b.by_reference[r] = comm_.by_reference(r);
+    for (int r = 0; r < R_; ++r) {
+      b.by_reference[r] = comm_.by_reference(r);
+      if (const void* records = comm_.rows_in_place(r))
+        b.kernels->receive_records(records, b.xp.recv_rows[r], b.xp.recv_row_offset[r]);
+    }
     b.kernels->received_by_reference(b.xp.recv_row_offset.data(), b.xp.recv_rows.data(),
                                      b.by_reference.data());
   }
