@@ -112,7 +112,8 @@ class MpiCommunicator final : public Communicator {
                   const int64_t* recv_bytes, const int64_t* recv_offset, bool in_place) {
     const int id = claim_pending();
     begin();
-    const int slot = shm_ ? shm_->prepare(send_bytes, send_offset, &send, &recv, recv_bytes, recv_offset, in_place) : -1;
+    const int slot =
+        shm_ ? shm_->prepare(send_bytes, send_offset, &send, &recv, recv_bytes, recv_offset, in_place) : -1;
     post_alltoallv_bytes(send, send_bytes, send_offset, recv, recv_bytes, recv_offset, kTagPending + id, shm_.get());
     park(id);
     pending_[id].shm_slot = slot;

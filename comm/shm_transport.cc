@@ -473,8 +473,8 @@ const unsigned char* ShmTransport::resolve(int rank, const unsigned char* at) co
   const int j = rank >= 0 && rank < world_size_ ? local_of_[rank] : -1;
   if (j < 0 || w < 2 || w >= static_cast<int64_t>(windows_.size()) || offset >= windows_[w].capacity[j])
     throw Error(ErrorCategory::kRemote, "rank " + std::to_string(world_rank_) + ": a row from rank " +
-                                            std::to_string(rank) + " refers to bytes outside that rank's shared "
-                                                                   "buffers (window " + std::to_string(w) + ", offset " +
+                                            std::to_string(rank) + " refers to bytes outside that rank's shared " +
+                                            "buffers (window " + std::to_string(w) + ", offset " +
                                             std::to_string(offset) + ")");
   return windows_[w].base[j] + offset;
 }

@@ -137,11 +137,12 @@ int64_t HostKernels::reserve_receive(int64_t rows, int64_t pairs) {
 // The exchanged buffers count as asked for: a shared one takes that size at
 // the next exchange (rounded up to a cache line).
 void HostKernels::allocated_bytes(int64_t* host, int64_t* device) const {
-  *host = token_parts_bytes_ + bytes_of(x_f32_) + bytes_of(out_) + static_cast<int64_t>(max_send_ * record_bytes_) + bytes_of(segments_) +
-          bytes_of(packed_) + recv_capacity_ * static_cast<int64_t>(wire_.row_bytes) + bytes_of(pair_pos_) + bytes_of(cursor_) +
-          bytes_of(xg_) + bytes_of(hg_) + bytes_of(yg_) + recv_capacity_ * static_cast<int64_t>(return_row_) + bytes_of(returned_) +
-          bytes_of(layout_.rank_rows) + bytes_of(layout_.rank_row_offset) + bytes_of(layout_.row_token) +
-          bytes_of(layout_.row_rank) + bytes_of(layout_.token_rows);
+  *host = token_parts_bytes_ + bytes_of(x_f32_) + bytes_of(out_) + static_cast<int64_t>(max_send_ * record_bytes_) +
+          bytes_of(segments_) + bytes_of(packed_) + recv_capacity_ * static_cast<int64_t>(wire_.row_bytes) +
+          bytes_of(pair_pos_) + bytes_of(cursor_) + bytes_of(xg_) + bytes_of(hg_) + bytes_of(yg_) +
+          recv_capacity_ * static_cast<int64_t>(return_row_) + bytes_of(returned_) + bytes_of(layout_.rank_rows) +
+          bytes_of(layout_.rank_row_offset) + bytes_of(layout_.row_token) + bytes_of(layout_.row_rank) +
+          bytes_of(layout_.token_rows);
   *device = 0;
 }
 
@@ -339,9 +340,9 @@ void HostKernels::final_combine_as(int32_t own_first, int32_t own_end, int64_t o
     for (; n < P && rows[n] >= 0; ++n) {
       const int32_t row = rows[n], r = layout_.row_rank[row];
       const void* at = rows_in_place != nullptr ? rows_in_place[r] : nullptr;
-      src[n] = at != nullptr
-                   ? static_cast<const unsigned char*>(at) + return_row_ * static_cast<size_t>(row - layout_.rank_row_offset[r])
-                   : returned_row_ptr(returned_.data(), own, own_first, own_end, row, return_row_);
+      const size_t in_rank = static_cast<size_t>(row - layout_.rank_row_offset[r]);
+      src[n] = at != nullptr ? static_cast<const unsigned char*>(at) + return_row_ * in_rank
+                             : returned_row_ptr(returned_.data(), own, own_first, own_end, row, return_row_);
     }
     sum_rows(reinterpret_cast<const T* const*>(src.data()), n, H, &out_[static_cast<size_t>(t) * H]);
   }

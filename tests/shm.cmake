@@ -58,3 +58,10 @@ wideep_bad_input_tests(PREFIX bad_run NP 4 ONCE
   BASE run --experts 32 --tokens 32 --hidden 32 --ffn 64 --steps 1 --warmup 1 --quiet --timeout-s 5 ENTRIES
   "transport_unknown|--transport foo|--transport 'foo': unknown transport"
   "transport_shm_nccl|--transport shm --backend nccl|--transport shm .*needs --backend mpi")
+
+# A corrupted send row is still caught when node peers take its token part by
+# reference: the corrupted copy lies in a shared buffer, and the row's record
+# must point there (not at the intact activations).
+wideep_cli_test(NAME shm_corrupt_row_by_reference_caught NP 4 RC 1 ENV ${SHM_ENV}
+  ARGS run ${SHM_SMALL} --transport shm --timeout-s 30 --inject corrupt:2:2
+  MATCH "rank 2: check failed at step 2 layer 0 token [0-9]+" "check: FAILED" LABELS shm)
