@@ -155,7 +155,7 @@ class MpiCommunicator final : public Communicator {
       slot = shm_->prepare(rec_send_bytes_.data(), rec_send_offset_.data(), &records, &recv, rec_recv_bytes_.data(),
                            recv_offset, true);
     } else if (shm_) {
-      slot = prepare_rows(send, send_rows, &recv, recv_bytes, recv_offset);
+      slot = shm_->prepare(nullptr, nullptr, nullptr, &recv, recv_bytes, recv_offset, false);
     }
     post_alltoallv_rows(send, send_rows, send_row_offset, recv, recv_bytes, recv_offset, kTagPending + id, shm_.get(),
                         by_reference);
@@ -172,12 +172,6 @@ class MpiCommunicator final : public Communicator {
       x.shm_part = [=] { shm_->complete_rows(slot, rows, send_rows, send_row_offset); };
     }
     return id;
-  }
-  int prepare_rows(const RowGather& send, const int64_t* send_rows, void** recv, const int64_t* recv_bytes,
-                   const int64_t* recv_offset) {
-    row_send_bytes_.resize(size_);
-    for (int p = 0; p < size_; ++p) row_send_bytes_[p] = send_rows[p] * send.row_bytes();
-    return shm_->prepare(row_send_bytes_.data(), nullptr, nullptr, recv, recv_bytes, recv_offset, false);
   }
   bool progress(int id) override {
     Pending& x = pending(id);
@@ -227,7 +221,7 @@ class MpiCommunicator final : public Communicator {
   void alltoallv_rows(const RowGather& send, const int64_t* send_rows, const int64_t* send_row_offset,
                       void* recv, const int64_t* recv_bytes, const int64_t* recv_offset) override {
     begin();
-    const int slot = shm_ ? prepare_rows(send, send_rows, &recv, recv_bytes, recv_offset) : -1;
+    const int slot = shm_ ? shm_->prepare(nullptr, nullptr, nullptr, &recv, recv_bytes, recv_offset, false) : -1;
     post_alltoallv_rows(send, send_rows, send_row_offset, recv, recv_bytes, recv_offset, kTagPayload, shm_.get());
     if (shm_) shm_->complete_rows(slot, send, send_rows, send_row_offset);
     wait_all("all-to-allv");
@@ -577,7 +571,6 @@ class MpiCommunicator final : public Communicator {
   std::vector<MPI_Aint> block_addr_;
   MPI_Comm background_comm_ = MPI_COMM_NULL;
   std::unique_ptr<ShmTransport> shm_;  // --transport shm; null for mpi
-  std::vector<int64_t> row_send_bytes_;  // prepare_rows: bytes to each rank
   std::vector<int64_t> rec_send_bytes_, rec_send_offset_, rec_recv_bytes_;  // start_rows by reference
   std::vector<const void*> in_place_;    // rows_in_place of the exchange waited for last
   bool by_reference_ = false;            // by_reference of the exchange waited for last

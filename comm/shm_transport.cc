@@ -492,10 +492,7 @@ void ShmTransport::alltoallv_bytes(const void* send, const int64_t* send_bytes, 
 
 void ShmTransport::alltoallv_rows(const RowGather& send, const int64_t* send_rows, const int64_t* send_row_offset,
                                   void* recv, const int64_t* recv_bytes, const int64_t* recv_offset) {
-  send_bytes_.assign(world_size_, 0);
-  for (int p = 0; p < world_size_; ++p) send_bytes_[p] = send_rows[p] * send.row_bytes();
-  const std::vector<int64_t> bytes = send_bytes_;
-  const int slot = prepare(bytes.data(), nullptr, nullptr, &recv, recv_bytes, recv_offset, false);
+  const int slot = prepare(nullptr, nullptr, nullptr, &recv, recv_bytes, recv_offset, false);
   complete_rows(slot, send, send_rows, send_row_offset);
 }
 

@@ -72,6 +72,8 @@ class ShmTransport final : public ExchangeMemory {
   // its next dispatch exchange (that every node peer completes only after it
   // read them). Every node rank prepares and completes its exchanges in the
   // same order; at most two are prepared and not completed.
+  // send_bytes, send_offset and send are read only in place (null otherwise):
+  // a push is checked against what the receiver announced at complete.
   int prepare(const int64_t* send_bytes, const int64_t* send_offset, const void** send, void** recv,
               const int64_t* recv_bytes, const int64_t* recv_offset, bool in_place);
   void complete_bytes(int slot, const void* send, const int64_t* send_bytes, const int64_t* send_offset);
