@@ -125,6 +125,7 @@ class ShmTransport final : public ExchangeMemory {
   int world_rank_ = 0, world_size_ = 1;
   MPI_Comm node_comm_ = MPI_COMM_NULL;
   int local_ = 0, node_size_ = 1;
+  bool oversubscribed_ = false;  // more ranks on this machine than CPUs (comm/wait_slice.h)
   std::vector<int> world_of_;  // node-local index -> world rank
   std::vector<int> local_of_;  // world rank -> node-local index, -1 off the node
   MPI_Win control_win_ = MPI_WIN_NULL;

@@ -10,6 +10,8 @@
 #              (wideep run --backend nccl under the bundled mpirun: --check on
 #              1-8 ranks, balancers, faults, hang, init deadline, ...)
 #   sanitize   compute-sanitizer memcheck on kernels_tests
+#   transport  (only when named in --stages) issue 12's host benchmark,
+#              launch/transport_bench.py, on this machine's cores
 # stage by stage, failing fast (a failed stage ends the run unless --keep-going;
 # a case killed by its time limit ends its stage), within --budget seconds
 # (default 420: 7 minutes, so the whole call stays under 8). $OUT (or gpu_out/)
@@ -258,12 +260,30 @@ stage_sanitize() {
     "$cs" --tool memcheck --error-exitcode 1 kernels_tests
 }
 
+# Issue 12's host benchmark (launch/transport_bench.py): --transport shm against
+# the raw MPI_Alltoallv, --backend mpi, on this machine's cores (the GPU
+# machine has 16: a core per rank at 8 ranks, which the 2-core build machine
+# cannot give). Not a default stage: `--stages "preflight transport"`. A pass
+# means it measured; the ratios go to the summary (goals are met in
+# docs/results.md, not here).
+stage_transport() {
+  local ranks="2,8" runs=3 steps=14 warmup=6
+  [[ $rehearse -eq 1 ]] && ranks=2 runs=1 steps=4 warmup=2
+  check transport_bench 360 "issue 12: shm dispatch+combine vs raw MPI_Alltoallv, ranks $ranks" \
+    python3 "$root/launch/transport_bench.py" --build "$WIDEEP_BUNDLE/bin" --ranks "$ranks" --runs "$runs" \
+    --steps "$steps" --warmup "$warmup"
+  local rc=$?
+  grep -E '^(machine|np [0-9]+: fastest|np [0-9]+ .*(ratio|raw all-to-allv ms|failed))' "$work/transport_bench.log" |
+    sed 's/^/    /' | tee -a "$summary"
+  return $rc
+}
+
 # One machine: NCCL's bootstrap and the sockets of ranks sharing the GPU over loopback.
 export NCCL_DEBUG=${NCCL_DEBUG:-WARN} NCCL_SOCKET_IFNAME=${NCCL_SOCKET_IFNAME:-lo}
 for stage in $stages; do
   case $stage in
-    preflight|kernels|runs|sanitize) ;;
-    *) echo "gpu_run: unknown stage $stage (preflight kernels runs sanitize)" >&2; exit 2 ;;
+    preflight|kernels|runs|sanitize|transport) ;;
+    *) echo "gpu_run: unknown stage $stage (preflight kernels runs sanitize transport)" >&2; exit 2 ;;
   esac
   note "## $stage"
   if ! "stage_$stage"; then

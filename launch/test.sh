@@ -41,7 +41,8 @@ if [[ $mode != sanitize ]]; then
   if [[ $(ldd build/wideep) == *libcudart* ]]; then
     echo "test.sh: GPU run rehearsal (launch/gpu_bundle.sh build, launch/gpu_run.sh --rehearse)"
     if ! launch/gpu_bundle.sh build build/gpu_bundle --no-archive ||
-       ! OUT=build/gpu_rehearse launch/gpu_run.sh --rehearse --bundle build/gpu_bundle; then
+       ! OUT=build/gpu_rehearse launch/gpu_run.sh --rehearse --bundle build/gpu_bundle \
+           --stages "preflight kernels runs sanitize transport"; then
       echo "test.sh: the GPU run rehearsal failed (logs: build/gpu_rehearse/gpu_logs.tar.gz)"
       status=1
     fi

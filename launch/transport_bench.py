@@ -6,11 +6,16 @@ dispatch + combine (exchange after a barrier) against the raw MPI_Alltoallv of
 the same bytes, measured in the same run. The baseline runs under three Open
 MPI settings (single copy through CMA, the default; no single copy; the tuned
 collective's pairwise all-to-allv) with --transport mpi, then --transport shm
-runs under the setting whose raw all-to-allv was fastest. Prints one line per
-run and min / median / max of every ratio."""
+runs under the setting whose raw all-to-allv was fastest. Prints the machine,
+one line per run and min / median / max of every ratio. A setting that fails
+to run (CMA where a container forbids process_vm_readv) is reported and left
+out; the exit status is 1 only when a rank count got no result at all. On the
+GPU machine (16 cores: a core per rank at 8 ranks) it runs as gpu_run.sh's
+transport stage."""
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -22,14 +27,27 @@ MCA = {
     "coll tuned pairwise": ["--mca", "coll_tuned_use_dynamic_rules", "1", "--mca", "coll_tuned_alltoallv_algorithm", "2"],
 }
 
+# Open MPI's shared-memory files (vader's segments, the shared windows) live in
+# /dev/shm; a container may give it only 64 MB: then /tmp, a local disk, holds them.
+BACKING = []
+
 
 def run(build, np, mca, transport, steps, warmup, tmp):
+    """One run; None where it failed (e.g. CMA where a container forbids process_vm_readv)."""
     out = os.path.join(tmp, "run.jsonl")
-    cmd = (["mpirun", "--allow-run-as-root", "--oversubscribe", "--mca", "btl", "self,vader"] + MCA[mca] +
+    cmd = (["mpirun", "--allow-run-as-root", "--oversubscribe", "--mca", "btl", "self,vader"] + BACKING + MCA[mca] +
            ["-np", str(np), os.path.join(build, "wideep"), "run", "--backend", "mpi", "--transport", transport,
             "--baseline", "--phase-barrier", "--hidden", "2048", "--tokens", "512", "--experts", "64", "--topk", "8",
             "--ffn", "128", "--layers", "1", "--steps", str(steps), "--warmup", str(warmup), "--quiet", "--json", out])
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=600)
+    except subprocess.TimeoutExpired:
+        print(f"np {np} {mca} {transport}: no result within 600 s")
+        return None
+    if p.returncode != 0:
+        last = (p.stderr.strip().splitlines() or ["(no message)"])[-1]
+        print(f"np {np} {mca} {transport}: failed (exit {p.returncode}): {last}")
+        return None
     s = [json.loads(l) for l in open(out)][-1]
     return s["dispatch_combine_us"], s["baseline_a2a_us"], s["phases_us"]["dispatch"], s["phases_us"]["combine"]
 
@@ -49,27 +67,44 @@ def main():
     ap.add_argument("--warmup", type=int, default=6)
     a = ap.parse_args()
     os.environ.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    shm_free_gib = shutil.disk_usage("/dev/shm").free / 2**30 if os.path.isdir("/dev/shm") else 0
+    if shm_free_gib < 2:
+        BACKING.extend(["--mca", "btl_vader_backing_directory", "/tmp", "--mca", "osc_sm_backing_directory", "/tmp"])
+    print(f"machine: {os.cpu_count()} CPUs ({len(os.sched_getaffinity(0))} usable), {cpu}, Linux {os.uname().release}, "
+          f"/dev/shm {shm_free_gib:.1f} GiB free" + (": shared-memory files in /tmp" if BACKING else ""))
+    ok = True
     with tempfile.TemporaryDirectory() as tmp:
         for np in [int(x) for x in a.ranks.split(",")]:
             base = {}
             for mca in MCA:
-                res = [run(a.build, np, mca, "mpi", a.steps, a.warmup, tmp) for _ in range(a.runs)]
+                res = [r for r in (run(a.build, np, mca, "mpi", a.steps, a.warmup, tmp) for _ in range(a.runs)) if r]
                 for dc, raw, d, c in res:
                     print(f"np {np} {mca:20s} mpi: dispatch+combine {dc / 1e3:8.2f} ms (dispatch {d / 1e3:.2f}, "
                           f"combine {c / 1e3:.2f}), raw all-to-allv {raw / 1e3:8.2f} ms, ratio {dc / raw:.3f}")
+                if not res:
+                    continue
                 base[mca] = res
                 print(summary(f"np {np} {mca} raw all-to-allv ms", [r[1] / 1e3 for r in res]))
                 print(summary(f"np {np} {mca} mpi ratio", [r[0] / r[1] for r in res]))
+            if not base:
+                print(f"np {np}: no MCA setting ran")
+                ok = False
+                continue
             best = min(base, key=lambda m: statistics.median(r[1] for r in base[m]))
             print(f"np {np}: fastest raw all-to-allv under '{best}'")
-            res = [run(a.build, np, best, "shm", a.steps, a.warmup, tmp) for _ in range(a.runs)]
+            res = [r for r in (run(a.build, np, best, "shm", a.steps, a.warmup, tmp) for _ in range(a.runs)) if r]
+            if not res:
+                ok = False
+                continue
             for dc, raw, d, c in res:
                 print(f"np {np} {best:20s} shm: dispatch+combine {dc / 1e3:8.2f} ms (dispatch {d / 1e3:.2f}, "
                       f"combine {c / 1e3:.2f}), raw all-to-allv {raw / 1e3:8.2f} ms, ratio {dc / raw:.3f}")
             print(summary(f"np {np} {best} shm ratio", [r[0] / r[1] for r in res]))
             print(summary(f"np {np} {best} shm dispatch+combine ms", [r[0] / 1e3 for r in res]))
             sys.stdout.flush()
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
