@@ -577,10 +577,10 @@ void MoePipeline::baseline(Batch& b, LayerStats* st) {
   // all-to-allv moves the same bytes from and into private memory, as without
   // shm (Open MPI's single copy is slower into shared-file pages).
   int scratch = 0;
-  // The copies below are the harness's work: not while a node peer is still in
-  // its timed combine (on a node with more ranks than cores they would take
-  // the core from it).
-  comm_.barrier();
+  // The copies below are the harness's work: not while a node peer is still in its
+  // timed combine (on a node with more ranks than cores they would take the
+  // core from it).
+  if (comm_.exchange_memory() != nullptr) comm_.barrier();
   auto own = [&](void* buf, const int64_t* offset, const int64_t* bytes, bool copy_in) -> void* {
     if (comm_.exchange_memory() == nullptr) return buf;
     int64_t extent = 0;
