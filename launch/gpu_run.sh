@@ -273,7 +273,7 @@ stage_transport() {
     python3 "$root/launch/transport_bench.py" --build "$WIDEEP_BUNDLE/bin" --ranks "$ranks" --runs "$runs" \
     --steps "$steps" --warmup "$warmup"
   local rc=$?
-  grep -E '^(machine|np [0-9]+: fastest|np [0-9]+ .*(ratio|raw all-to-allv ms|failed))' "$work/transport_bench.log" |
+  grep -E '^(machine|np [0-9]+: (fastest|no MCA)|np [0-9]+ .*(ratio|raw all-to-allv ms|failed|no result))' "$work/transport_bench.log" |
     sed 's/^/    /' | tee -a "$summary"
   return $rc
 }

@@ -27,15 +27,12 @@ MCA = {
     "coll tuned pairwise": ["--mca", "coll_tuned_use_dynamic_rules", "1", "--mca", "coll_tuned_alltoallv_algorithm", "2"],
 }
 
-# Open MPI's shared-memory files (vader's segments, the shared windows) live in
-# /dev/shm; a container may give it only 64 MB: then /tmp, a local disk, holds them.
-BACKING = []
 
 
-def run(build, np, mca, transport, steps, warmup, tmp):
+def run(build, np, mca, transport, steps, warmup, tmp, backing):
     """One run; None where it failed (e.g. CMA where a container forbids process_vm_readv)."""
     out = os.path.join(tmp, "run.jsonl")
-    cmd = (["mpirun", "--allow-run-as-root", "--oversubscribe", "--mca", "btl", "self,vader"] + BACKING + MCA[mca] +
+    cmd = (["mpirun", "--allow-run-as-root", "--oversubscribe", "--mca", "btl", "self,vader"] + backing + MCA[mca] +
            ["-np", str(np), os.path.join(build, "wideep"), "run", "--backend", "mpi", "--transport", transport,
             "--baseline", "--phase-barrier", "--hidden", "2048", "--tokens", "512", "--experts", "64", "--topk", "8",
             "--ffn", "128", "--layers", "1", "--steps", str(steps), "--warmup", str(warmup), "--quiet", "--json", out])
@@ -50,6 +47,15 @@ def run(build, np, mca, transport, steps, warmup, tmp):
         return None
     s = [json.loads(l) for l in open(out)][-1]
     return s["dispatch_combine_us"], s["baseline_a2a_us"], s["phases_us"]["dispatch"], s["phases_us"]["combine"]
+
+
+def runs(a, np, mca, transport, tmp, backing):
+    """a.runs runs, each printed; those that gave a result."""
+    res = [r for r in (run(a.build, np, mca, transport, a.steps, a.warmup, tmp, backing) for _ in range(a.runs)) if r]
+    for dc, raw, d, c in res:
+        print(f"np {np} {mca:20s} {transport}: dispatch+combine {dc / 1e3:8.2f} ms (dispatch {d / 1e3:.2f}, "
+              f"combine {c / 1e3:.2f}), raw all-to-allv {raw / 1e3:8.2f} ms, ratio {dc / raw:.3f}")
+    return res
 
 
 def summary(name, xs):
@@ -68,20 +74,20 @@ def main():
     a = ap.parse_args()
     os.environ.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    # Open MPI's shared-memory files (vader's segments, the shared windows) live in
+    # /dev/shm; a container may give it only 64 MB: then /tmp, a local disk, holds them.
     shm_free_gib = shutil.disk_usage("/dev/shm").free / 2**30 if os.path.isdir("/dev/shm") else 0
+    backing = []
     if shm_free_gib < 2:
-        BACKING.extend(["--mca", "btl_vader_backing_directory", "/tmp", "--mca", "osc_sm_backing_directory", "/tmp"])
+        backing = ["--mca", "btl_vader_backing_directory", "/tmp", "--mca", "osc_sm_backing_directory", "/tmp"]
     print(f"machine: {os.cpu_count()} CPUs ({len(os.sched_getaffinity(0))} usable), {cpu}, Linux {os.uname().release}, "
-          f"/dev/shm {shm_free_gib:.1f} GiB free" + (": shared-memory files in /tmp" if BACKING else ""))
+          f"/dev/shm {shm_free_gib:.1f} GiB free" + (": shared-memory files in /tmp" if backing else ""))
     ok = True
     with tempfile.TemporaryDirectory() as tmp:
         for np in [int(x) for x in a.ranks.split(",")]:
             base = {}
             for mca in MCA:
-                res = [r for r in (run(a.build, np, mca, "mpi", a.steps, a.warmup, tmp) for _ in range(a.runs)) if r]
-                for dc, raw, d, c in res:
-                    print(f"np {np} {mca:20s} mpi: dispatch+combine {dc / 1e3:8.2f} ms (dispatch {d / 1e3:.2f}, "
-                          f"combine {c / 1e3:.2f}), raw all-to-allv {raw / 1e3:8.2f} ms, ratio {dc / raw:.3f}")
+                res = runs(a, np, mca, "mpi", tmp, backing)
                 if not res:
                     continue
                 base[mca] = res
@@ -93,13 +99,10 @@ def main():
                 continue
             best = min(base, key=lambda m: statistics.median(r[1] for r in base[m]))
             print(f"np {np}: fastest raw all-to-allv under '{best}'")
-            res = [r for r in (run(a.build, np, best, "shm", a.steps, a.warmup, tmp) for _ in range(a.runs)) if r]
+            res = runs(a, np, best, "shm", tmp, backing)
             if not res:
                 ok = False
                 continue
-            for dc, raw, d, c in res:
-                print(f"np {np} {best:20s} shm: dispatch+combine {dc / 1e3:8.2f} ms (dispatch {d / 1e3:.2f}, "
-                      f"combine {c / 1e3:.2f}), raw all-to-allv {raw / 1e3:8.2f} ms, ratio {dc / raw:.3f}")
             print(summary(f"np {np} {best} shm ratio", [r[0] / r[1] for r in res]))
             print(summary(f"np {np} {best} shm dispatch+combine ms", [r[0] / 1e3 for r in res]))
             sys.stdout.flush()
