@@ -66,11 +66,12 @@ int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 // Spins briefly, then yields the core, then sleeps 20 us at a time: ranks
 // may outnumber cores, and a waiter that only yields keeps the rank it waits
 // for off its core (8 ranks on 2 cores: ~2x shorter waits than yield alone).
+constexpr unsigned kBusySpins = 64;  // pause() keeps the core this long
 void pause(unsigned spins) {
   if (spins > 1024) {
     struct timespec ts = {0, 20000};
     nanosleep(&ts, nullptr);
-  } else if (spins > 64) {
+  } else if (spins > kBusySpins) {
     sched_yield();
   }
 }
@@ -260,7 +261,7 @@ void ShmTransport::wait_flag(int j, bool ready, int slot, uint64_t seq, const ch
   // scheduler's tick (docs/results.md: 8 ranks on 2 cores).
   WaitSlice slice(oversubscribed_);
   for (unsigned spins = 0; flag.load(std::memory_order_acquire) < seq; ++spins) {
-    if (spins == 64) slice.shorten();
+    if (spins == kBusySpins) slice.shorten();
     pause(spins);
     if ((spins & 127) == 0 && now_s() > deadline_s)
       timeout("rank", std::to_string(world_of_[j]) + " (same node) " + what);
