@@ -17,6 +17,7 @@
 #include "kernels/device_api.h"
 #include "kernels/device_buffer.h"
 #include "kernels/device_expert_store.h"
+#include "kernels/exchange_order.h"
 #include "kernels/expert_gemm.h"
 #endif
 
@@ -77,20 +78,9 @@ class CudaKernels final : public KernelBackend {
   const float* input_host() override;
   const float* output_host() override;
 
-  void before_exchange() override {
-    if (stream_ != comm_stream_) before_.after(comm_stream_, stream_);
-  }
-  void exchange_started() override {
-    if (stream_ == comm_stream_) return;
-    after_.record(comm_stream_);
-    exchange_marked_ = true;
-  }
-  void after_exchange() override {
-    if (stream_ == comm_stream_) return;
-    if (!exchange_marked_) after_.record(comm_stream_);
-    after_.wait(stream_);
-    exchange_marked_ = false;
-  }
+  void before_exchange() override { order_.before_exchange(); }
+  void exchange_started() override { order_.exchange_started(); }
+  void after_exchange() override { order_.after_exchange(); }
   void mark(int boundary) override { timer_.record(boundary, stream_); }
   void finish(const char* what) override { dev::stream_wait(stream_, shape_.timeout_s, what); }
   int64_t elapsed_ns(int from, int to) override { return timer_.elapsed_ns(from, to); }
@@ -98,11 +88,21 @@ class CudaKernels final : public KernelBackend {
  private:
   void wait(const char* what) { dev::stream_wait(stream_, shape_.timeout_s, what); }
 
+  // The two streams' order through two reusable events (kernels/exchange_order.h).
+  struct EventStreams final : ExchangeStreams {
+    void* kernels = nullptr;
+    void* comm = nullptr;
+    dev::StreamOrder before, after;
+    void comm_waits_for_kernels() override { before.after(comm, kernels); }
+    void mark_comm() override { after.record(comm); }
+    void kernels_wait_for_mark() override { after.wait(kernels); }
+  };
+
   dev::StreamHandle own_;  // borrowed (the communicator's) unless own_stream
   void* stream_;
   void* comm_stream_;
-  dev::StreamOrder before_, after_;
-  bool exchange_marked_ = false;
+  EventStreams streams_;
+  ExchangeOrder order_;  // over streams_ where the kernels have a stream of their own
   // token_bytes_: a send row's bytes taken from its token (x_value_bytes_, or
   // the token part wire_.slot_offset where the dispatch dtype is converted).
   size_t x_value_bytes_ = 0, token_bytes_ = 0, return_row_ = 0;
@@ -132,9 +132,12 @@ CudaKernels::CudaKernels(const KernelShape& s, void* stream, bool own_stream, vo
                          : own_stream ? dev::StreamHandle() : dev::StreamHandle(stream)),
       stream_(own_.get()),
       comm_stream_(stream),
+      order_(stream_ != comm_stream_ ? &streams_ : nullptr),
       timer_(16),
       gemm_(s.slots, 2, own_.get()) {
   shape_ = s;
+  streams_.kernels = stream_;
+  streams_.comm = comm_stream_;
   WIDEEP_ASSERT(s.dtype != DType::kFP8 && s.combine_dtype != DType::kFP8, "fp8 is a dispatch wire dtype only");
   WIDEEP_ASSERT(!(s.pair_rows && s.forwarder), "a forwarder's rows carry every pair");
   row_pairs_ = s.pair_rows ? 1 : s.pairs;

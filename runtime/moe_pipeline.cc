@@ -329,6 +329,7 @@ void MoePipeline::dispatch_start(Batch& b, LayerStats* st) {
     k.before_exchange();
     b.exchange = comm_.start_alltoallv_rows(rows, b.llx.send_rows.data(), b.llx.send_row_offset.data(), k.recv_rows(),
                                             b.llx.recv_bytes.data(), b.llx.recv_offset.data());
+    k.exchange_started();
     return;
   }
   const bool ll = mode_ == Mode::kLowLatency;
@@ -362,6 +363,7 @@ void MoePipeline::dispatch_start(Batch& b, LayerStats* st) {
                      : comm_.start_alltoallv_rows(rows, b.xp.send_rows.data(), b.xp.send_row_offset.data(),
                                                   k.recv_rows(), b.xp.recv_bytes.data(), b.xp.recv_offset.data());
   }
+  k.exchange_started();  // not behind what the other micro-batch enqueues next (its combine)
 }
 
 // Advances b's exchange; on the host, the first time it is seen complete is
@@ -468,11 +470,15 @@ void MoePipeline::expert(Batch& b, int layer, LayerStats* st, Batch* other) {
   b.grown_ns[kExpert] += grow(k, rows, slot_offsets(b.slot_pairs.data(), S_, b.slot_offset.data()), st);
   WIDEEP_ASSERT(b.slot_offset[S_] <= k.pairs_capacity(), "the grouped buffers are smaller than the pairs");
   k.group_by_slot(rows, b.slot_offset.data());
+  const int64_t refreshes = store_->mirror_refreshes();
   for (int s = 0; s < S_; ++s) {
     b.w1[s] = store_->w1(layer, s);
     b.w2[s] = store_->w2(layer, s);
   }
-  k.after_exchange();  // the weights (and their bf16 mirrors) are ordered on the communicator's stream
+  // A mirror refreshed just now was enqueued on the communicator's stream:
+  // wait for it. Weights moved before the layer came before its dispatch,
+  // which the batch waited for (under tbo the mirrors too: run_layer_tbo).
+  if (store_->mirror_refreshes() != refreshes) k.after_exchange();
   if (other == nullptr || k.device_memory()) {
     build_ffn_problems(b.slot_offset.data(), S_, H_, cfg_.ffn, k.grouped_elem_bytes(), b.w1.data(), b.w2.data(),
                        k.grouped_x(), k.grouped_h(), k.grouped_y(), &b.problems);
@@ -677,6 +683,9 @@ void MoePipeline::run_layer(int step, int layer, LayerStats* st) {
 void MoePipeline::run_layer_tbo(int step, int layer, LayerStats* st) {
   Batch& A = batches_[0];
   Batch& B = batches_[1];
+  // The layer's stale mirrors refreshed before its first exchange, so that
+  // each batch's wait for its dispatch covers them (and not the other's combine).
+  for (int s = 0; s < S_; ++s) store_->w1(layer, s);
   CommContext ctx{step, layer, "route"};
   auto begin = [&](Batch& b, int p) {
     ctx.phase = phase_name(p);
