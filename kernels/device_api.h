@@ -76,8 +76,8 @@ void launch_group_by_slot(const void* recv_buf, int rows, int H, int P, DType wi
 void launch_silu(void* h, int64_t n, DType dtype, Stream stream);
 // Partial combine: out_rows [rows x return_row_bytes(H, combine)] = sum over
 // the row's pairs p (in p order) of w[p] * y[pair_pos[row*P+p]] (y in
-// compute), fp32 accumulation, stored in `combine`; w from the received rows
-// (wire dtype `wire`).
+// compute), fp32 accumulation, stored in `combine`, padding zeroed; w from
+// the received rows (wire dtype `wire`).
 void launch_combine_partial(const void* recv_buf, int rows, int H, int P, DType wire, DType compute,
                             DType combine, const int32_t* pair_pos, const void* y_grouped, void* out_rows,
                             Stream stream);

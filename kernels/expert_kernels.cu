@@ -105,6 +105,9 @@ __global__ void combine_partial_kernel(const unsigned char* recv, int rows, Wire
     __syncthreads();
     To* dst = reinterpret_cast<To*>(out + static_cast<size_t>(row) * out_row);
     for (int c = threadIdx.x; c < H; c += blockDim.x) dst[c] = float_to_elem<To>(partial_combine_elem(pos, w, P, y, H, c));
+    // The padding up to 16 bytes is sent too: written, never left uninitialised.
+    for (size_t b = sizeof(To) * H + threadIdx.x; b < out_row; b += blockDim.x)
+      reinterpret_cast<unsigned char*>(dst)[b] = 0;
     __syncthreads();
   }
 }

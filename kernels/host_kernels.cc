@@ -314,6 +314,7 @@ void HostKernels::partial_combine_as(int rows) {
     const int32_t* pos = &pair_pos_[static_cast<size_t>(r) * P];
     T* dst = reinterpret_cast<T*>(out + return_row_ * r);
     for (int c = 0; c < H; ++c) dst[c] = float_to_elem<T>(partial_combine_elem(pos, w, P, yg_.data(), H, c));
+    std::memset(dst + H, 0, return_row_ - sizeof(T) * H);  // the row's padding goes on the wire too
   }
 }
 
@@ -390,12 +391,15 @@ void HostKernels::set_expert_rows(const float* src, int rows) {
   for (int r = 0; r < rows; ++r) {
     unsigned char* dst = out + return_row_ * r;
     const float* x = src + static_cast<size_t>(r) * H;
+    size_t value_bytes = sizeof(float) * H;
     if (shape_.combine_dtype == DType::kF32) {
-      std::memcpy(dst, x, sizeof(float) * H);
+      std::memcpy(dst, x, value_bytes);
     } else {
       uint16_t* d = reinterpret_cast<uint16_t*>(dst);
       for (int c = 0; c < H; ++c) d[c] = float_to_bf16(x[c]);
+      value_bytes = sizeof(uint16_t) * H;
     }
+    std::memset(dst + value_bytes, 0, return_row_ - value_bytes);
   }
 }
 

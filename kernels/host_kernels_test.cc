@@ -189,6 +189,39 @@ TEST(HostKernels, Bf16CombineRowsRoundOnceEach) {
   EXPECT_EQ(k.return_row_bytes(), return_row_bytes(s.hidden, DType::kBF16));
 }
 
+// Combine rows are H values padded to 16 bytes, and the padding is sent:
+// partial_combine and set_expert_rows write it (zeros) over whatever the
+// buffer held, as the device's kernels do (compute-sanitizer's initcheck).
+TEST(HostKernels, CombineRowPaddingIsWrittenAsZeros) {
+  for (DType combine : {DType::kF32, DType::kBF16}) {
+    StepSetup s;
+    s.hidden = 41;  // fp32: 164 -> 176 bytes; bf16: 82 -> 96
+    s.combine = combine;
+    cpu_kernels_init();
+    HostKernels k(step_shape(s));
+    const size_t rrb = k.return_row_bytes(), values = dtype_bytes(combine) * s.hidden;
+    ASSERT_GT(rrb, values);
+    const int rows = s.tokens;  // one rank: a row per token
+    k.reserve_receive(rows, static_cast<int64_t>(rows) * (s.topk + s.shared));
+    auto expect_zero_padding = [&](const char* what) {
+      const auto* out = static_cast<const unsigned char*>(k.expert_rows());
+      for (int r = 0; r < rows; ++r)
+        for (size_t b = values; b < rrb; ++b)
+          ASSERT_EQ(out[rrb * r + b], 0) << what << " " << dtype_name(combine) << " row " << r << " byte " << b;
+    };
+    std::memset(k.expert_rows(), 0xAB, rrb * rows);
+    HostExpertStore store(s.layer + 1, s.experts, s.shared, s.hidden, s.ffn, s.seed, s.dtype);
+    store.fill(one_rank_placement(s), 0);
+    int64_t pairs = 0;
+    run_one_rank_step(s, k, store, kHostCopy, &pairs);
+    expect_zero_padding("partial_combine");
+    std::memset(k.expert_rows(), 0xAB, rrb * rows);
+    const std::vector<float> sums(static_cast<size_t>(rows) * s.hidden, 1.5f);
+    k.set_expert_rows(sums.data(), rows);
+    expect_zero_padding("set_expert_rows");
+  }
+}
+
 TEST(HostKernels, CountSlotsNamesTheFirstBadRow) {
   StepSetup s;
   int64_t pairs = 0;
