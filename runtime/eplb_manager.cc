@@ -24,7 +24,7 @@ constexpr int64_t kAsyncWaveBytesPerRank = 32ll << 20;
 EplbManager::EplbManager(const RunConfig& cfg, Communicator& comm, LayerRunner& runner,
                          const std::vector<Fault>& faults, const Topology* topology)
     : cfg_(cfg), comm_(comm), runner_(runner), faults_(faults), topology_(topology),
-      L_(cfg.layers), E_(cfg.experts), next_layer_(cfg.layers) {
+      L_(cfg.layers), E_(cfg.experts), next_layer_(cfg.layers), baseline_send_(comm), baseline_recv_(comm) {
   window_.assign(static_cast<size_t>(cfg.eplb_window) * L_ * E_, 0);
   expected_.assign(static_cast<size_t>(L_) * E_, 0);
   for (int l = 0; l < L_; ++l)
@@ -140,17 +140,13 @@ double EplbManager::raw_exchange_us(const std::vector<P2PTransfer>& sends,
   }
   // Buffers of the backend's own kind (device memory under NCCL), so that the
   // reference moves what the exchange moves: no host staging in its time.
-  // Their contents do not matter; they are not read.
-  struct Scratch {
-    Communicator& comm;
-    void* p;
-    ~Scratch() { comm.free_bytes(p); }
-  };
-  Scratch sbuf{comm_, comm_.alloc_bytes(so[R - 1] + sb[R - 1])};
-  Scratch rbuf{comm_, comm_.alloc_bytes(ro[R - 1] + rb[R - 1])};
+  // Their contents do not matter; they are not read. Kept from one re-plan to
+  // the next (grown where one moves more): no allocation per re-plan.
+  void* send = baseline_send_.reserve(so[R - 1] + sb[R - 1]);
+  void* recv = baseline_recv_.reserve(ro[R - 1] + rb[R - 1]);
   comm_.barrier();
   const double t0 = now_us();
-  comm_.raw_alltoallv_bytes(sbuf.p, sb.data(), so.data(), rbuf.p, rb.data(), ro.data());
+  comm_.raw_alltoallv_bytes(send, sb.data(), so.data(), recv, rb.data(), ro.data());
   comm_.barrier();
   return now_us() - t0;
 }

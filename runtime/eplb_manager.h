@@ -27,6 +27,7 @@
 #include "runtime/inject.h"
 #include "runtime/metrics.h"
 #include "runtime/layer_runner.h"
+#include "runtime/scratch_buffer.h"
 
 namespace wideep {
 
@@ -94,6 +95,7 @@ class EplbManager {
   std::vector<Placement> staged_;  // --eplb-async: the placement once the chunk in flight switches
   int async_end_ = 0;              // its layers end here
   Moves async_;                    // its moves
+  ScratchBuffer baseline_send_, baseline_recv_;  // --baseline: raw_exchange_us's buffers
 };
 
 }  // namespace wideep
