@@ -31,8 +31,9 @@ void launch_token_activations(void* x, int T, int H, DType dtype, uint64_t seed,
 // From pair_dest_rank [T*P]: a token goes once to every rank one of its pairs
 // names. OUT rank_rows [R], rank_row_offset [R+1] (exclusive prefix), for every
 // send row (ordered by rank, then token) row_token and row_rank, token_row
-// [T*R] (the send row of (token, rank) or -1; scratch) and token_rows [T*P]
-// (each token's rows in rank order, -1 after the last), as build_layout().
+// [R*T] (rank-major: the send row of (token t, rank r) at r*T + t, or -1;
+// scratch) and token_rows [T*P] (each token's rows in rank order, -1 after
+// the last), as build_layout(). Parallel over tokens (kernels/row_bodies.h).
 void launch_dispatch_layout(const int32_t* pair_dest_rank, int T, int P, int R, int32_t* rank_rows,
                             int32_t* rank_row_offset, int32_t* row_token, int32_t* row_rank, int32_t* token_row,
                             int32_t* token_rows, Stream stream);

@@ -8,7 +8,8 @@
 //   rank_row_offset [R+1]  exclusive prefix of rank_rows; [R] = total rows
 //   row_token, row_rank    [rows] token and destination of each send row;
 //                          rows grouped by rank, tokens ascending within a rank
-//   token_row [T*R]        send row of (token t, rank r) or -1 (scratch)
+//   token_row [R*T]        send row of (token t, rank r) at r*T + t, or -1
+//                          (scratch; chunk counts before the fill: row_bodies.h)
 //   token_rows [T*P]       each token's send rows in rank order, -1 after the last
 // The order equals build_layout()'s on the CPU (kernels/dispatch_layout.cc).
 #include <cub/block/block_reduce.cuh>
@@ -22,6 +23,7 @@ namespace dev {
 namespace {
 
 constexpr int kLayoutThreads = 256;
+constexpr int kScanThreads = 1024;  // the one block that scans the chunk counts
 constexpr int kWireThreads = kFp8Group;  // one thread per channel of an fp8 group
 
 // One block per token (grid-stride): its token part of the dispatch row
@@ -76,72 +78,80 @@ __global__ void token_activations_kernel(T* x, int64_t n, int H, uint64_t seed, 
   }
 }
 
-__device__ __forceinline__ bool token_goes_to(const int32_t* dest, int P, int r) {
-  for (int p = 0; p < P; ++p)
-    if (dest[p] == r) return true;
-  return false;
-}
+// The layout in parallel over tokens (kernels/row_bodies.h, "dispatch
+// layout"): blocks of kLayoutChunk tokens x one destination rank count their
+// rows; one block scans the counts over (rank, chunk); the same blocks fill
+// their rows, and one thread per token gathers its rows in rank order. Every
+// write of token_row, row_token and row_rank is by consecutive threads to
+// consecutive places.
+static_assert(kLayoutThreads == kLayoutChunk, "one thread per token of a chunk");
 
-// One block per destination rank: how many tokens go there.
-__global__ void count_rank_rows_kernel(const int32_t* dest, int T, int P, int32_t* rank_rows) {
+// Block (chunk c, rank r): the chunk's tokens that go to r, at its head.
+__global__ void count_chunk_rows_kernel(const int32_t* dest, int T, int P, int32_t* token_row) {
   using Reduce = cub::BlockReduce<int, kLayoutThreads>;
   __shared__ typename Reduce::TempStorage tmp;
-  const int r = blockIdx.x;
-  int n = 0;
-  for (int t = threadIdx.x; t < T; t += kLayoutThreads)
-    n += token_goes_to(dest + static_cast<size_t>(t) * P, P, r) ? 1 : 0;
-  const int total = Reduce(tmp).Sum(n);
-  if (threadIdx.x == 0) rank_rows[r] = total;
+  const int c = blockIdx.x, r = blockIdx.y;
+  const int t = c * kLayoutChunk + threadIdx.x;
+  const int flag = t < T && layout_goes_to(dest + static_cast<size_t>(t) * P, P, r) ? 1 : 0;
+  const int total = Reduce(tmp).Sum(flag);
+  if (threadIdx.x == 0) token_row[layout_chunk_head(r * gridDim.x + c, gridDim.x, T)] = total;
 }
 
-// One block per destination rank: its offset (prefix over the ranks before
-// it), then a block scan over tokens gives every row its place.
-__global__ void fill_rank_rows_kernel(const int32_t* dest, int T, int P, int R,
-                                      const int32_t* rank_rows, int32_t* rank_row_offset,
-                                      int32_t* row_token, int32_t* row_rank, int32_t* token_row) {
-  using Scan = cub::BlockScan<int, kLayoutThreads>;
+// One block: the chunk counts scanned over (rank, chunk) in place into each
+// chunk's first row; rank_row_offset [R+1] and rank_rows [R] from them.
+__global__ void scan_chunk_rows_kernel(int T, int R, int32_t* token_row, int32_t* rank_rows, int32_t* rank_row_offset) {
+  using Scan = cub::BlockScan<int, kScanThreads>;
   __shared__ typename Scan::TempStorage tmp;
-  __shared__ int base;
-  const int r = blockIdx.x;
-  if (threadIdx.x == 0) {
-    int o = 0;
-    for (int q = 0; q < r; ++q) o += rank_rows[q];
-    base = o;
-    rank_row_offset[r] = o;
-    if (r == R - 1) rank_row_offset[R] = o + rank_rows[r];
-  }
-  __syncthreads();
-  int running = base;
-  for (int t0 = 0; t0 < T; t0 += kLayoutThreads) {
-    const int t = t0 + threadIdx.x;
-    const int flag = (t < T && token_goes_to(dest + static_cast<size_t>(t) * P, P, r)) ? 1 : 0;
-    int pos = 0, aggregate = 0;
-    Scan(tmp).ExclusiveSum(flag, pos, aggregate);
-    if (t < T) {
-      const int row = flag ? running + pos : -1;
-      token_row[static_cast<size_t>(t) * R + r] = row;
-      if (flag) {
-        row_token[row] = t;
-        row_rank[row] = r;
-      }
+  const int chunks = layout_chunks(T), n = R * chunks;
+  int running = 0;
+  for (int i0 = 0; i0 < n; i0 += kScanThreads) {
+    const int i = i0 + threadIdx.x;
+    const size_t head = i < n ? layout_chunk_head(i, chunks, T) : 0;
+    const int count = i < n ? token_row[head] : 0;
+    int first = 0, aggregate = 0;
+    Scan(tmp).ExclusiveSum(count, first, aggregate);
+    if (i < n) {
+      token_row[head] = running + first;
+      if (i % chunks == 0) rank_row_offset[i / chunks] = running + first;
     }
     running += aggregate;
-    __syncthreads();  // tmp is reused by the next chunk
+    __syncthreads();  // tmp is reused by the next tile
+  }
+  if (n == 0)
+    for (int r = threadIdx.x; r < R; r += kScanThreads) rank_row_offset[r] = 0;
+  if (threadIdx.x == 0) rank_row_offset[R] = running;
+  __syncthreads();  // the offsets above, read below
+  for (int r = threadIdx.x; r < R; r += kScanThreads) rank_rows[r] = rank_row_offset[r + 1] - rank_row_offset[r];
+}
+
+// Block (chunk c, rank r): each token's row towards r (or -1) from the chunk's
+// first row and a block scan, and each row's token and rank.
+__global__ void fill_chunk_rows_kernel(const int32_t* dest, int T, int P, int32_t* token_row, int32_t* row_token,
+                                       int32_t* row_rank) {
+  using Scan = cub::BlockScan<int, kLayoutThreads>;
+  __shared__ typename Scan::TempStorage tmp;
+  __shared__ int first_row;
+  const int c = blockIdx.x, r = blockIdx.y;
+  const int t = c * kLayoutChunk + threadIdx.x;
+  if (threadIdx.x == 0) first_row = token_row[layout_chunk_head(r * gridDim.x + c, gridDim.x, T)];
+  __syncthreads();
+  const int flag = t < T && layout_goes_to(dest + static_cast<size_t>(t) * P, P, r) ? 1 : 0;
+  int pos = 0;
+  Scan(tmp).ExclusiveSum(flag, pos);
+  if (t >= T) return;
+  const int row = flag ? first_row + pos : -1;
+  token_row[static_cast<size_t>(r) * T + t] = row;  // the head too (thread 0, which read it)
+  if (flag) {
+    row_token[row] = t;
+    row_rank[row] = r;
   }
 }
 
-// One thread per token: its rows in rank order from token_row [T*R], -1 after
-// the last (a token has at most P rows).
-__global__ void token_rows_kernel(const int32_t* token_row, int T, int R, int P, int32_t* token_rows) {
-  for (int t = blockIdx.x * blockDim.x + threadIdx.x; t < T; t += gridDim.x * blockDim.x) {
-    int32_t* out = token_rows + static_cast<size_t>(t) * P;
-    int n = 0;
-    for (int r = 0; r < R && n < P; ++r) {
-      const int32_t row = token_row[static_cast<size_t>(t) * R + r];
-      if (row >= 0) out[n++] = row;
-    }
-    for (; n < P; ++n) out[n] = -1;
-  }
+// One thread per token: its rows in rank order, -1 after the last.
+__global__ void token_rows_kernel(const int32_t* dest, int T, int P, int R, const int32_t* token_row,
+                                  int32_t* token_rows) {
+  for (int t = blockIdx.x * blockDim.x + threadIdx.x; t < T; t += gridDim.x * blockDim.x)
+    layout_token_rows(dest + static_cast<size_t>(t) * P, P, R, token_row, T, t, token_rows + static_cast<size_t>(t) * P);
 }
 
 // One block per send row (grid-stride): the token's first x_row bytes, then
@@ -197,13 +207,18 @@ void launch_wire_tokens(const void* x, int T, int H, DType compute, const WireRo
 void launch_dispatch_layout(const int32_t* dest, int T, int P, int R, int32_t* rank_rows,
                             int32_t* rank_row_offset, int32_t* row_token, int32_t* row_rank,
                             int32_t* token_row, int32_t* token_rows, Stream stream) {
-  count_rank_rows_kernel<<<R, kLayoutThreads, 0, cs(stream)>>>(dest, T, P, rank_rows);
-  WIDEEP_LAUNCH_CHECK();
-  fill_rank_rows_kernel<<<R, kLayoutThreads, 0, cs(stream)>>>(dest, T, P, R, rank_rows, rank_row_offset,
-                                                              row_token, row_rank, token_row);
+  const dim3 chunks_x_ranks(layout_chunks(T), R);
+  if (T > 0) {
+    count_chunk_rows_kernel<<<chunks_x_ranks, kLayoutThreads, 0, cs(stream)>>>(dest, T, P, token_row);
+    WIDEEP_LAUNCH_CHECK();
+  }
+  scan_chunk_rows_kernel<<<1, kScanThreads, 0, cs(stream)>>>(T, R, token_row, rank_rows, rank_row_offset);
   WIDEEP_LAUNCH_CHECK();
   if (T == 0) return;
-  token_rows_kernel<<<grid_for(T, 256), 256, 0, cs(stream)>>>(token_row, T, R, P, token_rows);
+  fill_chunk_rows_kernel<<<chunks_x_ranks, kLayoutThreads, 0, cs(stream)>>>(dest, T, P, token_row, row_token,
+                                                                            row_rank);
+  WIDEEP_LAUNCH_CHECK();
+  token_rows_kernel<<<grid_for(T, 256), 256, 0, cs(stream)>>>(dest, T, P, R, token_row, token_rows);
   WIDEEP_LAUNCH_CHECK();
 }
 

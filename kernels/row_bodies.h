@@ -84,6 +84,45 @@ inline void wire_roundtrip(const float* x, int H, DType compute, const WireRow& 
   for (int c = 0; c < H; ++c) out[c] = round_to(compute, wire_x_value(scratch, wr, c));
 }
 
+// ---- dispatch layout (kernels/layout_kernels.cu) -------------------------
+// The device builds build_layout()'s arrays (kernels/dispatch_layout.h) in
+// parallel over tokens, in chunks of kLayoutChunk tokens (one thread each),
+// through the scratch token_row [R x T], rank-major: entry r*T + t is the
+// send row of (token t, rank r), or -1. Before the fill, the head of chunk c
+// of rank r (entry layout_chunk_head) holds the chunk's token count for r,
+// then, scanned over (rank, chunk) in order, the chunk's first row.
+constexpr int kLayoutChunk = 256;
+
+WIDEEP_HD int layout_chunks(int T) { return (T + kLayoutChunk - 1) / kLayoutChunk; }
+// Scan entry i = r * chunks + c (rank-major) lies at r*T + c*kLayoutChunk.
+WIDEEP_HD size_t layout_chunk_head(int i, int chunks, int T) {
+  return static_cast<size_t>(i / chunks) * T + static_cast<size_t>(i % chunks) * kLayoutChunk;
+}
+// Whether a token with pair destinations dest [P] sends a row to rank r
+// (once, however many of its pairs go there; -1 goes nowhere).
+WIDEEP_HD bool layout_goes_to(const int32_t* dest, int P, int r) {
+  for (int p = 0; p < P; ++p)
+    if (dest[p] == r) return true;
+  return false;
+}
+// The token's smallest destination above `after` (below R), or R: its
+// destinations in rank order, without storage.
+WIDEEP_HD int layout_next_rank(const int32_t* dest, int P, int after, int R) {
+  int next = R;
+  for (int p = 0; p < P; ++p)
+    if (dest[p] > after && dest[p] < next) next = dest[p];
+  return next;
+}
+// token_rows [P] of token t: its send rows in rank order (from the filled
+// token_row), -1 after the last.
+WIDEEP_HD void layout_token_rows(const int32_t* dest, int P, int R, const int32_t* token_row, int T, int t,
+                                 int32_t* out) {
+  int n = 0;
+  for (int r = layout_next_rank(dest, P, -1, R); r < R; r = layout_next_rank(dest, P, r, R))
+    out[n++] = token_row[static_cast<size_t>(r) * T + t];
+  for (; n < P; ++n) out[n] = -1;
+}
+
 // Pair p of a send row towards `dest_rank`: its local slot and gate weight
 // where the pair goes there, -1 and 0 where it goes elsewhere.
 WIDEEP_HD void row_meta_pair(const int32_t* pair_dest, const int32_t* pair_slot, const float* pair_weight,
