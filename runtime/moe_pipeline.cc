@@ -683,9 +683,10 @@ void MoePipeline::run_layer(int step, int layer, LayerStats* st) {
 void MoePipeline::run_layer_tbo(int step, int layer, LayerStats* st) {
   Batch& A = batches_[0];
   Batch& B = batches_[1];
-  // The layer's stale mirrors refreshed before its first exchange, so that
+  // Device: the layer's stale mirrors refreshed before its first exchange, so that
   // each batch's wait for its dispatch covers them (and not the other's combine).
-  for (int s = 0; s < S_; ++s) store_->w1(layer, s);
+  if (A.kernels->device_memory())
+    for (int s = 0; s < S_; ++s) store_->w1(layer, s);
   CommContext ctx{step, layer, "route"};
   auto begin = [&](Batch& b, int p) {
     ctx.phase = phase_name(p);
