@@ -157,7 +157,9 @@ nlohmann::json RunMetrics::summary_json() const {
     // would mix different ranks' phases). Without overlap it is minus the
     // bookkeeping between phases: about 0. Efficiency: hidden over what could
     // at best be hidden, min(communication, compute).
-    const double hidden_us = percentile(hidden, 0.5);
+    // Without overlap nothing is hidden: the residue is bookkeeping between
+    // phases (and read -5.7 us, issue 29), so it is reported as 0.
+    const double hidden_us = cfg_.overlap == "none" ? 0.0 : percentile(hidden, 0.5);
     const double comm_us = percentile(ph[kDispatch], 0.5) + percentile(ph[kCombine], 0.5);
     double compute_us = 0;
     for (int p : {kRoute, kBalance, kLayout, kExpert}) compute_us += percentile(ph[p], 0.5);
