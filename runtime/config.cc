@@ -138,6 +138,7 @@ void add_run_options(CLI::App& app, RunConfig& c, bool for_sim) {
       ->capture_default_str();
   app.add_option("--tbo-split", c.tbo_split, "with --overlap tbo: share of the tokens in the first micro-batch")
       ->capture_default_str();
+  add_report_options(app, c);
 }
 
 namespace {
@@ -280,6 +281,7 @@ void validate(RunConfig& c, int num_ranks) {
     throw UsageError("--eplb-layers-per-chunk, --eplb-min-gain and --eplb-async shape EPLB's re-plans: "
                      "they need --balancer with eplb");
   validate_data_path(c);
+  validate_report_options(c);
   if (c.eplb_layers_per_chunk > 0 && !c.eplb_async) {
     // A re-plan waits for none: the previous one's chunks must be done by the next.
     // (Asynchronous moves take as many steps as they take: a re-plan due meanwhile waits.)

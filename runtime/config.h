@@ -73,6 +73,13 @@ struct RunConfig {
   // Overlap (DESIGN.md "Overlap and asynchronous EPLB").
   std::string overlap = "none";         // none | tbo
   double tbo_split = 0.5;               // share of a layer's tokens in the first micro-batch
+  // Policy, move-aware re-plans and output (runtime/config_report.cc binds and checks them).
+  std::string eplb_policy = "auto";     // auto | deepseek | wideep (runtime/eplb_planner.h)
+  double eplb_keep_within = 0.02;       // keep a layer's placement when a re-plan gains less balancedness
+  bool per_rank = false;                // step lines add each rank's load and bytes
+  std::string dump_placement;           // write the placement in force at the end here
+  std::string dump_placement_format = "wideep";  // wideep | sglang | vllm
+  std::vector<std::string> argv;        // the command line, for the summary (not an option)
 
   // Filled by validate().
   int num_ranks = 0;
@@ -95,6 +102,17 @@ struct RunConfig {
 // simulator does not honour (kRunOnlyOptions) are bound but hidden from its
 // help, so that `wideep sim` can reject them by name (cmd_sim.cc).
 void add_run_options(CLI::App& app, RunConfig& c, bool for_sim = false);
+
+// The options of runtime/config_report.cc (policy, move-aware re-plans,
+// per-rank and placement output), bound by add_run_options and checked by
+// validate: the same on `run` and `sim`.
+void add_report_options(CLI::App& app, RunConfig& c);
+void validate_report_options(const RunConfig& c);
+// Options that are valid but do nothing as given (after validate): one
+// sentence each, naming them. `run` and `sim` print them and list them in the summary.
+std::vector<std::string> config_warnings(const RunConfig& c);
+// Probes --dump-placement for writing (an input error before any communication).
+void probe_dump_placement(const RunConfig& c);
 
 // The `wideep run` options that `wideep sim` rejects (exit 2, naming them).
 extern const char* const kRunOnlyOptions[];

@@ -32,14 +32,22 @@ struct StepRecord {
   double rel_err = -1;
   double overlap_hidden_us = 0;               // mean over ranks of (its phases summed - its step time)
   double stall_us = 0;                        // since the previous step's completion, rebalances included
+  // --per-rank ([ranks] each, else empty): expert-token pairs processed (summed
+  // over layers) and bytes sent to other ranks by dispatch and combine.
+  std::vector<int64_t> rank_load, rank_dispatch_bytes, rank_combine_bytes;
 
-  // Back to the zeroed record of `layers` layers, keeping layer_balancedness's
-  // storage: no allocation once it has held that many.
-  void reset(int layers) {
+  // Back to the zeroed record of `layers` layers (and `ranks` per-rank entries,
+  // 0: none), keeping the vectors' storage: no allocation once they held that many.
+  void reset(int layers, int ranks = 0) {
     std::vector<double> keep = std::move(layer_balancedness);
+    std::vector<int64_t> a = std::move(rank_load), b = std::move(rank_dispatch_bytes), c = std::move(rank_combine_bytes);
     *this = StepRecord{};
     keep.assign(static_cast<size_t>(layers), 0.0);
     layer_balancedness = std::move(keep);
+    for (std::vector<int64_t>* v : {&a, &b, &c}) v->assign(static_cast<size_t>(ranks), 0);
+    rank_load = std::move(a);
+    rank_dispatch_bytes = std::move(b);
+    rank_combine_bytes = std::move(c);
   }
 };
 
@@ -58,6 +66,9 @@ struct RebalanceRecord {
   bool skipped = false;           // --eplb-min-gain: predicted gain too small, nothing moved
   double predicted_before = 0;    // balancedness of the placement in force on the window (static rule)
   double predicted_after = 0;     // the same for the re-plan
+  std::string policy;             // the placement policy that planned it (--eplb-policy, resolved)
+  int kept_layers = 0;            // --eplb-keep-within: layers that kept their placement
+  int64_t experts_moved = 0;      // slots (all layers) whose expert the re-plan changes
   double gbps() const { return transfer_us > 0 ? bytes * 8e-3 / transfer_us : 0; }
 };
 
@@ -82,7 +93,17 @@ class RunMetrics {
 
   // The next step's record, zeroed (layer_balancedness sized to the layers).
   StepRecord& next_step();
-  void add_rebalance(const RebalanceRecord& r) { rebalances_.push_back(r); }
+  // A completed (not skipped) re-plan starts the steady state at the step after it.
+  void add_rebalance(const RebalanceRecord& r);
+  // The initial placement's source (--init-placement FILE and its format), for
+  // the header and summary; empty: the default placement.
+  void set_init_placement(const std::string& text) { init_placement_ = text; }
+  // A warning the run printed (e.g. an option that does nothing): the summary lists them.
+  void add_warning(const std::string& text) { warnings_.push_back(text); }
+  // The placement policy as resolved for the header (eplb_planner.h policy_description).
+  void set_policy_description(const std::string& text) { policy_description_ = text; }
+  // The first measured step of the steady state (-1: no re-placement completed).
+  int steady_from() const { return steady_from_; }
   // The activations' dtype as run (`wideep run`); the summary names it where set.
   void set_dtype(const std::string& dtype) { dtype_ = dtype; }
   // The wire dtypes as run (--dispatch-dtype, --combine-dtype after `auto`).
@@ -97,14 +118,20 @@ class RunMetrics {
   void print_table() const;
 
   StepRecords steps() const { return {steps_.data(), used_}; }
+  // The summary's "steady" object (null when no re-placement completed).
+  nlohmann::json steady_json() const;
 
  private:
+  void add_report_fields(nlohmann::json& j) const;
   const RunConfig& cfg_;
   std::string backend_;
   std::string dtype_, dispatch_dtype_, combine_dtype_;
   std::vector<StepRecord> steps_;  // cfg.steps records, the first used_ filled
   size_t used_ = 0;
   std::vector<RebalanceRecord> rebalances_;
+  int steady_from_ = -1;
+  std::string init_placement_, policy_description_;
+  std::vector<std::string> warnings_;
 };
 
 }  // namespace wideep

@@ -1,4 +1,4 @@
-// Reading placement and topology files, and the initial placement of a run.
+// Reading placement (wideep, SGLang, vLLM) and topology files, and the initial placement of a run.
 #include "runtime/placement_io.h"
 
 #include <climits>
@@ -63,11 +63,18 @@ std::unique_ptr<Topology> load_topology(const RunConfig& cfg, int num_ranks) {
 
 std::vector<Placement> read_placement_file(const std::string& path, const std::string& option,
                                            int layers, int num_ranks, int num_logical,
-                                           int slots_per_rank) {
+                                           int slots_per_rank, std::string* format) {
   const nlohmann::json j = read_json(path, option);
-  if (!j.is_object() || !j.contains("phy2log"))
-    throw UsageError(option + " " + path + ": needs \"phy2log\": one list of slots per layer");
-  const std::vector<std::vector<int>> rows = int_matrix(j["phy2log"], option + " " + path + ": \"phy2log\"");
+  // wideep's own key first; SGLang's and vLLM's share physical_to_logical_map.
+  const char* key = j.is_object() && j.contains("phy2log")                   ? "phy2log"
+                    : j.is_object() && j.contains("physical_to_logical_map") ? "physical_to_logical_map"
+                                                                             : nullptr;
+  if (!key)
+    throw UsageError(option + " " + path + ": needs \"phy2log\" (wideep plan) or \"physical_to_logical_map\" "
+                     "(SGLang, vLLM): one list of slots per layer");
+  const bool vllm = std::string(key) != "phy2log" && j.contains("logical_replica_count");
+  if (format) *format = std::string(key) == "phy2log" ? "wideep" : vllm ? "vllm" : "sglang";
+  const std::vector<std::vector<int>> rows = int_matrix(j[key], option + " " + path + ": \"" + key + "\"");
   if (static_cast<int>(rows.size()) < layers)
     throw UsageError(option + " " + path + ": has " + std::to_string(rows.size()) +
                      " layers, the run has " + std::to_string(layers));
@@ -81,14 +88,27 @@ std::vector<Placement> read_placement_file(const std::string& path, const std::s
     out.push_back(Placement::from_phy2log(num_ranks, num_logical, rows[l],
                                           option + " " + path + " layer " + std::to_string(l)));
   }
+  if (vllm) {
+    // vLLM keeps the copy counts beside the map: a file where they disagree is corrupt.
+    const std::vector<std::vector<int>> cnt =
+        int_matrix(j["logical_replica_count"], option + " " + path + ": \"logical_replica_count\"");
+    for (int l = 0; l < layers; ++l)
+      if (l >= static_cast<int>(cnt.size()) || cnt[l] != out[l].logcnt)
+        throw UsageError(option + " " + path + ": layer " + std::to_string(l) +
+                         ": \"logical_replica_count\" disagrees with \"physical_to_logical_map\"");
+  }
   return out;
 }
 
-std::vector<Placement> initial_placement(const RunConfig& cfg, const Topology* topology) {
+std::vector<Placement> initial_placement(const RunConfig& cfg, const Topology* topology, std::string* source) {
   const int R = cfg.num_ranks;
-  if (!cfg.init_placement.empty())
-    return read_placement_file(cfg.init_placement, "--init-placement", cfg.layers, R, cfg.experts,
-                               cfg.slots_per_rank);
+  if (!cfg.init_placement.empty()) {
+    std::string format;
+    std::vector<Placement> p = read_placement_file(cfg.init_placement, "--init-placement", cfg.layers, R,
+                                                   cfg.experts, cfg.slots_per_rank, &format);
+    if (source) *source = cfg.init_placement + " (" + format + ")";
+    return p;
+  }
   std::vector<Placement> out;
   const std::vector<double> uniform(cfg.experts, 1.0);
   for (int l = 0; l < cfg.layers; ++l)

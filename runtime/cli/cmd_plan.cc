@@ -1,5 +1,6 @@
 // wideep plan: offline EPLB placement from a load matrix file. Reads
-// {"loads": [[...], ...]} (layers x logical experts), runs EPLB (or builds an
+// {"loads": [[...], ...]} (layers x logical experts) or the SGLang `stat` dump
+// of `wideep run --dump-counts` (summed over its steps), runs EPLB (or builds an
 // LPLB topology placement) and prints the placement as JSON or a table, or
 // (--format sglang|vllm) as the JSON those programs read:
 //   sglang: {"physical_to_logical_map": [[P ints] per layer]}   SGLang --init-expert-location
@@ -30,6 +31,7 @@
 #include "runtime/cli/commands.h"
 #include "runtime/config.h"
 #include "runtime/json_file.h"
+#include "runtime/placement_export.h"
 
 namespace wideep {
 namespace {
@@ -48,12 +50,44 @@ struct PlanOptions {
 
 // The load matrix, validated: a non-empty list of equally long rows of
 // finite, non-negative numbers. Returns the rows flattened; sets layers/experts.
+// An SGLang `stat` dump ({"logical_count": [steps][layers][experts]}, as
+// `wideep run --dump-counts` writes it) gives each layer's counts summed over
+// its steps; a 2-D logical_count is one step.
+nlohmann::json loads_of_counts(const nlohmann::json& counts, const std::string& what) {
+  if (!counts.is_array() || counts.empty())
+    throw UsageError(what + ": \"logical_count\" must be a non-empty list [steps][layers][experts]");
+  if (!counts[0].is_array() || counts[0].empty() || !counts[0][0].is_array()) return counts;  // [layers][experts]
+  nlohmann::json sum = nlohmann::json::array();
+  for (size_t s = 0; s < counts.size(); ++s) {
+    const nlohmann::json& step = counts[s];
+    if (!step.is_array() || step.size() != counts[0].size())
+      throw UsageError(what + ": \"logical_count\" step " + std::to_string(s) + " has not " +
+                       std::to_string(counts[0].size()) + " layers");
+    for (size_t l = 0; l < step.size(); ++l) {
+      if (!step[l].is_array() || step[l].size() != counts[0][0].size())
+        throw UsageError(what + ": \"logical_count\" step " + std::to_string(s) + " layer " + std::to_string(l) +
+                         " has not " + std::to_string(counts[0][0].size()) + " experts");
+      if (s == 0) sum.push_back(nlohmann::json::array());
+      for (size_t e = 0; e < step[l].size(); ++e) {
+        if (!step[l][e].is_number())
+          throw UsageError(what + ": \"logical_count\" step " + std::to_string(s) + " layer " + std::to_string(l) +
+                           " expert " + std::to_string(e) + ": not a number");
+        if (s == 0) sum[l].push_back(step[l][e].get<double>());
+        else sum[l][e] = sum[l][e].get<double>() + step[l][e].get<double>();
+      }
+    }
+  }
+  return sum;
+}
+
 std::vector<double> read_loads(const std::string& path, int& layers, int& experts) {
   const std::string what = "--loads " + path;
   const nlohmann::json j = read_json_file(path, what);
-  if (!j.is_object() || !j.contains("loads") || !j["loads"].is_array() || j["loads"].empty())
-    throw UsageError(what + ": needs {\"loads\": [[...], ...]} with at least one layer");
-  const nlohmann::json& rows = j["loads"];
+  const bool counts = j.is_object() && !j.contains("loads") && j.contains("logical_count");
+  if (!counts && (!j.is_object() || !j.contains("loads") || !j["loads"].is_array() || j["loads"].empty()))
+    throw UsageError(what + ": needs {\"loads\": [[...], ...]} with at least one layer, or an SGLang `stat` "
+                     "dump {\"logical_count\": [steps][layers][experts]} (`wideep run --dump-counts`)");
+  const nlohmann::json rows = counts ? loads_of_counts(j["logical_count"], what) : j["loads"];
   layers = static_cast<int>(rows.size());
   experts = -1;
   std::vector<double> w;
@@ -169,32 +203,6 @@ nlohmann::json to_json(const std::vector<Placement>& ps, const PlanOptions& o, c
   return j;
 }
 
-// The placement under SGLang's or vLLM's names (slot ids are global: GPU r owns
-// slots [r*P/G, (r+1)*P/G), as in both programs).
-nlohmann::json to_foreign_json(const std::vector<Placement>& ps, const std::string& format) {
-  nlohmann::json p2l = nlohmann::json::array();
-  for (const Placement& p : ps) p2l.push_back(p.phy2log);
-  nlohmann::json j;
-  j["physical_to_logical_map"] = p2l;
-  if (format == "sglang") return j;
-  // vLLM pads logical_to_physical_map to num_redundant_experts + 1 entries.
-  nlohmann::json l2p = nlohmann::json::array(), cnt = nlohmann::json::array();
-  for (const Placement& p : ps) {
-    const int width = p.num_slots() - p.num_logical + 1;
-    nlohmann::json rows = nlohmann::json::array();
-    for (int e = 0; e < p.num_logical; ++e) {
-      std::vector<int> row(p.copies(e), p.copies(e) + p.logcnt[e]);
-      row.resize(width, -1);
-      rows.push_back(row);
-    }
-    l2p.push_back(rows);
-    cnt.push_back(p.logcnt);
-  }
-  j["logical_to_physical_map"] = l2p;
-  j["logical_replica_count"] = cnt;
-  return j;
-}
-
 void print_table(const std::vector<Placement>& ps, const PlanOptions& o, const EplbInput& in,
                  const std::string& label) {
   std::printf("wideep plan: policy %s, %d layers, %d experts -> %d slots on %d GPUs (%d nodes, %d groups)\n",
@@ -230,7 +238,8 @@ int plan_main(int argc, char** argv) {
   PlanOptions o;
   CLI::App app{"wideep plan: offline EPLB placement from a load matrix (docs/usage-plan.md)"};
   app.name("wideep plan");
-  app.add_option("--loads", o.loads_path, "JSON file {\"loads\": [[...], ...]}: layers x logical experts")->required();
+  app.add_option("--loads", o.loads_path, "JSON file {\"loads\": [[...], ...]} (layers x logical experts), or an SGLang `stat` dump "
+                 "{\"logical_count\": [steps][layers][experts]} as `wideep run --dump-counts` writes it")->required();
   app.add_option("--replicas", o.replicas, "physical slots per layer (required without --topology)");
   app.add_option("--groups", o.groups, "expert groups (hierarchical EPLB when groups % nodes == 0)");
   app.add_option("--nodes", o.nodes, "server nodes");
@@ -262,7 +271,7 @@ int plan_main(int argc, char** argv) {
   std::string label;
   const std::vector<Placement> ps = plan_placements(o, in, label);
   if (o.format != "wideep") {
-    std::printf("%s\n", to_foreign_json(ps, o.format).dump().c_str());
+    std::printf("%s\n", placement_json(ps, o.format).dump().c_str());
   } else if (o.json) {
     std::printf("%s\n", to_json(ps, o, in, label).dump().c_str());
   } else {

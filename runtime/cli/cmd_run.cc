@@ -28,11 +28,13 @@
 #include "runtime/config.h"
 #include "runtime/counts_dump.h"
 #include "runtime/eplb_manager.h"
+#include "runtime/eplb_planner.h"
 #include "runtime/hwloc_topology.h"
 #include "runtime/inject.h"
 #include "runtime/metrics.h"
 #include "runtime/memory_plan.h"
 #include "runtime/moe_pipeline.h"
+#include "runtime/placement_export.h"
 #include "runtime/placement_io.h"
 #include "runtime/reference.h"
 
@@ -68,6 +70,8 @@ struct Prepared {
   std::string backend;
   DType dtype = DType::kF32;  // wire and compute dtype, as run
   MemoryPlan memory;           // what the pipeline allocates (runtime/memory_plan.h)
+  std::string init_source;     // --init-placement "FILE (FORMAT)", else empty
+  std::vector<std::string> warnings;  // config_warnings(): options that do nothing as given
 };
 
 // Ranks of this job on this node (the launcher's count; 1 where unknown): they
@@ -112,7 +116,9 @@ Prepared prepare(RunConfig& cfg, int num_ranks) {
                                           static_cast<int64_t>(cfg.tokens) * num_ranks, cfg.groups, cfg.topk_groups);
   p.faults = parse_faults(cfg.inject, num_ranks);
   p.topology = load_topology(cfg, num_ranks);
-  p.placement = initial_placement(cfg, p.topology.get());
+  p.placement = initial_placement(cfg, p.topology.get(), &p.init_source);
+  p.warnings = config_warnings(cfg);
+  probe_dump_placement(cfg);
   if (!cfg.json_path.empty()) {
     std::ofstream probe(cfg.json_path, std::ios::app);
     if (!probe) throw UsageError("--json " + cfg.json_path + ": cannot open for writing");
@@ -151,6 +157,12 @@ int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
   RunMetrics metrics(cfg, prep.backend.c_str());
   CountsDump counts_dump(cfg);  // --dump-counts
   metrics.set_dtype(dtype_name(prep.dtype));
+  metrics.set_init_placement(prep.init_source);
+  metrics.set_policy_description(policy_description(cfg, prep.topology != nullptr));
+  for (const std::string& w : prep.warnings) {
+    metrics.add_warning(w);
+    if (me == 0) std::fprintf(stderr, "wideep run: warning: %s\n", w.c_str());
+  }
   const DType dispatch = dispatch_dtype(cfg, prep.dtype), combine = combine_dtype(cfg, prep.dtype);
   metrics.set_wire_dtypes(dtype_name(dispatch), dtype_name(combine));
   const double limit = check_limit(prep.dtype, dispatch, combine);
@@ -258,6 +270,11 @@ int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
       r.combine_bytes_cross_node += s[kCombineCross];
       r.overlap_hidden_us += s[kHiddenNs] / 1e3 / R;
       r.load_mismatches += s[kMismatch];
+      if (cfg.per_rank) {
+        r.rank_dispatch_bytes[q] = s[kDispatchBytes];
+        r.rank_combine_bytes[q] = s[kCombineBytes];
+        for (int l = 0; l < L; ++l) r.rank_load[q] += s[kLoad0 + l];
+      }
     }
     for (int l = 0; l < L; ++l) {
       int64_t mx = 0, sum = 0;
@@ -314,6 +331,9 @@ int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
   double spread_max = spread.max_nodes;
   comm.allreduce_max_double(&spread_max, 1);
   counts_dump.write(comm);
+  // Every rank holds the same placements: rank 0 writes them.
+  if (me == 0 && !cfg.dump_placement.empty())
+    write_placement_file(cfg.dump_placement, "--dump-placement", runner.placements(), cfg.dump_placement_format);
   double worst_rel = 0;
   for (const StepRecord& r : metrics.steps()) worst_rel = std::max(worst_rel, r.rel_err);
   if (me == 0) {
@@ -350,6 +370,8 @@ int run_main(int argc, char** argv) {
   MpiWorld world = mpi_init(&argc, &argv);
   RunConfig cfg;
   Prepared prep;
+  cfg.argv.push_back("wideep");
+  cfg.argv.insert(cfg.argv.end(), argv, argv + argc);
   try {
     if (!parse_run_args(argc, argv, cfg, "run")) {
       mpi_finalize();

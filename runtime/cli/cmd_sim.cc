@@ -13,7 +13,9 @@
 #include "common/exit_status.h"
 #include "runtime/cli/commands.h"
 #include "runtime/config.h"
+#include "runtime/eplb_planner.h"
 #include "runtime/metrics.h"
+#include "runtime/placement_export.h"
 #include "runtime/placement_io.h"
 #include "runtime/sim/sim_config.h"
 #include "runtime/sim/sim_engine.h"
@@ -27,6 +29,7 @@ struct SimSetup {
   std::shared_ptr<const Workload> workload;
   std::unique_ptr<Topology> topology;
   std::vector<Placement> placement;
+  std::string init_source;  // --init-placement "FILE (FORMAT)", else empty
 };
 
 // Parses and checks everything; throws UsageError. Returns false after --help.
@@ -50,7 +53,8 @@ bool prepare(int argc, char** argv, RunConfig& cfg, SimOptions& sim, SimSetup* o
                                              static_cast<int64_t>(cfg.tokens) * sim.ranks, cfg.groups,
                                              cfg.topk_groups);
   out->topology = load_topology(cfg, sim.ranks);
-  out->placement = initial_placement(cfg, out->topology.get());
+  out->placement = initial_placement(cfg, out->topology.get(), &out->init_source);
+  probe_dump_placement(cfg);
   if (!cfg.json_path.empty()) {
     std::ofstream probe(cfg.json_path, std::ios::app);
     if (!probe) throw UsageError("--json " + cfg.json_path + ": cannot open for writing");
@@ -64,6 +68,8 @@ int sim_main(int argc, char** argv) {
   RunConfig cfg;
   SimOptions sim;
   SimSetup setup;
+  cfg.argv.push_back("wideep");
+  cfg.argv.insert(cfg.argv.end(), argv, argv + argc);
   try {
     if (!prepare(argc, argv, cfg, sim, &setup)) return kExitOk;
   } catch (const UsageError& e) {
@@ -71,6 +77,12 @@ int sim_main(int argc, char** argv) {
     return kExitUsage;
   }
   RunMetrics metrics(cfg, "sim");
+  metrics.set_init_placement(setup.init_source);
+  metrics.set_policy_description(policy_description(cfg, setup.topology != nullptr));
+  for (const std::string& w : config_warnings(cfg)) {
+    metrics.add_warning(w);
+    std::fprintf(stderr, "wideep sim: warning: %s\n", w.c_str());
+  }
   std::ofstream json;
   if (!cfg.json_path.empty()) json.open(cfg.json_path, std::ios::trunc);
   SimTotals totals;
@@ -82,6 +94,8 @@ int sim_main(int argc, char** argv) {
     combine_dtype = cfg.combine_dtype == "auto" ? "fp32" : cfg.combine_dtype;
     metrics.set_wire_dtypes(dispatch_dtype, combine_dtype);
     engine.run(&metrics, json.is_open() ? &json : nullptr, &totals);
+    if (!cfg.dump_placement.empty())
+      write_placement_file(cfg.dump_placement, "--dump-placement", engine.placement(), cfg.dump_placement_format);
   } catch (const UsageError& e) {  // a low-latency buffer overflows (--ll-max-tokens), as the run would
     std::fprintf(stderr, "wideep sim: error: %s\n", e.what());
     return kExitUsage;

@@ -120,6 +120,8 @@ void SimEngine::simulate_layer(int step, int layer, StepRecord* rec, LayerCost* 
   rec->layer_balancedness[static_cast<size_t>(layer)] = bal;
   rec->balancedness += bal / L_;
   rec->max_rank_load += mx;
+  if (!rec->rank_load.empty())
+    for (int r = 0; r < R_; ++r) rec->rank_load[r] += load_[r];
 
   const double fixed = prof_.phase_fixed_us;
   ModeCostInputs in;
@@ -182,6 +184,10 @@ void SimEngine::simulate_layer(int step, int layer, StepRecord* rec, LayerCost* 
       ph[kDispatch] += d.total();
       ph[kExpert] += expert_us;
       ph[kCombine] += c.total();
+      if (!rec->rank_dispatch_bytes.empty()) {
+        rec->rank_dispatch_bytes[r] += tr.dispatch[r].send[0] + tr.dispatch[r].send[1];
+        rec->rank_combine_bytes[r] += tr.combine[r].send[0] + tr.combine[r].send[1];
+      }
       for (int k = 0; k < 2; ++k) {
         step_traffic_[r].send[k] += tr.dispatch[r].send[k] + tr.combine[r].send[k];
         step_traffic_[r].recv[k] += tr.dispatch[r].recv[k] + tr.combine[r].recv[k];
@@ -279,12 +285,13 @@ bool SimEngine::maybe_rebalance(int step, RebalanceRecord* rec, double* stall_us
   const int filled = std::min(step + 1, cfg_.eplb_window);
   for (int w = 0; w < filled; ++w)
     for (size_t i = 0; i < loads.size(); ++i) loads[i] += static_cast<double>(window_[w * loads.size() + i]);
-  pending_ = plan_placement(cfg_, loads, topology_, placement_);
+  pending_ = plan_placement(cfg_, loads, topology_, placement_, &rec_);
   rec_.predicted_before = mean_predicted_balancedness(placement_, loads);
   rec_.predicted_after = mean_predicted_balancedness(pending_, loads);
   rec_.plan_us = (now_us() - t0) * prof_.balance_time_scale * scale_;
   *stall_us += rec_.plan_us;
-  if (cfg_.eplb_min_gain > 0 && rec_.predicted_after - rec_.predicted_before < cfg_.eplb_min_gain) {
+  if ((cfg_.eplb_min_gain > 0 && rec_.predicted_after - rec_.predicted_before < cfg_.eplb_min_gain) ||
+      replan_kept_all(cfg_, rec_)) {
     rec_.skipped = true;
     rec_.steps_to_complete = 0;
     *rec = rec_;
@@ -306,7 +313,7 @@ void SimEngine::run(RunMetrics* metrics, std::ostream* json, SimTotals* totals) 
   StepRecord warmup_record;  // warm-up steps are simulated, not recorded
   for (int step = 0; step < cfg_.total_steps(); ++step) {
     const bool measured = step >= cfg_.warmup;
-    if (!measured) warmup_record.reset(L_);
+    if (!measured) warmup_record.reset(L_, cfg_.per_rank ? R_ : 0);
     StepRecord& r = measured ? metrics->next_step() : warmup_record;
     r.step = step;
     for (auto& ph : rank_phase_us_) ph.fill(0);

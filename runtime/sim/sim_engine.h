@@ -44,6 +44,9 @@ class SimEngine {
   // Runs warm-up and measured steps; step, rebalance lines go to json when given.
   void run(RunMetrics* metrics, std::ostream* json, SimTotals* totals);
 
+  // The placement in force (after run(): at the end, for --dump-placement).
+  const std::vector<Placement>& placement() const { return placement_; }
+
  private:
   struct LayerCost {
     double layer_us = 0;    // critical path of the layer (BSP; with tbo the two micro-batches' schedule)
