@@ -76,11 +76,13 @@ mkdir -p "$out" && out=$(cd "$out" && pwd)
 
 # The rehearsal sees only what env.sh sets: re-run this script under env -i.
 if [[ $rehearse -eq 1 && $inner -eq 0 ]]; then
+  pass_on=()
+  [[ $fail_fast -eq 1 ]] && pass_on+=(--fail-fast)
+  [[ $force -eq 1 ]] && pass_on+=(--force)
   exec env -i HOME="${HOME:-/root}" PATH=/usr/bin:/bin OUT="$out" TMPDIR="${TMPDIR:-/tmp}" \
     ${WIDEEP_REHEARSE_DTYPE:+WIDEEP_REHEARSE_DTYPE=$WIDEEP_REHEARSE_DTYPE} \
     ${WIDEEP_GPU_RUN_TEST_FAIL:+WIDEEP_GPU_RUN_TEST_FAIL="$WIDEEP_GPU_RUN_TEST_FAIL"} \
-    bash "$0" --rehearse-inner --bundle "$bundle" --budget "$budget" --stages "$stages" \
-    $([[ $fail_fast -eq 1 ]] && echo --fail-fast) $([[ $force -eq 1 ]] && echo --force)
+    bash "$0" --rehearse-inner --bundle "$bundle" --budget "$budget" --stages "$stages" "${pass_on[@]}"
 fi
 
 if [[ ! -f $bundle/env.sh && -f $bundle.tar.xz ]]; then
@@ -247,6 +249,7 @@ stage_preflight() {
   note "    launcher binding: OMPI_MCA_hwloc_base_binding_policy=${OMPI_MCA_hwloc_base_binding_policy:-unset} (wideep binds near the GPU); NCCL_IB_DISABLE=${NCCL_IB_DISABLE:-unset}"
   check preflight_mpirun 60 "the bundled mpirun starts 2 ranks (informs)" mpirun -np 2 --report-bindings wideep --help
   grep -E 'bound to|not bound' "$work/preflight_mpirun.log" | sed 's/^/    /' | tee -a "$summary"
+  grep -q 'bound to' "$work/preflight_mpirun.log" || note "    mpirun --report-bindings: no rank bound by the launcher"
 }
 
 # The cases of tests/gpu_cases.txt (format there), each printed as
@@ -310,10 +313,11 @@ s and print("    step p50 %.0f us, dtype %s%s" % (s[-1]["step_us"]["p50"], s[-1]
 # Failed at NCCL init: NCCL's or wideep's words for the start-up (not NCCL's INFO
 # lines, which name the same calls when all goes well), or killed before any check.
 failed_at_init() {
-  local log=$1 rc=$2
-  grep -q 'check: passed\|check failed' "$log" && return 1
+  local rc=$2 body
+  body=$(tail -n +2 "$1" | grep -v -e '^expect\.sh: ' -e 'NCCL INFO')  # the run's own words only
+  grep -q 'check: passed\|check failed' <<<"$body" && return 1
   [[ $rc -eq 124 || $rc -eq 137 ]] && return 0
-  grep -v 'NCCL INFO' "$log" | grep -Eq 'nccl[A-Z][A-Za-z]*|NCCL WARN|NCCL error'
+  grep -Eq 'nccl[A-Z][A-Za-z]*|NCCL WARN|NCCL error' <<<"$body"
 }
 
 stage_smoke() {
@@ -323,7 +327,8 @@ stage_smoke() {
   run_case "$tag" "$line"
   rc=$?
   [[ $rc -eq 0 || $rc -eq 125 ]] && return
-  local name=$(xargs <<<"${line%%|*}")
+  local name
+  name=$(xargs <<<"${line%%|*}")
   failed_at_init "$work/run_$name.log" "$rc" || return
   note "    $name failed at NCCL init: once more with NCCL_CUMEM_ENABLE=0"
   if run_case "$tag" "$line" _retry NCCL_CUMEM_ENABLE=0 NCCL_DEBUG=INFO; then
@@ -352,8 +357,8 @@ stage_kernels() {
 # the 8-rank ones last), in file order within a count. Two cases in a row
 # killed at their limit (NCCL stalling) leave the remaining multi-rank ones NOT-RUN.
 stage_runs() {
-  local np order tag line rc killed=0 where
-  while IFS=$'\t' read -r np order tag line; do
+  local tag line rc killed=0 where
+  while IFS=$'\t' read -r _ _ tag line; do
     where=$(cut -d'|' -f2 <<<"$line" | xargs)
     [[ $where == smoke ]] && continue
     run_case "$tag" "$line"
@@ -409,7 +414,7 @@ stage_transport() {
     sed 's/^/    /' | tee -a "$summary"
 }
 
-note "# $(date -u +%FT%TZ) wideep gpu_run: $mode, budget $budget s, stages: $stages"
+note "# $(date -u +%FT%TZ) wideep gpu_run: $mode, budget $budget s, stages: $(echo $stages)"
 note "# bundle: commit ${b_commit:-?} (tree dirty: ${b_dirty:-?}), sources ${b_sources:-?}, built ${b_built:-?}"
 if [[ -n $stale ]]; then
   note "# tree: HEAD ${head:-(no git)}, sources $tree_sources: STALE BUNDLE ($stale), run anyway by --force"
