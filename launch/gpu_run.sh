@@ -333,6 +333,7 @@ stage_smoke() {
   note "    $name failed at NCCL init: once more with NCCL_CUMEM_ENABLE=0"
   if run_case "$tag" "$line" _retry NCCL_CUMEM_ENABLE=0 NCCL_DEBUG=INFO; then
     export NCCL_CUMEM_ENABLE=0
+    cumem_kept=1
     note "    NCCL_CUMEM_ENABLE=0 is exported for every later stage: the smoke case passed only with it"
   else
     multi_off="NCCL failed to start twice in the smoke stage"
@@ -414,7 +415,7 @@ stage_transport() {
     sed 's/^/    /' | tee -a "$summary"
 }
 
-note "# $(date -u +%FT%TZ) wideep gpu_run: $mode, budget $budget s, stages: $(echo $stages)"
+note "# $(date -u +%FT%TZ) wideep gpu_run: $mode, budget $budget s, stages: $(for s in $all_stages; do [[ " $stages " == *" $s "* ]] && printf '%s ' "$s"; done)"
 note "# bundle: commit ${b_commit:-?} (tree dirty: ${b_dirty:-?}), sources ${b_sources:-?}, built ${b_built:-?}"
 if [[ -n $stale ]]; then
   note "# tree: HEAD ${head:-(no git)}, sources $tree_sources: STALE BUNDLE ($stale), run anyway by --force"
@@ -424,8 +425,9 @@ fi
 [[ -n ${WIDEEP_GPU_RUN_TEST_FAIL:-} ]] && note "# test knob WIDEEP_GPU_RUN_TEST_FAIL: made to fail: $WIDEEP_GPU_RUN_TEST_FAIL"
 # One machine: NCCL's bootstrap and the sockets of ranks sharing the GPU over loopback.
 export NCCL_DEBUG=${NCCL_DEBUG:-WARN} NCCL_SOCKET_IFNAME=${NCCL_SOCKET_IFNAME:-lo}
-stopped=""
-for stage in $stages; do
+stopped="" cumem_kept=0
+for stage in $all_stages; do  # in the table's order, whatever order --stages names
+  [[ " $stages " == *" $stage "* ]] || continue
   read -r _ needs proves < <(awk -v s="$stage" '$1 == s' <<<"$stage_table")
   note "## $stage: $proves"
   why=$stopped
@@ -439,7 +441,7 @@ for stage in $stages; do
   "stage_$stage"
   [[ $fail_fast -eq 1 && $n_fail -gt $fails_before ]] && stopped="--fail-fast: stage $stage failed"
 done
-[[ -n ${NCCL_CUMEM_ENABLE:-} ]] && note "# NCCL_CUMEM_ENABLE=$NCCL_CUMEM_ENABLE was exported after the smoke stage (see there)"
+[[ $cumem_kept -eq 1 ]] && note "# NCCL_CUMEM_ENABLE=0 was exported after the smoke stage (see there)"
 status=$(( n_fail > 0 || cut > 0 ))
 note "# $mode: $n_pass PASS, $n_fail FAIL, $n_notrun NOT-RUN, $n_skip SKIP$([[ $cut -eq 1 ]] && echo " (the correctness set was cut)"); $((SECONDS - start_s)) s of $budget; exit $status; logs: gpu_logs.tar.gz"
 exit $status
