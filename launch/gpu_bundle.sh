@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# gpu_bundle.sh [BUILD_DIR] [OUT_DIR] [--no-archive]
+# gpu_bundle.sh [BUILD_DIR] [OUT_DIR] [--no-archive]    (or: gpu_bundle.sh --source-hash)
 # Packs what a GPU machine without Open MPI, CMake and network needs to run
 # wideep and launch/gpu_run.sh: the build's wideep and kernels_tests, the Open
 # MPI runtime (orterun = mpirun, orted, ompi_info, the MCA and PMIx plugin
@@ -12,12 +12,37 @@
 # /opt/torch/.venv and other Python prefixes: nvidia-nccl-cu13, nvidia-cublas),
 # OPAL_* and PMIX_*; its wideep_bundle_check says which library is missing and
 # where it was looked for. Stops with a message when a library that must be
-# bundled is missing here. launch/gpu_run.sh uses it; docs/gpu.md says how.
+# bundled is missing here. It first builds wideep and kernels_tests in BUILD_DIR
+# (incremental: a no-op when they are up to date). OUT_DIR/STAMP
+# records the commit, whether the tree was dirty and the hash of the sources the
+# binaries are built from (--source-hash prints the tree's: launch/gpu_run.sh
+# compares the two where the tree it runs in has no .git). launch/gpu_run.sh
+# uses it; docs/gpu.md says how.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+
+# The sources of the bundled binaries (wideep, kernels_tests): C++/CUDA files
+# and the CMake files that build them, not tests/, fuzz/ or docs/. Listed by git
+# where there is one (tracked and untracked-not-ignored: what the device tool
+# copies), else by find with the ignored build folders left out, so that a copy
+# of the tree without .git hashes the same. Prints a 16-hex-digit sha256 prefix.
+source_hash() {
+  local list
+  if git -C "$root" rev-parse --git-dir >/dev/null 2>&1; then
+    list=$(git -C "$root" ls-files -co --exclude-standard)
+  else
+    list=$(cd "$root" && find . \( -name '.git' -o -name 'build*' -o -name 'gpu_bundle' -o -name 'gpu_out' \
+                                   -o -name 'out' -o -name '__pycache__' \) -prune -o -type f -print | sed 's|^\./||')
+  fi
+  (cd "$root" && grep -E '\.(cc|h|cu|cuh|c|cpp|hpp)$|(^|/)CMakeLists\.txt$|^cmake/' <<<"$list" |
+     grep -v -E '^(tests|fuzz|docs)/' | while IFS= read -r f; do if [[ -f $f ]]; then printf '%s\n' "$f"; fi; done |
+     LC_ALL=C sort | xargs -d '\n' sha256sum | sha256sum | cut -c1-16)
+}
+
 archive=1 pos=()
 for a in "$@"; do
   case $a in
+    --source-hash) source_hash; exit 0 ;;
     --no-archive) archive=0 ;;
     -*) echo "gpu_bundle: unknown option $a" >&2; exit 2 ;;
     *) pos+=("$a") ;;
@@ -30,6 +55,11 @@ die() { echo "gpu_bundle: $*" >&2; exit 1; }
 [[ $(ldd "$build/wideep") == *libcudart* ]] || die "$build/wideep does not link the CUDA runtime: configure with -DWIDEEP_CUDA=ON"
 kernels_tests=$(find "$build/kernels" -maxdepth 1 -name kernels_tests -type f -perm -u+x 2>/dev/null | head -1)
 [[ -n $kernels_tests ]] || die "no $build/kernels/kernels_tests: build with -DWIDEEP_BUILD_TESTS=ON"
+# The binaries are brought up to date first, so that the stamp below describes them.
+if [[ -f $build/CMakeCache.txt ]] && command -v cmake >/dev/null; then
+  cmake --build "$build" --target wideep "$(basename "$kernels_tests")" >"$build/gpu_bundle_build.log" 2>&1 ||
+    die "cmake --build $build --target wideep kernels_tests failed (log: $build/gpu_bundle_build.log)"
+fi
 command -v ompi_info >/dev/null || die "ompi_info not found: Open MPI must be installed here"
 command -v orterun >/dev/null || die "orterun not found (Open MPI 4.x expected)"
 
@@ -92,6 +122,18 @@ for l in "$out"/lib/libmca_common_*.so.*; do
   [[ -e $base ]] || ln -s "$(basename "$l")" "$base"
 done
 
+# What the binaries were built from: launch/gpu_run.sh prints it atop its summary
+# and refuses a bundle whose commit is not HEAD's or whose sources differ from the tree's.
+commit=$(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)
+dirty=no
+[[ -n $(git -C "$root" status --porcelain 2>/dev/null) ]] && dirty=yes
+{
+  echo "commit $commit"
+  echo "dirty $dirty"
+  echo "sources $(source_hash)"
+  echo "built $(date -u +%FT%TZ) on $(hostname) from $build"
+} >"$out/STAMP"
+
 cat > "$out/env.sh" <<'ENV'
 # Source me: the bundled Open MPI and wideep (launch/gpu_bundle.sh).
 WIDEEP_BUNDLE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -148,9 +190,15 @@ export OMPI_MCA_rmaps_base_oversubscribe=1
 # process_vm_readv, export OMPI_MCA_btl_vader_single_copy_mechanism=none.
 export OMPI_MCA_btl=self,vader
 export OMPI_MCA_pml=ob1 OMPI_MCA_osc=^ucx
+# No launcher binding: Open MPI 4.1 pins 1- and 2-rank jobs to one core each
+# ([B/.] [./B]), which wideep keeps, and NCCL's proxy and socket threads would
+# then share the rank's polling core; unbound, wideep binds each rank to the
+# cores near its GPU (runtime/hwloc_topology.cc). No InfiniBand on the lent machine.
+export OMPI_MCA_hwloc_base_binding_policy=none
+export NCCL_IB_DISABLE=1
 ENV
 
-echo "gpu_bundle: $out ($(du -sh "$out" | cut -f1))"
+echo "gpu_bundle: $out ($(du -sh "$out" | cut -f1)), $(tr '\n' ' ' <"$out/STAMP")"
 if [[ $archive -eq 1 ]]; then
   # xz -9: the device tool carries at most 64 MiB with the working tree.
   tar -C "$(dirname "$out")" -cf - "$(basename "$out")" | xz -9 -T2 >"$out.tar.xz"

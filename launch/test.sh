@@ -37,14 +37,20 @@ if [[ $mode != sanitize ]]; then
   # One job at a time: the multi-rank tests already oversubscribe the cores.
   (cd build && ctest --output-on-failure --timeout 300 2>&1 | tee ctest.log) || status=$?
   # The GPU machine's one command (launch/gpu_run.sh), rehearsed here from the
-  # bundle under env -i with --backend mpi (docs/gpu.md); ~1 min.
+  # bundle under env -i with --backend mpi (docs/gpu.md), every stage; ~2 min.
+  # Then the tests of the script itself on that bundle and summary (~15 s).
   if [[ $(ldd build/wideep) == *libcudart* ]]; then
     echo "test.sh: GPU run rehearsal (launch/gpu_bundle.sh build, launch/gpu_run.sh --rehearse)"
-    if ! launch/gpu_bundle.sh build build/gpu_bundle --no-archive ||
-       ! OUT=build/gpu_rehearse launch/gpu_run.sh --rehearse --bundle build/gpu_bundle \
-           --stages "preflight kernels runs sanitize transport"; then
-      echo "test.sh: the GPU run rehearsal failed (logs: build/gpu_rehearse/gpu_logs.tar.gz)"
+    if ! launch/gpu_bundle.sh build build/gpu_bundle --no-archive; then
+      echo "test.sh: launch/gpu_bundle.sh failed"
       status=1
+    else
+      if ! OUT=build/gpu_rehearse launch/gpu_run.sh --rehearse --bundle build/gpu_bundle; then
+        echo "test.sh: the GPU run rehearsal failed (logs: build/gpu_rehearse/gpu_logs.tar.gz)"
+        status=1
+      fi
+      tests/gpu_run_script_test.sh build/gpu_bundle build/gpu_rehearse/summary.txt ||
+        { echo "test.sh: tests/gpu_run_script_test.sh (the tests of launch/gpu_run.sh) failed"; status=1; }
     fi
   else
     echo "test.sh: GPU run rehearsal skipped: build/ has no CUDA path (no nvcc found)"
