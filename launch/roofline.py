@@ -148,11 +148,13 @@ def main():
 
     # 3. The PyTorch layer, same shape, same device.
     torch_json = os.path.join(out, "torch.jsonl")
+    # torch as its users run it: its own libraries, not the bundle's (LD_LIBRARY_PATH of env.sh).
+    torch_env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
     here = os.path.dirname(os.path.abspath(__file__))
     failed += run([torch_py, os.path.join(here, "torch_moe_ref.py"), "--time", "--tokens", tok_text,
                    "--iters", str(iters), "--warmup", "1" if args.rehearse else "3"]
                   + (["--device", "cpu"] if args.rehearse else []) + ["--json", torch_json] + common,
-                  os.path.join(out, "torch.log")) != 0
+                  os.path.join(out, "torch.log"), env=torch_env) != 0
     torch_rows = read_jsonl(torch_json)
 
     # 4. One line per measure.
