@@ -20,3 +20,5 @@ wideep_cli_test(NAME roofline_bad_topk RC 2 ARGS roofline --backend host --exper
 wideep_cli_test(NAME roofline_host_table ARGS roofline --backend host --tokens 8 --hidden 128 --ffn 64 --experts 8
                 --topk 2 --iters 1 --warmup 0
                 MATCH "^ +8 unpermute_combine +6272 " "^ +8 gemm cblas" "layer_kernels")
+wideep_cli_test(NAME dump_layer_needs_check RC 2 ARGS run --backend mpi --steps 1 --dump-layer @OUT@.layer
+                MATCH "--dump-layer needs --check")
