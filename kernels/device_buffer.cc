@@ -10,6 +10,7 @@
 #include <cstdio>
 
 #include "common/check.h"
+#include "kernels/host_wait_log.h"
 
 namespace wideep {
 namespace dev {
@@ -23,10 +24,13 @@ cudaStream_t cs(void* s) { return static_cast<cudaStream_t>(s); }
 // until done or the deadline; yields the core between polls (ranks may share cores).
 template <typename Q>
 void poll(Q query, const char* call, double timeout_s, const std::string& what) {
-  const double deadline = now_s() + timeout_s;
+  const double start = now_s(), deadline = start + timeout_s;
   for (unsigned spins = 0;; ++spins) {
     const cudaError_t e = query();
-    if (e == cudaSuccess) return;
+    if (e == cudaSuccess) {
+      record_host_wait(what, static_cast<int64_t>((now_s() - start) * 1e9));
+      return;
+    }
     // A sticky error of any earlier work on the stream (an asynchronous kernel
     // fault) surfaces here, far from its launch: name the wait that saw it.
     if (e != cudaErrorNotReady)

@@ -30,7 +30,7 @@ BalancerSet parse_balancers(const std::string& list) {
 }
 
 const char* const kRunOnlyOptions[] = {"--backend", "--dtype", "--check", "--check-every", "--baseline",
-                                       "--inject", "--timeout-s", "--phase-barrier", "--dump-counts",
+                                       "--inject", "--timeout-s", "--phase-barrier", "--dump-counts", "--dump-layer",
                                        "--transport"};
 const int kNumRunOnlyOptions = sizeof(kRunOnlyOptions) / sizeof(kRunOnlyOptions[0]);
 
@@ -106,6 +106,10 @@ void add_run_options(CLI::App& app, RunConfig& c, bool for_sim) {
   app.add_option("--dump-counts", c.dump_counts,
                  "write the global per-step logical expert counts of the last --eplb-window measured "
                  "steps as an SGLang `stat` dump in JSON (logical_count [steps, layers, experts])")
+      ->group(run_only);
+  app.add_option("--dump-layer", c.dump_layer,
+                 "with --check, test-only: write layer 0 of the first checked step (rank 0's tokens) as JSON: "
+                 "x, top-k ids, gate weights, reference output and output (launch/torch_moe_ref.py)")
       ->group(run_only);
   app.add_option("--dispatch-dtype", c.dispatch_dtype,
                  "dtype of dispatched rows on the wire: fp32 | bf16 | fp8 (e4m3, one fp32 scale per 128 "

@@ -63,6 +63,7 @@ struct RunConfig {
   bool phase_barrier = false;  // barrier before dispatch and combine (benchmarks)
   std::string waterfill_mode = "exact";  // exact | sglang | sglang-static (with --balancer waterfill)
   std::string dump_counts;     // run only: SGLang `stat` dump of the last --eplb-window steps' counts
+  std::string dump_layer;      // run only, test-only: one checked layer's inputs and outputs (runtime/layer_dump.h)
   // Data path (DESIGN.md "Data path").
   std::string dispatch_dtype = "auto";  // fp32 | bf16 | fp8 | auto (the run's --dtype)
   std::string combine_dtype = "auto";   // fp32 | bf16 | auto (the run's --dtype)

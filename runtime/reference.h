@@ -54,6 +54,8 @@ class Reference {
   const std::vector<float>& input() const { return x_; }
   const std::vector<int32_t>& topk_ids() const { return ids_; }
   const std::vector<float>& gate_weights() const { return gate_w_; }
+  // The reference output [T x H] of the last compare().
+  const std::vector<float>& output() const { return ref_; }
 
  private:
   const float* weights(int layer, int expert);  // W1 then W2, contiguous

@@ -24,6 +24,7 @@
 #include "common/hash.h"
 #include "common/exit_status.h"
 #include "kernels/gpu_info.h"
+#include "kernels/host_wait_log.h"
 #include "runtime/cli/commands.h"
 #include "runtime/config.h"
 #include "runtime/counts_dump.h"
@@ -31,6 +32,7 @@
 #include "runtime/eplb_planner.h"
 #include "runtime/hwloc_topology.h"
 #include "runtime/inject.h"
+#include "runtime/layer_dump.h"
 #include "runtime/metrics.h"
 #include "runtime/memory_plan.h"
 #include "runtime/moe_pipeline.h"
@@ -43,6 +45,16 @@ namespace {
 
 // Checksums of the step JSON (repeatability, tests/compare_runs.py): common/hash.h.
 std::string hex64(uint64_t h) { return fmt::format("{:016x}", h); }
+
+// This rank's host waits for the device over the measured steps
+// (kernels/host_wait_log.h), per layer: [{what, per_layer, us_per_layer}].
+nlohmann::json host_waits_json(int measured_layers) {
+  nlohmann::json a = nlohmann::json::array();
+  const double n = std::max(measured_layers, 1);
+  for (const HostWait& w : host_waits())
+    a.push_back({{"what", w.what}, {"per_layer", w.count / n}, {"us_per_layer", w.ns / 1e3 / n}});
+  return a;
+}
 
 // This process's resident set in KiB from /proc/self/status: [0] VmRSS (all),
 // [1] RssAnon (private memory: heap, stacks; without the file-backed pages of
@@ -124,6 +136,7 @@ Prepared prepare(RunConfig& cfg, int num_ranks) {
     if (!probe) throw UsageError("--json " + cfg.json_path + ": cannot open for writing");
   }
   probe_dump_counts(cfg);
+  probe_dump_layer(cfg);
   return p;
 }
 
@@ -172,7 +185,7 @@ int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
   const int nstat = kLoad0 + L;
   std::vector<int64_t> mine(nstat), all(static_cast<size_t>(nstat) * R);
   std::vector<LayerStats> ls(L);
-  bool check_failed = false;
+  bool check_failed = false, dumped = false;
   int64_t grown_bytes = 0;  // receive buffers grown by steps that received more than planned
   comm.barrier();  // connect before the first timed step
   const bool checksums = !cfg.json_path.empty();  // only the JSON lines show them
@@ -182,6 +195,7 @@ int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
   int64_t prev_done_ns = now_ns();
   NodeSpread spread;  // nodes per token over the measured steps, this rank's tokens
   for (int step = 0; step < cfg.total_steps(); ++step) {
+    if (step == cfg.warmup) reset_host_waits();  // the summary's host_waits: measured steps only
     apply_process_faults(prep.faults, me, step);
     std::fill(mine.begin(), mine.end(), 0);
     uint64_t out_hash = 0, place_hash = 0;
@@ -228,6 +242,10 @@ int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
                        me, step, l, c.worst_token, static_cast<long long>(me) * cfg.tokens + c.worst_token,
                        c.max_abs_err, c.scale);
           check_failed = true;
+        }
+        if (me == 0 && l == 0 && !dumped && !cfg.dump_layer.empty()) {
+          write_layer_dump(cfg, prep.dtype, dispatch, combine, step, l, *ref, runner.output());
+          dumped = true;
         }
         err[0] = std::max(err[0], c.max_abs_err);
         err[1] = std::max(err[1], rel);
@@ -351,6 +369,7 @@ int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
       if (warm[0] > 0) j["lp_warm_kept"] = warm[1] / warm[0];
       if (spread_sum[0] > 0)
         j["nodes_per_token"] = {{"mean", spread_sum[1] / spread_sum[0]}, {"max", static_cast<int>(spread_max)}};
+      j["host_waits"] = host_waits_json(cfg.steps * L);
       j["planned_host_bytes"] = prep.memory.pipeline_bytes(false);
       j["planned_device_bytes"] = prep.memory.pipeline_bytes(true);
       json << j.dump() << "\n";

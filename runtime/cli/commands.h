@@ -10,5 +10,6 @@ int lp_main(int argc, char** argv);    // runtime/cli/cmd_lp.cc
 int sim_main(int argc, char** argv);   // runtime/cli/cmd_sim.cc
 int topo_main(int argc, char** argv);  // runtime/cli/cmd_topo.cc
 int mem_main(int argc, char** argv);   // runtime/cli/cmd_mem.cc
+int roofline_main(int argc, char** argv);  // runtime/cli/cmd_roofline.cc
 
 }  // namespace wideep

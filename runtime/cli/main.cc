@@ -1,4 +1,4 @@
-// build/wideep: dispatches to the subcommands run, plan, lp, sim, topo and mem.
+// build/wideep: dispatches to the subcommands run, plan, lp, sim, topo, mem and roofline.
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -15,7 +15,8 @@ void usage(FILE* out) {
                "  lp     offline per-step LP solve for a placement and counts\n"
                "  sim    cluster-scale simulation with a cost model\n"
                "  topo   hwloc view of this node: cores, NUMA, GPUs, NICs\n"
-               "  mem    per-rank memory plan of a run (host and device bytes by buffer)\n");
+               "  mem    per-rank memory plan of a run (host and device bytes by buffer)\n"
+               "  roofline  one layer's kernels on one rank against copy and dense-GEMM speed\n");
 }
 }  // namespace
 
@@ -32,6 +33,7 @@ int main(int argc, char** argv) {
     if (!std::strcmp(cmd, "sim")) return wideep::sim_main(argc - 1, argv + 1);
     if (!std::strcmp(cmd, "topo")) return wideep::topo_main(argc - 1, argv + 1);
     if (!std::strcmp(cmd, "mem")) return wideep::mem_main(argc - 1, argv + 1);
+    if (!std::strcmp(cmd, "roofline")) return wideep::roofline_main(argc - 1, argv + 1);
   } catch (const wideep::UsageError& e) {
     std::fprintf(stderr, "wideep %s: error: %s\n", cmd, e.what());
     return 2;
