@@ -37,13 +37,14 @@ set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 # The stages in their order: name, what it needs (gpu: a visible GPU; host:
-# the bundle's binaries), what it proves. A new stage (e.g. roofline, between
-# runs and sanitize) is one line here plus its stage_NAME function.
+# the bundle's binaries), what it proves. A new stage is one line here plus
+# its stage_NAME function.
 stage_table='
 preflight  host  the bundle loads on this machine: libraries, versions, GPU, mpirun (seconds)
 smoke      gpu   one 2-rank NCCL run passes --check: NCCL starts here (diagnosable from its log)
 kernels    gpu   the device kernels match the CPU reference
 runs       gpu   the wideep run cases of tests/gpu_cases.txt: --check, balancers, faults, hang, init deadline
+roofline   gpu   issue 26: kernels vs a D2D copy, grouped GEMM vs dense cuBLAS, host us per layer, wideep vs PyTorch (1 rank)
 sanitize   gpu   compute-sanitizer: no invalid or uninitialised device memory access
 transport  host  issue 12: shm transport vs raw MPI_Alltoallv on this machine'"'"'s cores
 '
@@ -397,6 +398,19 @@ stage_sanitize() {
     check sanitize_memcheck_kernels "$limit" "memcheck of the device kernels (kernels_tests)" \
       "$cs" --tool memcheck --error-exitcode 1 kernels_tests
   fi
+}
+
+# Issue 26 (launch/roofline.py): on one rank at the DeepSeek-V3 shape, each
+# memory-bound kernel against a D2D copy, the grouped GEMM against one dense
+# cuBLAS GEMM, host time per layer, and wideep's layer against the PyTorch
+# layer (launch/torch_moe_ref.py); one summary line per measure. A missed goal
+# is reported (MISS, by how much), not failed; the rehearsal runs the host bodies.
+stage_roofline() {
+  local args=(--out "$work/roofline")
+  [[ $rehearse -eq 1 ]] && args+=(--rehearse)
+  check roofline 300 "issue 26: kernels vs D2D copy, GEMM vs dense cuBLAS, host us/layer, wideep/torch" \
+    python3 "$root/launch/roofline.py" "${args[@]}"
+  grep -E '^(roofline_|    (host waits|torch layer))' "$work/roofline.log" | sed 's/^/    /' | tee -a "$summary"
 }
 
 # Issue 12's host benchmark (launch/transport_bench.py): --transport shm against
