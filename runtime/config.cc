@@ -234,11 +234,13 @@ void validate(RunConfig& c, int num_ranks) {
   if (c.steps > 10000000 || c.warmup > 10000000) throw UsageError("--steps/--warmup larger than 10^7");
   if (c.shared_experts > 16) throw UsageError("--shared-experts larger than 16");
   c.num_ranks = num_ranks;
-  if (c.experts % num_ranks != 0)
-    throw UsageError("--experts " + std::to_string(c.experts) + " does not divide among " +
-                     std::to_string(num_ranks) + " ranks");
-  if (c.redundant % num_ranks != 0)
-    throw UsageError("--redundant " + std::to_string(c.redundant) + " does not divide among " +
+  // SGLang's and DeepSeek's rule: only the physical slots must divide among the
+  // ranks (256 + 32 on 72 GPUs, 256 + 64 on 320); every rank holds at least one.
+  const int64_t slots = static_cast<int64_t>(c.experts) + c.redundant;
+  if (slots % num_ranks != 0 || slots < num_ranks)
+    throw UsageError("--experts " + std::to_string(c.experts) + " + --redundant " + std::to_string(c.redundant) +
+                     " = " + std::to_string(slots) + " physical slots " +
+                     (slots < num_ranks ? "are fewer than the " : "do not divide among ") +
                      std::to_string(num_ranks) + " ranks");
   c.slots_per_rank = (c.experts + c.redundant) / num_ranks;
   {
@@ -252,8 +254,11 @@ void validate(RunConfig& c, int num_ranks) {
                        std::to_string(static_cast<long long>(window_gib)) + " GiB (limit 16 GiB)");
   }
   if (c.gpus_per_node < num_ranks && num_ranks % c.gpus_per_node != 0)
+    // Refused, not a partly filled last node: DeepSeek's hierarchical EPLB, the
+    // weight-move plan and node-scoped LPLB take nodes of equal size.
     throw UsageError("--gpus-per-node " + std::to_string(c.gpus_per_node) + " does not divide " +
-                     std::to_string(num_ranks) + " ranks into whole nodes");
+                     std::to_string(num_ranks) + " ranks into whole nodes (node-level plans need nodes of "
+                     "equal size: use a rank count that is a multiple of it, or a smaller --gpus-per-node)");
   if (c.groups > c.experts || c.experts % c.groups != 0)
     throw UsageError("--groups " + std::to_string(c.groups) + " does not divide --experts " + std::to_string(c.experts));
   c.workload = parse_workload(c.workload_text);
