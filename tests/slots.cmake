@@ -14,7 +14,7 @@ set(slots_cases
   "np8_e12_r4_lplb|8|--experts 12 --redundant 4 --topk 4 --balancer lplb"
   "np8_e12_r4_eplb_lplb|8|--experts 12 --redundant 4 --topk 4 --balancer eplb,lplb --gpus-per-node 4"
   "np8_e12_r4_eplb_waterfill|8|--experts 12 --redundant 4 --topk 4 --balancer eplb,waterfill --shared-experts 1"
-  "np6_e16_r2_eplb_lplb|6|--experts 16 --redundant 2 --topk 4 --balancer eplb,lplb --layers 2"
+  "np6_e16_r2_eplb_lplb_bf16|6|--experts 16 --redundant 2 --topk 4 --balancer eplb,lplb --layers 2 --dtype bf16"
   "np6_e16_r2_none|6|--experts 16 --redundant 2 --topk 4 --balancer none --shared-experts 1"
   "np4_e2_r2_eplb_lplb|4|--experts 2 --redundant 2 --topk 2 --balancer eplb,lplb"
   "np4_e4_r0_eplb_waterfill|4|--experts 4 --redundant 0 --topk 2 --balancer eplb,waterfill --shared-experts 1")
@@ -31,6 +31,9 @@ foreach(entry ${slots_cases})
   if(opts MATCHES "eplb")
     list(APPEND checks rebalanced)
   endif()
+  if(opts MATCHES "bf16")  # the device path's configuration on the host (tests/devpath.cmake)
+    list(APPEND checks dtype=bf16 memory)
+  endif()
   wideep_cli_test(NAME slots_${name} NP ${np}
     ARGS run ${SLSMALL} ${opts} --check --json @OUT@
     MATCH "check: passed" JSON_CHECK ${checks})
@@ -42,7 +45,13 @@ add_test(NAME slots_sim_consistency_np8_e12_r4
           ${CMAKE_SOURCE_DIR}/launch/profiles/cpu_here.json 8
           --experts 12 --topk 4 --tokens 48 --hidden 32 --ffn 64 --steps 8 --warmup 1 --seed 5
           --balancer eplb,lplb --redundant 4 --gpus-per-node 4 --eplb-interval 3 --eplb-window 4 --workload zipf:1.2)
-set_tests_properties(slots_sim_consistency_np8_e12_r4 PROPERTIES TIMEOUT 180 LABELS "sim;mpi"
+# Bytes per link class, step by step, in the low-latency mode with fp8 rows.
+add_test(NAME slots_sim_identity_np8_e12_r4_low_latency
+  COMMAND /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/sim_identity.py $<TARGET_FILE:wideep>
+          ${CMAKE_SOURCE_DIR}/launch/profiles/cpu_here.json 8 --gpus-per-node 4 --experts 12 --topk 4 --tokens 32
+          --hidden 128 --ffn 128 --layers 2 --steps 3 --warmup 1 --balancer eplb,lplb --redundant 4
+          --eplb-interval 2 --seed 5 --dispatch-mode low-latency --dispatch-dtype fp8 --combine-dtype bf16)
+set_tests_properties(slots_sim_consistency_np8_e12_r4 slots_sim_identity_np8_e12_r4_low_latency PROPERTIES TIMEOUT 180 LABELS "sim;mpi"
   ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1")
 
 # The anchors' deployments (SGLang: 256 + 32 on 72 GPUs; DeepSeek: 256 + 64 on
@@ -71,3 +80,12 @@ wideep_bad_input_tests(PREFIX slots_bad NP 4 ONCE BASE run ${SLSMALL} ENTRIES
   "nodes_split|--experts 6 --redundant 2 --topk 2 --gpus-per-node 3|--gpus-per-node 3 does not divide 4 ranks into whole nodes")
 wideep_bad_input_tests(PREFIX slots_bad_sim BASE sim --profile ${SLOTS_H100} ENTRIES
   "slots_split|--ranks 72 --experts 256 --redundant 64|--experts 256 \\+ --redundant 64 = 320 physical slots do not divide among 72 ranks")
+
+# `wideep plan` with one slot per GPU (12 experts + 4 copies on 16 GPUs), worked
+# by hand: layer 0's loads sum to 1033 (mean 64.56 per GPU); the copies go to the
+# largest load per copy, 183, 165, 132, 104, so the max is 183/2 = 91.50 and
+# balancedness 64.5625/91.5 = 0.7056. Layer 1: sum 1156 (72.25); copies to 197,
+# 187, 172, 157; the max is the single 107; 72.25/107 = 0.6752.
+wideep_cli_test(NAME slots_plan_one_slot_per_gpu
+  ARGS plan --loads ${CMAKE_SOURCE_DIR}/tests/data/plan_readme.json --replicas 16 --gpus 16 --nodes 2
+  MATCH "12 experts -> 16 slots on 16 GPUs" "0 +91.50 +64.56 +0.7056" "1 +107.00 +72.25 +0.6752")
