@@ -58,7 +58,8 @@ void add_run_options(CLI::App& app, RunConfig& c, bool for_sim) {
                  "uniform | zipf:S | hot:FRAC | drift:S:PERIOD | trace:FILE")->capture_default_str();
   app.add_option("--balancer", c.balancer_text, "comma list of none | eplb | lplb | waterfill")->capture_default_str();
   app.add_option("--shared-experts", c.shared_experts, "shared experts every token uses")->capture_default_str();
-  app.add_option("--redundant", c.redundant, "extra physical slots in total")->capture_default_str();
+  app.add_option("--redundant", c.redundant, "extra physical slots in total (experts + redundant divide among the ranks)")
+      ->capture_default_str();
   app.add_option("--topology", c.topology, "LPLB copy layout: ring | cube | hypercube | torus:MxN | full | file:PATH");
   app.add_option("--gpus-per-node", c.gpus_per_node, "ranks per node")->capture_default_str();
   app.add_option("--groups", c.groups, "expert groups (EPLB hierarchy)")->capture_default_str();
@@ -258,7 +259,7 @@ void validate(RunConfig& c, int num_ranks) {
     // weight-move plan and node-scoped LPLB take nodes of equal size.
     throw UsageError("--gpus-per-node " + std::to_string(c.gpus_per_node) + " does not divide " +
                      std::to_string(num_ranks) + " ranks into whole nodes (node-level plans need nodes of "
-                     "equal size: use a rank count that is a multiple of it, or a smaller --gpus-per-node)");
+                     "equal size: use a rank count that is a multiple of it, or one that divides the ranks)");
   if (c.groups > c.experts || c.experts % c.groups != 0)
     throw UsageError("--groups " + std::to_string(c.groups) + " does not divide --experts " + std::to_string(c.experts));
   c.workload = parse_workload(c.workload_text);
