@@ -2,6 +2,7 @@
 #include "balance/placement.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "common/check.h"
 
@@ -52,18 +53,12 @@ Placement Placement::from_phy2log(int num_ranks, int num_logical, const std::vec
   return p;
 }
 
-Placement Placement::contiguous(int num_ranks, int num_logical, int slots_per_rank) {
+Placement Placement::initial(int num_ranks, int num_logical, int slots_per_rank) {
+  WIDEEP_ASSERT(num_ranks > 0 && num_logical > 0 && slots_per_rank > 0 &&
+                    static_cast<int64_t>(num_ranks) * slots_per_rank >= num_logical,
+                "initial placement needs at least one slot per expert");
   std::vector<int> p2l(static_cast<size_t>(num_ranks) * slots_per_rank);
-  const int per_rank = num_logical / num_ranks;
-  WIDEEP_ASSERT(per_rank * num_ranks == num_logical && per_rank <= slots_per_rank,
-                "contiguous placement needs E divisible by R and E/R <= slots per rank");
-  int extra = 0;
-  for (int r = 0; r < num_ranks; ++r) {
-    for (int i = 0; i < slots_per_rank; ++i) {
-      p2l[r * slots_per_rank + i] =
-          i < per_rank ? r * per_rank + i : (extra++) % num_logical;
-    }
-  }
+  for (size_t i = 0; i < p2l.size(); ++i) p2l[i] = static_cast<int>(i % static_cast<size_t>(num_logical));
   return from_phy2log(num_ranks, num_logical, p2l);
 }
 

@@ -27,9 +27,12 @@ struct Placement {
   static Placement from_phy2log(int num_ranks, int num_logical, const std::vector<int>& phy2log,
                                 const std::string& what = "placement");
 
-  // Contiguous placement without redundancy: expert e on rank e / (E / R).
-  // Extra slots (num_slots > E) repeat experts round-robin by slot.
-  static Placement contiguous(int num_ranks, int num_logical, int slots_per_rank);
+  // The first placement of a run without a balancer or file: physical slot i
+  // holds logical expert i % E (SGLang's trivial layout). With E % R == 0 and no
+  // redundancy, expert e is on rank e / (E / R); the P - E redundant slots, the
+  // last ones, repeat experts 0, 1, ... Two copies of one expert share a rank
+  // only when a rank has more slots than there are experts.
+  static Placement initial(int num_ranks, int num_logical, int slots_per_rank);
 
   // Empty when valid, otherwise a message: every expert needs >= 1 copy when
   // require_all_served, every slot holds an expert in [0, num_logical).

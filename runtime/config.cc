@@ -58,7 +58,8 @@ void add_run_options(CLI::App& app, RunConfig& c, bool for_sim) {
                  "uniform | zipf:S | hot:FRAC | drift:S:PERIOD | trace:FILE")->capture_default_str();
   app.add_option("--balancer", c.balancer_text, "comma list of none | eplb | lplb | waterfill")->capture_default_str();
   app.add_option("--shared-experts", c.shared_experts, "shared experts every token uses")->capture_default_str();
-  app.add_option("--redundant", c.redundant, "extra physical slots in total")->capture_default_str();
+  app.add_option("--redundant", c.redundant, "extra physical slots in total (experts + redundant divide among the ranks)")
+      ->capture_default_str();
   app.add_option("--topology", c.topology, "LPLB copy layout: ring | cube | hypercube | torus:MxN | full | file:PATH");
   app.add_option("--gpus-per-node", c.gpus_per_node, "ranks per node")->capture_default_str();
   app.add_option("--groups", c.groups, "expert groups (EPLB hierarchy)")->capture_default_str();
@@ -239,11 +240,13 @@ void validate(RunConfig& c, int num_ranks) {
   if (c.steps > 10000000 || c.warmup > 10000000) throw UsageError("--steps/--warmup larger than 10^7");
   if (c.shared_experts > 16) throw UsageError("--shared-experts larger than 16");
   c.num_ranks = num_ranks;
-  if (c.experts % num_ranks != 0)
-    throw UsageError("--experts " + std::to_string(c.experts) + " does not divide among " +
-                     std::to_string(num_ranks) + " ranks");
-  if (c.redundant % num_ranks != 0)
-    throw UsageError("--redundant " + std::to_string(c.redundant) + " does not divide among " +
+  // SGLang's and DeepSeek's rule: only the physical slots must divide among the
+  // ranks (256 + 32 on 72 GPUs, 256 + 64 on 320); every rank holds at least one.
+  const int64_t slots = static_cast<int64_t>(c.experts) + c.redundant;
+  if (slots % num_ranks != 0 || slots < num_ranks)
+    throw UsageError("--experts " + std::to_string(c.experts) + " + --redundant " + std::to_string(c.redundant) +
+                     " = " + std::to_string(slots) + " physical slots " +
+                     (slots < num_ranks ? "are fewer than the " : "do not divide among ") +
                      std::to_string(num_ranks) + " ranks");
   c.slots_per_rank = (c.experts + c.redundant) / num_ranks;
   {
@@ -257,8 +260,11 @@ void validate(RunConfig& c, int num_ranks) {
                        std::to_string(static_cast<long long>(window_gib)) + " GiB (limit 16 GiB)");
   }
   if (c.gpus_per_node < num_ranks && num_ranks % c.gpus_per_node != 0)
+    // Refused, not a partly filled last node: DeepSeek's hierarchical EPLB, the
+    // weight-move plan and node-scoped LPLB take nodes of equal size.
     throw UsageError("--gpus-per-node " + std::to_string(c.gpus_per_node) + " does not divide " +
-                     std::to_string(num_ranks) + " ranks into whole nodes");
+                     std::to_string(num_ranks) + " ranks into whole nodes (node-level plans need nodes of "
+                     "equal size: use a rank count that is a multiple of it, or one that divides the ranks)");
   if (c.groups > c.experts || c.experts % c.groups != 0)
     throw UsageError("--groups " + std::to_string(c.groups) + " does not divide --experts " + std::to_string(c.experts));
   c.workload = parse_workload(c.workload_text);

@@ -27,6 +27,29 @@ TEST(Config, DefaultsValidateAndDeriveSlots) {
   EXPECT_FALSE(c.balancers.lplb);
 }
 
+// Only the physical slots must divide among the ranks (issue 27): the anchors'
+// deployments and shapes whose experts do not divide.
+TEST(Config, AcceptsAnyRankCountWhoseSlotsDivide) {
+  struct Case { int ranks, experts, redundant, slots_per_rank; };
+  for (const Case& k : {Case{8, 12, 4, 2}, Case{6, 16, 2, 3}, Case{4, 2, 2, 1}, Case{4, 4, 0, 1},
+                        Case{72, 256, 32, 4}, Case{144, 256, 32, 2}, Case{320, 256, 64, 1}}) {
+    RunConfig c;
+    c.experts = k.experts;
+    c.redundant = k.redundant;
+    c.topk = 2;
+    validate(c, k.ranks);
+    EXPECT_EQ(c.slots_per_rank, k.slots_per_rank) << k.ranks << " ranks, " << k.experts << " + " << k.redundant;
+  }
+  RunConfig c;
+  c.experts = 12;
+  c.redundant = 3;  // 15 slots on 8 ranks
+  expect_rejected(c, 8, "--experts 12 + --redundant 3 = 15 physical slots do not divide among 8 ranks");
+  c.experts = 4;
+  c.redundant = 0;  // fewer slots than ranks
+  c.topk = 2;
+  expect_rejected(c, 8, "4 physical slots are fewer than the 8 ranks");
+}
+
 TEST(Config, RejectsEachBadValueNamingTheOption) {
   RunConfig c;
   c.experts = 63;

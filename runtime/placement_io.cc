@@ -52,6 +52,12 @@ std::unique_ptr<Topology> load_topology(const RunConfig& cfg, int num_ranks) {
   } else {
     t = make_topology(cfg.topology, num_ranks);
   }
+  // A topology's layout gives every rank E / R experts of its own beside its
+  // copies: it has none where the experts do not divide among the ranks.
+  if (cfg.experts % num_ranks != 0)
+    throw UsageError("--topology " + cfg.topology + ": its copy layout gives every rank experts / ranks experts of "
+                     "its own beside its copies: " + std::to_string(cfg.experts) + " experts do not divide among " +
+                     std::to_string(num_ranks) + " ranks (lplb without --topology balances any placement)");
   const int want = cfg.experts / num_ranks + t.redundant_per_rank;
   if (cfg.slots_per_rank != want)
     throw UsageError("--topology " + cfg.topology + " puts " + std::to_string(t.redundant_per_rank) +
@@ -113,7 +119,7 @@ std::vector<Placement> initial_placement(const RunConfig& cfg, const Topology* t
   const std::vector<double> uniform(cfg.experts, 1.0);
   for (int l = 0; l < cfg.layers; ++l)
     out.push_back(topology ? topology_placement(*topology, R, cfg.experts, uniform.data())
-                           : Placement::contiguous(R, cfg.experts, cfg.slots_per_rank));
+                           : Placement::initial(R, cfg.experts, cfg.slots_per_rank));
   return out;
 }
 

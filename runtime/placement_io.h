@@ -18,7 +18,7 @@ namespace wideep {
 std::unique_ptr<Topology> load_topology(const RunConfig& cfg, int num_ranks);
 
 // --init-placement when given; else the topology placement (uniform loads);
-// else contiguous (expert e on rank e / (E / R), extra slots round-robin).
+// else Placement::initial (slot i holds expert i % E).
 // source (optional): "FILE (FORMAT)" for --init-placement, else empty.
 std::vector<Placement> initial_placement(const RunConfig& cfg, const Topology* topology,
                                          std::string* source = nullptr);

@@ -62,7 +62,7 @@ wideep_cli_test(NAME bal_corrupt_weights_detected NP 4 RC 1
   MATCH "rank 2: .*layer [0-9]+ slot [0-9]+ .*checksum mismatch")
 
 set(bal_bad
-  "redundant_not_divisible|--balancer eplb --redundant 6|--redundant 6 does not divide among 4 ranks"
+  "redundant_not_divisible|--balancer eplb --redundant 6|--redundant 6 = 38 physical slots do not divide among 4 ranks"
   "topology_rank_count|--balancer lplb --topology cube --redundant 8|--topology"
   "topology_needs_lplb|--balancer eplb --topology ring --redundant 4|--topology lays out LPLB copies"
   "waterfill_no_shared|--balancer waterfill|--shared-experts >= 1"

@@ -32,5 +32,5 @@ wideep_bad_input_tests(PREFIX bad_mem_run NP 2 ONCE BASE run --backend mpi --qui
 set(bad_mem
   "ranks_zero|--ranks 0|--ranks must be in"
   "backend_unknown|--backend tcp|--backend 'tcp': unknown backend"
-  "experts_indivisible|--ranks 3|--experts 64 does not divide among 3 ranks")
+  "experts_indivisible|--ranks 3|--experts 64 \\+ --redundant 0 = 64 physical slots do not divide among 3 ranks")
 wideep_bad_input_tests(PREFIX bad_mem BASE mem ENTRIES ${bad_mem})

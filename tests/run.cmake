@@ -28,7 +28,7 @@ endforeach()
 
 # Bad input: exit 2, one message naming the option, before any communication.
 set(bad_inputs
-  "experts_not_divisible|--experts 30|--experts 30 does not divide among 4 ranks"
+  "experts_not_divisible|--experts 30|--experts 30 \\+ --redundant 0 = 30 physical slots do not divide among 4 ranks"
   "topk_above_experts|--topk 40|--topk 40 exceeds --experts"
   "zero_tokens|--tokens 0|--tokens must be positive"
   "negative_hidden|--hidden -4|--hidden must be positive"

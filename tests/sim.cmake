@@ -54,7 +54,7 @@ wideep_cli_test(NAME sim_bad_profile_incomplete RC 2 LABELS sim
   ARGS sim --ranks 8 --profile ${CMAKE_SOURCE_DIR}/tests/data/plan_readme.json
   MATCH "--profile .*plan_readme.json: \"links\" is missing")
 wideep_cli_test(NAME sim_bad_experts_divide RC 2 LABELS sim
-  ARGS sim --ranks 1024 --profile ${SIM_H100} --experts 256 MATCH "--experts 256 does not divide among 1024 ranks")
+  ARGS sim --ranks 1024 --profile ${SIM_H100} --experts 256 MATCH "--experts 256 \\+ --redundant 0 = 256 physical slots are fewer than the 1024 ranks")
 wideep_cli_test(NAME sim_bad_check RC 2 LABELS sim
   ARGS sim --ranks 8 --profile ${SIM_CPU} --check MATCH "--check has no meaning for wideep sim")
 wideep_cli_test(NAME sim_bad_topology RC 2 LABELS sim
