@@ -159,7 +159,11 @@ nb::tuple lp_solve(const I64Vec& phy2log, int num_ranks, const I64Vec& counts, s
   {
     nb::gil_scoped_release unlocked;
     const auto t0 = std::chrono::steady_clock::now();
-    solver.solve(in, &res);
+    try {
+      solver.solve(in, &res);
+    } catch (const UsageError& e) {  // its messages name experts, not arguments
+      throw UsageError(std::string("counts (for phy2log): ") + e.what());
+    }
     solve_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
   }
   int64_t *tok, *load;
