@@ -31,7 +31,7 @@
 #include "runtime/cli/commands.h"
 #include "runtime/config.h"
 #include "runtime/json_file.h"
-#include "runtime/placement_export.h"
+#include "runtime/plan_json.h"
 
 namespace wideep {
 namespace {
@@ -146,63 +146,6 @@ std::vector<Placement> plan_placements(const PlanOptions& o, const EplbInput& in
   return out;
 }
 
-std::vector<double> gpu_loads(const Placement& p, const double* w) {
-  std::vector<double> load(p.num_ranks, 0.0);
-  for (int s = 0; s < p.num_slots(); ++s) load[p.rank_of_slot(s)] += w[p.phy2log[s]] / p.logcnt[p.phy2log[s]];
-  return load;
-}
-
-double balancedness(const std::vector<double>& load) {
-  const double peak = *std::max_element(load.begin(), load.end());
-  double sum = 0;
-  for (double x : load) sum += x;
-  return peak > 0 ? sum / load.size() / peak : 1.0;  // all-zero loads are balanced
-}
-
-nlohmann::json to_json(const std::vector<Placement>& ps, const PlanOptions& o, const EplbInput& in,
-                       const std::string& label) {
-  int width = 0;
-  for (const Placement& p : ps) width = std::max(width, p.max_copies);
-  nlohmann::json phy2log = nlohmann::json::array(), log2phy = nlohmann::json::array(),
-                 logcnt = nlohmann::json::array(), loads = nlohmann::json::array(),
-                 peaks = nlohmann::json::array(), bal = nlohmann::json::array();
-  double bal_sum = 0, bal_min = 1;
-  for (size_t l = 0; l < ps.size(); ++l) {
-    const Placement& p = ps[l];
-    phy2log.push_back(p.phy2log);
-    logcnt.push_back(p.logcnt);
-    nlohmann::json rows = nlohmann::json::array();
-    for (int e = 0; e < p.num_logical; ++e) {
-      std::vector<int> row(p.copies(e), p.copies(e) + p.max_copies);
-      row.resize(width, -1);
-      rows.push_back(row);
-    }
-    log2phy.push_back(rows);
-    const std::vector<double> gl = gpu_loads(p, &in.weight[l * in.num_logical]);
-    loads.push_back(gl);
-    peaks.push_back(*std::max_element(gl.begin(), gl.end()));
-    const double b = balancedness(gl);
-    bal.push_back(b);
-    bal_sum += b;
-    bal_min = std::min(bal_min, b);
-  }
-  nlohmann::json j;
-  j["policy"] = label;
-  j["layers"] = in.num_layers;
-  j["experts"] = in.num_logical;
-  j["replicas"] = ps.empty() ? 0 : ps[0].num_slots();
-  j["gpus"] = o.gpus;
-  j["nodes"] = o.nodes;
-  j["groups"] = o.groups;
-  j["phy2log"] = phy2log;
-  j["log2phy"] = log2phy;
-  j["logcnt"] = logcnt;
-  j["gpu_loads"] = loads;
-  j["max_gpu_load"] = peaks;
-  j["balancedness"] = {{"per_layer", bal}, {"mean", bal_sum / ps.size()}, {"min", bal_min}};
-  return j;
-}
-
 void print_table(const std::vector<Placement>& ps, const PlanOptions& o, const EplbInput& in,
                  const std::string& label) {
   std::printf("wideep plan: policy %s, %d layers, %d experts -> %d slots on %d GPUs (%d nodes, %d groups)\n",
@@ -210,10 +153,10 @@ void print_table(const std::vector<Placement>& ps, const PlanOptions& o, const E
   std::printf("%5s %14s %14s %12s\n", "layer", "max_gpu_load", "mean_gpu_load", "balancedness");
   double bal_sum = 0;
   for (size_t l = 0; l < ps.size(); ++l) {
-    const std::vector<double> gl = gpu_loads(ps[l], &in.weight[l * in.num_logical]);
+    const std::vector<double> gl = plan_gpu_loads(ps[l], &in.weight[l * in.num_logical]);
     double sum = 0;
     for (double x : gl) sum += x;
-    const double b = balancedness(gl);
+    const double b = plan_balancedness(gl);
     bal_sum += b;
     std::printf("%5zu %14.2f %14.2f %12.4f\n", l, *std::max_element(gl.begin(), gl.end()),
                 sum / gl.size(), b);
@@ -221,7 +164,7 @@ void print_table(const std::vector<Placement>& ps, const PlanOptions& o, const E
   std::printf("mean balancedness %.4f\n", bal_sum / ps.size());
   for (size_t l = 0; l < ps.size(); ++l) {
     const Placement& p = ps[l];
-    const std::vector<double> gl = gpu_loads(p, &in.weight[l * in.num_logical]);
+    const std::vector<double> gl = plan_gpu_loads(p, &in.weight[l * in.num_logical]);
     std::printf("layer %zu\n%5s %12s  %s\n", l, "gpu", "load", "experts (slot order)");
     for (int r = 0; r < p.num_ranks; ++r) {
       std::string experts;
@@ -273,7 +216,7 @@ int plan_main(int argc, char** argv) {
   if (o.format != "wideep") {
     std::printf("%s\n", placement_json(ps, o.format).dump().c_str());
   } else if (o.json) {
-    std::printf("%s\n", to_json(ps, o, in, label).dump().c_str());
+    std::printf("%s\n", plan_json(ps, PlanMeta{label, o.gpus, o.nodes, o.groups}, in.weight.data()).dump().c_str());
   } else {
     print_table(ps, o, in, label);
   }
