@@ -1,5 +1,6 @@
 // The cost model of `wideep sim` (docs/sim.md): time of one rank's exchange
-// from its send and receive bytes per link class, of its experts through a
+// from its send and receive bytes per link class (or two links pipelined chunk
+// by chunk, the hierarchical hops), of its experts through a
 // grouped-GEMM model (tile granularity, per-expert launch, weight reads), and
 // the compute slowdown of ranks sharing cores. Pure functions of the profile.
 #pragma once

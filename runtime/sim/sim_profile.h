@@ -1,6 +1,7 @@
 // The link and compute parameters of `wideep sim` (--profile FILE, JSON; format
-// in docs/sim.md): two link classes (same node, cross node), the grouped-GEMM
-// expert model and host-side phase costs. Read and validated once; pure data.
+// in docs/sim.md): two link classes (same node, cross node), the chunk of the
+// pipelined hierarchical hops, the grouped-GEMM expert model and host-side
+// phase costs. Read and validated once; pure data.
 #pragma once
 
 #include <string>
