@@ -24,6 +24,17 @@ double exchange_us(const SimProfile& p, const LinkSet& links, const RankTraffic&
   return worst;
 }
 
+double pipelined_us(const PipeStage& first, const PipeStage& second, int64_t chunks) {
+  const double n = static_cast<double>(std::max<int64_t>(1, chunks));
+  const double a = first.busy_us / n, b = second.busy_us / n;
+  return first.latency_us + second.latency_us + a + b + (n - 1) * std::max(a, b);
+}
+
+int64_t pipeline_chunks(int64_t bytes, double chunk_bytes) {
+  if (chunk_bytes <= 0 || bytes <= 0) return 1;
+  return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(static_cast<double>(bytes) / chunk_bytes)));
+}
+
 double expert_slot_us(const SimProfile& p, int64_t pairs, int hidden, int ffn) {
   if (pairs <= 0) return 0;
   const int64_t tile = p.tile_tokens;

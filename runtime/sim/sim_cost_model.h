@@ -1,5 +1,6 @@
 // The cost model of `wideep sim` (docs/sim.md): time of one rank's exchange
-// from its send and receive bytes per link class, of its experts through a
+// from its send and receive bytes per link class (or two links pipelined chunk
+// by chunk, the hierarchical hops), of its experts through a
 // grouped-GEMM model (tile granularity, per-expert launch, weight reads), and
 // the compute slowdown of ranks sharing cores. Pure functions of the profile.
 #pragma once
@@ -27,6 +28,27 @@ struct LinkSet {
 // max(send, receive) of: per direction, the slowest link class in use, each
 // costing rounds * latency + bytes / bandwidth (link classes run in parallel).
 double exchange_us(const SimProfile& p, const LinkSet& links, const RankTraffic& t, int rounds);
+
+// Two links in series, chunk by chunk: the hierarchical exchange as
+// DeepEP-class normal kernels run it (docs/sim.md, "Dispatch modes"). Each
+// stage is one link: its latency (rounds x latency_us, paid once: the chunks
+// stream) and `busy_us`, the time its whole payload occupies it (bytes / bandwidth).
+struct PipeStage {
+  double latency_us = 0, busy_us = 0;
+};
+// The payload cut into `chunks` equal chunks; chunk i leaves the first link
+// back to back with chunk i-1, reaches the second link first.latency later,
+// and goes on once the second link has passed chunk i-1. With a = first.busy / n,
+// b = second.busy / n, L1, L2 the latencies, f_i when the first link has sent
+// chunk i and g_i when the second has:
+//   f_i = f_{i-1} + a,  g_i = max(f_i + L1, g_{i-1}) + b,  f_0 = g_0 = 0,
+//   time = g_n + L2 = L1 + L2 + a + b + (n - 1) max(a, b)
+// (g_n = max over i of i*a + L1 + (n-i+1)*b, linear in i: largest at i = 1 or n).
+// One chunk is the two hops one after the other; many tend to the slower link alone.
+double pipelined_us(const PipeStage& first, const PipeStage& second, int64_t chunks);
+// Chunks of a payload of `bytes`: ceil(bytes / chunk_bytes), at least 1; 1 when
+// chunk_bytes <= 0 (no pipelining).
+int64_t pipeline_chunks(int64_t bytes, double chunk_bytes);
 
 // One local expert with `pairs` (token, expert) pairs of shape H x F:
 // 0 when pairs == 0, else launch + max(tiles * tile * 4HF / flops, weights / mem bw) + pairs * ns.

@@ -59,6 +59,33 @@ TEST(SimCostModel, CoreSharing) {
   EXPECT_DOUBLE_EQ(compute_scale(p, 1), 1.0);
 }
 
+TEST(SimCostModel, PipelinedHopsByTheMaxPlusRecurrence) {
+  // 3 chunks. RDMA first: L1 = 15 us, 30 us busy in all (a = 10 per chunk);
+  // NVLink forwarding second: L2 = 5 us, 60 us busy (b = 20 per chunk).
+  //   f = 10, 20, 30 (RDMA has sent chunk 1, 2, 3)
+  //   g1 = max(f1 + 15, 0) + 20 = 45, g2 = max(35, 45) + 20 = 65, g3 = max(45, 65) + 20 = 85
+  //   time = g3 + L2 = 90 (the hops one after the other: 15 + 30 + 5 + 60 = 110)
+  EXPECT_DOUBLE_EQ(pipelined_us({15, 30}, {5, 60}, 3), 90.0);
+  // RDMA the slower: a = 20, b = 5: f = 20, 40, 60; g1 = 35 + 5 = 40,
+  // g2 = max(55, 40) + 5 = 60, g3 = max(75, 60) + 5 = 80; time 85.
+  EXPECT_DOUBLE_EQ(pipelined_us({15, 60}, {5, 15}, 3), 85.0);
+  // One chunk: the hops in series, as the unpipelined model.
+  EXPECT_DOUBLE_EQ(pipelined_us({15, 30}, {5, 60}, 1), 110.0);
+  EXPECT_DOUBLE_EQ(pipelined_us({15, 30}, {5, 60}, 0), 110.0);
+  // Many chunks: the latencies and the slower link.
+  EXPECT_NEAR(pipelined_us({15, 30}, {5, 60}, 1 << 20), 80.0, 1e-3);
+  // An idle second link (no latency, nothing to forward): the first alone.
+  EXPECT_DOUBLE_EQ(pipelined_us({15, 30}, {}, 3), 45.0);
+}
+
+TEST(SimCostModel, PipelineChunksRoundUp) {
+  EXPECT_EQ(pipeline_chunks(6000000, 2e6), 3);
+  EXPECT_EQ(pipeline_chunks(6000001, 2e6), 4);
+  EXPECT_EQ(pipeline_chunks(1, 2e6), 1);
+  EXPECT_EQ(pipeline_chunks(0, 2e6), 1);
+  EXPECT_EQ(pipeline_chunks(6000000, 0), 1);  // no pipelining
+}
+
 std::string write(const std::string& name, const std::string& text) {
   const std::string path = ::testing::TempDir() + name;
   std::ofstream(path) << text;
@@ -96,6 +123,21 @@ TEST(SimProfile, RejectsBadFilesNamingTheOption) {
   expect_usage(write("p_neg.json",
                      "{\"links\": {\"same_node\": {\"latency_us\": 1, \"gbps\": -3}}}"),
                "links.same_node.gbps\" must be positive");
+  const std::string ok_links =
+      "\"links\": {\"same_node\": {\"latency_us\": 1, \"gbps\": 1}, \"cross_node\": {\"latency_us\": 1, \"gbps\": 1}}";
+  expect_usage(write("p_pipe.json", "{" + ok_links + ", \"rounds\": {\"dispatch\": 2, \"combine\": 1, \"gather\": 1},"
+                                    " \"pipeline\": {\"chunk_bytes\": -1}}"),
+               "pipeline.chunk_bytes\" must be >= 0");
+  expect_usage(write("p_pipe2.json", "{" + ok_links + ", \"rounds\": {\"dispatch\": 2, \"combine\": 1, \"gather\": 1},"
+                                     " \"pipeline\": {}}"),
+               "pipeline.chunk_bytes\" is missing");
+}
+
+TEST(SimProfile, ChunkSizeIsReadAndOptional) {
+  const SimProfile h = read_profile(WIDEEP_SOURCE_DIR "/launch/profiles/h100_nvlink_8x.json");
+  EXPECT_EQ(h.pipeline_chunk_bytes, 2097152.0);
+  const SimProfile c = read_profile(WIDEEP_SOURCE_DIR "/launch/profiles/cpu_here.json");
+  EXPECT_EQ(c.pipeline_chunk_bytes, 0.0);  // the host path runs the hops one after the other
 }
 
 }  // namespace

@@ -134,15 +134,16 @@ void add_mode_traffic(DispatchMode mode, int ranks, int rpn, int tokens, int pai
   for (size_t at : touched) out->ll_source_max[at] = std::max(out->ll_source_max[at], from_source[at]);
 }
 
-double hop_us(const SimProfile& p, const LinkSet& links, const RankTraffic& t, int rounds, LinkKind k) {
+PipeStage hop_stage(const SimProfile& p, const LinkSet& links, const RankTraffic& t, int rounds, LinkKind k) {
   const LinkClass& cls = k == kSameNode ? p.same_node : p.cross_node;
   const bool present = k == kSameNode ? links.same : links.cross;
-  double worst = 0;
-  for (int64_t bytes : {t.send[k], t.recv[k]}) {
-    if (!present && bytes == 0) continue;
-    worst = std::max(worst, rounds * cls.latency_us + bytes / (cls.gbps * 1e3));
-  }
-  return worst;
+  if (!present && t.send[k] == 0 && t.recv[k] == 0) return {};
+  return {rounds * cls.latency_us, std::max(t.send[k], t.recv[k]) / (cls.gbps * 1e3)};
+}
+
+double hop_us(const SimProfile& p, const LinkSet& links, const RankTraffic& t, int rounds, LinkKind k) {
+  const PipeStage s = hop_stage(p, links, t, rounds, k);
+  return s.latency_us + s.busy_us;
 }
 
 double counts_round_us(const ModeCostInputs& in) {
@@ -155,6 +156,14 @@ double counts_round_us(const ModeCostInputs& in) {
 
 namespace {
 int data_rounds(const SimProfile& p) { return std::max(0, p.dispatch_rounds - p.counts_rounds); }
+
+// The two hops chunk by chunk, `first` class then the other; chunks of the
+// cross-node payload (the RDMA stream DeepEP cuts into chunks).
+double pipelined_hops(const SimProfile& p, const LinkSet& links, const RankTraffic& t, int rounds, LinkKind first) {
+  const LinkKind second = first == kCrossNode ? kSameNode : kCrossNode;
+  const int64_t chunks = pipeline_chunks(std::max(t.send[kCrossNode], t.recv[kCrossNode]), p.pipeline_chunk_bytes);
+  return pipelined_us(hop_stage(p, links, t, rounds, first), hop_stage(p, links, t, rounds, second), chunks);
+}
 }  // namespace
 
 PhaseSections dispatch_sections(DispatchMode mode, const ModeCostInputs& in, const RankTraffic& t) {
@@ -165,8 +174,12 @@ PhaseSections dispatch_sections(DispatchMode mode, const ModeCostInputs& in, con
       s.us[0] = in.fixed_us + counts_round_us(in) + exchange_us(p, in.links, t, data_rounds(p));
       break;
     case DispatchMode::kHierarchical:
-      s.us[0] = in.fixed_us + counts_round_us(in) + hop_us(p, in.links, t, data_rounds(p), kCrossNode);
-      s.us[1] = hop_us(p, in.links, t, data_rounds(p), kSameNode);
+      if (p.pipeline_chunk_bytes > 0) {
+        s.us[0] = in.fixed_us + counts_round_us(in) + pipelined_hops(p, in.links, t, data_rounds(p), kCrossNode);
+      } else {
+        s.us[0] = in.fixed_us + counts_round_us(in) + hop_us(p, in.links, t, data_rounds(p), kCrossNode);
+        s.us[1] = hop_us(p, in.links, t, data_rounds(p), kSameNode);
+      }
       break;
     case DispatchMode::kLowLatency:
       s.us[0] = in.fixed_us + exchange_us(p, in.links, t, data_rounds(p));
@@ -180,7 +193,9 @@ PhaseSections combine_sections(DispatchMode mode, const ModeCostInputs& in, cons
   const SimProfile& p = *in.profile;
   const double sums_us = reduce_rows * p.combine_ns_per_row * 1e-3 * in.compute_scale;
   PhaseSections s;
-  if (mode == DispatchMode::kHierarchical) {
+  if (mode == DispatchMode::kHierarchical && p.pipeline_chunk_bytes > 0) {
+    s.us[0] = in.fixed_us + pipelined_hops(p, in.links, t, p.combine_rounds, kSameNode) + sums_us;
+  } else if (mode == DispatchMode::kHierarchical) {
     s.us[0] = in.fixed_us + hop_us(p, in.links, t, p.combine_rounds, kSameNode);
     s.us[1] = hop_us(p, in.links, t, p.combine_rounds, kCrossNode) + sums_us;
   } else {

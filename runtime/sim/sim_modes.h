@@ -71,16 +71,20 @@ struct ModeCostInputs {
 double counts_round_us(const ModeCostInputs& in);
 // Time over one link class only: per direction rounds x latency + bytes / bandwidth,
 // the slower direction; 0 where the class is absent and carries nothing.
+// hop_stage: the same as a pipeline stage (its latency and busy parts).
+PipeStage hop_stage(const SimProfile& p, const LinkSet& links, const RankTraffic& t, int rounds, LinkKind k);
 double hop_us(const SimProfile& p, const LinkSet& links, const RankTraffic& t, int rounds, LinkKind k);
 
 // flat: [fixed + counts round + one exchange over both classes in parallel];
-// hierarchical: [fixed + counts round + cross-node hop], [intra-node hop];
-// low-latency: [fixed + one exchange], no counts round. Data rounds are
-// rounds.dispatch - rounds.counts.
+// hierarchical: [fixed + counts round + cross-node hop], [intra-node hop], or
+// with profile.pipeline_chunk_bytes > 0 [fixed + counts round + the two hops
+// pipelined chunk by chunk (pipelined_us)]; low-latency: [fixed + one
+// exchange], no counts round. Data rounds are rounds.dispatch - rounds.counts.
 PhaseSections dispatch_sections(DispatchMode mode, const ModeCostInputs& in, const RankTraffic& t);
 // flat, low-latency: [fixed + one exchange + row sums]; hierarchical:
-// [fixed + intra-node hop], [cross-node hop + row sums]; the row sums are
-// reduce_rows x combine_ns_per_row x compute_scale.
+// [fixed + intra-node hop], [cross-node hop + row sums], or pipelined (as
+// dispatch, the intra-node hop first) [fixed + the two hops + row sums]; the
+// row sums are reduce_rows x combine_ns_per_row x compute_scale.
 PhaseSections combine_sections(DispatchMode mode, const ModeCostInputs& in, const RankTraffic& t,
                                int64_t reduce_rows);
 

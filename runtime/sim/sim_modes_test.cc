@@ -204,6 +204,41 @@ TEST(SimModes, SectionsPerMode) {
   EXPECT_DOUBLE_EQ(hc.us[1], 30);
 }
 
+TEST(SimModes, HierarchicalHopsPipelinedByChunks) {
+  SimProfile p = profile();
+  p.pipeline_chunk_bytes = 250000;  // the 500000 cross-node bytes in 2 chunks
+  ModeCostInputs in;
+  in.profile = &p;
+  in.links = {true, true};
+  in.ranks = 8;
+  in.rpn = 4;
+  in.fixed_us = 1;
+  RankTraffic t;
+  t.send[kSameNode] = 1000000;  // NVLink: L 2, busy 10 us (5 per chunk)
+  t.send[kCrossNode] = 500000;  // RDMA: L 10, busy 20 us (10 per chunk)
+  const double counts = 10 + 32 / 25e3;
+  // Dispatch, RDMA first: f = 10, 20; g1 = max(10 + 10, 0) + 5 = 25,
+  // g2 = max(30, 25) + 5 = 35; + L2 2 = 37 (in series: 30 + 12 = 42).
+  const PhaseSections d = dispatch_sections(DispatchMode::kHierarchical, in, t);
+  EXPECT_DOUBLE_EQ(d.us[0], 1 + counts + 37);
+  EXPECT_DOUBLE_EQ(d.us[1], 0);
+  // Combine, NVLink first (reduce inside the node): f = 5, 10;
+  // g1 = max(5 + 2, 0) + 10 = 17, g2 = max(12, 17) + 10 = 27; + L2 10 = 37.
+  const PhaseSections c = combine_sections(DispatchMode::kHierarchical, in, t, 0);
+  EXPECT_DOUBLE_EQ(c.us[0], 1 + 37);
+  EXPECT_DOUBLE_EQ(c.us[1], 0);
+  // Flat and low-latency forward nothing: unchanged by the chunk size.
+  EXPECT_DOUBLE_EQ(dispatch_sections(DispatchMode::kFlat, in, t).us[0], 1 + counts + 30);
+  EXPECT_DOUBLE_EQ(dispatch_sections(DispatchMode::kLowLatency, in, t).us[0], 1 + 30);
+  // One node (no cross-node link, nothing crossing): the NVLink hop alone.
+  in.links = {true, false};
+  in.ranks = 4;
+  RankTraffic one;
+  one.send[kSameNode] = 1000000;
+  EXPECT_DOUBLE_EQ(dispatch_sections(DispatchMode::kHierarchical, in, one).us[0],
+                   1 + (2 + 24 / 1e5) + 12);  // counts round over NVLink to 3 peers
+}
+
 TEST(SimOverlap, TwoEqualMicroBatchesHideAThird) {
   // Comm and compute of 10 us each per micro-batch: A.d 0-10, B.d 10-20,
   // A.x 10-20, B.x 20-30, A.c 20-30, B.c 30-40; serial would take 60.

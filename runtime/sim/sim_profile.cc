@@ -69,6 +69,9 @@ SimProfile read_profile(const std::string& path) {
                                               : std::min(1, p.dispatch_rounds);
   if (p.counts_rounds > p.dispatch_rounds)
     r.bad("rounds.counts", "must be <= rounds.dispatch (the dispatch's rounds include the counts round)");
+  // Optional (profiles before the pipelined hierarchical model): no pipeline.
+  if (j.contains("pipeline"))
+    p.pipeline_chunk_bytes = r.number(r.at(j, "", "pipeline"), "pipeline", "chunk_bytes", false);
   const nlohmann::json& ex = r.at(j, "", "expert");
   p.expert_launch_us = r.number(ex, "expert", "launch_us", false);
   p.tile_tokens = r.integer(ex, "expert", "tile_tokens", 1);

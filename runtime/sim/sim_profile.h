@@ -1,6 +1,7 @@
 // The link and compute parameters of `wideep sim` (--profile FILE, JSON; format
-// in docs/sim.md): two link classes (same node, cross node), the grouped-GEMM
-// expert model and host-side phase costs. Read and validated once; pure data.
+// in docs/sim.md): two link classes (same node, cross node), the chunk of the
+// pipelined hierarchical hops, the grouped-GEMM expert model and host-side
+// phase costs. Read and validated once; pure data.
 #pragma once
 
 #include <string>
@@ -19,6 +20,11 @@ struct SimProfile {
   // the counts round of flat and hierarchical dispatch too (counts_rounds of
   // them; low-latency dispatch has none): data rounds = dispatch - counts.
   int dispatch_rounds = 1, combine_rounds = 1, gather_rounds = 1, counts_rounds = 1;
+  // Hierarchical dispatch/combine: the cross-node payload is cut into chunks of
+  // about this many bytes and the NVLink hop forwards chunk i while the RDMA
+  // hop moves chunk i+1 (pipelined_us). 0 (no "pipeline" section): the hops
+  // run one after the other, as the host path does.
+  double pipeline_chunk_bytes = 0;
   // Expert: per local expert with n > 0 pairs,
   //   launch_us + max(ceil(n / tile_tokens) * tile_tokens * 4*H*F / (tflops * 1e12),
   //                   weight_bytes / (mem_gbps * 1e9))  +  n * per_pair_ns.
