@@ -27,7 +27,7 @@ int64_t planned_pairs(int R, int T, int P) {
 }
 
 bool ll_header_rows_used(const RunConfig& cfg, bool device) {
-  return cfg.dispatch_mode == "low-latency" && !device && cfg.transport != "shm";
+  return cfg.dispatch_mode == "low-latency" && !device && planned_transport(cfg, "mpi") != "shm";
 }
 
 int64_t MemoryPlan::host_bytes() const {

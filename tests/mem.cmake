@@ -10,7 +10,8 @@ foreach(case "mpi|fp32|--workload uniform" "mpi|bf16|--balancer eplb,lplb --redu
              # dispatch modes' buffers (issue 12: forwarder, low-latency regions and headers).
              "mpi|fp32|--overlap tbo --tbo-split 0.4"
              "mpi|bf16|--dispatch-mode hierarchical --gpus-per-node 1 --overlap tbo --dispatch-dtype fp8 --hidden 128"
-             "mpi|fp32|--dispatch-mode low-latency --ll-max-tokens 64 --combine-dtype bf16")
+             # Regions per source: the MPI transport's header-row layout.
+             "mpi|fp32|--dispatch-mode low-latency --ll-max-tokens 64 --combine-dtype bf16 --transport mpi")
   string(REPLACE "|" ";" parts "${case}")
   list(GET parts 0 backend)
   list(GET parts 1 dtype)
