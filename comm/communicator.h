@@ -60,10 +60,15 @@ class Communicator {
 
   // --transport: how alltoallv_bytes / alltoallv_rows move the rows between
   // ranks of one node (ranks_per_node consecutive ranks of one shared-memory
-  // domain): "mpi" (the backend's own messages) or "shm" (MPI-3 shared memory,
-  // comm/shm_transport.h; the MPI backend only). Collective; call it before
-  // the first exchange. Returns false for a transport this backend lacks.
-  virtual bool set_transport(const std::string& name, int /*ranks_per_node*/) { return name == "mpi"; }
+  // domain): "mpi" (the backend's own messages), "shm" (MPI-3 shared memory,
+  // comm/shm_transport.h; the MPI backend only) or "auto" (shm where some node
+  // holds two ranks or more, else mpi; a backend without shm: its own).
+  // Collective; call it before the first exchange. Returns false for a
+  // transport this backend lacks; transport_name() says which one runs.
+  virtual bool set_transport(const std::string& name, int /*ranks_per_node*/) {
+    return name == "mpi" || name == "auto";
+  }
+  virtual const char* transport_name() const { return "mpi"; }
 
   // recv[r] = what rank r put in its send[this rank]; R values each side.
   virtual void alltoall_int64(const int64_t* send, int64_t* recv) = 0;

@@ -62,12 +62,16 @@ class MpiCommunicator final : public Communicator {
 
   // "shm": the payload all-to-allvs move node peers' rows through shared
   // memory (the overlapped ones, start_*, at their wait); the rest stays on MPI.
+  // "auto": shm unless every node holds one rank (then it would move nothing).
+  // The choice is the same on every rank (the pipeline's collectives follow it).
   bool set_transport(const std::string& name, int ranks_per_node) override {
-    if (name == "mpi") shm_.reset();
-    else if (name == "shm") shm_ = std::make_unique<ShmTransport>(*this, ranks_per_node);
-    else return false;
+    if (name != "mpi" && name != "shm" && name != "auto") return false;
+    const bool shm = name == "shm" || (name == "auto" && shm_largest_node(*this, ranks_per_node) >= 2);
+    shm_.reset();
+    if (shm) shm_ = std::make_unique<ShmTransport>(*this, ranks_per_node);
     return true;
   }
+  const char* transport_name() const override { return shm_ ? "shm" : "mpi"; }
 
   void alltoall_int64(const int64_t* send, int64_t* recv) override {
     begin();

@@ -117,6 +117,23 @@ class ShmTransport::Buffer final : public ExchangeBuffer {
   int index_;
 };
 
+int shm_largest_node(const Communicator& owner, int ranks_per_node) {
+  WIDEEP_ASSERT(ranks_per_node > 0, "ranks per node must be positive");
+  int world_rank = 0;
+  WIDEEP_MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &world_rank));
+  WatchdogScope guard(rank_watchdog(), owner.timeout_s() + watchdog_grace_s(owner.timeout_s()),
+                      "--transport auto: counting the ranks of each node (blocking collectives)");
+  MPI_Comm shared, node;
+  WIDEEP_MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, world_rank, MPI_INFO_NULL, &shared));
+  WIDEEP_MPI_CHECK(MPI_Comm_split(shared, world_rank / ranks_per_node, world_rank, &node));
+  int size = 1, largest = 1;
+  WIDEEP_MPI_CHECK(MPI_Comm_size(node, &size));
+  WIDEEP_MPI_CHECK(MPI_Comm_free(&node));
+  WIDEEP_MPI_CHECK(MPI_Comm_free(&shared));
+  WIDEEP_MPI_CHECK(MPI_Allreduce(&size, &largest, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
+  return largest;
+}
+
 ShmTransport::ShmTransport(const Communicator& owner, int ranks_per_node) : owner_(owner) {
   WIDEEP_ASSERT(ranks_per_node > 0, "ranks per node must be positive");
   WIDEEP_MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &world_rank_));

@@ -30,6 +30,11 @@ int64_t shm_window_layout(const int64_t* recv_bytes, int node_size, int self, in
 // not reallocate (a node-collective call) every step.
 int64_t shm_grown_capacity(int64_t capacity_bytes, int64_t need_bytes);
 
+// --transport auto: the most ranks any node of this job has, a node being
+// what ShmTransport's constructor makes it (below). Collective over
+// MPI_COMM_WORLD; `owner` gives the timeout. Shared memory pays where it is >= 2.
+int shm_largest_node(const Communicator& owner, int ranks_per_node);
+
 class ShmTransport final : public ExchangeMemory {
  public:
   // Collective over MPI_COMM_WORLD. The node of a rank: the ranks of its

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""transport_bench.py [--build DIR] [--runs N] [--ranks 2,8] [--steps S] [--warmup W]: issue 12's benchmark.
+"""transport_bench.py [--build DIR] [--runs N] [--ranks 2,8] [--steps S] [--warmup W] [--default]: issue 12's benchmark.
 
 `wideep run --baseline --phase-barrier` at H 2048, T 512, top-8 of 64 experts:
 dispatch + combine (exchange after a barrier) against the raw MPI_Alltoallv of
@@ -11,7 +11,11 @@ one line per run and min / median / max of every ratio. A setting that fails
 to run (CMA where a container forbids process_vm_readv) is reported and left
 out; the exit status is 1 only when a rank count got no result at all. On the
 GPU machine (16 cores: a core per rank at 8 ranks) it runs as gpu_run.sh's
-transport stage."""
+transport stage.
+
+--default (issue 24's goal): only the default options (no --transport, so
+auto, under Open MPI's defaults), each run's ratio, the transport that ran
+and the median; exit 1 where the median exceeds 1.0."""
 import argparse
 import json
 import os
@@ -30,11 +34,13 @@ MCA = {
 
 
 def run(build, np, mca, transport, steps, warmup, tmp, backing):
-    """One run; None where it failed (e.g. CMA where a container forbids process_vm_readv)."""
+    """One run; None where it failed (e.g. CMA where a container forbids process_vm_readv).
+    transport "default": no --transport option (auto)."""
     out = os.path.join(tmp, "run.jsonl")
+    chosen = [] if transport == "default" else ["--transport", transport]
     cmd = (["mpirun", "--allow-run-as-root", "--oversubscribe", "--mca", "btl", "self,vader"] + backing + MCA[mca] +
-           ["-np", str(np), os.path.join(build, "wideep"), "run", "--backend", "mpi", "--transport", transport,
-            "--baseline", "--phase-barrier", "--hidden", "2048", "--tokens", "512", "--experts", "64", "--topk", "8",
+           ["-np", str(np), os.path.join(build, "wideep"), "run", "--backend", "mpi"] + chosen +
+           ["--baseline", "--phase-barrier", "--hidden", "2048", "--tokens", "512", "--experts", "64", "--topk", "8",
             "--ffn", "128", "--layers", "1", "--steps", str(steps), "--warmup", str(warmup), "--quiet", "--json", out])
     try:
         p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=600)
@@ -46,14 +52,16 @@ def run(build, np, mca, transport, steps, warmup, tmp, backing):
         print(f"np {np} {mca} {transport}: failed (exit {p.returncode}): {last}")
         return None
     s = [json.loads(l) for l in open(out)][-1]
-    return s["dispatch_combine_us"], s["baseline_a2a_us"], s["phases_us"]["dispatch"], s["phases_us"]["combine"]
+    return (s["dispatch_combine_us"], s["baseline_a2a_us"], s["phases_us"]["dispatch"], s["phases_us"]["combine"],
+            s.get("transport", "?"))
 
 
 def runs(a, np, mca, transport, tmp, backing):
     """a.runs runs, each printed; those that gave a result."""
     res = [r for r in (run(a.build, np, mca, transport, a.steps, a.warmup, tmp, backing) for _ in range(a.runs)) if r]
-    for dc, raw, d, c in res:
-        print(f"np {np} {mca:20s} {transport}: dispatch+combine {dc / 1e3:8.2f} ms (dispatch {d / 1e3:.2f}, "
+    for dc, raw, d, c, ran in res:
+        shown = transport if transport == ran else f"{transport} ({ran} ran)"
+        print(f"np {np} {mca:20s} {shown}: dispatch+combine {dc / 1e3:8.2f} ms (dispatch {d / 1e3:.2f}, "
               f"combine {c / 1e3:.2f}), raw all-to-allv {raw / 1e3:8.2f} ms, ratio {dc / raw:.3f}")
     return res
 
@@ -71,6 +79,7 @@ def main():
     # Receive buffers grow to their largest need in the first steps (a growing
     # rank holds up the others' exchange): those are warmup.
     ap.add_argument("--warmup", type=int, default=6)
+    ap.add_argument("--default", action="store_true", help="only the default options (issue 24's goal)")
     a = ap.parse_args()
     os.environ.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
@@ -84,6 +93,18 @@ def main():
           f"/dev/shm {shm_free_gib:.1f} GiB free" + (": shared-memory files in /tmp" if backing else ""))
     ok = True
     with tempfile.TemporaryDirectory() as tmp:
+        if a.default:
+            for np in [int(x) for x in a.ranks.split(",")]:
+                res = runs(a, np, "cma (defaults)", "default", tmp, backing)
+                if not res:
+                    ok = False
+                    continue
+                ratio = statistics.median(r[0] / r[1] for r in res)
+                print(summary(f"np {np} default options ratio", [r[0] / r[1] for r in res]))
+                print(f"np {np} default options: median ratio {ratio:.3f} "
+                      f"({'within' if ratio <= 1.0 else 'ABOVE'} 1.0), transport {sorted(set(r[4] for r in res))}")
+                ok = ok and ratio <= 1.0
+            return 0 if ok else 1
         for np in [int(x) for x in a.ranks.split(",")]:
             base = {}
             for mca in MCA:

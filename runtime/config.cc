@@ -133,8 +133,9 @@ void add_run_options(CLI::App& app, RunConfig& c, bool for_sim) {
                  "an error naming the expert (0: --tokens x ranks, the worst case)")
       ->capture_default_str();
   app.add_option("--transport", c.transport,
-                 "host path: mpi | shm (intra-node rows written once into the receiver's buffer through "
-                 "MPI-3 shared memory; inter-node rows stay on MPI)")
+                 "host path: auto (shm between ranks of one node, MPI across nodes; mpi where every node holds "
+                 "one rank or with --backend nccl) | mpi | shm (intra-node rows written once into the receiver's "
+                 "buffer through MPI-3 shared memory; inter-node rows stay on MPI)")
       ->capture_default_str()
       ->group(run_only);
   app.add_option("--overlap", c.overlap,
@@ -183,8 +184,8 @@ void validate_data_path(const RunConfig& c) {
   if (c.ll_max_tokens < 0) throw UsageError("--ll-max-tokens must be >= 0");
   if (c.ll_max_tokens > 0 && c.dispatch_mode != "low-latency")
     throw UsageError("--ll-max-tokens sizes the low-latency buffers: it needs --dispatch-mode low-latency");
-  if (c.transport != "mpi" && c.transport != "shm")
-    throw UsageError("--transport '" + c.transport + "': unknown transport (mpi, shm)");
+  if (c.transport != "auto" && c.transport != "mpi" && c.transport != "shm")
+    throw UsageError("--transport '" + c.transport + "': unknown transport (auto, mpi, shm)");
   if (c.transport == "shm" && c.backend == "nccl")
     throw UsageError("--transport shm moves host rows through MPI-3 shared memory: it needs --backend mpi");
   if (c.overlap != "none" && c.overlap != "tbo")
@@ -301,6 +302,11 @@ void validate(RunConfig& c, int num_ranks) {
                        std::to_string(c.layers) + " layers in " + std::to_string(steps) +
                        " steps: --eplb-interval must be at least that");
   }
+}
+
+std::string planned_transport(const RunConfig& cfg, const std::string& backend) {
+  if (cfg.transport != "auto") return cfg.transport;
+  return backend == "mpi" && cfg.ranks_per_node() >= 2 ? "shm" : "mpi";
 }
 
 bool parse_cli(CLI::App& app, int argc, char** argv) {

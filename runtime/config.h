@@ -70,7 +70,9 @@ struct RunConfig {
   int topk_groups = 0;                  // group-limited routing: top-M of --groups groups (0: off)
   std::string dispatch_mode = "flat";   // flat | hierarchical | low-latency
   int ll_max_tokens = 0;                // low-latency: receive rows per local expert slot; 0: T x R (worst case)
-  std::string transport = "mpi";        // mpi | shm (host path: intra-node rows through MPI-3 shared memory)
+  // auto | mpi | shm (host path: intra-node rows through MPI-3 shared memory).
+  // `wideep run` replaces auto with what runs once the communicator exists.
+  std::string transport = "auto";
   // Overlap (DESIGN.md "Overlap and asynchronous EPLB").
   std::string overlap = "none";         // none | tbo
   double tbo_split = 0.5;               // share of a layer's tokens in the first micro-batch
@@ -118,6 +120,14 @@ void probe_dump_placement(const RunConfig& c);
 // The `wideep run` options that `wideep sim` rejects (exit 2, naming them).
 extern const char* const kRunOnlyOptions[];
 extern const int kNumRunOnlyOptions;
+
+// The transport of a run of cfg (validated) on `backend` with ranks_per_node()
+// ranks on each machine, without communication: --transport auto is shm on the
+// MPI backend where a node holds two ranks or more, else mpi (NCCL moves its
+// rows itself: mpi). `wideep mem` and `wideep sim` report it; `wideep run`
+// plans with it, then learns what runs from the communicator (which counts
+// the ranks each machine really holds).
+std::string planned_transport(const RunConfig& cfg, const std::string& backend);
 
 // Checks shapes and names for num_ranks ranks and derives the sizes.
 // Throws UsageError whose message names the option.

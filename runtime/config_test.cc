@@ -113,5 +113,41 @@ TEST(Config, ParsesCommandLineAndRejectsUnknownOptions) {
   EXPECT_THROW(parse_run_args(3, const_cast<char**>(nan), d, "run"), UsageError);
 }
 
+// --transport auto is the default (issue 24): shared memory where a node holds
+// two ranks or more on the MPI backend, else MPI; with --backend nccl it is
+// what NCCL uses (mpi), not an error; mpi and shm stay as given.
+TEST(Config, TransportAutoIsTheDefaultAndResolvesByNodeSize) {
+  RunConfig c;
+  EXPECT_EQ(c.transport, "auto");
+  validate(c, 4);  // --gpus-per-node 8: one node of 4 ranks
+  EXPECT_EQ(planned_transport(c, "mpi"), "shm");
+  EXPECT_EQ(planned_transport(c, "nccl"), "mpi");
+  c = RunConfig{};
+  validate(c, 1);  // a node of one rank: nothing to share
+  EXPECT_EQ(planned_transport(c, "mpi"), "mpi");
+  c = RunConfig{};
+  c.gpus_per_node = 1;  // 4 nodes of one rank
+  validate(c, 4);
+  EXPECT_EQ(planned_transport(c, "mpi"), "mpi");
+  c = RunConfig{};
+  c.gpus_per_node = 2;  // 2 nodes of 2
+  validate(c, 4);
+  EXPECT_EQ(planned_transport(c, "mpi"), "shm");
+  for (const char* given : {"mpi", "shm"}) {
+    c = RunConfig{};
+    c.transport = given;
+    validate(c, 4);
+    EXPECT_EQ(planned_transport(c, "mpi"), given);
+  }
+  c = RunConfig{};
+  c.backend = "nccl";
+  EXPECT_NO_THROW(validate(c, 4));  // auto with nccl: no error
+  c.transport = "shm";
+  expect_rejected(c, 4, "--transport shm");
+  c = RunConfig{};
+  c.transport = "tcp";
+  expect_rejected(c, 4, "unknown transport (auto, mpi, shm)");
+}
+
 }  // namespace
 }  // namespace wideep

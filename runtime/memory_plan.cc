@@ -12,6 +12,7 @@
 #include "common/check.h"
 #include "kernels/gemm_problems.h"
 #include "runtime/ll_plan.h"
+#include "runtime/reference.h"
 
 namespace wideep {
 
@@ -26,7 +27,7 @@ int64_t planned_pairs(int R, int T, int P) {
 }
 
 bool ll_header_rows_used(const RunConfig& cfg, bool device) {
-  return cfg.dispatch_mode == "low-latency" && !device && cfg.transport != "shm";
+  return cfg.dispatch_mode == "low-latency" && !device && planned_transport(cfg, "mpi") != "shm";
 }
 
 int64_t MemoryPlan::host_bytes() const {
@@ -197,12 +198,17 @@ MemoryPlan plan_memory(const RunConfig& cfg, int R, bool device, DType dtype) {
   if (dtype != DType::kF32) add("expert weight mirror (compute dtype)", device, L * S * slot_elems * (device ? eb : 4));
   if (cfg.balancers.eplb) add("EPLB staging of received weights, fp32", device, L * S * slot_elems * 4);
   // Outside the pipeline: the EPLB manager's window and the --check reference
-  // (at most every expert's weights: it generates those its tokens use).
+  // (runtime/reference.h): a few experts' weights, regenerated when needed,
+  // and one layer's inputs and outputs of this rank's tokens.
   if (cfg.balancers.eplb)
     plan.buffers.push_back({"EPLB window of counts", false, static_cast<int64_t>(cfg.eplb_window) * L * E * 8, false});
-  if (cfg.check)
-    plan.buffers.push_back(
-        {"--check reference: expert weights, fp32", false, L * (E + cfg.shared_experts) * slot_elems * 4, false});
+  if (cfg.check) {
+    plan.buffers.push_back({"--check reference: weight cache, fp32 [slots x (W1 + W2)]", false,
+                            reference_cache_slots(cfg) * slot_elems * 4, false});
+    const bool allowance = dtype == DType::kF32 && combine == DType::kBF16;  // Reference::combine_allowance()
+    plan.buffers.push_back({"--check reference: one layer's tokens [T x (4H + F)]", false,
+                            T * (4 * H + F) * 4 + T * K * 8 + T * 8 + (allowance ? T * H * 8 : 0), false});
+  }
   return plan;
 }
 

@@ -49,7 +49,8 @@ struct MemoryPlan {
 MemoryPlan plan_memory(const RunConfig& cfg, int num_ranks, bool device, DType dtype);
 
 // Whether low-latency dispatch sends header rows into fixed regions (no
-// counts round): the host backend on the MPI transport (runtime/ll_plan.h).
+// counts round): the host backend on the MPI transport (runtime/ll_plan.h;
+// --transport auto as planned_transport, runtime/config.h).
 bool ll_header_rows_used(const RunConfig& cfg, bool device);
 
 // Initial receive capacities: 1.25x the balanced expectation, at most the worst case.

@@ -113,5 +113,50 @@ TEST(MemoryPlan, RowsFollowTheWireDtypes) {
     }
 }
 
+// --check's reference holds 4 experts' weights and one layer's scratch, worked
+// out by hand for the 8-rank run of issue 24 (E 64 + 16 redundant, L 4,
+// H 1024, F 2048, T 32, top-8): 4 x 2 x 1024 x 2048 x 4 = 67,108,864 bytes of
+// weights (every expert of every layer was 4 x 64 x 16 MiB = 4 GiB) and
+// 32 x (4 x 1024 + 2048) x 4 + 32 x 8 x 8 + 32 x 8 = 788,736 bytes of inputs,
+// outputs and routing. A model of 2 experts and 1 layer fills 2 slots; fp32
+// compute with bf16 combine rows adds the [T x H] doubles of the allowance.
+TEST(MemoryPlan, CheckReferenceHoldsAFewExperts) {
+  RunConfig c;
+  c.balancer_text = "eplb";
+  c.redundant = 16;
+  c.layers = 4;
+  c.hidden = 1024;
+  c.ffn = 2048;
+  c.tokens = 32;
+  validate(c, 8);
+  auto buffer = [](const MemoryPlan& p, const std::string& prefix) {
+    for (const PlannedBuffer& b : p.buffers)
+      if (b.name.rfind(prefix, 0) == 0) return b.bytes;
+    return int64_t{-1};
+  };
+  const MemoryPlan without = plan_memory(c, 8, false, DType::kF32);
+  EXPECT_EQ(buffer(without, "--check reference"), -1);
+  c.check = true;
+  const MemoryPlan with = plan_memory(c, 8, false, DType::kF32);
+  EXPECT_EQ(buffer(with, "--check reference: weight cache"), 67108864);
+  EXPECT_EQ(buffer(with, "--check reference: one layer's"), 788736);
+  EXPECT_EQ(with.host_bytes() - without.host_bytes(), 67108864 + 788736);
+  EXPECT_EQ(with.pipeline_bytes(false), without.pipeline_bytes(false));  // the run does not report it as its own
+
+  RunConfig small;
+  small.experts = 2;
+  small.topk = 1;
+  small.layers = 1;
+  small.hidden = 16;
+  small.ffn = 32;
+  small.tokens = 4;
+  small.check = true;
+  small.combine_dtype = "bf16";
+  validate(small, 1);
+  const MemoryPlan s = plan_memory(small, 1, false, DType::kF32);
+  EXPECT_EQ(buffer(s, "--check reference: weight cache"), 2 * 2 * 16 * 32 * 4);
+  EXPECT_EQ(buffer(s, "--check reference: one layer's"), 4 * (4 * 16 + 32) * 4 + 4 * 1 * 8 + 4 * 8 + 4 * 16 * 8);
+}
+
 }  // namespace
 }  // namespace wideep

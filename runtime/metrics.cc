@@ -233,8 +233,8 @@ void RunMetrics::add_report_fields(nlohmann::json& j) const {
 
 void RunMetrics::print_table() const {
   const nlohmann::json s = summary_json();
-  fmt::print("# wideep run: {} ranks, backend {}{}{}, balancer {}, workload {}\n", cfg_.num_ranks,
-             backend_, dtype_.empty() ? "" : " ", dtype_, cfg_.balancers.text, cfg_.workload.text);
+  fmt::print("# wideep run: {} ranks, backend {}{}{}, transport {}, balancer {}, workload {}\n", cfg_.num_ranks,
+             backend_, dtype_.empty() ? "" : " ", dtype_, cfg_.transport, cfg_.balancers.text, cfg_.workload.text);
   fmt::print("# E={} topk={} H={} F={} T={}/rank L={} redundant={} shared={} steps={} (+{} warm-up)\n",
              cfg_.experts, cfg_.topk, cfg_.hidden, cfg_.ffn, cfg_.tokens, cfg_.layers,
              cfg_.redundant, cfg_.shared_experts, cfg_.steps, cfg_.warmup);

@@ -3,6 +3,7 @@
 // and taken through the wire's deterministic rounding (runtime/reference.h).
 #include "runtime/reference.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -11,6 +12,38 @@
 #include "kernels/row_bodies.h"
 
 namespace wideep {
+namespace {
+
+// One matrix of expert_weight (kernels/det_values.h). Inlined into each
+// variant below, so that the compiler vectorizes it for that one's target.
+inline __attribute__((always_inline)) void fill_matrix(uint64_t seed, int layer, int expert, int which, float scale,
+                                                       float* w, size_t n) {
+  for (size_t i = 0; i < n; ++i) w[i] = expert_weight(seed, layer, expert, which, i, scale);
+}
+void fill_matrix_plain(uint64_t seed, int layer, int expert, int which, float scale, float* w, size_t n) {
+  fill_matrix(seed, layer, expert, which, scale, w, n);
+}
+// The hash's 64-bit multiplies vectorize only with AVX-512 DQ (vpmullq).
+__attribute__((target("avx512f,avx512dq"))) void fill_matrix_avx512(uint64_t seed, int layer, int expert, int which,
+                                                                   float scale, float* w, size_t n) {
+  fill_matrix(seed, layer, expert, which, scale, w, n);
+}
+
+}  // namespace
+
+void reference_expert_weights(uint64_t seed, int layer, int expert, int hidden, int ffn, float* w1, float* w2,
+                              bool vector) {
+  static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+  auto* fill = vector && avx512 ? fill_matrix_avx512 : fill_matrix_plain;
+  const size_t n = static_cast<size_t>(hidden) * ffn;
+  // The scales of generate_expert_weights (kernels/expert_cpu.cc), computed alike.
+  fill(seed, layer, expert, kMatrixW1, 1.0f / std::sqrt(static_cast<float>(hidden)), w1, n);
+  fill(seed, layer, expert, kMatrixW2, 1.0f / std::sqrt(static_cast<float>(ffn)), w2, n);
+}
+
+int64_t reference_cache_slots(const RunConfig& cfg) {
+  return std::min<int64_t>(kReferenceCacheSlots, static_cast<int64_t>(cfg.layers) * (cfg.experts + cfg.shared_experts));
+}
 
 Reference::Reference(const RunConfig& cfg, const Workload& workload, DType compute)
     : cfg_(cfg),
@@ -21,7 +54,8 @@ Reference::Reference(const RunConfig& cfg, const Workload& workload, DType compu
   token_part_.assign(wire_.slot_offset, 0);
   combine_allowance_ = compute == DType::kF32 &&
                        resolve_wire_dtype(cfg.combine_dtype, compute, "--combine-dtype", false) == DType::kBF16;
-  cache_.resize(static_cast<size_t>(cfg.layers) * (cfg.experts + cfg.shared_experts));
+  cache_.resize(static_cast<size_t>(reference_cache_slots(cfg)));
+  order_.reserve(static_cast<size_t>(cfg.experts + cfg.shared_experts));
   const size_t T = cfg.tokens, H = cfg.hidden, F = cfg.ffn, K = cfg.topk;
   x_.assign(T * H, 0.0f);
   ids_.assign(T * K, 0);
@@ -35,14 +69,34 @@ Reference::Reference(const RunConfig& cfg, const Workload& workload, DType compu
   w_.assign(T, 0.0f);
 }
 
+int64_t Reference::cache_bytes() const {
+  int64_t n = 0;
+  for (const CachedExpert& c : cache_) n += static_cast<int64_t>(c.w.size() * sizeof(float));
+  return n;
+}
+
+int Reference::cached(int layer, int expert) const {
+  for (size_t i = 0; i < cache_.size(); ++i)
+    if (cache_[i].layer == layer && cache_[i].expert == expert) return static_cast<int>(i);
+  return -1;
+}
+
 const float* Reference::weights(int layer, int expert) {
-  std::vector<float>& w = cache_[static_cast<size_t>(layer) * (cfg_.experts + cfg_.shared_experts) + expert];
-  if (w.empty()) {
+  const int hit = cached(layer, expert);
+  CachedExpert* slot = hit >= 0 ? &cache_[static_cast<size_t>(hit)] : nullptr;
+  if (!slot) {
+    // An empty slot has last_use 0: it goes before any used one.
+    slot = &*std::min_element(cache_.begin(), cache_.end(),
+                              [](const CachedExpert& a, const CachedExpert& b) { return a.last_use < b.last_use; });
     const size_t n = static_cast<size_t>(cfg_.hidden) * cfg_.ffn;
-    w.assign(2 * n, 0.0f);
-    generate_expert_weights(cfg_.seed, layer, expert, cfg_.hidden, cfg_.ffn, w.data(), w.data() + n);
+    slot->w.resize(2 * n);
+    reference_expert_weights(cfg_.seed, layer, expert, cfg_.hidden, cfg_.ffn, slot->w.data(), slot->w.data() + n);
+    slot->layer = layer;
+    slot->expert = expert;
+    ++generated_;
   }
-  return w.data();
+  slot->last_use = ++uses_;
+  return slot->w.data();
 }
 
 CheckResult Reference::compare(int step, int layer, int64_t first_token, const float* out) {
@@ -64,7 +118,12 @@ CheckResult Reference::compare(int step, int layer, int64_t first_token, const f
   const float* gate_w = gate_w_.data();
   std::fill(ref_.begin(), ref_.end(), 0.0f);
   std::fill(magnitude_.begin(), magnitude_.end(), 0.0);
-  for (int e = 0; e < cfg_.experts + cfg_.shared_experts; ++e) {
+  // Experts whose weights are cached first: a miss evicts the least recently
+  // used, so the cached ones must be used before the others evict them.
+  order_.clear();
+  for (int e = 0; e < cfg_.experts + cfg_.shared_experts; ++e) order_.push_back(e);
+  std::stable_partition(order_.begin(), order_.end(), [&](int e) { return cached(layer, e) >= 0; });
+  for (int e : order_) {
     int rows = 0;
     for (int t = 0; t < T; ++t) {
       if (e >= cfg_.experts) {  // shared expert: every token, weight 1

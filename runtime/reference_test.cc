@@ -6,7 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -202,6 +204,52 @@ TEST(Reference, Bf16CombineRowsGetTheirRoundingAllowance) {
   EXPECT_TRUE(check_fails(exact.compare(2, 1, 0, rounded.data())));
   c.combine_dtype = "auto";
   EXPECT_FALSE(Reference(c, wl, DType::kBF16).combine_allowance());
+}
+
+// --check holds a few experts' weights, not every expert of every layer
+// (issue 24): 8 experts + 1 shared, uniform routing of 64 tokens x top-2, so
+// every expert is used in every compare(). Layer 0 of step 0 generates all 9;
+// layer 0 of step 1 finds the 4 it used last still cached and uses them first
+// (9 + 5 = 14 generated; using them in expert order would evict each one just
+// before its turn: 18); layer 1 shares nothing with layer 0 (14 + 9 = 23).
+// The cache holds 4 x (W1 + W2) = 4 x 2 x 8 x 16 x 4 bytes, and the outputs
+// still match the naive MoE.
+TEST(Reference, KeepsAFewExpertsAndUsesTheCachedOnesFirst) {
+  cpu_kernels_init();
+  RunConfig c = tiny_config();
+  c.tokens = 64;
+  c.workload = parse_workload("uniform");
+  const Workload wl(c.workload, c.experts, c.topk, c.layers, c.seed, nullptr);
+  Reference ref(c, wl);
+  EXPECT_EQ(reference_cache_slots(c), 4);
+  const int64_t expected[3] = {9, 14, 23};
+  const int calls[3][2] = {{0, 0}, {1, 0}, {1, 1}};  // (step, layer)
+  for (int i = 0; i < 3; ++i) {
+    const int step = calls[i][0], layer = calls[i][1];
+    const CheckResult r = ref.compare(step, layer, 64, naive_moe(c, wl, step, layer, 64).data());
+    EXPECT_FALSE(check_fails(r)) << "step " << step << " layer " << layer << ": max abs err " << r.max_abs_err;
+    std::vector<bool> used(c.experts, false);
+    for (int32_t e : ref.topk_ids()) used[e] = true;
+    ASSERT_EQ(std::count(used.begin(), used.end(), true), c.experts) << "the test needs every expert used";
+    EXPECT_EQ(ref.weights_generated(), expected[i]) << "step " << step << " layer " << layer;
+    EXPECT_EQ(ref.cache_bytes(), 4 * 2 * 8 * 16 * 4);
+  }
+}
+
+// The reference's own generator gives the experts' weights bit for bit, in
+// its vector loop and its plain one (H and F not multiples of the vector width).
+TEST(Reference, RegeneratedWeightsAreTheExperts) {
+  const int H = 24, F = 37;
+  std::vector<float> w1(H * F), w2(F * H), r1(H * F), r2(F * H);
+  for (int expert : {0, 5})
+    for (bool vector : {true, false}) {
+      generate_expert_weights(7, 3, expert, H, F, w1.data(), w2.data());
+      std::fill(r1.begin(), r1.end(), -9.0f);
+      std::fill(r2.begin(), r2.end(), -9.0f);
+      reference_expert_weights(7, 3, expert, H, F, r1.data(), r2.data(), vector);
+      EXPECT_EQ(0, std::memcmp(w1.data(), r1.data(), sizeof(float) * w1.size())) << "expert " << expert << " vector " << vector;
+      EXPECT_EQ(0, std::memcmp(w2.data(), r2.data(), sizeof(float) * w2.size())) << "expert " << expert << " vector " << vector;
+    }
 }
 
 }  // namespace

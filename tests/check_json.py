@@ -196,6 +196,15 @@ def check_dtype(want):
     return check
 
 
+def check_transport(want):
+    """The summary's transport names the one that ran (--transport auto resolved)."""
+    def check(lines):
+        got = summary(lines).get("transport")
+        if got != want:
+            fail(f"summary transport is {got!r}, expected {want!r}")
+    return check
+
+
 def check_baseline(lines):
     steps = [l for l in lines if l.get("type") == "step"]
     if not steps or any(not l.get("baseline_a2a_us", 0) > 0 for l in steps):
@@ -313,6 +322,7 @@ def check_tbo(lines):
 
 CHECKS = {"stall": check_stall, "chunked=1": check_chunked(1), "chunked=2": check_chunked(2),
           "chunked=4": check_chunked(4), "async": check_async, "skipped": check_skipped, "memory": check_memory, "dtype=fp32": check_dtype("fp32"), "dtype=bf16": check_dtype("bf16"),
+          "transport=mpi": check_transport("mpi"), "transport=shm": check_transport("shm"),
           "baseline": check_baseline, "contract": check_contract, "as_planned": check_as_planned,
           "optimal": check_as_planned,  # the old name of as_planned (tests/balancers.cmake, sim.cmake, docs)
           "rebalanced": check_rebalanced, "simulated": check_simulated, "tbo": check_tbo}

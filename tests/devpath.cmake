@@ -6,7 +6,10 @@
 # rebalances mid-run, every step checked against the reference within the
 # bf16 bound (2^-5 of the output's scale: runtime/moe_pipeline.cc check_limit).
 # Label: devpath. What only a GPU can show runs in launch/gpu_run.sh.
-set(DEVPATH --backend mpi --dtype bf16 --experts 32 --tokens 32 --hidden 64 --ffn 64 --layers 2 --steps 8
+# --transport mpi: NCCL moves whole rows, as the MPI transport does (with
+# --backend nccl, --transport auto is mpi); shm's rows read in place are not
+# the device path's.
+set(DEVPATH --backend mpi --transport mpi --dtype bf16 --experts 32 --tokens 32 --hidden 64 --ffn 64 --layers 2 --steps 8
     --warmup 1 --timeout-s 60 --quiet --eplb-interval 3 --eplb-window 3)
 foreach(np 1 2 4 8)
   math(EXPR red "${np} * 2")

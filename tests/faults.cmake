@@ -2,7 +2,9 @@
 # hangs makes every other rank end within --timeout-s with a message naming the
 # step, the phase and the missing peer, and the whole job ends (nothing hangs).
 # Drop/dup/misroute/corrupt are in run.cmake, corrupt-weights in balancers.cmake.
-set(FSMALL --backend mpi --experts 32 --tokens 32 --hidden 32 --ffn 64 --steps 6 --warmup 1 --quiet)
+# On the MPI transport, whose waits these tests cover (a wait of the default,
+# shm on one node, that times out: tests/shm.cmake).
+set(FSMALL --backend mpi --transport mpi --experts 32 --tokens 32 --hidden 32 --ffn 64 --steps 6 --warmup 1 --quiet)
 # The job must end within the timeout plus mpirun's start and stop on a loaded machine.
 set(FWITHIN 30)
 # Without this, mpirun kills the other ranks as soon as one exits non-zero, so

@@ -8,7 +8,10 @@
 # 24 per mode (flat's 24 are tests/wire_dtypes.cmake's), each on one rank
 # count: for pair index k and balancer index j, np = (2, 4, 8)[(k + j) % 3],
 # so that each rank count meets every pair and every balancer; tbo where
-# k + j is odd.
+# k + j is odd. Low-latency runs the MPI transport's header rows (no counts
+# round) for even k, the default transport (auto: shm where a node holds two
+# ranks or more, which sizes every receive) for odd k; hierarchical runs the
+# default (np 2 on --gpus-per-node 1 resolves to mpi, 4 and 8 to shm).
 set(MODES --backend mpi --experts 16 --tokens 32 --hidden 128 --ffn 64 --layers 2 --steps 4 --warmup 1
     --timeout-s 60 --quiet --workload zipf:1.2)
 set(mode_pairs "fp32|fp32" "fp32|bf16" "bf16|fp32" "bf16|bf16" "fp8|fp32" "fp8|bf16")
@@ -28,6 +31,10 @@ foreach(mode hierarchical low-latency)
       set(nodes)
       if(mode STREQUAL "hierarchical")
         set(nodes --gpus-per-node ${half})
+      endif()
+      math(EXPR k_odd "${k} % 2")
+      if(mode STREQUAL "low-latency" AND NOT k_odd)
+        list(APPEND nodes --transport mpi)
       endif()
       wideep_balancer_args(${bal} ${np} extra jcheck)
       math(EXPR odd "(${k} + ${j}) % 2")
@@ -58,13 +65,14 @@ wideep_cli_test(NAME mode_low_latency_fault_corrupt NP 4 RC 1
 
 # Low-latency overflow: a region of --ll-max-tokens / R rows per (slot, source)
 # that a hot expert exceeds is an error naming the expert, never a silent drop.
+# (Regions per source are the MPI transport's header-row layout.)
 wideep_cli_test(NAME mode_low_latency_overflow NP 2 RC 4
-  ARGS run ${MODES} --dispatch-mode low-latency --ll-max-tokens 8 --workload hot:0.5 --check
+  ARGS run ${MODES} --transport mpi --dispatch-mode low-latency --ll-max-tokens 8 --workload hot:0.5 --check
   MATCH "--ll-max-tokens 8: expert [0-9]+ \\(rank [0-9]+, local slot [0-9]+, layer 0\\) would receive [0-9]+ rows from rank [0-9]+ at step 0, more than its region of 4 rows per source"
   NOMATCH "check: passed")
 # ... and the worst case (the default) never overflows, even when every token picks the same experts.
 wideep_cli_test(NAME mode_low_latency_default_holds_hot NP 4
-  ARGS run ${MODES} --dispatch-mode low-latency --workload hot:1.0 --check --json @OUT@
+  ARGS run ${MODES} --transport mpi --dispatch-mode low-latency --workload hot:1.0 --check --json @OUT@
   MATCH "check: passed .*limit 0.0001" JSON_CHECK memory)
 # The shm transport sizes every receive: low-latency runs its counts round there.
 wideep_cli_test(NAME mode_low_latency_shm NP 4

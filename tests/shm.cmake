@@ -53,10 +53,33 @@ shm_ranks_test(shm_transport_stall_times_out 4 RC 3 ARGS --ranks-per-node 4 --st
                MATCH "rank 2: skipping the shm exchange of round 1"
                      "rank [013]: timeout after 3 s in shared-memory all-to-allv in step 1 layer 0 phase bytes; not completed: rank 2 \\(same node\\) never announced this exchange")
 
+# --transport auto, the default (issue 24): shared memory where some node
+# holds two ranks or more (the communicator counts them: MPI_Comm_split_type
+# shared, then --gpus-per-node consecutive ranks), MPI where every node holds
+# one; the header and the summary name the transport that ran.
+set(SHM_AUTO --backend mpi --experts 24 --topk 4 --tokens 32 --hidden 32 --ffn 32 --steps 2 --warmup 1 --check
+    --json @OUT@)
+foreach(case "np2_one_node|2|8|shm" "np2_one_rank_per_node|2|1|mpi" "np4_two_nodes_of_2|4|2|shm"
+             "np1|1|8|mpi")
+  string(REPLACE "|" ";" parts "${case}")
+  list(GET parts 0 cname)
+  list(GET parts 1 np)
+  list(GET parts 2 gpn)
+  list(GET parts 3 want)
+  wideep_cli_test(NAME shm_auto_${cname}_is_${want} NP ${np} ENV ${SHM_ENV} LABELS shm
+    ARGS run ${SHM_AUTO} --gpus-per-node ${gpn}
+    MATCH "# wideep run: ${np} ranks, backend mpi fp32, transport ${want}, balancer" "check: passed"
+    JSON_CHECK transport=${want})
+endforeach()
+# Given explicitly, mpi is what runs on one node too.
+wideep_cli_test(NAME shm_explicit_mpi_on_one_node NP 2 ENV ${SHM_ENV} LABELS shm
+  ARGS run ${SHM_AUTO} --transport mpi
+  MATCH "transport mpi, balancer" "check: passed" JSON_CHECK transport=mpi)
+
 # Bad input of --transport: exit 2 before any communication, one message.
 wideep_bad_input_tests(PREFIX bad_run NP 4 ONCE
   BASE run --experts 32 --tokens 32 --hidden 32 --ffn 64 --steps 1 --warmup 1 --quiet --timeout-s 5 ENTRIES
-  "transport_unknown|--transport foo|--transport 'foo': unknown transport"
+  "transport_unknown|--transport foo|--transport 'foo': unknown transport \\(auto, mpi, shm\\)"
   "transport_shm_nccl|--transport shm --backend nccl|--transport shm .*needs --backend mpi")
 
 # A corrupted send row is still caught when node peers take its token part by

@@ -7,7 +7,9 @@
 # 24 runs, not 72: for np index i and balancer index j, the dtype pairs
 # (2i + j) % 6 and (2i + j + 3) % 6, so that every balancer meets all six
 # pairs over the three rank counts, and every rank count all six over the
-# four balancers.
+# four balancers. The first pair of each runs on the default transport (auto:
+# shm on one node), the second on --transport mpi: every balancer and rank
+# count meets both, and so does every pair.
 set(WIRE --backend mpi --experts 16 --tokens 32 --hidden 128 --ffn 64 --layers 2 --steps 6 --warmup 1
     --timeout-s 60 --quiet --workload zipf:1.2)
 set(wire_pairs "fp32|fp32" "fp32|bf16" "bf16|fp32" "bf16|bf16" "fp8|fp32" "fp8|bf16")
@@ -19,12 +21,16 @@ foreach(np 2 4 8)
     math(EXPR a "(2 * ${i} + ${j}) % 6")
     math(EXPR b "(2 * ${i} + ${j} + 3) % 6")
     foreach(k ${a} ${b})
+      set(transport)
+      if(k EQUAL b)
+        set(transport --transport mpi)
+      endif()
       list(GET wire_pairs ${k} pair)
       string(REPLACE "|" ";" dc "${pair}")
       list(GET dc 0 dd)
       list(GET dc 1 cd)
       wideep_cli_test(NAME wire_${dd}_${cd}_np${np}_${bal} NP ${np}
-        ARGS run ${WIRE} --balancer ${bal} ${extra} --dispatch-dtype ${dd} --combine-dtype ${cd} --check --json @OUT@
+        ARGS run ${WIRE} --balancer ${bal} ${extra} ${transport} --dispatch-dtype ${dd} --combine-dtype ${cd} --check --json @OUT@
         MATCH "check: passed .*limit 0.0001" JSON_CHECK wire=${dd}/${cd} memory ${jcheck})
     endforeach()
     math(EXPR j "${j} + 1")

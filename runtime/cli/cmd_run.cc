@@ -408,8 +408,15 @@ int run_main(int argc, char** argv) {
   std::unique_ptr<Communicator> comm;
   try {
     comm = make_communicator(prep.backend, cfg.timeout_s, cfg.eplb_async);
+    const std::string planned = planned_transport(cfg, prep.backend);
     if (!comm->set_transport(cfg.transport, cfg.ranks_per_node()))  // collective, before the first step
       throw Error(ErrorCategory::kInternal, "--transport " + cfg.transport + ": not offered by --backend " + prep.backend);
+    // From here on cfg names what runs (auto resolved): the pipeline, the
+    // header and the summary's `transport` follow it. Where auto resolved
+    // otherwise than planned (ranks spread one per machine), the plan follows
+    // too: a low-latency run's buffers depend on it.
+    cfg.transport = comm->transport_name();
+    if (cfg.transport != planned) prep.memory = plan_memory(cfg, world.size, prep.backend == "nccl", prep.dtype);
   } catch (const Error& e) {
     std::fprintf(stderr, "wideep run: %s\n", e.what());
     mpi_abort(e.category() == ErrorCategory::kTimeout           ? kExitTimeout

@@ -45,6 +45,10 @@ bool prepare(int argc, char** argv, RunConfig& cfg, SimOptions& sim, SimSetup* o
       throw UsageError(std::string(kRunOnlyOptions[i]) + " has no meaning for wideep sim (an option of wideep run; "
                        "`wideep sim --help` lists what the simulator honours)");
   validate_sim(cfg, sim);
+  // The summary's `transport`: what `wideep run` of these options would use
+  // on the host with --gpus-per-node ranks per machine (the bytes per link
+  // class, which the simulator models, are the same on every transport).
+  cfg.transport = planned_transport(cfg, "mpi");
   out->profile = read_profile(sim.profile);
   std::shared_ptr<const Trace> trace;
   if (cfg.workload.kind == WorkloadSpec::Kind::kTrace)
