@@ -1,0 +1,227 @@
+// Node-scoped LPLB: the node's sub-problem, its exact solve, the split of a
+// rank's pairs, and the automatic mode's step-time prediction.
+#include "balance/node_lp.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "balance/copy_rules.h"
+#include "balance/token_split.h"
+#include "common/check.h"
+
+namespace wideep {
+
+double LplbCostModel::expert_us(double pairs) const {
+  if (pairs <= 0) return 0;
+  const double tiles = std::ceil(pairs / std::max(1, tile_tokens));
+  return launch_us + std::max(tiles * tile_us, floor_us) + pairs * pair_us;
+}
+
+LplbCostModel default_lplb_cost(int hidden, int ffn, int64_t row_bytes) {
+  // launch/profiles/h100_nvlink_8x.json: tile 128, 1100 TFLOPS, 2600 GB/s
+  // weight reads at 1 byte/param, launch 2 us, 0.5 ns/pair; NVLink 155 GB/s,
+  // network 45 GB/s. Solve: the node solve's benchmark (balance/lp_bench.cc).
+  LplbCostModel m;
+  m.tile_tokens = 128;
+  m.tile_us = 128.0 * 4.0 * hidden * ffn / 1100e6;
+  m.floor_us = 2.0 * hidden * ffn / 2600e3;
+  m.launch_us = 2;
+  m.pair_us = 0.5e-3;
+  m.cross_pair_us = row_bytes / 45e3;
+  m.same_pair_us = row_bytes / 155e3;
+  m.solve_fixed_us = 2;
+  m.solve_slot_us = 0.05;
+  return m;
+}
+
+void NodeLp::init(int ranks_per_node, int64_t shared_per_rank) {
+  rpn_ = ranks_per_node;
+  shared_ = shared_per_rank;
+  used_ = false;
+}
+
+NodeLp::Sub& NodeLp::sub_for(const Placement& p, int lo, int n) {
+  const int S = p.slots_per_rank;
+  const int* first = &p.phy2log[static_cast<size_t>(lo) * S];
+  const size_t len = static_cast<size_t>(n) * S;
+  ++tick_;
+  for (Sub& s : subs_)
+    if (s.key.size() == len + 2 && s.key[len] == lo && s.key[len + 1] == p.num_ranks &&
+        std::equal(first, first + len, s.key.begin())) {
+      s.used = tick_;
+      return s;
+    }
+  // One per MoE layer of a run; the least recently used one makes room.
+  Sub* s;
+  if (subs_.size() < static_cast<size_t>(LpSolver::kCached)) {
+    subs_.emplace_back();
+    s = &subs_.back();
+  } else {
+    s = &*std::min_element(subs_.begin(), subs_.end(), [](const Sub& a, const Sub& b) { return a.used < b.used; });
+  }
+  s->key.assign(first, first + len);
+  s->key.push_back(lo);
+  s->key.push_back(p.num_ranks);
+  s->p = lp_placement(n, p.num_logical, std::vector<int>(first, first + len), "node placement");
+  // The prediction's view of the rest: how many copies, on how many nodes.
+  const int E = p.num_logical, rpn = std::max(1, rpn_);
+  s->global_c.assign(p.logcnt.begin(), p.logcnt.end());
+  s->nodes_with.assign(E, 0);
+  for (int e = 0; e < E; ++e) {
+    int last = -1;
+    for (int k = 0; k < p.logcnt[e]; ++k) {  // copies in slot order: nodes ascend
+      const int node = p.rank_of_slot(p.copies(e)[k]) / rpn;
+      if (node != last) ++s->nodes_with[e];
+      last = node;
+    }
+  }
+  s->used = tick_;
+  return *s;
+}
+
+bool NodeLp::plan(const Placement& p, int node, const int64_t* node_counts, const LplbCostModel* cost) {
+  const int R = p.num_ranks, E = p.num_logical, S = p.slots_per_rank;
+  const int rpn = rpn_ > 0 && rpn_ < R ? rpn_ : R;
+  lo_ = node * rpn;
+  WIDEEP_ASSERT(lo_ >= 0 && lo_ < R, "NodeLp::plan: node out of range");
+  n_ = std::min(R, lo_ + rpn) - lo_;
+  rows_ = node_counts;
+  cur_ = &sub_for(p, lo_, n_);
+  const Placement& sp = cur_->p;
+  // The node's tokens of the experts it holds: the LP's counts; per slot, its
+  // expert's tokens on its own rank (the split's first rule).
+  node_cnt_.assign(E, 0);
+  for (int i = 0; i < n_; ++i)
+    for (int e = 0; e < E; ++e) node_cnt_[e] += rows_[static_cast<size_t>(i) * E + e];
+  counts_.resize(E);
+  for (int e = 0; e < E; ++e) counts_[e] = sp.logcnt[e] > 0 ? node_cnt_[e] : 0;
+  slot_rank_.resize(static_cast<size_t>(n_) * S);
+  for (int s = 0; s < n_ * S; ++s) slot_rank_[s] = rows_[static_cast<size_t>(s / S) * E + sp.phy2log[s]];
+  gain_us_ = 0;
+  if (cost) {
+    predict(p, *cost, false);
+    if (gain_us_ <= cost->solve_fixed_us + cost->solve_slot_us * n_ * S) return used_ = false;
+  }
+  base_.assign(n_, shared_);
+  LpInput in;
+  in.placement = &sp;
+  in.counts = counts_.data();
+  in.base_load = base_.data();
+  in.slot_rank_counts = slot_rank_.data();
+  in.exact_opt = false;
+  solver_.solve(in, &lp_);
+  if (cost) {
+    predict(p, *cost, true);
+    if (gain_us_ <= cost->solve_fixed_us + cost->solve_slot_us * n_ * S) return used_ = false;
+  }
+  return used_ = true;
+}
+
+// Predicted per-slot pairs of the node's slots with the fixed rule (x) and with
+// the plan (y). The node sees only its own tokens; it takes them as a sample
+// of every node's (the popularity EPLB placed for), so a copy of e receives
+// cnt_e * nodes / c_e with the fixed rule, and with every node planning its
+// node's share plus cnt_e / c_e from each node with no copy of e.
+// gain = max rank expert time (x) - max rank expert time (y)
+//      + pairs kept off the network per rank * (cross - same pair time).
+// Without the plan (with_lp false) y is bounded below by the node's mean, an
+// upper bound of the gain: below the cost, no solve is needed to skip.
+void NodeLp::predict(const Placement& p, const LplbCostModel& m, bool with_lp) {
+  const int E = p.num_logical, S = p.slots_per_rank, R = p.num_ranks;
+  const int rpn = rpn_ > 0 && rpn_ < R ? rpn_ : R;
+  const int nodes = (R + rpn - 1) / rpn;
+  const Placement& sp = cur_->p;
+  const std::vector<int64_t>& node_cnt = node_cnt_;
+  double cross_fixed = 0, cross_plan = 0;
+  for (int e = 0; e < E; ++e) {
+    if (node_cnt[e] == 0) continue;
+    const int c = cur_->global_c[e], here = sp.logcnt[e];
+    cross_fixed += static_cast<double>(node_cnt[e]) * (c - here) / c;
+    if (here == 0) cross_plan += static_cast<double>(node_cnt[e]);
+  }
+  const double comm_gain = (cross_fixed - cross_plan) / n_ * (m.cross_pair_us - m.same_pair_us);
+  double max_x = 0, sum_x = 0, max_y = 0;
+  for (int i = 0; i < n_; ++i) {
+    double tx = 0, ty = 0;
+    for (int s = i * S; s < (i + 1) * S; ++s) {
+      const int e = sp.phy2log[s];
+      const double per_copy = static_cast<double>(node_cnt[e]) / cur_->global_c[e];
+      tx += m.expert_us(per_copy * nodes);
+      if (with_lp) ty += m.expert_us(lp_.copy_tokens[s] + per_copy * (nodes - cur_->nodes_with[e]));
+    }
+    max_x = std::max(max_x, tx);
+    sum_x += tx;
+    max_y = std::max(max_y, ty);
+  }
+  gain_us_ = (max_x - (with_lp ? max_y : sum_x / n_)) + (with_lp ? comm_gain : std::max(0.0, comm_gain));
+}
+
+double lplb_global_gain_us(const Placement& p, const int64_t* counts, const int64_t* copy_tokens,
+                           const LplbCostModel& m) {
+  const int R = p.num_ranks, S = p.slots_per_rank;
+  double max_x = 0, sum_x = 0, max_y = 0;
+  for (int r = 0; r < R; ++r) {
+    double tx = 0, ty = 0;
+    for (int s = r * S; s < (r + 1) * S; ++s) {
+      const int e = p.phy2log[s];
+      tx += m.expert_us(static_cast<double>(counts[e]) / p.logcnt[e]);
+      if (copy_tokens) ty += m.expert_us(static_cast<double>(copy_tokens[s]));
+    }
+    max_x = std::max(max_x, tx);
+    sum_x += tx;
+    max_y = std::max(max_y, ty);
+  }
+  return max_x - (copy_tokens ? max_y : sum_x / R);
+}
+
+void NodeLp::split(const Placement& p, int rank, const int32_t* ids, int num_tokens, int topk, int32_t* slot_of_pair) {
+  const int E = p.num_logical, S = p.slots_per_rank;
+  const int64_t pairs = static_cast<int64_t>(num_tokens) * topk;
+  WIDEEP_ASSERT(cur_ && rank >= lo_ && rank < lo_ + n_, "NodeLp::split: rank outside the planned node");
+  seen_.resize(E);
+  static_copy_choice(p, ids, pairs, rank, seen_.data(), slot_of_pair);
+  if (!used_) return;
+  const Placement& sp = cur_->p;
+  const int me = rank - lo_;
+  // The node's experts only: the others' pairs keep the fixed rule's copy.
+  mine_.assign(E, 0);
+  before_.assign(E, 0);
+  for (int e = 0; e < E; ++e) {
+    if (sp.logcnt[e] == 0) continue;
+    mine_[e] = rows_[static_cast<size_t>(me) * E + e];
+    for (int i = 0; i < me; ++i) before_[e] += rows_[static_cast<size_t>(i) * E + e];
+  }
+  local_ids_.resize(pairs);
+  local_slots_.resize(pairs);
+  for (int64_t i = 0; i < pairs; ++i) local_ids_[i] = sp.logcnt[ids[i]] > 0 ? ids[i] : -1;
+  SplitCounts sc;
+  sc.mine = mine_.data();
+  sc.before = before_.data();
+  sc.slot_rank = slot_rank_.data();
+  split_tokens(sp, sc, lp_.copy_tokens.data(), me, local_ids_.data(), num_tokens, topk, 0, local_slots_.data());
+  const int first = lo_ * S;
+  for (int64_t i = 0; i < pairs; ++i)
+    if (local_slots_[i] >= 0) slot_of_pair[i] = first + local_slots_[i];
+}
+
+void NodeLp::add_routed_loads(const Placement& p, int64_t* routed_load) const {
+  const int E = p.num_logical;
+  const Placement& sp = cur_->p;
+  for (int i = 0; i < n_; ++i) {
+    const int r = lo_ + i;
+    for (int e = 0; e < E; ++e) {
+      const int64_t n = rows_[static_cast<size_t>(i) * E + e];
+      if (n == 0 || (used_ && sp.logcnt[e] > 0)) continue;
+      // The fixed rule: copy j takes the i < n with (i + r) mod c == j.
+      const int c = p.logcnt[e];
+      for (int j = 0; j < c; ++j) {
+        const int64_t first = ((j - r) % c + c) % c;
+        if (n > first) routed_load[p.rank_of_slot(p.copies(e)[j])] += (n - first + c - 1) / c;
+      }
+    }
+  }
+  if (used_)
+    for (int s = 0; s < sp.num_slots(); ++s) routed_load[lo_ + sp.rank_of_slot(s)] += lp_.copy_tokens[s];
+}
+
+}  // namespace wideep
