@@ -73,6 +73,10 @@ struct RunConfig {
   // Overlap (DESIGN.md "Overlap and asynchronous EPLB").
   std::string overlap = "none";         // none | tbo
   double tbo_split = 0.5;               // share of a layer's tokens in the first micro-batch
+  // Per-step LPLB (DESIGN.md "Host transport and defaults"); empty: the default,
+  // filled by validate() (node, on).
+  std::string lplb_scope;               // node (each node's LP over its own copies) | global
+  std::string lplb_auto;                // on (skip a layer-step's LP predicted not to pay) | off
 
   // Filled by validate().
   int num_ranks = 0;
@@ -88,6 +92,8 @@ struct RunConfig {
     const int a = static_cast<int>(tokens * tbo_split + 0.5);
     return a < 1 ? 1 : (a > tokens - 1 ? tokens - 1 : a);
   }
+  bool lplb_node_scope() const { return lplb_scope == "node"; }
+  bool lplb_automatic() const { return lplb_auto == "on"; }
   int ranks_per_node() const { return gpus_per_node < num_ranks ? gpus_per_node : num_ranks; }
 };
 
