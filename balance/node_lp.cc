@@ -79,7 +79,26 @@ NodeLp::Sub& NodeLp::sub_for(const Placement& p, int lo, int n) {
   return *s;
 }
 
-bool NodeLp::plan(const Placement& p, int node, const int64_t* node_counts, const LplbCostModel* cost) {
+void LplbGate::init(int layers, int probe_every) {
+  L_ = std::max(1, layers);
+  every_ = std::max(1, probe_every);
+  on_.assign(L_, 1);  // the first step of every layer plans
+  last_.assign(L_, 0);
+}
+
+bool LplbGate::want(int64_t call) const {
+  const int l = static_cast<int>(call % L_);
+  return on_[l] || call / L_ - last_[l] >= every_;
+}
+
+void LplbGate::record(int64_t call, bool paid) {
+  const int l = static_cast<int>(call % L_);
+  on_[l] = paid;
+  last_[l] = call / L_;
+}
+
+bool NodeLp::plan(const Placement& p, int node, const int64_t* node_counts, const LplbCostModel* cost,
+                  bool fixed_only) {
   const int R = p.num_ranks, E = p.num_logical, S = p.slots_per_rank;
   const int rpn = rpn_ > 0 && rpn_ < R ? rpn_ : R;
   lo_ = node * rpn;
@@ -87,6 +106,8 @@ bool NodeLp::plan(const Placement& p, int node, const int64_t* node_counts, cons
   n_ = std::min(R, lo_ + rpn) - lo_;
   rows_ = node_counts;
   cur_ = &sub_for(p, lo_, n_);
+  gain_us_ = 0;
+  if (fixed_only) return used_ = false;
   const Placement& sp = cur_->p;
   // The node's tokens of the experts it holds: the LP's counts; per slot, its
   // expert's tokens on its own rank (the split's first rule).
@@ -117,59 +138,81 @@ bool NodeLp::plan(const Placement& p, int node, const int64_t* node_counts, cons
   return used_ = true;
 }
 
-// Predicted per-slot pairs of the node's slots with the fixed rule (x) and with
-// the plan (y). The node sees only its own tokens; it takes them as a sample
-// of every node's (the popularity EPLB placed for), so a copy of e receives
-// cnt_e * nodes / c_e with the fixed rule, and with every node planning its
-// node's share plus cnt_e / c_e from each node with no copy of e.
-// gain = max rank expert time (x) - max rank expert time (y)
-//      + pairs kept off the network per rank * (cross - same pair time).
-// Without the plan (with_lp false) y is bounded below by the node's mean, an
-// upper bound of the gain: below the cost, no solve is needed to skip.
+// The step-time model of the automatic mode (docs/usage-lp.md). The node sees
+// only its own tokens; it takes them as a sample of every node's (the
+// popularity EPLB placed for): with the fixed rule a copy of e receives
+// pc_e = cnt_e / c_e from each node, with every node planning it receives its
+// node's share of the plan plus pc_e from each node with no copy of e. Per rank
+// of the node: expert time (tile-rounded, per local expert) + link time, the
+// slower link class of max(send, receive) pairs, a pair costing cross_pair_us
+// between nodes and same_pair_us inside one. gain = the largest rank's time
+// with the fixed rule - with the plan. Without the plan (with_lp false) the
+// plan's time is bounded below by its cross-node links alone (they do not
+// depend on the split), an upper bound of the gain: below the cost, skip unsolved.
 void NodeLp::predict(const Placement& p, const LplbCostModel& m, bool with_lp) {
   const int E = p.num_logical, S = p.slots_per_rank, R = p.num_ranks;
   const int rpn = rpn_ > 0 && rpn_ < R ? rpn_ : R;
   const int nodes = (R + rpn - 1) / rpn;
   const Placement& sp = cur_->p;
-  const std::vector<int64_t>& node_cnt = node_cnt_;
-  double cross_fixed = 0, cross_plan = 0;
-  for (int e = 0; e < E; ++e) {
-    if (node_cnt[e] == 0) continue;
-    const int c = cur_->global_c[e], here = sp.logcnt[e];
-    cross_fixed += static_cast<double>(node_cnt[e]) * (c - here) / c;
-    if (here == 0) cross_plan += static_cast<double>(node_cnt[e]);
-  }
-  const double comm_gain = (cross_fixed - cross_plan) / n_ * (m.cross_pair_us - m.same_pair_us);
-  double max_x = 0, sum_x = 0, max_y = 0;
+  double max_x = 0, max_y = 0;
   for (int i = 0; i < n_; ++i) {
-    double tx = 0, ty = 0;
+    double ex = 0, ey = 0, rx_cross = 0, rx_same = 0, ry_cross = 0, ry_same = 0;
     for (int s = i * S; s < (i + 1) * S; ++s) {
       const int e = sp.phy2log[s];
-      const double per_copy = static_cast<double>(node_cnt[e]) / cur_->global_c[e];
-      tx += m.expert_us(per_copy * nodes);
-      if (with_lp) ty += m.expert_us(lp_.copy_tokens[s] + per_copy * (nodes - cur_->nodes_with[e]));
+      const double pc = static_cast<double>(node_cnt_[e]) / cur_->global_c[e];
+      ex += m.expert_us(pc * nodes);
+      rx_cross += pc * (nodes - 1);
+      rx_same += pc;
+      const double in = pc * (nodes - cur_->nodes_with[e]);
+      ry_cross += in;
+      if (with_lp) {
+        ey += m.expert_us(lp_.copy_tokens[s] + in);
+        ry_same += lp_.copy_tokens[s];
+      }
     }
-    max_x = std::max(max_x, tx);
-    sum_x += tx;
-    max_y = std::max(max_y, ty);
+    double sx_cross = 0, sx_same = 0, sy_cross = 0, sy_same = 0;
+    const int64_t* row = rows_ + static_cast<size_t>(i) * E;
+    for (int e = 0; e < E; ++e) {
+      if (row[e] == 0) continue;
+      const int c = cur_->global_c[e], here = sp.logcnt[e];
+      sx_cross += static_cast<double>(row[e]) * (c - here) / c;
+      sx_same += static_cast<double>(row[e]) * here / c;
+      (here == 0 ? sy_cross : sy_same) += static_cast<double>(row[e]);
+    }
+    const double link_x = std::max(std::max(rx_cross, sx_cross) * m.cross_pair_us,
+                                   std::max(rx_same, sx_same) * m.same_pair_us);
+    const double link_y = std::max(std::max(ry_cross, sy_cross) * m.cross_pair_us,
+                                   std::max(ry_same, sy_same) * m.same_pair_us);
+    max_x = std::max(max_x, ex + link_x);
+    max_y = std::max(max_y, with_lp ? ey + link_y : std::max(ry_cross, sy_cross) * m.cross_pair_us);
   }
-  gain_us_ = (max_x - (with_lp ? max_y : sum_x / n_)) + (with_lp ? comm_gain : std::max(0.0, comm_gain));
+  gain_us_ = max_x - max_y;
 }
 
 double lplb_global_gain_us(const Placement& p, const int64_t* counts, const int64_t* copy_tokens,
-                           const LplbCostModel& m) {
+                           const LplbCostModel& m, int ranks_per_node) {
   const int R = p.num_ranks, S = p.slots_per_rank;
+  const int rpn = ranks_per_node > 0 && ranks_per_node < R ? ranks_per_node : R;
+  const double cross_share = static_cast<double>(R - rpn) / R;  // of a rank's pairs, from other nodes
+  // Expert time plus the slower link class of the pairs a rank receives.
+  auto rank_us = [&](double expert_us, double pairs) {
+    return expert_us + std::max(pairs * cross_share * m.cross_pair_us, pairs * (1 - cross_share) * m.same_pair_us);
+  };
   double max_x = 0, sum_x = 0, max_y = 0;
   for (int r = 0; r < R; ++r) {
-    double tx = 0, ty = 0;
+    double ex = 0, ey = 0, px = 0, py = 0;
     for (int s = r * S; s < (r + 1) * S; ++s) {
-      const int e = p.phy2log[s];
-      tx += m.expert_us(static_cast<double>(counts[e]) / p.logcnt[e]);
-      if (copy_tokens) ty += m.expert_us(static_cast<double>(copy_tokens[s]));
+      const double x = static_cast<double>(counts[p.phy2log[s]]) / p.logcnt[p.phy2log[s]];
+      ex += m.expert_us(x);
+      px += x;
+      if (copy_tokens) {
+        ey += m.expert_us(static_cast<double>(copy_tokens[s]));
+        py += static_cast<double>(copy_tokens[s]);
+      }
     }
-    max_x = std::max(max_x, tx);
-    sum_x += tx;
-    max_y = std::max(max_y, ty);
+    max_x = std::max(max_x, rank_us(ex, px));
+    sum_x += rank_us(ex, px);
+    max_y = std::max(max_y, rank_us(ey, py));
   }
   return max_x - (copy_tokens ? max_y : sum_x / R);
 }

@@ -38,10 +38,29 @@ LplbCostModel default_lplb_cost(int hidden, int ffn, int64_t row_bytes);
 
 // The automatic mode for --lplb-scope global: the predicted gain (us) of the
 // LP's copy_tokens [P] over the fixed rule's expected split (count / copies
-// per copy), as the largest rank's expert time; with copy_tokens null, an upper
-// bound from the mean rank (no solve needed to skip). counts [E] global.
+// per copy): the largest rank's expert time plus the link time of the pairs it
+// receives (the share from other nodes at cross_pair_us, the rest at
+// same_pair_us, the slower class); with copy_tokens null, an upper bound from
+// the mean rank (no solve needed to skip). counts [E] global.
 double lplb_global_gain_us(const Placement& p, const int64_t* counts, const int64_t* copy_tokens,
-                           const LplbCostModel& m);
+                           const LplbCostModel& m, int ranks_per_node);
+
+// The automatic mode's schedule, per layer (identical on every rank that
+// sees the same plans): a layer whose last plan paid plans again at its next
+// step; one whose plan did not pay follows the fixed rule, without exchanging
+// counts or solving, and tries again every probe_every steps. Calls are
+// numbered per router: call c is layer c % layers of step c / layers.
+class LplbGate {
+ public:
+  static constexpr int kProbeEvery = 8;
+  void init(int layers, int probe_every = kProbeEvery);
+  bool want(int64_t call) const;      // exchange counts and plan this layer-step?
+  void record(int64_t call, bool paid);  // what the plan of call `call` predicted
+ private:
+  int L_ = 1, every_ = kProbeEvery;
+  std::vector<uint8_t> on_;      // [L] the last plan paid
+  std::vector<int64_t> last_;    // [L] step of the last plan
+};
 
 // One node's plan. Keeps its sub-placements (one per MoE layer of a run) and an
 // LpSolver between calls.
@@ -55,7 +74,10 @@ class NodeLp {
   // mode) the LP is skipped, and the whole node follows the fixed rule, when
   // the predicted gain of its plan over the fixed rule's is not above its
   // predicted solve cost; returns whether the LP plan is used.
-  bool plan(const Placement& p, int node, const int64_t* node_counts, const LplbCostModel* cost);
+  // fixed_only: the fixed rule for every pair (the automatic mode's skip
+  // without counts; node_counts may then be null).
+  bool plan(const Placement& p, int node, const int64_t* node_counts, const LplbCostModel* cost,
+            bool fixed_only = false);
 
   // The copy of each of `rank`'s pairs (rank in the planned node): ids
   // [T*K] logical experts; slot_of_pair [T*K] global physical slots.

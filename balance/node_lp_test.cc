@@ -58,14 +58,19 @@ TEST(NodeLp, SecondNodeAndSharedBase) {
 }
 
 TEST(NodeLp, AutomaticModeSkipsBelowItsCost) {
-  // Model: expert time = pairs rounded up (tile 1, 1 us per tile), a pair kept
-  // off the network saves 2 us. Predicted per-slot pairs (2 nodes, every
-  // expert 2 copies): fixed rule cnt * 2 / 2 = [4, 10 | 10, 2]: ranks 14, 12.
-  // Plan: copy tokens + cnt / 2 per node without a copy (e1: both copies
-  // here, so one such node): [4, 4 + 5 | 6 + 5, 2]: ranks 13, 13. Pairs off
-  // the network: fixed rule e0 2 + e2 1 + e3 2 = 5, plan e3 2: 3 over 2
-  // ranks * 2 us = 3. Gain 14 - 13 + 3 = 4 us (the bound before the solve:
-  // 14 - mean 13 + 3, the same).
+  // Model: expert time = pairs rounded up (tile 1, 1 us per tile), a pair
+  // between nodes 2 us of link time, inside a node free. Every expert has 2
+  // copies, 2 nodes; node 0 counts e0 4, e1 10, e2 2, e3 2, so per copy and
+  // node pc = 2, 5, 1, 1. Fixed rule (copies receive pc * 2):
+  //   rank 0 (e0, e1): expert 4 + 10, receives 2 + 5 = 7 from the other node,
+  //     sends 4 * 1/2 (e0) + 2 (e3) = 4 there: 14 + 7 * 2 = 28
+  //   rank 1 (e1, e2): 10 + 2, receives 5 + 1 = 6, sends 1 (e2): 12 + 12 = 24
+  // Plan [4, 4 | 6, 2], plus pc from each node without a copy (e1's other
+  // node: 5; e0, e2 have a copy on both nodes: 0):
+  //   rank 0: 4 + 9 = 13, receives 5, sends 2 (e3): 13 + 10 = 23
+  //   rank 1: 11 + 2 = 13, receives 5, sends 0: 13 + 10 = 23
+  // Gain 28 - 23 = 5 us. Before the solve the plan's time is bounded by its
+  // cross-node links alone (10 on both ranks): gain at most 18.
   const Placement p = hand_placement();
   LplbCostModel m;
   m.tile_tokens = 1;
@@ -73,11 +78,17 @@ TEST(NodeLp, AutomaticModeSkipsBelowItsCost) {
   m.cross_pair_us = 2;
   NodeLp lp;
   lp.init(2, 0);
-  m.solve_fixed_us = 3.9;
+  m.solve_fixed_us = 4.9;
   EXPECT_TRUE(lp.plan(p, 0, kRows, &m));
-  EXPECT_DOUBLE_EQ(lp.predicted_gain_us(), 4.0);
-  m.solve_fixed_us = 4.1;
+  EXPECT_DOUBLE_EQ(lp.predicted_gain_us(), 5.0);
+  EXPECT_EQ(lp.stats().solves, 1);
+  m.solve_fixed_us = 5.1;  // solved (the bound 18 is above), then skipped
   EXPECT_FALSE(lp.plan(p, 0, kRows, &m));
+  EXPECT_EQ(lp.stats().solves, 2);
+  m.solve_fixed_us = 18.5;  // skipped on the bound: no solve
+  EXPECT_FALSE(lp.plan(p, 0, kRows, &m));
+  EXPECT_DOUBLE_EQ(lp.predicted_gain_us(), 18.0);
+  EXPECT_EQ(lp.stats().solves, 2);
   // Skipped: every pair follows the fixed rule.
   const std::vector<int32_t> ids = {0, 0, 1, 1, 1, 3};
   std::vector<int32_t> slot(ids.size()), fixed(ids.size());
@@ -104,8 +115,8 @@ TEST(NodeLp, GlobalGainTileRounding) {
   m.tile_us = 1;
   const int64_t counts[3] = {8, 4, 0};
   const int64_t plan[4] = {0, 4, 8, 0};
-  EXPECT_DOUBLE_EQ(lplb_global_gain_us(p, counts, plan, m), 0.0);
-  EXPECT_DOUBLE_EQ(lplb_global_gain_us(p, counts, nullptr, m), 0.5);
+  EXPECT_DOUBLE_EQ(lplb_global_gain_us(p, counts, plan, m, 0), 0.0);
+  EXPECT_DOUBLE_EQ(lplb_global_gain_us(p, counts, nullptr, m, 0), 0.5);
 }
 
 // max over subsets U of the node's ranks of (base(U) + counts confined to U) / |U|.

@@ -25,7 +25,7 @@ LplbCostModel lplb_cost_for_run(const RunConfig& cfg) {
 void configure_lplb(const RunConfig& cfg, TokenRouter* router) {
   if (!cfg.balancers.lplb) return;
   const LplbCostModel cost = lplb_cost_for_run(cfg);
-  router->set_lplb_mode(cfg.lplb_node_scope(), cfg.lplb_automatic() ? &cost : nullptr);
+  router->set_lplb_mode(cfg.lplb_node_scope(), cfg.lplb_automatic() ? &cost : nullptr, cfg.layers);
 }
 
 }  // namespace wideep

@@ -83,6 +83,21 @@ void TokenRouter::balance(Communicator& comm, const Placement& p, const int32_t*
   // automatic mode's fixed-rule loads come from the full matrix only.
   const bool matrix = exchange_ == LplbExchange::kMatrix || (waterfill_ && (node_scope_ || automatic_)) ||
                       (!node_scope_ && exchange_ == LplbExchange::kAuto && lplb_uses_matrix(R_, E_, P));
+  if (lplb_) {
+    cur_call_ = lplb_calls_++;
+    in_balance_ = true;
+  }
+  struct Leave {
+    bool& flag;
+    ~Leave() { flag = false; }
+  } leave{in_balance_};
+  if (lplb_ && automatic_ && !matrix && !gate_of(rank_).want(cur_call_)) {
+    // The automatic mode's skip: no counts exchanged, no solve, the fixed rule.
+    *info = BalanceInfo{};
+    fixed_rule(p, ids, nullptr);
+    finish(p, gate_w, out, info);
+    return;
+  }
   if (lplb_ && node_scope_ && !matrix) {
     // Node scope: one exchange inside the node, each rank's E counts to its
     // node peers (point to point: no other node takes part).
@@ -153,12 +168,15 @@ void TokenRouter::balance(Communicator& comm, const Placement& p, const int32_t*
 
 void TokenRouter::assign_lplb(const Placement& p, const int32_t* ids, const int64_t* counts, const SplitCounts& sc,
                               const int64_t* rank_counts) {
-  skipped_ = false;
   const double cost = cost_.solve_fixed_us + cost_.solve_slot_us * p.num_slots();
-  // The automatic mode: the bound first (no solve), then the plan itself; both
-  // from the global counts, so every rank decides alike. It needs the whole
-  // plan, as waterfill does.
-  skipped_ = automatic_ && lplb_global_gain_us(p, counts, nullptr, cost_) <= cost;
+  // The automatic mode: its schedule, the bound (no solve), then the plan
+  // itself; all from the global counts, so every rank decides alike. It needs
+  // the whole plan, as waterfill does.
+  if (automatic_ && !gate_of(rank_).want(cur_call_)) {
+    fixed_rule(p, ids, rank_counts);
+    return;
+  }
+  skipped_ = automatic_ && lplb_global_gain_us(p, counts, nullptr, cost_, rpn_) <= cost;
   if (!skipped_) {
     // With waterfill or the automatic mode every rank's routed load is needed:
     // solve everything. Otherwise only the components of the experts this rank
@@ -170,26 +188,42 @@ void TokenRouter::assign_lplb(const Placement& p, const int32_t* ids, const int6
       need = need_.data();
     }
     lp_.solve(p, counts, sc.slot_rank, sc.slot_node, need, all ? -1 : rank_, routed_load_.data());
-    skipped_ = automatic_ && lplb_global_gain_us(p, counts, lp_.result().copy_tokens.data(), cost_) <= cost;
+    skipped_ = automatic_ && lplb_global_gain_us(p, counts, lp_.result().copy_tokens.data(), cost_, rpn_) <= cost;
   }
+  if (automatic_) gates_[0].record(cur_call_, !skipped_);
   if (skipped_) {
-    static_copy_choice(p, ids, static_cast<int64_t>(T_) * K_, rank_, seen_.data(), slot_of_pair_.data());
-    loads_ = rank_counts ? kLoadsAll : kLoadsNone;
-    if (rank_counts) static_rank_loads(p, rank_counts, R_, routed_load_.data());
+    fixed_rule(p, ids, rank_counts);
     return;
   }
   loads_ = lp_.result().complete ? kLoadsAll : kLoadsOwn;
   split_tokens(p, sc, lp_.result().copy_tokens.data(), rank_, ids, T_, K_, rpn_, slot_of_pair_.data());
 }
 
-void TokenRouter::set_lplb_mode(bool node_scope, const LplbCostModel* cost) {
+void TokenRouter::fixed_rule(const Placement& p, const int32_t* ids, const int64_t* rank_counts) {
+  skipped_ = true;
+  node_used_ = -1;
+  static_copy_choice(p, ids, static_cast<int64_t>(T_) * K_, rank_, seen_.data(), slot_of_pair_.data());
+  loads_ = rank_counts ? kLoadsAll : kLoadsNone;
+  if (rank_counts) static_rank_loads(p, rank_counts, R_, routed_load_.data());
+}
+
+LplbGate& TokenRouter::gate_of(int rank) {
+  const int rpn = rpn_ > 0 && rpn_ < R_ ? rpn_ : R_;
+  return gates_[node_scope_ ? rank / rpn : 0];
+}
+
+void TokenRouter::set_lplb_mode(bool node_scope, const LplbCostModel* cost, int layers) {
   node_scope_ = node_scope && lplb_;
   automatic_ = lplb_ && cost != nullptr;
   if (cost) cost_ = *cost;
   const int rpn = rpn_ > 0 && rpn_ < R_ ? rpn_ : R_;
+  const int nodes = (R_ + rpn - 1) / rpn;
+  gates_.assign(node_scope_ ? nodes : 1, LplbGate());
+  for (LplbGate& g : gates_) g.init(layers);
+  lplb_calls_ = 0;
   node_lps_.clear();
   if (!node_scope_) return;
-  for (int n = 0; n < (R_ + rpn - 1) / rpn; ++n) {
+  for (int n = 0; n < nodes; ++n) {
     node_lps_.push_back(std::make_unique<NodeLp>());
     node_lps_.back()->init(rpn, waterfill_ ? 0 : static_cast<int64_t>(T_) * S_);
   }
@@ -199,13 +233,19 @@ void TokenRouter::assign_node(const Placement& p, const int32_t* ids, const int6
   const int rpn = rpn_ > 0 && rpn_ < R_ ? rpn_ : R_;
   const int mine = rank_ / rpn;
   const LplbCostModel* cost = automatic_ ? &cost_ : nullptr;
+  // A node the automatic mode's schedule skips takes the fixed rule, unplanned.
+  auto plan = [&](int n, const int64_t* rows) {
+    const bool want = !automatic_ || gates_[n].want(cur_call_);
+    node_lps_[n]->plan(p, n, rows, cost, !want);
+    if (automatic_ && want) gates_[n].record(cur_call_, node_lps_[n]->used());
+  };
   if (own_only) {
-    node_lps_[mine]->plan(p, mine, rank_counts, cost);
+    plan(mine, rank_counts);
     loads_ = kLoadsNone;  // the other nodes' tokens that come here are theirs to plan
   } else {
     std::fill(routed_load_.begin(), routed_load_.end(), 0);
     for (int n = 0; n < static_cast<int>(node_lps_.size()); ++n) {
-      node_lps_[n]->plan(p, n, rank_counts + static_cast<size_t>(n) * rpn * E_, cost);
+      plan(n, rank_counts + static_cast<size_t>(n) * rpn * E_);
       node_lps_[n]->add_routed_loads(p, routed_load_.data());
     }
     loads_ = kLoadsAll;
@@ -218,6 +258,7 @@ void TokenRouter::assign_node(const Placement& p, const int32_t* ids, const int6
 void TokenRouter::assign(const Placement& p, const int32_t* ids, const float* gate_w,
                          const int64_t* rank_counts, RouteArrays* out, BalanceInfo* info) {
   *info = BalanceInfo{};
+  if (lplb_ && !in_balance_) cur_call_ = lplb_calls_++;
   if (lplb_ && node_scope_) {
     assign_node(p, ids, rank_counts, false);
   } else if (lplb_) {
@@ -255,7 +296,7 @@ void TokenRouter::assign(const Placement& p, const int32_t* ids, const float* ga
 void TokenRouter::finish(const Placement& p, const float* gate_w, RouteArrays* out, BalanceInfo* info) {
   const int P = K_ + S_;
   const int64_t shared_per_rank = static_cast<int64_t>(T_) * S_;
-  if (lplb_ && node_scope_) {
+  if (lplb_ && node_scope_ && node_used_ >= 0) {
     const NodeLp& nl = *node_lps_[node_used_];
     info->lp_max_load = nl.used() ? nl.result().max_load : -1;
   } else if (lplb_ && !skipped_) {

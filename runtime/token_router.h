@@ -61,7 +61,8 @@ class TokenRouter {
   // --lplb-scope node (node_scope) and --lplb-auto on (cost non-null: the
   // model it predicts with). Call after init(); the default is the global
   // scope without the automatic mode.
-  void set_lplb_mode(bool node_scope, const LplbCostModel* cost);
+  // layers: the MoE layers the calls cycle through (the schedule's per-layer state).
+  void set_lplb_mode(bool node_scope, const LplbCostModel* cost, int layers);
 
   // Whether assign() needs the gathered per-(rank, expert) counts.
   bool needs_counts() const { return lplb_ || waterfill_; }
@@ -88,6 +89,9 @@ class TokenRouter {
   // Node scope: from this node's [n x E] rows (own_only: the others' plans
   // unknown), or from the full matrix (every node planned: all loads known).
   void assign_node(const Placement& p, const int32_t* ids, const int64_t* rank_counts, bool own_only);
+  // Every pair by the fixed rule (the automatic mode's skip); loads from rank_counts where given.
+  void fixed_rule(const Placement& p, const int32_t* ids, const int64_t* rank_counts);
+  LplbGate& gate_of(int rank);
   void finish(const Placement& p, const float* gate_w, RouteArrays* out, BalanceInfo* info);
   // --waterfill-mode sglang*: this rank's shared pairs by SGLang's draw (the
   // routed pairs' ranks already in pair_dest_rank); call keys the hash.
@@ -118,6 +122,9 @@ class TokenRouter {
   std::vector<int64_t> node_rows_;     // [n * E] this node's counts
   int node_used_ = -1;                 // node whose plan split this rank's pairs
   std::vector<P2PTransfer> node_sends_, node_recvs_;
+  std::vector<LplbGate> gates_;        // [nodes] (node scope) or [1]
+  int64_t lplb_calls_ = 0, cur_call_ = 0;  // lplb layer-steps so far; the current one's number
+  bool in_balance_ = false;
   static constexpr int kNodeCountsTag = 31000;  // above EPLB's move tags (comm/mpi_communicator.cc)
   // What the lplb plan of the layer-step says of the ranks' loads.
   enum { kLoadsAll, kLoadsOwn, kLoadsNone } loads_ = kLoadsAll;
