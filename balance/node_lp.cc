@@ -66,6 +66,9 @@ NodeLp::Sub& NodeLp::sub_for(const Placement& p, int lo, int n) {
   // The prediction's view of the rest: how many copies, on how many nodes.
   const int E = p.num_logical, rpn = std::max(1, rpn_);
   s->global_c.assign(p.logcnt.begin(), p.logcnt.end());
+  s->here_share.assign(E, 0);
+  for (int e = 0; e < E; ++e)
+    s->here_share[e] = p.logcnt[e] > 0 ? static_cast<double>(s->p.logcnt[e]) / p.logcnt[e] : 0;
   s->nodes_with.assign(E, 0);
   for (int e = 0; e < E; ++e) {
     int last = -1;
@@ -112,8 +115,26 @@ bool NodeLp::plan(const Placement& p, int node, const int64_t* node_counts, cons
   // The node's tokens of the experts it holds: the LP's counts; per slot, its
   // expert's tokens on its own rank (the split's first rule).
   node_cnt_.assign(E, 0);
-  for (int i = 0; i < n_; ++i)
-    for (int e = 0; e < E; ++e) node_cnt_[e] += rows_[static_cast<size_t>(i) * E + e];
+  send_.assign(static_cast<size_t>(n_) * 3, 0.0);
+  for (int i = 0; i < n_; ++i) {
+    const int64_t* row = rows_ + static_cast<size_t>(i) * E;
+    for (int e = 0; e < E; ++e) node_cnt_[e] += row[e];
+    if (!cost) continue;
+    // The prediction's send side (independent of the plan): all pairs, and
+    // those whose copy the fixed rule (share of e's copies here) and the plan
+    // (every pair of an expert held here) keep inside the node.
+    const double* share = cur_->here_share.data();
+    double all = 0, kept_x = 0, kept_y = 0;
+    for (int e = 0; e < E; ++e) {
+      const double v = static_cast<double>(row[e]);
+      all += v;
+      kept_x += v * share[e];
+      kept_y += share[e] > 0 ? v : 0;
+    }
+    send_[3 * i] = all;
+    send_[3 * i + 1] = kept_x;
+    send_[3 * i + 2] = kept_y;
+  }
   counts_.resize(E);
   for (int e = 0; e < E; ++e) counts_[e] = sp.logcnt[e] > 0 ? node_cnt_[e] : 0;
   slot_rank_.resize(static_cast<size_t>(n_) * S);
@@ -133,6 +154,7 @@ bool NodeLp::plan(const Placement& p, int node, const int64_t* node_counts, cons
   solver_.solve(in, &lp_);
   if (cost) {
     predict(p, *cost, true);
+
     if (gain_us_ <= cost->solve_fixed_us + cost->solve_slot_us * n_ * S) return used_ = false;
   }
   return used_ = true;
@@ -156,29 +178,33 @@ void NodeLp::predict(const Placement& p, const LplbCostModel& m, bool with_lp) {
   const Placement& sp = cur_->p;
   double max_x = 0, max_y = 0;
   for (int i = 0; i < n_; ++i) {
-    double ex = 0, ey = 0, rx_cross = 0, rx_same = 0, ry_cross = 0, ry_same = 0;
+    const int64_t* row = rows_ + static_cast<size_t>(i) * E;
+    // Pairs that stay on the rank cross no link: with the fixed rule a copy
+    // here keeps row_e / c_e of this rank's tokens of e, with the plan up to
+    // its quota (the split's first rule).
+    double ex = 0, ey = 0, rx_cross = 0, rx_same = 0, ry_cross = 0, ry_same = 0, own_x = 0, own_y = 0;
     for (int s = i * S; s < (i + 1) * S; ++s) {
       const int e = sp.phy2log[s];
-      const double pc = static_cast<double>(node_cnt_[e]) / cur_->global_c[e];
+      const double c = cur_->global_c[e], pc = static_cast<double>(node_cnt_[e]) / c;
       ex += m.expert_us(pc * nodes);
       rx_cross += pc * (nodes - 1);
-      rx_same += pc;
+      rx_same += pc - row[e] / c;
+      own_x += row[e] / c;
       const double in = pc * (nodes - cur_->nodes_with[e]);
       ry_cross += in;
       if (with_lp) {
+        const double kept = std::min<double>(lp_.copy_tokens[s], row[e]);
         ey += m.expert_us(lp_.copy_tokens[s] + in);
-        ry_same += lp_.copy_tokens[s];
+        ry_same += lp_.copy_tokens[s] - kept;
+        own_y += kept;
       }
     }
-    double sx_cross = 0, sx_same = 0, sy_cross = 0, sy_same = 0;
-    const int64_t* row = rows_ + static_cast<size_t>(i) * E;
-    for (int e = 0; e < E; ++e) {
-      if (row[e] == 0) continue;
-      const int c = cur_->global_c[e], here = sp.logcnt[e];
-      sx_cross += static_cast<double>(row[e]) * (c - here) / c;
-      sx_same += static_cast<double>(row[e]) * here / c;
-      (here == 0 ? sy_cross : sy_same) += static_cast<double>(row[e]);
-    }
+    double sx_cross = 0, sx_same = -own_x, sy_cross = 0, sy_same = -own_y;
+    const double all = send_[3 * i], kept_x = send_[3 * i + 1], kept_y = send_[3 * i + 2];
+    sx_cross += all - kept_x;
+    sx_same += kept_x;
+    sy_cross += all - kept_y;
+    sy_same += kept_y;
     const double link_x = std::max(std::max(rx_cross, sx_cross) * m.cross_pair_us,
                                    std::max(rx_same, sx_same) * m.same_pair_us);
     const double link_y = std::max(std::max(ry_cross, sy_cross) * m.cross_pair_us,
@@ -221,30 +247,45 @@ void NodeLp::split(const Placement& p, int rank, const int32_t* ids, int num_tok
   const int E = p.num_logical, S = p.slots_per_rank;
   const int64_t pairs = static_cast<int64_t>(num_tokens) * topk;
   WIDEEP_ASSERT(cur_ && rank >= lo_ && rank < lo_ + n_, "NodeLp::split: rank outside the planned node");
-  seen_.resize(E);
-  static_copy_choice(p, ids, pairs, rank, seen_.data(), slot_of_pair);
-  if (!used_) return;
   const Placement& sp = cur_->p;
+  // The fixed rule, copy (i + rank) mod c for the i-th pair of e, as a cursor
+  // per expert (no division per pair); with the plan, the node's experts' pairs
+  // are set aside for the node's split.
+  seen_.assign(E, -1);  // started at rank mod c on first use: E divisions would cost more than the pairs
+  local_ids_.clear();
+  local_pos_.clear();
+  const int* local_cnt = sp.logcnt.data();
+  for (int64_t i = 0; i < pairs; ++i) {
+    const int e = ids[i];
+    if (used_ && local_cnt[e] > 0) {
+      local_ids_.push_back(e);
+      local_pos_.push_back(i);
+      continue;
+    }
+    int32_t& k = seen_[e];
+    if (k < 0) k = rank % p.logcnt[e];
+    slot_of_pair[i] = p.copies(e)[k];
+    if (++k == p.logcnt[e]) k = 0;
+  }
+  if (!used_) return;
   const int me = rank - lo_;
-  // The node's experts only: the others' pairs keep the fixed rule's copy.
   mine_.assign(E, 0);
   before_.assign(E, 0);
   for (int e = 0; e < E; ++e) {
-    if (sp.logcnt[e] == 0) continue;
+    if (local_cnt[e] == 0) continue;
     mine_[e] = rows_[static_cast<size_t>(me) * E + e];
     for (int i = 0; i < me; ++i) before_[e] += rows_[static_cast<size_t>(i) * E + e];
   }
-  local_ids_.resize(pairs);
-  local_slots_.resize(pairs);
-  for (int64_t i = 0; i < pairs; ++i) local_ids_[i] = sp.logcnt[ids[i]] > 0 ? ids[i] : -1;
+  const int64_t n = static_cast<int64_t>(local_ids_.size());
+  local_slots_.resize(n);
   SplitCounts sc;
   sc.mine = mine_.data();
   sc.before = before_.data();
   sc.slot_rank = slot_rank_.data();
-  split_tokens(sp, sc, lp_.copy_tokens.data(), me, local_ids_.data(), num_tokens, topk, 0, local_slots_.data());
+  // Row-major order of the node's pairs is kept, so each expert's tokens keep their order.
+  split_tokens(sp, sc, lp_.copy_tokens.data(), me, local_ids_.data(), static_cast<int>(n), 1, 0, local_slots_.data());
   const int first = lo_ * S;
-  for (int64_t i = 0; i < pairs; ++i)
-    if (local_slots_[i] >= 0) slot_of_pair[i] = first + local_slots_[i];
+  for (int64_t j = 0; j < n; ++j) slot_of_pair[local_pos_[j]] = first + local_slots_[j];
 }
 
 void NodeLp::add_routed_loads(const Placement& p, int64_t* routed_load) const {

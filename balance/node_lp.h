@@ -97,6 +97,7 @@ class NodeLp {
     Placement p;                 // the node's slots as a placement of n ranks
     std::vector<int> global_c;   // [E] copies of e in the whole placement
     std::vector<int> nodes_with; // [E] nodes holding a copy of e
+    std::vector<double> here_share;  // [E] share of e's copies on this node
     uint64_t used = 0;
   };
   Sub& sub_for(const Placement& p, int lo, int n);
@@ -114,7 +115,7 @@ class NodeLp {
   std::vector<int64_t> node_cnt_, counts_, base_, slot_rank_, before_, mine_;
   std::vector<int32_t> seen_, local_ids_, local_slots_;
   std::vector<int64_t> local_pos_;
-  std::vector<double> x_, y_, rank_x_, rank_y_;
+  std::vector<double> send_;  // [n * 3] per node rank: pairs, kept in the node (fixed rule, plan)
   LpSolver solver_;
   LpResult lp_;
 };

@@ -177,7 +177,9 @@ TEST(NodeLp, RandomNodesMatchGlpkAndBruteForceAndSplitFollowsThePlan) {
         if (sp.logcnt[e] > 0) counts[e] += rows[static_cast<size_t>(i) * E + e];
     const double z = glpk_lp_optimum(sp, counts.data(), base.data());
     ASSERT_EQ(lp.result().max_load, static_cast<int64_t>(std::ceil(z - 1e-9))) << "iteration " << it;
-    if (n <= 6) ASSERT_NEAR(brute_density(sp, counts, shared), z, 1e-6) << "iteration " << it;
+    if (n <= 6) {
+      ASSERT_NEAR(brute_density(sp, counts, shared), z, 1e-6) << "iteration " << it;
+    }
     // Every pair: a node expert's goes to one of its copies on the node, and
     // the node's pairs per slot are the plan's; the others keep the fixed rule.
     std::vector<int64_t> got(static_cast<size_t>(n) * S, 0);

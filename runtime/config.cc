@@ -55,7 +55,7 @@ void add_run_options(CLI::App& app, RunConfig& c, bool for_sim) {
   app.add_option("--warmup", c.warmup, "unmeasured steps first")->capture_default_str();
   app.add_option("--seed", c.seed, "seed of routing, activations and weights")->capture_default_str();
   app.add_option("--workload", c.workload_text,
-                 "uniform | zipf:S | hot:FRAC | drift:S:PERIOD | trace:FILE")->capture_default_str();
+                 "uniform | zipf:S | hot:FRAC | drift:S:PERIOD | noise:SIGMA | trace:FILE")->capture_default_str();
   app.add_option("--balancer", c.balancer_text, "comma list of none | eplb | lplb | waterfill")->capture_default_str();
   app.add_option("--shared-experts", c.shared_experts, "shared experts every token uses")->capture_default_str();
   app.add_option("--redundant", c.redundant, "extra physical slots in total")->capture_default_str();

@@ -35,6 +35,54 @@ void ClusterRouter::init(int num_ranks, int num_tokens, int topk, int shared, in
   seen_.assign(E_, 0);
 }
 
+void ClusterRouter::set_lplb_mode(bool node_scope, const LplbCostModel* cost, int layers) {
+  node_scope_ = lplb_ && node_scope;
+  automatic_ = lplb_ && cost != nullptr;
+  if (cost) cost_ = *cost;
+  const int rpn = rpn_ > 0 && rpn_ < R_ ? rpn_ : R_;
+  const int nodes = (R_ + rpn - 1) / rpn;
+  gates_.assign(node_scope_ ? nodes : 1, LplbGate());
+  for (LplbGate& g : gates_) g.init(layers);
+  lplb_calls_ = 0;
+  node_lps_.clear();
+  if (!node_scope_) return;
+  for (int n = 0; n < nodes; ++n) {
+    node_lps_.push_back(std::make_unique<NodeLp>());
+    node_lps_.back()->init(rpn, waterfill_ ? 0 : static_cast<int64_t>(T_) * S_);
+  }
+}
+
+// Node scope, as TokenRouter::assign_node does it on each node: every node's
+// plan (its own solve, timed) and its ranks' splits (timed, per rank).
+void ClusterRouter::assign_nodes(const Placement& p, const int32_t* ids, const int64_t* rank_counts, int64_t call,
+                                 ClusterRouting* out) {
+  const int rpn = rpn_ > 0 && rpn_ < R_ ? rpn_ : R_;
+  const int64_t tk = static_cast<int64_t>(T_) * K_;
+  const LplbCostModel* cost = automatic_ ? &cost_ : nullptr;
+  std::fill(routed_load_.begin(), routed_load_.end(), 0);
+  for (int n = 0; n < static_cast<int>(node_lps_.size()); ++n) {
+    NodeLp& lp = *node_lps_[n];
+    const int lo = n * rpn, hi = std::min(R_, lo + rpn);
+    const bool want = !automatic_ || gates_[n].want(call);
+    double t0 = now_us();
+    lp.plan(p, n, rank_counts + static_cast<size_t>(lo) * E_, cost, !want);
+    if (automatic_ && want) gates_[n].record(call, lp.used());
+    const double plan_us = now_us() - t0;
+    t0 = now_us();
+    for (int r = lo; r < hi; ++r) lp.split(p, r, ids + r * tk, T_, K_, &slot_of_pair_[static_cast<size_t>(r) * tk]);
+    const double split_us = (now_us() - t0) / (hi - lo);
+    lp.add_routed_loads(p, routed_load_.data());
+    out->solve_us = std::max(out->solve_us, plan_us);
+    out->assign_us += split_us * (hi - lo);
+    out->lplb_skipped += !lp.used();
+    if (lp.used()) out->lp_max_load = std::max(out->lp_max_load, lp.result().max_load);
+    for (int r = lo; r < hi; ++r) {
+      out->scope_us[r] = plan_us + split_us;
+      out->exchanged[r] = want || waterfill_;
+    }
+  }
+}
+
 void ClusterRouter::assign(const Placement& p, const int32_t* ids, const int64_t* rank_counts,
                            ClusterRouting* out) {
   const int P = K_ + S_;
@@ -45,7 +93,21 @@ void ClusterRouter::assign(const Placement& p, const int32_t* ids, const int64_t
   out->lp_max_load = -1;
   out->lp_opt = -1;
   out->solve_us = 0;
-  if (lplb_) {
+  out->assign_us = 0;
+  out->exchanged.assign(R_, lplb_ || waterfill_);
+  out->scope_us.assign(R_, -1);
+  out->lplb_skipped = 0;
+  const int64_t lcall = lplb_ ? lplb_calls_++ : 0;
+  bool global_lp = lplb_ && !node_scope_;
+  if (lplb_ && node_scope_) {
+    assign_nodes(p, ids, rank_counts, lcall, out);
+  } else if (global_lp && automatic_ && !gates_[0].want(lcall)) {
+    // The automatic mode's skip: no exchange (unless waterfill gathers), no solve.
+    global_lp = false;
+    out->lplb_skipped = 1;
+    if (!waterfill_) out->exchanged.assign(R_, 0);
+  }
+  if (global_lp) {
     // What the run's counts exchange hands every rank (not timed: the cost
     // model charges the exchange): global counts, per-slot own-rank/node counts.
     const bool node = rpn_ > 1 && rpn_ < R_;
@@ -56,7 +118,7 @@ void ClusterRouter::assign(const Placement& p, const int32_t* ids, const int64_t
     slot_node_.resize(p.num_slots());
     lp_slot_counts(p, rank_counts, rpn_, slot_rank_.data(), node ? slot_node_.data() : nullptr);
   }
-  if (lplb_ && std::getenv("WIDEEP_LP_DUMP") && ++dumped_ == 6) {
+  if (global_lp && std::getenv("WIDEEP_LP_DUMP") && ++dumped_ == 6) {
     // Debugging aid: the 6th layer-step's LP as `wideep lp --input` reads it.
     std::FILE* f = std::fopen(std::getenv("WIDEEP_LP_DUMP"), "w");
     if (f) {
@@ -76,13 +138,34 @@ void ClusterRouter::assign(const Placement& p, const int32_t* ids, const int64_t
     }
   }
   double t0 = now_us();
-  if (lplb_) {
-    // All components (every rank's quotas are needed here); a run's rank solves
-    // only the ones it needs, with the same result for them.
-    lp_.solve(p, counts_.data(), slot_rank_.data(), rpn_ > 1 && rpn_ < R_ ? slot_node_.data() : nullptr, nullptr, -1,
-              routed_load_.data());
+  if (global_lp && automatic_) {
+    // As TokenRouter::assign_lplb: the bound, then the plan (timed as the solve).
+    const double cost = cost_.solve_fixed_us + cost_.solve_slot_us * p.num_slots();
+    bool skip = lplb_global_gain_us(p, counts_.data(), nullptr, cost_, rpn_) <= cost;
+    if (!skip) {
+      lp_.solve(p, counts_.data(), slot_rank_.data(), rpn_ > 1 && rpn_ < R_ ? slot_node_.data() : nullptr, nullptr,
+                -1, routed_load_.data());
+      skip = lplb_global_gain_us(p, counts_.data(), lp_.result().copy_tokens.data(), cost_, rpn_) <= cost;
+    }
+    gates_[0].record(lcall, !skip);
     out->solve_us = now_us() - t0;
     t0 = now_us();
+    if (skip) {
+      global_lp = false;
+      out->lplb_skipped = 1;
+    }
+  }
+  if (lplb_ && node_scope_) {
+    // assign_nodes chose every pair's copy and timed it.
+  } else if (global_lp) {
+    // All components (every rank's quotas are needed here); a run's rank solves
+    // only the ones it needs, with the same result for them.
+    if (!automatic_) {
+      lp_.solve(p, counts_.data(), slot_rank_.data(), rpn_ > 1 && rpn_ < R_ ? slot_node_.data() : nullptr, nullptr,
+                -1, routed_load_.data());
+      out->solve_us = now_us() - t0;
+      t0 = now_us();
+    }
     split_.run(p, rank_counts, lp_.result().copy_tokens.data(), split_rpn_, ids, T_, K_, slot_of_pair_.data());
     out->lp_max_load = lp_.result().max_load;
     out->lp_opt = lp_.result().lp_opt;
@@ -90,12 +173,12 @@ void ClusterRouter::assign(const Placement& p, const int32_t* ids, const int64_t
     const int64_t tk = static_cast<int64_t>(T_) * K_;
     for (int r = 0; r < R_; ++r)
       static_copy_choice(p, ids + r * tk, tk, r, seen_.data(), &slot_of_pair_[static_cast<size_t>(r) * tk]);
-    if (waterfill_) {
+    if (waterfill_ || lplb_) {
       std::fill(routed_load_.begin(), routed_load_.end(), 0);
       for (int32_t s : slot_of_pair_) ++routed_load_[p.rank_of_slot(s)];
     }
   }
-  out->assign_us = now_us() - t0;
+  if (!(lplb_ && node_scope_)) out->assign_us = now_us() - t0;
   const bool sglang = waterfill_ && waterfill_mode_ != kWaterfillExact;
   const int64_t call = assign_calls_++;
   if (waterfill_ && !sglang) {
