@@ -17,6 +17,12 @@ double LplbCostModel::expert_us(double pairs) const {
   return launch_us + std::max(tiles * tile_us, floor_us) + pairs * pair_us;
 }
 
+double rows_per_pair(int num_ranks, int topk) {
+  // A token's K pairs on R ranks uniformly: R (1 - (1 - 1/R)^K) distinct ranks.
+  if (num_ranks <= 1 || topk <= 0) return 1;
+  return num_ranks * (1 - std::pow(1 - 1.0 / num_ranks, topk)) / topk;
+}
+
 LplbCostModel default_lplb_cost(int hidden, int ffn, int64_t row_bytes) {
   // launch/profiles/h100_nvlink_8x.json: tile 128, 1100 TFLOPS, 2600 GB/s
   // weight reads at 1 byte/param, launch 2 us, 0.5 ns/pair; NVLink 155 GB/s,
@@ -29,8 +35,9 @@ LplbCostModel default_lplb_cost(int hidden, int ffn, int64_t row_bytes) {
   m.pair_us = 0.5e-3;
   m.cross_pair_us = row_bytes / 45e3;
   m.same_pair_us = row_bytes / 155e3;
-  m.solve_fixed_us = 2;
-  m.solve_slot_us = 0.05;
+  m.solve_fixed_us = 5;
+  m.solve_slot_us = 0.06;
+  m.exchange_us = 5;  // one NVLink round of the node's counts
   return m;
 }
 
@@ -140,9 +147,12 @@ bool NodeLp::plan(const Placement& p, int node, const int64_t* node_counts, cons
   slot_rank_.resize(static_cast<size_t>(n_) * S);
   for (int s = 0; s < n_ * S; ++s) slot_rank_[s] = rows_[static_cast<size_t>(s / S) * E + sp.phy2log[s]];
   gain_us_ = 0;
+  paid_ = false;
+  const double solve_us = cost ? cost->solve_fixed_us + cost->solve_slot_us * n_ * S : 0;
   if (cost) {
+    // The counts are here already: the bound is weighed against the solve alone.
     predict(p, *cost, false);
-    if (gain_us_ <= cost->solve_fixed_us + cost->solve_slot_us * n_ * S) return used_ = false;
+    if (gain_us_ <= solve_us) return used_ = false;
   }
   base_.assign(n_, shared_);
   LpInput in;
@@ -153,10 +163,13 @@ bool NodeLp::plan(const Placement& p, int node, const int64_t* node_counts, cons
   in.exact_opt = false;
   solver_.solve(in, &lp_);
   if (cost) {
+    // Solved: the plan serves wherever it is predicted faster; it paid (the
+    // schedule plans the next step too) where that beats exchange + solve.
     predict(p, *cost, true);
-
-    if (gain_us_ <= cost->solve_fixed_us + cost->solve_slot_us * n_ * S) return used_ = false;
+    paid_ = gain_us_ > LplbCostModel::kPayFactor * (solve_us + cost->exchange_us);
+    return used_ = gain_us_ > 0;
   }
+  paid_ = true;
   return used_ = true;
 }
 

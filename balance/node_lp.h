@@ -26,10 +26,21 @@ struct LplbCostModel {
   int tile_tokens = 1;
   double tile_us = 0, floor_us = 0, launch_us = 0, pair_us = 0;
   double cross_pair_us = 0, same_pair_us = 0;
-  // Predicted solve + split time: fixed_us + slot_us per slot in the LP's scope.
-  double solve_fixed_us = 0, solve_slot_us = 0;
+  // Predicted solve + split time: fixed_us + slot_us per slot in the LP's scope,
+  // and the counts exchange's time (what a skipped layer-step saves besides).
+  double solve_fixed_us = 0, solve_slot_us = 0, exchange_us = 0;
   double expert_us(double pairs) const;  // one local expert (0 for no pairs)
+  // A plan "pays" (the schedule plans the next step too) where its predicted
+  // gain is this many times exchange + solve: the pair-based gains are upper
+  // estimates (a node sees only its own share of the step; docs/usage-lp.md),
+  // and below 3x the LP lost to the fixed rule in the study at T = 128.
+  static constexpr double kPayFactor = 3;
 };
+
+// Rows per pair of the exchange: a token sends one row per destination rank,
+// so its K pairs on R ranks make about R (1 - (1 - 1/R)^K) rows (uniform picks).
+// The models scale their pair costs by it.
+double rows_per_pair(int num_ranks, int topk);
 
 // A built-in model for `wideep run` (no profile there): H100 SXM with FP8 experts
 // of the run's shape and rows of row_bytes (dispatch + combine), the figures of
@@ -71,9 +82,10 @@ class NodeLp {
 
   // Plans node `node` of p (ranks [node*n, min(R, node*n + n))) from
   // node_counts [n_node x E] (rank node*n + i at i*E). With `cost` (automatic
-  // mode) the LP is skipped, and the whole node follows the fixed rule, when
-  // the predicted gain of its plan over the fixed rule's is not above its
-  // predicted solve cost; returns whether the LP plan is used.
+  // mode) the whole node follows the fixed rule, unsolved, when an upper bound
+  // of the plan's predicted gain is below the solve's cost, or, solved, when
+  // the plan is predicted no faster; returns whether the LP plan is used.
+  // paid(): the plan's gain beat exchange + solve (LplbGate::record).
   // fixed_only: the fixed rule for every pair (the automatic mode's skip
   // without counts; node_counts may then be null).
   bool plan(const Placement& p, int node, const int64_t* node_counts, const LplbCostModel* cost,
@@ -87,6 +99,7 @@ class NodeLp {
   void add_routed_loads(const Placement& p, int64_t* routed_load) const;
 
   bool used() const { return used_; }
+  bool paid() const { return paid_; }
   const LpResult& result() const { return lp_; }  // of the node's sub-problem (node-local ranks and slots)
   double predicted_gain_us() const { return gain_us_; }
   const LpStats& stats() const { return solver_.stats(); }
@@ -107,7 +120,7 @@ class NodeLp {
   int64_t shared_ = 0;
   int lo_ = 0, n_ = 0;
   const int64_t* rows_ = nullptr;
-  bool used_ = false;
+  bool used_ = false, paid_ = false;
   double gain_us_ = 0;
   std::vector<Sub> subs_;
   uint64_t tick_ = 0;

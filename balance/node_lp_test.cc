@@ -78,17 +78,25 @@ TEST(NodeLp, AutomaticModeSkipsBelowItsCost) {
   m.cross_pair_us = 2;
   NodeLp lp;
   lp.init(2, 0);
-  m.solve_fixed_us = 4.9;
+  m.solve_fixed_us = 0.6;
+  m.exchange_us = 1;
   EXPECT_TRUE(lp.plan(p, 0, kRows, &m));
   EXPECT_DOUBLE_EQ(lp.predicted_gain_us(), 5.0);
+  EXPECT_TRUE(lp.paid());  // 5 > 3 * (0.6 + 1)
   EXPECT_EQ(lp.stats().solves, 1);
-  m.solve_fixed_us = 5.1;  // solved (the bound 18 is above), then skipped
-  EXPECT_FALSE(lp.plan(p, 0, kRows, &m));
+  m.solve_fixed_us = 0.8;  // 5 < 3 * 1.8: solved (the bound 18 is above the solve's 0.8) and used, not paid
+  EXPECT_TRUE(lp.plan(p, 0, kRows, &m));
+  EXPECT_FALSE(lp.paid());
   EXPECT_EQ(lp.stats().solves, 2);
+  m.solve_fixed_us = 3.1;  // still used: the counts and the solve are spent, the plan is faster
+  EXPECT_TRUE(lp.plan(p, 0, kRows, &m));
+  EXPECT_FALSE(lp.paid());
+  EXPECT_EQ(lp.stats().solves, 3);
   m.solve_fixed_us = 18.5;  // skipped on the bound: no solve
   EXPECT_FALSE(lp.plan(p, 0, kRows, &m));
+  EXPECT_FALSE(lp.paid());
   EXPECT_DOUBLE_EQ(lp.predicted_gain_us(), 18.0);
-  EXPECT_EQ(lp.stats().solves, 2);
+  EXPECT_EQ(lp.stats().solves, 3);
   // Skipped: every pair follows the fixed rule.
   const std::vector<int32_t> ids = {0, 0, 1, 1, 1, 3};
   std::vector<int32_t> slot(ids.size()), fixed(ids.size());

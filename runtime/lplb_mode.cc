@@ -19,7 +19,7 @@ LplbCostModel lplb_cost_for_run(const RunConfig& cfg) {
   const std::string run_dtype = cfg.dtype == "bf16" ? "bf16" : "fp32";
   const double row = cfg.hidden * (channel_bytes(cfg.dispatch_dtype, run_dtype) +
                                    channel_bytes(cfg.combine_dtype, run_dtype));
-  return default_lplb_cost(cfg.hidden, cfg.ffn, static_cast<int64_t>(row));
+  return default_lplb_cost(cfg.hidden, cfg.ffn, static_cast<int64_t>(row * rows_per_pair(cfg.num_ranks, cfg.topk)));
 }
 
 void configure_lplb(const RunConfig& cfg, TokenRouter* router) {

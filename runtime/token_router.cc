@@ -177,6 +177,7 @@ void TokenRouter::assign_lplb(const Placement& p, const int32_t* ids, const int6
     return;
   }
   skipped_ = automatic_ && lplb_global_gain_us(p, counts, nullptr, cost_, rpn_) <= cost;
+  bool paid = false;
   if (!skipped_) {
     // With waterfill or the automatic mode every rank's routed load is needed:
     // solve everything. Otherwise only the components of the experts this rank
@@ -188,9 +189,11 @@ void TokenRouter::assign_lplb(const Placement& p, const int32_t* ids, const int6
       need = need_.data();
     }
     lp_.solve(p, counts, sc.slot_rank, sc.slot_node, need, all ? -1 : rank_, routed_load_.data());
-    skipped_ = automatic_ && lplb_global_gain_us(p, counts, lp_.result().copy_tokens.data(), cost_, rpn_) <= cost;
+    const double gain = automatic_ ? lplb_global_gain_us(p, counts, lp_.result().copy_tokens.data(), cost_, rpn_) : 1;
+    skipped_ = gain <= 0;
+    paid = gain > LplbCostModel::kPayFactor * (cost + cost_.exchange_us);
   }
-  if (automatic_) gates_[0].record(cur_call_, !skipped_);
+  if (automatic_) gates_[0].record(cur_call_, paid);
   if (skipped_) {
     fixed_rule(p, ids, rank_counts);
     return;
@@ -237,7 +240,7 @@ void TokenRouter::assign_node(const Placement& p, const int32_t* ids, const int6
   auto plan = [&](int n, const int64_t* rows) {
     const bool want = !automatic_ || gates_[n].want(cur_call_);
     node_lps_[n]->plan(p, n, rows, cost, !want);
-    if (automatic_ && want) gates_[n].record(cur_call_, node_lps_[n]->used());
+    if (automatic_ && want) gates_[n].record(cur_call_, node_lps_[n]->paid());
   };
   if (own_only) {
     plan(mine, rank_counts);

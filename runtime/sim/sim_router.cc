@@ -4,13 +4,22 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 
 #include "balance/copy_rules.h"
 #include "balance/waterfill.h"
 #include "common/check.h"
-#include "common/clock.h"
 
 namespace wideep {
+
+// The balance phase is timed in this thread's CPU time: many short timings
+// (one per node with --lplb-scope node), and a wall clock would charge
+// whichever the scheduler preempted on a shared host.
+static double thread_cpu_us() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e6 + ts.tv_nsec * 1e-3;
+}
 
 void ClusterRouter::init(int num_ranks, int num_tokens, int topk, int shared, int num_logical,
                          bool lplb, WaterfillMode waterfill, int ranks_per_node, int split_ranks_per_node) {
@@ -53,34 +62,55 @@ void ClusterRouter::set_lplb_mode(bool node_scope, const LplbCostModel* cost, in
 }
 
 // Node scope, as TokenRouter::assign_node does it on each node: every node's
-// plan (its own solve, timed) and its ranks' splits (timed, per rank).
+// plan and its ranks' splits. Timed per group (the nodes that plan, the nodes
+// the schedule skips) and charged as the group's mean per node and per rank:
+// a clock read costs microseconds here, more than a skipped node's work.
 void ClusterRouter::assign_nodes(const Placement& p, const int32_t* ids, const int64_t* rank_counts, int64_t call,
                                  ClusterRouting* out) {
   const int rpn = rpn_ > 0 && rpn_ < R_ ? rpn_ : R_;
+  const int nodes = static_cast<int>(node_lps_.size());
   const int64_t tk = static_cast<int64_t>(T_) * K_;
   const LplbCostModel* cost = automatic_ ? &cost_ : nullptr;
   std::fill(routed_load_.begin(), routed_load_.end(), 0);
-  for (int n = 0; n < static_cast<int>(node_lps_.size()); ++n) {
+  std::vector<uint8_t>& want = want_;
+  want.assign(nodes, 1);
+  if (automatic_)
+    for (int n = 0; n < nodes; ++n) want[n] = gates_[n].want(call);
+  double plan_us[2] = {0, 0}, split_us[2] = {0, 0};  // [skipped group, planning group]
+  int count[2] = {0, 0}, ranks[2] = {0, 0};
+  for (int g = 1; g >= 0; --g) {
+    double t0 = thread_cpu_us();
+    for (int n = 0; n < nodes; ++n) {
+      if (want[n] != g) continue;
+      const int lo = n * rpn;
+      node_lps_[n]->plan(p, n, rank_counts + static_cast<size_t>(lo) * E_, cost, !g);
+      if (automatic_ && g) gates_[n].record(call, node_lps_[n]->paid());
+      ++count[g];
+    }
+    plan_us[g] = thread_cpu_us() - t0;
+    t0 = thread_cpu_us();
+    for (int n = 0; n < nodes; ++n) {
+      if (want[n] != g) continue;
+      const int lo = n * rpn, hi = std::min(R_, lo + rpn);
+      for (int r = lo; r < hi; ++r)
+        node_lps_[n]->split(p, r, ids + r * tk, T_, K_, &slot_of_pair_[static_cast<size_t>(r) * tk]);
+      ranks[g] += hi - lo;
+    }
+    split_us[g] = thread_cpu_us() - t0;
+  }
+  for (int n = 0; n < nodes; ++n) {
     NodeLp& lp = *node_lps_[n];
-    const int lo = n * rpn, hi = std::min(R_, lo + rpn);
-    const bool want = !automatic_ || gates_[n].want(call);
-    double t0 = now_us();
-    lp.plan(p, n, rank_counts + static_cast<size_t>(lo) * E_, cost, !want);
-    if (automatic_ && want) gates_[n].record(call, lp.used());
-    const double plan_us = now_us() - t0;
-    t0 = now_us();
-    for (int r = lo; r < hi; ++r) lp.split(p, r, ids + r * tk, T_, K_, &slot_of_pair_[static_cast<size_t>(r) * tk]);
-    const double split_us = (now_us() - t0) / (hi - lo);
+    const int g = want[n], lo = n * rpn, hi = std::min(R_, lo + rpn);
     lp.add_routed_loads(p, routed_load_.data());
-    out->solve_us = std::max(out->solve_us, plan_us);
-    out->assign_us += split_us * (hi - lo);
     out->lplb_skipped += !lp.used();
     if (lp.used()) out->lp_max_load = std::max(out->lp_max_load, lp.result().max_load);
     for (int r = lo; r < hi; ++r) {
-      out->scope_us[r] = plan_us + split_us;
-      out->exchanged[r] = want || waterfill_;
+      out->scope_us[r] = plan_us[g] / count[g] + split_us[g] / ranks[g];
+      out->exchanged[r] = g || waterfill_;
     }
   }
+  out->solve_us = count[1] ? plan_us[1] / count[1] : 0;
+  out->assign_us = split_us[0] + split_us[1];
 }
 
 void ClusterRouter::assign(const Placement& p, const int32_t* ids, const int64_t* rank_counts,
@@ -137,19 +167,21 @@ void ClusterRouter::assign(const Placement& p, const int32_t* ids, const int64_t
       std::fclose(f);
     }
   }
-  double t0 = now_us();
+  double t0 = thread_cpu_us();
   if (global_lp && automatic_) {
     // As TokenRouter::assign_lplb: the bound, then the plan (timed as the solve).
     const double cost = cost_.solve_fixed_us + cost_.solve_slot_us * p.num_slots();
-    bool skip = lplb_global_gain_us(p, counts_.data(), nullptr, cost_, rpn_) <= cost;
+    bool skip = lplb_global_gain_us(p, counts_.data(), nullptr, cost_, rpn_) <= cost, paid = false;
     if (!skip) {
       lp_.solve(p, counts_.data(), slot_rank_.data(), rpn_ > 1 && rpn_ < R_ ? slot_node_.data() : nullptr, nullptr,
                 -1, routed_load_.data());
-      skip = lplb_global_gain_us(p, counts_.data(), lp_.result().copy_tokens.data(), cost_, rpn_) <= cost;
+      const double gain = lplb_global_gain_us(p, counts_.data(), lp_.result().copy_tokens.data(), cost_, rpn_);
+      skip = gain <= 0;
+      paid = gain > LplbCostModel::kPayFactor * (cost + cost_.exchange_us);
     }
-    gates_[0].record(lcall, !skip);
-    out->solve_us = now_us() - t0;
-    t0 = now_us();
+    gates_[0].record(lcall, paid);
+    out->solve_us = thread_cpu_us() - t0;
+    t0 = thread_cpu_us();
     if (skip) {
       global_lp = false;
       out->lplb_skipped = 1;
@@ -163,8 +195,8 @@ void ClusterRouter::assign(const Placement& p, const int32_t* ids, const int64_t
     if (!automatic_) {
       lp_.solve(p, counts_.data(), slot_rank_.data(), rpn_ > 1 && rpn_ < R_ ? slot_node_.data() : nullptr, nullptr,
                 -1, routed_load_.data());
-      out->solve_us = now_us() - t0;
-      t0 = now_us();
+      out->solve_us = thread_cpu_us() - t0;
+      t0 = thread_cpu_us();
     }
     split_.run(p, rank_counts, lp_.result().copy_tokens.data(), split_rpn_, ids, T_, K_, slot_of_pair_.data());
     out->lp_max_load = lp_.result().max_load;
@@ -178,15 +210,15 @@ void ClusterRouter::assign(const Placement& p, const int32_t* ids, const int64_t
       for (int32_t s : slot_of_pair_) ++routed_load_[p.rank_of_slot(s)];
     }
   }
-  if (!(lplb_ && node_scope_)) out->assign_us = now_us() - t0;
+  if (!(lplb_ && node_scope_)) out->assign_us = thread_cpu_us() - t0;
   const bool sglang = waterfill_ && waterfill_mode_ != kWaterfillExact;
   const int64_t call = assign_calls_++;
   if (waterfill_ && !sglang) {
-    t0 = now_us();
+    t0 = thread_cpu_us();
     waterfill_shared(routed_load_.data(), shared_pairs_.data(), R_, shared_move_.data());
-    out->solve_us += now_us() - t0;
+    out->solve_us += thread_cpu_us() - t0;
   }
-  t0 = now_us();
+  t0 = thread_cpu_us();
   for (int r = 0; r < R_; ++r) {
     const int32_t* slots = &slot_of_pair_[static_cast<size_t>(r) * T_ * K_];
     const size_t base = static_cast<size_t>(r) * T_ * P;
@@ -207,7 +239,7 @@ void ClusterRouter::assign(const Placement& p, const int32_t* ids, const int64_t
                          &out->pair_dest_rank[base]);
     }
   }
-  out->assign_us += now_us() - t0;
+  out->assign_us += thread_cpu_us() - t0;
   if (needs_counts() && !sglang)  // sglang: no rank knows the others' draws in advance
     expected_loads(routed_load_.data(), waterfill_ ? shared_move_.data() : nullptr, R_, shared_per_rank,
                    out->expected_load.data());

@@ -72,6 +72,7 @@ class ClusterRouter {
   std::vector<std::unique_ptr<NodeLp>> node_lps_;  // [nodes]
   std::vector<LplbGate> gates_;                    // [nodes] or [1]
   int64_t lplb_calls_ = 0;
+  std::vector<uint8_t> want_;  // [nodes] scratch: the schedule's choice
   void assign_nodes(const Placement& p, const int32_t* ids, const int64_t* rank_counts, int64_t call,
                     ClusterRouting* out);
 };
