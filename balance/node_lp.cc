@@ -93,18 +93,18 @@ void LplbGate::init(int layers, int probe_every) {
   L_ = std::max(1, layers);
   every_ = std::max(1, probe_every);
   on_.assign(L_, 1);  // the first step of every layer plans
-  last_.assign(L_, 0);
 }
 
 bool LplbGate::want(int64_t call) const {
+  // Probes on the same steps everywhere (step mod probe_every == 0), so that
+  // nodes' probes share steps instead of spreading their cost over many.
   const int l = static_cast<int>(call % L_);
-  return on_[l] || call / L_ - last_[l] >= every_;
+  return on_[l] || (call / L_) % every_ == 0;
 }
 
 void LplbGate::record(int64_t call, bool paid) {
   const int l = static_cast<int>(call % L_);
   on_[l] = paid;
-  last_[l] = call / L_;
 }
 
 bool NodeLp::plan(const Placement& p, int node, const int64_t* node_counts, const LplbCostModel* cost,

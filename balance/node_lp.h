@@ -59,7 +59,8 @@ double lplb_global_gain_us(const Placement& p, const int64_t* counts, const int6
 // The automatic mode's schedule, per layer (identical on every rank that
 // sees the same plans): a layer whose last plan paid plans again at its next
 // step; one whose plan did not pay follows the fixed rule, without exchanging
-// counts or solving, and tries again every probe_every steps. Calls are
+// counts or solving, and tries again at the next step that is a multiple of
+// probe_every (the same steps on every node and layer). Calls are
 // numbered per router: call c is layer c % layers of step c / layers.
 class LplbGate {
  public:
@@ -70,7 +71,6 @@ class LplbGate {
  private:
   int L_ = 1, every_ = kProbeEvery;
   std::vector<uint8_t> on_;      // [L] the last plan paid
-  std::vector<int64_t> last_;    // [L] step of the last plan
 };
 
 // One node's plan. Keeps its sub-placements (one per MoE layer of a run) and an

@@ -112,6 +112,26 @@ TEST(NodeLp, AutomaticModeSkipsBelowItsCost) {
   EXPECT_EQ(routed, expect);
 }
 
+TEST(LplbGate, PlansWhileItPaysAndProbesEveryEighthStep) {
+  // Two layers: call c is layer c % 2 of step c / 2.
+  LplbGate g;
+  g.init(2);
+  EXPECT_TRUE(g.want(0));  // step 0: every layer plans
+  EXPECT_TRUE(g.want(1));
+  g.record(0, false);      // layer 0 did not pay, layer 1 did
+  g.record(1, true);
+  for (int step = 1; step < 8; ++step) {
+    EXPECT_FALSE(g.want(2 * step)) << step;
+    EXPECT_TRUE(g.want(2 * step + 1)) << step;
+  }
+  EXPECT_TRUE(g.want(16));  // step 8: the probe
+  g.record(16, true);
+  EXPECT_TRUE(g.want(18));  // it paid: plans on
+  g.record(19, false);      // layer 1 stops paying
+  EXPECT_FALSE(g.want(21));
+  EXPECT_TRUE(g.want(33));  // step 16
+}
+
 TEST(NodeLp, GlobalGainTileRounding) {
   // Tile 4, 1 us per started tile. Rank 0 holds [e0, e1], rank 1 [e0, e2];
   // counts e0 8, e1 4, e2 0. Fixed rule: e0 4 per copy, rank 0 4 + 4 = 2
