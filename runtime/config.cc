@@ -139,9 +139,9 @@ void add_run_options(CLI::App& app, RunConfig& c, bool for_sim) {
   app.add_option("--tbo-split", c.tbo_split, "with --overlap tbo: share of the tokens in the first micro-batch")
       ->capture_default_str();
   app.add_option("--lplb-scope", c.lplb_scope,
-                 "with lplb: node (default: each node solves its own LP over its own copies from its own "
-                 "counts; tokens of experts with no copy on their node keep the fixed rule) | global (one LP "
-                 "over every copy and the global counts)");
+                 "with lplb: global (default: one LP over every copy and the global counts; on one node, the "
+                 "node's) | node (each node solves its own LP over its own copies from its own counts; tokens "
+                 "of experts with no copy on their node keep the fixed rule)");
   app.add_option("--lplb-auto", c.lplb_auto,
                  "with lplb: on (default: skip a layer-step's LP where the step-time model predicts a gain "
                  "below its cost; counted as lplb_skipped) | off");
@@ -160,7 +160,7 @@ void validate_lplb(RunConfig& c) {
   if (!c.balancers.lplb && (!c.lplb_scope.empty() || !c.lplb_auto.empty()))
     throw UsageError(std::string(c.lplb_scope.empty() ? "--lplb-auto" : "--lplb-scope") +
                      " shapes LPLB's per-step solve: it needs --balancer with lplb");
-  if (c.lplb_scope.empty()) c.lplb_scope = "node";
+  if (c.lplb_scope.empty()) c.lplb_scope = "global";
   if (c.lplb_auto.empty()) c.lplb_auto = "on";
   if (c.lplb_scope != "node" && c.lplb_scope != "global")
     throw UsageError("--lplb-scope '" + c.lplb_scope + "': unknown scope (node, global)");

@@ -74,7 +74,7 @@ struct RunConfig {
   std::string overlap = "none";         // none | tbo
   double tbo_split = 0.5;               // share of a layer's tokens in the first micro-batch
   // Per-step LPLB (DESIGN.md "Host transport and defaults"); empty: the default,
-  // filled by validate() (node, on).
+  // filled by validate() (global, on: docs/studies/lplb.md says why).
   std::string lplb_scope;               // node (each node's LP over its own copies) | global
   std::string lplb_auto;                // on (skip a layer-step's LP predicted not to pay) | off
 

@@ -216,7 +216,7 @@ LplbGate& TokenRouter::gate_of(int rank) {
 }
 
 void TokenRouter::set_lplb_mode(bool node_scope, const LplbCostModel* cost, int layers) {
-  node_scope_ = node_scope && lplb_;
+  node_scope_ = lplb_ && node_scope;
   automatic_ = lplb_ && cost != nullptr;
   if (cost) cost_ = *cost;
   const int rpn = rpn_ > 0 && rpn_ < R_ ? rpn_ : R_;
