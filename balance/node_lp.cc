@@ -229,29 +229,37 @@ void NodeLp::predict(const Placement& p, const LplbCostModel& m, bool with_lp) {
 }
 
 double lplb_global_gain_us(const Placement& p, const int64_t* counts, const int64_t* copy_tokens,
-                           const LplbCostModel& m, int ranks_per_node) {
+                           const LplbCostModel& m, int ranks_per_node, const int64_t* slot_rank,
+                           int64_t pairs_per_rank) {
   const int R = p.num_ranks, S = p.slots_per_rank;
   const int rpn = ranks_per_node > 0 && ranks_per_node < R ? ranks_per_node : R;
-  const double cross_share = static_cast<double>(R - rpn) / R;  // of a rank's pairs, from other nodes
-  // Expert time plus the slower link class of the pairs a rank receives.
-  auto rank_us = [&](double expert_us, double pairs) {
-    return expert_us + std::max(pairs * cross_share * m.cross_pair_us, pairs * (1 - cross_share) * m.same_pair_us);
+  const double cross_share = static_cast<double>(R - rpn) / R;  // of a rank's link pairs, to/from other nodes
+  // Expert time plus the slower link class of max(sent, received) pairs; pairs a
+  // copy takes from its own rank (the split's first rule; the fixed rule's
+  // share own / c) cross no link.
+  auto rank_us = [&](double expert_us, double recv, double kept) {
+    const double link = std::max(recv - kept, static_cast<double>(pairs_per_rank) - kept);
+    return expert_us + std::max(link * cross_share * m.cross_pair_us, link * (1 - cross_share) * m.same_pair_us);
   };
   double max_x = 0, sum_x = 0, max_y = 0;
   for (int r = 0; r < R; ++r) {
-    double ex = 0, ey = 0, px = 0, py = 0;
+    double ex = 0, ey = 0, px = 0, py = 0, kx = 0, ky = 0;
     for (int s = r * S; s < (r + 1) * S; ++s) {
-      const double x = static_cast<double>(counts[p.phy2log[s]]) / p.logcnt[p.phy2log[s]];
+      const int e = p.phy2log[s];
+      const double x = static_cast<double>(counts[e]) / p.logcnt[e];
+      const double own = slot_rank ? static_cast<double>(slot_rank[s]) : 0;
       ex += m.expert_us(x);
       px += x;
+      kx += own / p.logcnt[e];
       if (copy_tokens) {
         ey += m.expert_us(static_cast<double>(copy_tokens[s]));
         py += static_cast<double>(copy_tokens[s]);
+        ky += std::min<double>(copy_tokens[s], own);
       }
     }
-    max_x = std::max(max_x, rank_us(ex, px));
-    sum_x += rank_us(ex, px);
-    max_y = std::max(max_y, rank_us(ey, py));
+    max_x = std::max(max_x, rank_us(ex, px, kx));
+    sum_x += rank_us(ex, px, kx);
+    max_y = std::max(max_y, rank_us(ey, py, ky));
   }
   return max_x - (copy_tokens ? max_y : sum_x / R);
 }

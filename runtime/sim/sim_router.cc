@@ -171,11 +171,13 @@ void ClusterRouter::assign(const Placement& p, const int32_t* ids, const int64_t
   if (global_lp && automatic_) {
     // As TokenRouter::assign_lplb: the bound, then the plan (timed as the solve).
     const double cost = cost_.solve_fixed_us + cost_.solve_slot_us * p.num_slots();
-    bool skip = lplb_global_gain_us(p, counts_.data(), nullptr, cost_, rpn_) <= cost, paid = false;
+    const int64_t tk_pairs = static_cast<int64_t>(T_) * K_;
+    bool skip = lplb_global_gain_us(p, counts_.data(), nullptr, cost_, rpn_, slot_rank_.data(), tk_pairs) <= cost, paid = false;
     if (!skip) {
       lp_.solve(p, counts_.data(), slot_rank_.data(), rpn_ > 1 && rpn_ < R_ ? slot_node_.data() : nullptr, nullptr,
                 -1, routed_load_.data());
-      const double gain = lplb_global_gain_us(p, counts_.data(), lp_.result().copy_tokens.data(), cost_, rpn_);
+      const double gain = lplb_global_gain_us(p, counts_.data(), lp_.result().copy_tokens.data(), cost_, rpn_,
+                                              slot_rank_.data(), tk_pairs);
       skip = gain <= 0;
       paid = gain > LplbCostModel::kPayFactor * (cost + cost_.exchange_us);
     }
@@ -205,12 +207,18 @@ void ClusterRouter::assign(const Placement& p, const int32_t* ids, const int64_t
     const int64_t tk = static_cast<int64_t>(T_) * K_;
     for (int r = 0; r < R_; ++r)
       static_copy_choice(p, ids + r * tk, tk, r, seen_.data(), &slot_of_pair_[static_cast<size_t>(r) * tk]);
-    if (waterfill_ || lplb_) {
+    if (waterfill_) {
       std::fill(routed_load_.begin(), routed_load_.end(), 0);
       for (int32_t s : slot_of_pair_) ++routed_load_[p.rank_of_slot(s)];
     }
   }
   if (!(lplb_ && node_scope_)) out->assign_us = thread_cpu_us() - t0;
+  if (lplb_ && !node_scope_ && !global_lp && !waterfill_) {
+    // The fixed rule served (the automatic mode's skip): the loads the plan
+    // check compares with (a run knows them from static_rank_loads; not timed).
+    std::fill(routed_load_.begin(), routed_load_.end(), 0);
+    for (int32_t s : slot_of_pair_) ++routed_load_[p.rank_of_slot(s)];
+  }
   const bool sglang = waterfill_ && waterfill_mode_ != kWaterfillExact;
   const int64_t call = assign_calls_++;
   if (waterfill_ && !sglang) {
