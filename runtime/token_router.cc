@@ -176,7 +176,7 @@ void TokenRouter::assign_lplb(const Placement& p, const int32_t* ids, const int6
     fixed_rule(p, ids, rank_counts);
     return;
   }
-  skipped_ = automatic_ && lplb_global_gain_us(p, counts, nullptr, cost_, rpn_, sc.slot_rank, static_cast<int64_t>(T_) * K_) <= cost;
+  skipped_ = automatic_ && lplb_global_gain_us(p, counts, nullptr, cost_, rpn_) <= cost;
   bool paid = false;
   if (!skipped_) {
     // With waterfill or the automatic mode every rank's routed load is needed:
@@ -189,8 +189,7 @@ void TokenRouter::assign_lplb(const Placement& p, const int32_t* ids, const int6
       need = need_.data();
     }
     lp_.solve(p, counts, sc.slot_rank, sc.slot_node, need, all ? -1 : rank_, routed_load_.data());
-    const double gain = automatic_ ? lplb_global_gain_us(p, counts, lp_.result().copy_tokens.data(), cost_, rpn_, sc.slot_rank,
-                                                          static_cast<int64_t>(T_) * K_) : 1;
+    const double gain = automatic_ ? lplb_global_gain_us(p, counts, lp_.result().copy_tokens.data(), cost_, rpn_) : 1;
     skipped_ = gain <= 0;
     paid = gain > LplbCostModel::kPayFactor * (cost + cost_.exchange_us);
   }

@@ -171,13 +171,11 @@ void ClusterRouter::assign(const Placement& p, const int32_t* ids, const int64_t
   if (global_lp && automatic_) {
     // As TokenRouter::assign_lplb: the bound, then the plan (timed as the solve).
     const double cost = cost_.solve_fixed_us + cost_.solve_slot_us * p.num_slots();
-    const int64_t tk_pairs = static_cast<int64_t>(T_) * K_;
-    bool skip = lplb_global_gain_us(p, counts_.data(), nullptr, cost_, rpn_, slot_rank_.data(), tk_pairs) <= cost, paid = false;
+    bool skip = lplb_global_gain_us(p, counts_.data(), nullptr, cost_, rpn_) <= cost, paid = false;
     if (!skip) {
       lp_.solve(p, counts_.data(), slot_rank_.data(), rpn_ > 1 && rpn_ < R_ ? slot_node_.data() : nullptr, nullptr,
                 -1, routed_load_.data());
-      const double gain = lplb_global_gain_us(p, counts_.data(), lp_.result().copy_tokens.data(), cost_, rpn_,
-                                              slot_rank_.data(), tk_pairs);
+      const double gain = lplb_global_gain_us(p, counts_.data(), lp_.result().copy_tokens.data(), cost_, rpn_);
       skip = gain <= 0;
       paid = gain > LplbCostModel::kPayFactor * (cost + cost_.exchange_us);
     }
