@@ -66,21 +66,6 @@ double node_counts_exchange_us(const SimProfile& p, int ranks_per_node, int num_
   return exchange_us(p, LinkSet{true, false}, t, p.gather_rounds);
 }
 
-LplbCostModel sim_lplb_cost(const SimProfile& p, int hidden, int ffn, int64_t row_bytes, int64_t ret_bytes,
-                            double rows_per_pair) {
-  LplbCostModel m = default_lplb_cost(hidden, ffn, row_bytes + ret_bytes);  // the solve's figures
-  m.tile_tokens = p.tile_tokens;
-  m.tile_us = p.tile_tokens * 4.0 * hidden * ffn / (p.expert_tflops * 1e6);
-  m.floor_us = p.mem_gbps > 0 ? expert_weight_bytes(p, hidden, ffn) / (p.mem_gbps * 1e3) : 0;
-  m.launch_us = p.expert_launch_us;
-  m.pair_us = p.expert_ns_per_pair * 1e-3;
-  m.cross_pair_us = rows_per_pair * (row_bytes + ret_bytes) / (p.cross_node.gbps * 1e3);
-  m.same_pair_us = rows_per_pair * (row_bytes + ret_bytes) / (p.same_node.gbps * 1e3);
-  m.solve_fixed_us *= p.balance_time_scale;
-  m.solve_slot_us *= p.balance_time_scale;
-  return m;
-}
-
 int64_t expert_weight_bytes(const SimProfile& p, int hidden, int ffn) {
   return static_cast<int64_t>(std::llround(2.0 * hidden * ffn * p.weight_bytes_per_param));
 }

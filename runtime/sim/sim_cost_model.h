@@ -6,7 +6,6 @@
 
 #include <cstdint>
 
-#include "balance/node_lp.h"
 #include "runtime/sim/sim_profile.h"
 
 namespace wideep {
@@ -50,13 +49,6 @@ double counts_exchange_us(const SimProfile& p, const LinkSet& links, int num_ran
 // --lplb-scope node's counts exchange: each rank's E counts to its node peers
 // (point to point, same-node links only).
 double node_counts_exchange_us(const SimProfile& p, int ranks_per_node, int num_logical);
-
-// The automatic LPLB mode's step-time model (balance/node_lp.h) from this cost
-// model: the profile's expert formula at H x F, a pair's dispatch and combine
-// rows (row_bytes + ret_bytes, times rows_per_pair: balance/node_lp.h) per
-// link class, the solve scaled by balance_time_scale.
-LplbCostModel sim_lplb_cost(const SimProfile& p, int hidden, int ffn, int64_t row_bytes, int64_t ret_bytes,
-                            double rows_per_pair);
 
 // Bytes of one expert's weights (W1 and W2) at the profile's precision.
 int64_t expert_weight_bytes(const SimProfile& p, int hidden, int ffn);

@@ -3,6 +3,8 @@
 // re-placement with modelled weight transfers: sync, chunked, asynchronous.
 #include "runtime/sim/sim_engine.h"
 
+#include "runtime/lplb_mode.h"
+
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -36,10 +38,9 @@ SimEngine::SimEngine(const RunConfig& cfg, const SimProfile& profile,
     b.router.init(R_, b.tokens, K_, cfg.shared_experts, E_, cfg.balancers.lplb, cfg.balancers.waterfill, rpn_,
                   rpn_);  // TokenRouter splits with the node step too (sim_router_test.cc)
     if (cfg.balancers.lplb) {
-      LplbCostModel lc = sim_lplb_cost(prof_, cfg.hidden, cfg.ffn, wire_.row, wire_.ret, rows_per_pair(R_, K_));
-      lc.exchange_us = cfg.lplb_node_scope() ? node_counts_exchange_us(prof_, rpn_, E_)
-                                             : counts_exchange_us(prof_, links_, R_, E_, R_ * (S_ - cfg.shared_experts),
-                                                                  rpn_, true);
+      // The run's model (runtime/lplb_mode.h), not the profile's: the automatic
+      // mode decides as the run does (tests/sim.cmake compares the two).
+      const LplbCostModel lc = lplb_cost_for_run(cfg);
       b.router.set_lplb_mode(cfg.lplb_node_scope(), cfg.lplb_automatic() ? &lc : nullptr, L_);
     }
     b.ids.assign(static_cast<size_t>(R_) * b.tokens * K_, 0);
