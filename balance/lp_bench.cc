@@ -14,6 +14,7 @@
 
 #include "balance/eplb.h"
 #include "balance/lp.h"
+#include "balance/node_lp.h"
 #include "balance/oracle_testing.h"
 #include "balance/token_split.h"
 #include "balance/topology.h"
@@ -180,6 +181,33 @@ void BM_SplitOnly(benchmark::State& state) {
   }
 }
 
+// --lplb-scope node: the last rank's node (8 ranks) plans from its node's
+// counts and the last rank splits its pairs; range(1) 1: with the automatic
+// mode's prediction (a model under which the plan always pays, so both the
+// bound and the plan's prediction run besides the solve).
+void BM_NodeLpPlanAndSplit(benchmark::State& state) {
+  const Instance& in = instance(static_cast<int>(state.range(0)));
+  const int R = in.p.num_ranks, E = in.p.num_logical, last = R - 1, node = last / kRanksPerNode;
+  LplbCostModel model = default_lplb_cost(7168, 2048, 7392 + 14336);
+  model.solve_fixed_us = model.solve_slot_us = 0;
+  model.cross_pair_us += 1000;  // every pair kept off the network pays: the plan always runs
+  NodeLp lp;
+  lp.init(kRanksPerNode, 0);
+  std::vector<int32_t> slot(kTokensPerRank * kTopk);
+  int v = 0;
+  int64_t used = 0;
+  for (auto _ : state) {
+    const int64_t* rows = &in.rank_counts[v][static_cast<size_t>(node) * kRanksPerNode * E];
+    used += lp.plan(in.p, node, rows, state.range(1) ? &model : nullptr);
+    lp.split(in.p, last, in.topk_last[v].data(), kTokensPerRank, kTopk, slot.data());
+    benchmark::DoNotOptimize(slot.data());
+    v = (v + 1) % kVariants;
+  }
+  state.counters["ranks"] = R;
+  state.counters["node_slots"] = kRanksPerNode * in.p.slots_per_rank;
+  state.counters["plans_used"] = static_cast<double>(used) / state.iterations();
+}
+
 void BM_GlpkSimplex(benchmark::State& state) {
   const Instance& in = instance(static_cast<int>(state.range(0)));
   int v = 0;
@@ -199,6 +227,8 @@ BENCHMARK(BM_LpSolveAndSplitCold)->DenseRange(0, 4)->Unit(benchmark::kMicrosecon
 // LpSolveOnly/i/1: with the exact fractional optimum (what GLPK computes); /i/0: the run's setting.
 BENCHMARK(BM_LpSolveOnly)->ArgsProduct({{0, 1, 2, 3, 4}, {0, 1}})->Unit(benchmark::kMicrosecond)->Repetitions(5)->ReportAggregatesOnly(true);
 BENCHMARK(BM_SplitOnly)->DenseRange(0, 4)->Unit(benchmark::kMicrosecond);
+// NodeLpPlanAndSplit/i/a: instance i's last node of 8 ranks; a = 1 with the automatic mode's prediction.
+BENCHMARK(BM_NodeLpPlanAndSplit)->ArgsProduct({{0, 1, 2, 3, 4}, {0, 1}})->Unit(benchmark::kMicrosecond)->Repetitions(5)->ReportAggregatesOnly(true);
 BENCHMARK(BM_GlpkSimplex)->DenseRange(0, 4)->Unit(benchmark::kMicrosecond)->Repetitions(5)->ReportAggregatesOnly(true);
 
 }  // namespace

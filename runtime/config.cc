@@ -55,7 +55,7 @@ void add_run_options(CLI::App& app, RunConfig& c, bool for_sim) {
   app.add_option("--warmup", c.warmup, "unmeasured steps first")->capture_default_str();
   app.add_option("--seed", c.seed, "seed of routing, activations and weights")->capture_default_str();
   app.add_option("--workload", c.workload_text,
-                 "uniform | zipf:S | hot:FRAC | drift:S:PERIOD | trace:FILE")->capture_default_str();
+                 "uniform | zipf:S | hot:FRAC | drift:S:PERIOD | noise:SIGMA | trace:FILE")->capture_default_str();
   app.add_option("--balancer", c.balancer_text, "comma list of none | eplb | lplb | waterfill")->capture_default_str();
   app.add_option("--shared-experts", c.shared_experts, "shared experts every token uses")->capture_default_str();
   app.add_option("--redundant", c.redundant, "extra physical slots in total (experts + redundant divide among the ranks)")
@@ -145,6 +145,13 @@ void add_run_options(CLI::App& app, RunConfig& c, bool for_sim) {
   app.add_option("--tbo-split", c.tbo_split, "with --overlap tbo: share of the tokens in the first micro-batch")
       ->capture_default_str();
   add_report_options(app, c);
+  app.add_option("--lplb-scope", c.lplb_scope,
+                 "with lplb: global (default: one LP over every copy and the global counts; on one node, the "
+                 "node's) | node (each node solves its own LP over its own copies from its own counts; tokens "
+                 "of experts with no copy on their node keep the fixed rule)");
+  app.add_option("--lplb-auto", c.lplb_auto,
+                 "with lplb: on (default: skip a layer-step's LP where the step-time model predicts a gain "
+                 "below its cost; counted as lplb_skipped) | off");
 }
 
 namespace {
@@ -153,6 +160,19 @@ void positive(int v, const char* opt) {
 }
 void non_negative(int v, const char* opt) {
   if (v < 0) throw UsageError(std::string(opt) + " must be >= 0 (got " + std::to_string(v) + ")");
+}
+
+// --lplb-scope, --lplb-auto: only with lplb; empty takes the default.
+void validate_lplb(RunConfig& c) {
+  if (!c.balancers.lplb && (!c.lplb_scope.empty() || !c.lplb_auto.empty()))
+    throw UsageError(std::string(c.lplb_scope.empty() ? "--lplb-auto" : "--lplb-scope") +
+                     " shapes LPLB's per-step solve: it needs --balancer with lplb");
+  if (c.lplb_scope.empty()) c.lplb_scope = "global";
+  if (c.lplb_auto.empty()) c.lplb_auto = "on";
+  if (c.lplb_scope != "node" && c.lplb_scope != "global")
+    throw UsageError("--lplb-scope '" + c.lplb_scope + "': unknown scope (node, global)");
+  if (c.lplb_auto != "on" && c.lplb_auto != "off")
+    throw UsageError("--lplb-auto '" + c.lplb_auto + "': unknown value (on, off)");
 }
 
 // The options of DESIGN.md "Data path" and "Overlap" (after the shapes and --groups).
@@ -293,6 +313,7 @@ void validate(RunConfig& c, int num_ranks) {
                      "they need --balancer with eplb");
   validate_data_path(c);
   validate_report_options(c);
+  validate_lplb(c);
   if (c.eplb_layers_per_chunk > 0 && !c.eplb_async) {
     // A re-plan waits for none: the previous one's chunks must be done by the next.
     // (Asynchronous moves take as many steps as they take: a re-plan due meanwhile waits.)

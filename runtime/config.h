@@ -83,6 +83,10 @@ struct RunConfig {
   std::string dump_placement;           // write the placement in force at the end here
   std::string dump_placement_format = "wideep";  // wideep | sglang | vllm
   std::vector<std::string> argv;        // the command line, for the summary (not an option)
+  // Per-step LPLB (DESIGN.md "Host transport and defaults"); empty: the default,
+  // filled by validate() (global, on: docs/studies/lplb.md says why).
+  std::string lplb_scope;               // node (each node's LP over its own copies) | global
+  std::string lplb_auto;                // on (skip a layer-step's LP predicted not to pay) | off
 
   // Filled by validate().
   int num_ranks = 0;
@@ -98,6 +102,8 @@ struct RunConfig {
     const int a = static_cast<int>(tokens * tbo_split + 0.5);
     return a < 1 ? 1 : (a > tokens - 1 ? tokens - 1 : a);
   }
+  bool lplb_node_scope() const { return lplb_scope == "node"; }
+  bool lplb_automatic() const { return lplb_auto == "on"; }
   int ranks_per_node() const { return gpus_per_node < num_ranks ? gpus_per_node : num_ranks; }
 };
 

@@ -23,6 +23,7 @@ struct LayerStats {
   std::array<int64_t, kNumPhases> phase_ns{};
   int64_t load_pairs = 0;             // (token, expert) pairs processed on this rank
   int64_t expected_load = -1;         // from the balancer's global solution, -1 unknown
+  int64_t lplb_skipped = 0;           // micro-batches whose LP the automatic mode skipped (--lplb-auto)
   int64_t dispatch_bytes_remote = 0;  // payload bytes sent to other ranks
   int64_t combine_bytes_remote = 0;
   int64_t dispatch_bytes_cross_node = 0;  // the part of the remote bytes to ranks of other nodes

@@ -57,6 +57,8 @@ nlohmann::json RunMetrics::step_json(const StepRecord& r) const {
   j["combine_bytes_cross_node"] = r.combine_bytes_cross_node;
   if (cfg_.overlap != "none") j["overlap_hidden_us"] = r.overlap_hidden_us;
   j["load_mismatches"] = r.load_mismatches;
+  j["load_planned"] = r.load_planned;
+  if (cfg_.balancers.lplb) j["lplb_skipped"] = r.lplb_skipped;
   if (cfg_.baseline) j["baseline_a2a_us"] = r.baseline_us;
   if (cfg_.phase_barrier) j["wait_us"] = r.wait_us;
   if (cfg_.check) j["max_abs_err"] = r.max_abs_err;
@@ -84,7 +86,7 @@ nlohmann::json RunMetrics::summary_json() const {
   std::vector<double> step_us, bal, base, dc, wait, stall;
   std::array<std::vector<double>, kNumPhases> ph;
   double max_err = 0, max_rel = 0;
-  int64_t dbytes = 0, cbytes = 0, dcross = 0, ccross = 0, mismatches = 0;
+  int64_t dbytes = 0, cbytes = 0, dcross = 0, ccross = 0, mismatches = 0, lplb_skipped = 0;
   std::vector<double> hidden;
   for (const StepRecord& r : steps()) {
     step_us.push_back(r.step_us);
@@ -102,6 +104,7 @@ nlohmann::json RunMetrics::summary_json() const {
     ccross += r.combine_bytes_cross_node;
     hidden.push_back(r.overlap_hidden_us);
     mismatches += r.load_mismatches;
+    lplb_skipped += r.lplb_skipped;
   }
   const double n = std::max<size_t>(used_, 1);
   double mean_step = 0, mean_bal = 0, min_bal = used_ == 0 ? 0 : 1e300;
@@ -168,6 +171,11 @@ nlohmann::json RunMetrics::summary_json() const {
     j["overlap_efficiency"] = hideable > 0 ? hidden_us / hideable : 0.0;
   }
   j["load_mismatches"] = mismatches;
+  if (cfg_.balancers.lplb) {
+    j["lplb_skipped"] = lplb_skipped;
+    j["lplb_scope"] = cfg_.lplb_scope;
+    j["lplb_auto"] = cfg_.lplb_auto;
+  }
   int64_t wbytes = 0, skipped = 0;
   double reb_us = 0;
   for (const RebalanceRecord& r : rebalances_) {

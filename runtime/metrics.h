@@ -28,6 +28,8 @@ struct StepRecord {
   int64_t dispatch_bytes_cross_node = 0;      // the part of them that crosses a node boundary
   int64_t combine_bytes_cross_node = 0;
   int64_t load_mismatches = 0;                // ranks whose realised load != the balancer's plan
+  int64_t load_planned = 0;                   // (rank, layer)s whose load the balancer planned (checked above)
+  int64_t lplb_skipped = 0;                   // layer-steps (per node with --lplb-scope node) LPLB skipped
   double max_abs_err = -1;                    // with --check
   double rel_err = -1;
   double overlap_hidden_us = 0;               // mean over ranks of (its phases summed - its step time)

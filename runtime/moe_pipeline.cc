@@ -19,6 +19,7 @@
 #include "kernels/expert_cpu.h"
 #include "kernels/host_kernels.h"
 #include "runtime/hier_plan.h"
+#include "runtime/lplb_mode.h"
 #include "runtime/node_spread.h"
 
 namespace wideep {
@@ -100,6 +101,7 @@ MoePipeline::MoePipeline(const RunConfig& cfg, Communicator& comm, std::shared_p
     first += b.T;
     b.router.init(R_, rank_, b.T, K_, cfg.shared_experts, E_, cfg.balancers.lplb, cfg.balancers.waterfill,
                   cfg.ranks_per_node());
+    configure_lplb(cfg, &b.router);
     const size_t TP = static_cast<size_t>(b.T) * P_, TK = static_cast<size_t>(b.T) * K_;
     b.route.pair_dest_rank.assign(TP, 0);
     b.route.pair_local_slot.assign(TP, 0);
@@ -253,6 +255,7 @@ void MoePipeline::balance(Batch& b, int layer, LayerStats* st) {
   // their sum, unknown (-1) where either is.
   const bool known = b.info.expected_load >= 0 && (&b == &batches_[0] || st->expected_load >= 0);
   st->expected_load = known ? (&b == &batches_[0] ? 0 : st->expected_load) + b.info.expected_load : -1;
+  st->lplb_skipped = (&b == &batches_[0] ? 0 : st->lplb_skipped) + b.info.lplb_skipped;
 }
 
 void MoePipeline::layout(Batch& b, int step, int layer, LayerStats* st) {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <memory>
 #include <string>
 
 #include "balance/copy_rules.h"
@@ -78,8 +79,47 @@ int64_t lplb_scan_bytes(int num_ranks, int num_logical, int num_slots) {
 void TokenRouter::balance(Communicator& comm, const Placement& p, const int32_t* ids, const float* gate_w,
                           const int64_t* local_counts, RouteArrays* out, BalanceInfo* info) {
   const int P = p.num_slots();
-  const bool matrix = exchange_ == LplbExchange::kMatrix ||
-                      (exchange_ == LplbExchange::kAuto && lplb_uses_matrix(R_, E_, P));
+  // Waterfill needs every rank's routed load: the node scope's and the
+  // automatic mode's fixed-rule loads come from the full matrix only.
+  const bool matrix = exchange_ == LplbExchange::kMatrix || (waterfill_ && (node_scope_ || automatic_)) ||
+                      (!node_scope_ && exchange_ == LplbExchange::kAuto && lplb_uses_matrix(R_, E_, P));
+  if (lplb_) {
+    cur_call_ = lplb_calls_++;
+    in_balance_ = true;
+  }
+  struct Leave {
+    bool& flag;
+    ~Leave() { flag = false; }
+  } leave{in_balance_};
+  if (lplb_ && automatic_ && !matrix && !gate_of(rank_).want(cur_call_)) {
+    // The automatic mode's skip: no counts exchanged, no solve, the fixed rule.
+    *info = BalanceInfo{};
+    fixed_rule(p, ids, nullptr);
+    finish(p, gate_w, out, info);
+    return;
+  }
+  if (lplb_ && node_scope_ && !matrix) {
+    // Node scope: one exchange inside the node, each rank's E counts to its
+    // node peers (point to point: no other node takes part).
+    const int rpn = rpn_ > 0 && rpn_ < R_ ? rpn_ : R_;
+    const int lo = rank_ / rpn * rpn, n = std::min(R_, lo + rpn) - lo;
+    node_rows_.resize(static_cast<size_t>(n) * E_);
+    std::copy(local_counts, local_counts + E_, &node_rows_[static_cast<size_t>(rank_ - lo) * E_]);
+    std::vector<P2PTransfer>& sends = node_sends_;
+    std::vector<P2PTransfer>& recvs = node_recvs_;
+    sends.clear();
+    recvs.clear();
+    for (int q = lo; q < lo + n; ++q) {
+      if (q == rank_) continue;
+      sends.push_back({q, const_cast<int64_t*>(local_counts), static_cast<int64_t>(E_) * 8, kNodeCountsTag});
+      recvs.push_back({q, &node_rows_[static_cast<size_t>(q - lo) * E_], static_cast<int64_t>(E_) * 8, kNodeCountsTag});
+    }
+    if (!sends.empty()) comm.exchange(sends, recvs);
+    *info = BalanceInfo{};
+    assign_node(p, ids, node_rows_.data(), true);
+    finish(p, gate_w, out, info);
+    return;
+  }
   if (!lplb_ || matrix) {
     // Waterfill alone, or lplb where the R x E matrix is the smaller exchange.
     const int64_t* gathered = nullptr;
@@ -122,27 +162,109 @@ void TokenRouter::balance(Communicator& comm, const Placement& p, const int32_t*
   sc.slot_rank = &reduce_[E_];
   sc.slot_node = node ? &reduce_[static_cast<size_t>(E_) + P] : nullptr;
   *info = BalanceInfo{};
-  assign_lplb(p, ids, reduce_.data(), sc);
+  assign_lplb(p, ids, reduce_.data(), sc, nullptr);
   finish(p, gate_w, out, info);
 }
 
-void TokenRouter::assign_lplb(const Placement& p, const int32_t* ids, const int64_t* counts, const SplitCounts& sc) {
-  // With waterfill every rank's routed load is needed: solve everything.
-  // Otherwise only the components of the experts this rank has tokens of and
-  // of its own rank (the others' quotas are never read here).
-  const uint8_t* need = nullptr;
-  if (!waterfill_) {
-    for (int e = 0; e < E_; ++e) need_[e] = sc.mine[e] > 0;
-    need = need_.data();
+void TokenRouter::assign_lplb(const Placement& p, const int32_t* ids, const int64_t* counts, const SplitCounts& sc,
+                              const int64_t* rank_counts) {
+  const double cost = cost_.solve_fixed_us + cost_.solve_slot_us * p.num_slots();
+  // The automatic mode: its schedule, the bound (no solve), then the plan
+  // itself; all from the global counts, so every rank decides alike. It needs
+  // the whole plan, as waterfill does.
+  if (automatic_ && !gate_of(rank_).want(cur_call_)) {
+    fixed_rule(p, ids, rank_counts);
+    return;
   }
-  lp_.solve(p, counts, sc.slot_rank, sc.slot_node, need, waterfill_ ? -1 : rank_, routed_load_.data());
+  skipped_ = automatic_ && lplb_global_gain_us(p, counts, nullptr, cost_, rpn_) <= cost;
+  bool paid = false;
+  if (!skipped_) {
+    // With waterfill or the automatic mode every rank's routed load is needed:
+    // solve everything. Otherwise only the components of the experts this rank
+    // has tokens of and of its own rank (the others' quotas are never read here).
+    const bool all = waterfill_ || automatic_;
+    const uint8_t* need = nullptr;
+    if (!all) {
+      for (int e = 0; e < E_; ++e) need_[e] = sc.mine[e] > 0;
+      need = need_.data();
+    }
+    lp_.solve(p, counts, sc.slot_rank, sc.slot_node, need, all ? -1 : rank_, routed_load_.data());
+    const double gain = automatic_ ? lplb_global_gain_us(p, counts, lp_.result().copy_tokens.data(), cost_, rpn_) : 1;
+    skipped_ = gain <= 0;
+    paid = gain > LplbCostModel::kPayFactor * (cost + cost_.exchange_us);
+  }
+  if (automatic_) gates_[0].record(cur_call_, paid);
+  if (skipped_) {
+    fixed_rule(p, ids, rank_counts);
+    return;
+  }
+  loads_ = lp_.result().complete ? kLoadsAll : kLoadsOwn;
   split_tokens(p, sc, lp_.result().copy_tokens.data(), rank_, ids, T_, K_, rpn_, slot_of_pair_.data());
+}
+
+void TokenRouter::fixed_rule(const Placement& p, const int32_t* ids, const int64_t* rank_counts) {
+  skipped_ = true;
+  node_used_ = -1;
+  static_copy_choice(p, ids, static_cast<int64_t>(T_) * K_, rank_, seen_.data(), slot_of_pair_.data());
+  loads_ = rank_counts ? kLoadsAll : kLoadsNone;
+  if (rank_counts) static_rank_loads(p, rank_counts, R_, routed_load_.data());
+}
+
+LplbGate& TokenRouter::gate_of(int rank) {
+  const int rpn = rpn_ > 0 && rpn_ < R_ ? rpn_ : R_;
+  return gates_[node_scope_ ? rank / rpn : 0];
+}
+
+void TokenRouter::set_lplb_mode(bool node_scope, const LplbCostModel* cost, int layers) {
+  node_scope_ = lplb_ && node_scope;
+  automatic_ = lplb_ && cost != nullptr;
+  if (cost) cost_ = *cost;
+  const int rpn = rpn_ > 0 && rpn_ < R_ ? rpn_ : R_;
+  const int nodes = (R_ + rpn - 1) / rpn;
+  gates_.assign(node_scope_ ? nodes : 1, LplbGate());
+  for (LplbGate& g : gates_) g.init(layers);
+  lplb_calls_ = 0;
+  node_lps_.clear();
+  if (!node_scope_) return;
+  for (int n = 0; n < nodes; ++n) {
+    node_lps_.push_back(std::make_unique<NodeLp>());
+    node_lps_.back()->init(rpn, waterfill_ ? 0 : static_cast<int64_t>(T_) * S_);
+  }
+}
+
+void TokenRouter::assign_node(const Placement& p, const int32_t* ids, const int64_t* rank_counts, bool own_only) {
+  const int rpn = rpn_ > 0 && rpn_ < R_ ? rpn_ : R_;
+  const int mine = rank_ / rpn;
+  const LplbCostModel* cost = automatic_ ? &cost_ : nullptr;
+  // A node the automatic mode's schedule skips takes the fixed rule, unplanned.
+  auto plan = [&](int n, const int64_t* rows) {
+    const bool want = !automatic_ || gates_[n].want(cur_call_);
+    node_lps_[n]->plan(p, n, rows, cost, !want);
+    if (automatic_ && want) gates_[n].record(cur_call_, node_lps_[n]->paid());
+  };
+  if (own_only) {
+    plan(mine, rank_counts);
+    loads_ = kLoadsNone;  // the other nodes' tokens that come here are theirs to plan
+  } else {
+    std::fill(routed_load_.begin(), routed_load_.end(), 0);
+    for (int n = 0; n < static_cast<int>(node_lps_.size()); ++n) {
+      plan(n, rank_counts + static_cast<size_t>(n) * rpn * E_);
+      node_lps_[n]->add_routed_loads(p, routed_load_.data());
+    }
+    loads_ = kLoadsAll;
+  }
+  node_lps_[mine]->split(p, rank_, ids, T_, K_, slot_of_pair_.data());
+  skipped_ = !node_lps_[mine]->used();
+  node_used_ = mine;
 }
 
 void TokenRouter::assign(const Placement& p, const int32_t* ids, const float* gate_w,
                          const int64_t* rank_counts, RouteArrays* out, BalanceInfo* info) {
   *info = BalanceInfo{};
-  if (lplb_) {
+  if (lplb_ && !in_balance_) cur_call_ = lplb_calls_++;
+  if (lplb_ && node_scope_) {
+    assign_node(p, ids, rank_counts, false);
+  } else if (lplb_) {
     // What balance()'s exchange would give this rank, from the full matrix.
     const int S = p.slots_per_rank, lo = rpn_ > 0 ? rank_ / rpn_ * rpn_ : 0;
     const bool node = rpn_ > 1 && rpn_ < R_;
@@ -165,7 +287,7 @@ void TokenRouter::assign(const Placement& p, const int32_t* ids, const float* ga
     sc.node_before = node_before_.data();
     sc.slot_rank = slot_rank_.data();
     sc.slot_node = node ? slot_node_.data() : nullptr;
-    assign_lplb(p, ids, counts_.data(), sc);
+    assign_lplb(p, ids, counts_.data(), sc, rank_counts);
   } else {
     static_copy_choice(p, ids, static_cast<int64_t>(T_) * K_, rank_, seen_.data(), slot_of_pair_.data());
     if (waterfill_) static_rank_loads(p, rank_counts, R_, routed_load_.data());
@@ -177,10 +299,14 @@ void TokenRouter::assign(const Placement& p, const int32_t* ids, const float* ga
 void TokenRouter::finish(const Placement& p, const float* gate_w, RouteArrays* out, BalanceInfo* info) {
   const int P = K_ + S_;
   const int64_t shared_per_rank = static_cast<int64_t>(T_) * S_;
-  if (lplb_) {
+  if (lplb_ && node_scope_ && node_used_ >= 0) {
+    const NodeLp& nl = *node_lps_[node_used_];
+    info->lp_max_load = nl.used() ? nl.result().max_load : -1;
+  } else if (lplb_ && !skipped_) {
     info->lp_max_load = lp_.result().max_load;
     info->lp_opt = lp_.result().lp_opt;
   }
+  info->lplb_skipped = lplb_ && skipped_;
   const bool sglang = waterfill_ && waterfill_mode_ != kWaterfillExact;
   const int64_t call = assign_calls_++;
   if (waterfill_ && !sglang) waterfill_shared(routed_load_.data(), shared_pairs_.data(), R_, shared_move_.data());
@@ -209,7 +335,8 @@ void TokenRouter::finish(const Placement& p, const float* gate_w, RouteArrays* o
   // sglang: each rank draws its own tokens' shared ranks, so no rank knows the
   // others' loads in advance (expected_load stays -1).
   if (needs_counts() && !sglang) {
-    if (lplb_ && !lp_.result().complete) {
+    if (lplb_ && loads_ == kLoadsNone) return;  // no plan of the whole (node scope, or skipped from the scan)
+    if (lplb_ && loads_ == kLoadsOwn) {
       // Only this rank's own load is known (its component was solved).
       info->expected_load = routed_load_[rank_] + shared_per_rank;
       return;

@@ -1,16 +1,20 @@
 // Step 3 of DESIGN.md (balance): chooses the physical copy of every (token,
 // expert) pair of this rank and where each shared-expert pair runs.
 //   none/eplb: fixed rule, the i-th token of expert e on rank r goes to copy (i + r) mod logcnt
-//   lplb:      exact LP over the gathered R x E counts, then the exact token split
+//   lplb:      exact LP over the gathered R x E counts, then the exact token split;
+//              --lplb-scope node: each node's own LP from its ranks' counts
+//              (balance/node_lp.h), exchanged inside the node only
 //   waterfill: shared-expert pairs move from ranks above the water level (exact
 //              quotas), or by SGLang's per-token draw (--waterfill-mode sglang)
 // All ranks compute the same global assignment from the same gathered counts.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "balance/copy_rules.h"
+#include "balance/node_lp.h"
 #include "balance/placement.h"
 #include "balance/token_split.h"
 #include "balance/waterfill.h"
@@ -29,6 +33,9 @@ struct BalanceInfo {
   int64_t lp_max_load = -1;    // with lplb: max rank load of the LP components this rank solved
   double lp_opt = -1;          // -1: the run's LP proves the plan's level, not the fractional optimum
   int64_t max_expected_load = -1;  // -1 when this rank solved only part of the LP
+  // lplb with --lplb-auto on: this layer-step's LP (of this rank's node, or the
+  // global one) was predicted not to pay and the fixed rule served instead.
+  bool lplb_skipped = false;
 };
 
 // lplb's counts exchange per layer-step, bytes one rank receives: the R x E
@@ -51,6 +58,12 @@ class TokenRouter {
          ranks_per_node);
   }
 
+  // --lplb-scope node (node_scope) and --lplb-auto on (cost non-null: the
+  // model it predicts with). Call after init(); the default is the global
+  // scope without the automatic mode.
+  // layers: the MoE layers the calls cycle through (the schedule's per-layer state).
+  void set_lplb_mode(bool node_scope, const LplbCostModel* cost, int layers);
+
   // Whether assign() needs the gathered per-(rank, expert) counts.
   bool needs_counts() const { return lplb_ || waterfill_; }
 
@@ -70,7 +83,15 @@ class TokenRouter {
 
  private:
   // The lplb assignment from the exchanged counts: global counts [E] and SplitCounts.
-  void assign_lplb(const Placement& p, const int32_t* ids, const int64_t* counts, const SplitCounts& sc);
+  // rank_counts: the full matrix where it was gathered (null: the scan).
+  void assign_lplb(const Placement& p, const int32_t* ids, const int64_t* counts, const SplitCounts& sc,
+                   const int64_t* rank_counts);
+  // Node scope: from this node's [n x E] rows (own_only: the others' plans
+  // unknown), or from the full matrix (every node planned: all loads known).
+  void assign_node(const Placement& p, const int32_t* ids, const int64_t* rank_counts, bool own_only);
+  // Every pair by the fixed rule (the automatic mode's skip); loads from rank_counts where given.
+  void fixed_rule(const Placement& p, const int32_t* ids, const int64_t* rank_counts);
+  LplbGate& gate_of(int rank);
   void finish(const Placement& p, const float* gate_w, RouteArrays* out, BalanceInfo* info);
   // --waterfill-mode sglang*: this rank's shared pairs by SGLang's draw (the
   // routed pairs' ranks already in pair_dest_rank); call keys the hash.
@@ -94,6 +115,19 @@ class TokenRouter {
   std::vector<int64_t> reduce_, scan_in_, scan_out_;  // [E + 2P], [E + P], [E + P]
   std::vector<uint8_t> need_;                   // [E] experts this rank has tokens of
   LayerLp lp_;
+  // --lplb-scope node / --lplb-auto.
+  bool node_scope_ = false, automatic_ = false, skipped_ = false;
+  LplbCostModel cost_;
+  std::vector<std::unique_ptr<NodeLp>> node_lps_;  // [nodes]; only the own node's plans without the full matrix
+  std::vector<int64_t> node_rows_;     // [n * E] this node's counts
+  int node_used_ = -1;                 // node whose plan split this rank's pairs
+  std::vector<P2PTransfer> node_sends_, node_recvs_;
+  std::vector<LplbGate> gates_;        // [nodes] (node scope) or [1]
+  int64_t lplb_calls_ = 0, cur_call_ = 0;  // lplb layer-steps so far; the current one's number
+  bool in_balance_ = false;
+  static constexpr int kNodeCountsTag = 31000;  // above EPLB's move tags (comm/mpi_communicator.cc)
+  // What the lplb plan of the layer-step says of the ranks' loads.
+  enum { kLoadsAll, kLoadsOwn, kLoadsNone } loads_ = kLoadsAll;
 };
 
 }  // namespace wideep

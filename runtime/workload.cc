@@ -95,13 +95,18 @@ WorkloadSpec parse_workload(const std::string& text) {
     if (period < 1 || period != std::floor(period) || period > 1e9)
       throw UsageError("--workload drift:S:PERIOD needs a whole PERIOD >= 1");
     w.period = static_cast<int>(period);
+  } else if (kind == "noise") {
+    want(2, "noise:SIGMA");
+    w.kind = WorkloadSpec::Kind::kNoise;
+    w.skew = to_double(f[1], "noise:SIGMA");
+    if (!(w.skew >= 0 && w.skew <= 4)) throw UsageError("--workload noise:SIGMA needs 0 <= SIGMA <= 4");
   } else if (kind == "trace") {
     w.kind = WorkloadSpec::Kind::kTrace;
     w.file = text.size() > 6 ? text.substr(6) : "";
     if (w.file.empty()) throw UsageError("--workload trace:FILE needs a file");
   } else {
     throw UsageError("--workload '" + text +
-                     "': unknown workload (uniform, zipf:S, hot:FRAC, drift:S:PERIOD, trace:FILE)");
+                     "': unknown workload (uniform, zipf:S, hot:FRAC, drift:S:PERIOD, noise:SIGMA, trace:FILE)");
   }
   return w;
 }
@@ -245,6 +250,17 @@ void Workload::popularity(int step, int layer, std::vector<double>* p) const {
     case WorkloadSpec::Kind::kUniform: break;
     case WorkloadSpec::Kind::kZipf:
       for (int e = 0; e < experts_; ++e) (*p)[e] = std::pow(rank[e] + 1.0, -spec_.skew);
+      break;
+    case WorkloadSpec::Kind::kNoise:
+      // Fixed log-normal popularity per (seed, layer): exp(SIGMA * z), z standard
+      // normal (Box-Muller); nothing moves between steps, so what EPLB's window
+      // cannot foresee is the multinomial draw of each step's tokens.
+      for (int e = 0; e < experts_; ++e) {
+        const uint64_t h = mix_key(mix_key(seed_, 0x401Full + layer), e);
+        const double u1 = 1.0 - unit_double(splitmix64(h)), u2 = unit_double(splitmix64(h + 1));
+        const double z = std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+        (*p)[e] = std::exp(spec_.skew * z);
+      }
       break;
     case WorkloadSpec::Kind::kDrift: {
       const int shift = std::max(1, experts_ / 8) * (step / spec_.period);

@@ -1,7 +1,9 @@
 // Synthetic and replayed routing: each token's top-k logical experts and gate
 // weights, deterministic in (seed, step, layer, global token index) so the same
 // seed gives the same routing whatever the rank count.
-//   uniform | zipf:S | hot:FRAC | drift:S:PERIOD | trace:FILE
+//   uniform | zipf:S | hot:FRAC | drift:S:PERIOD | noise:SIGMA | trace:FILE
+// noise: a fixed log-normal popularity (sigma SIGMA) that EPLB tracks well;
+// what changes from step to step is only the multinomial draw of the tokens.
 // Group-limited routing (--groups G --topk-groups M, DeepSeek-V3's G 8 M 4):
 // a synthetic workload's token picks its top-M groups, then its top-k experts
 // inside them; trace: ignores it (a trace's routing is what it is).
@@ -17,9 +19,9 @@
 namespace wideep {
 
 struct WorkloadSpec {
-  enum class Kind { kUniform, kZipf, kHot, kDrift, kTrace };
+  enum class Kind { kUniform, kZipf, kHot, kDrift, kTrace, kNoise };
   Kind kind = Kind::kZipf;
-  double skew = 1.2;    // zipf and drift exponent S
+  double skew = 1.2;    // zipf and drift exponent S; noise: SIGMA
   double hot_frac = 0;  // hot: share of all picks for the hot expert
   int period = 0;       // drift: steps between rotations of the hot set
   std::string file;     // trace

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <set>
@@ -91,9 +92,38 @@ TEST(Workload, HotExpertsDifferByLayerAndDriftMoves) {
   EXPECT_NE(hot(a), hot(c));  // the hot set rotated
 }
 
+TEST(Workload, NoiseHasAFixedPopularityAndPerStepDraws) {
+  const int E = 64, K = 8, T = 4096;
+  Workload w(parse_workload("noise:0.5"), E, K, 2, 7, nullptr);
+  std::vector<double> p0, p5, l1;
+  w.popularity(0, 0, &p0);
+  w.popularity(5, 0, &p5);
+  w.popularity(0, 1, &l1);
+  EXPECT_EQ(p0, p5);  // fixed over steps
+  EXPECT_NE(p0, l1);  // a different draw per layer
+  // exp(0.5 z): all positive; log has mean ~0 and spread ~0.5 over 64 experts.
+  double mean = 0, var = 0;
+  for (double v : p0) mean += std::log(v) / E;
+  for (double v : p0) var += (std::log(v) - mean) * (std::log(v) - mean) / E;
+  EXPECT_NEAR(mean, 0, 0.25);
+  EXPECT_NEAR(std::sqrt(var), 0.5, 0.15);
+  // Steps draw anew from it: counts differ, the popular experts stay popular.
+  const auto a = pick_counts(w, 0, 0, T, E, K), b = pick_counts(w, 1, 0, T, E, K);
+  EXPECT_NE(a, b);
+  const int top = static_cast<int>(std::max_element(p0.begin(), p0.end()) - p0.begin());
+  const int bottom = static_cast<int>(std::min_element(p0.begin(), p0.end()) - p0.begin());
+  EXPECT_GT(a[top], a[bottom]);
+  EXPECT_GT(b[top], b[bottom]);
+  // SIGMA 0: uniform popularity.
+  Workload u(parse_workload("noise:0"), E, K, 1, 7, nullptr);
+  std::vector<double> pu;
+  u.popularity(3, 0, &pu);
+  EXPECT_EQ(pu, std::vector<double>(E, 1.0));
+}
+
 TEST(Workload, ParseRejectsBadSpecsNamingTheOption) {
   for (const char* bad : {"zipf", "zipf:x", "zipf:-1", "hot:0", "hot:2", "drift:1", "drift:1:0", "drift:1:2.5",
-                          "trace:", "bogus", "uniform:3"}) {
+                          "trace:", "bogus", "uniform:3", "noise", "noise:x", "noise:-0.5", "noise:5", "noise:1:2"}) {
     try {
       parse_workload(bad);
       ADD_FAILURE() << bad << " accepted";

@@ -171,6 +171,31 @@ def check_lp_optimal(input_path):
     return check
 
 
+def check_lplb(spec):
+    """lplb=SCOPE:AUTO:PLANNED: the summary names the scope and automatic mode,
+    every step and the summary carry lplb_skipped (the summary's the steps'
+    sum), and every step planned PLANNED (rank, layer) loads (ranks x layers
+    where the plan of the whole job is known) with no mismatch."""
+    scope, auto, planned = spec.split(":")
+    def check(lines):
+        s = summary(lines)
+        if s.get("lplb_scope") != scope or s.get("lplb_auto") != auto:
+            fail(f"summary has lplb_scope {s.get('lplb_scope')} / lplb_auto {s.get('lplb_auto')}, expected {scope} / {auto}")
+        steps = [l for l in lines if l.get("type") == "step"]
+        if not steps or any("lplb_skipped" not in l for l in steps):
+            fail("a step line lacks lplb_skipped")
+        if s.get("lplb_skipped") != sum(l["lplb_skipped"] for l in steps):
+            fail(f"summary lplb_skipped {s.get('lplb_skipped')} is not the steps' sum")
+        if auto == "off" and s["lplb_skipped"] != 0:
+            fail(f"--lplb-auto off skipped {s['lplb_skipped']} layer-steps")
+        bad = [l["step"] for l in steps if l["load_planned"] != int(planned) or l["load_mismatches"] != 0]
+        if bad:
+            fail(f"steps {bad}: load_planned != {planned} or load_mismatches != 0")
+        print(f"check_json.py: {len(steps)} steps, loads planned {planned} each, 0 mismatches, "
+              f"lplb_skipped {s['lplb_skipped']}")
+    return check
+
+
 def check_rebalanced(lines):
     s = summary(lines)
     reb = [l for l in lines if l.get("type") == "rebalance" and not l.get("skipped")]
@@ -331,6 +356,8 @@ if __name__ == "__main__":
     check = CHECKS.get(sys.argv[2]) if len(sys.argv) == 3 else None
     if len(sys.argv) == 3 and sys.argv[2].startswith("wire="):
         check = check_wire(sys.argv[2].split("=", 1)[1])
+    if len(sys.argv) == 3 and sys.argv[2].startswith("lplb="):
+        check = check_lplb(sys.argv[2].split("=", 1)[1])
     if len(sys.argv) == 3 and sys.argv[2].startswith("lp_optimal="):
         check = check_lp_optimal(sys.argv[2].split("=", 1)[1])
     if check is None:

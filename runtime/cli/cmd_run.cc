@@ -155,7 +155,8 @@ void apply_process_faults(const std::vector<Fault>& faults, int rank, int step) 
 
 // Stats one rank contributes for one step (allgathered): see fields below.
 enum StatField : int { kStepNs, kPhase0, kBaselineNs = kPhase0 + kNumPhases, kWaitNs,
-                       kDispatchBytes, kCombineBytes, kDispatchCross, kCombineCross, kHiddenNs, kMismatch, kOutputHash, kPlacementHash, kLoad0 };
+                       kDispatchBytes, kCombineBytes, kDispatchCross, kCombineCross, kHiddenNs, kMismatch, kOutputHash, kPlacementHash,
+                       kLplbSkipped, kPlanned, kLoad0 };
 
 int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
   const int R = comm.size(), me = comm.rank(), L = cfg.layers;
@@ -220,6 +221,9 @@ int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
       mine[kDispatchCross] += ls[l].dispatch_bytes_cross_node;
       mine[kCombineCross] += ls[l].combine_bytes_cross_node;
       mine[kMismatch] += ls[l].expected_load >= 0 && ls[l].expected_load != ls[l].load_pairs;
+      mine[kPlanned] += ls[l].expected_load >= 0;
+      // A node's (or, global scope, the job's) decision counts once: its first rank reports it.
+      if (me % (cfg.lplb_node_scope() ? cfg.ranks_per_node() : R) == 0) mine[kLplbSkipped] += ls[l].lplb_skipped;
       mine[kLoad0 + l] = ls[l].load_pairs;
       grown_bytes += ls[l].grown_bytes;
       if (step >= cfg.warmup) spread.merge(ls[l].nodes_per_token);
@@ -293,6 +297,8 @@ int run_loop(const RunConfig& cfg, Communicator& comm, Prepared& prep) {
         r.rank_combine_bytes[q] = s[kCombineBytes];
         for (int l = 0; l < L; ++l) r.rank_load[q] += s[kLoad0 + l];
       }
+      r.load_planned += s[kPlanned];
+      r.lplb_skipped += s[kLplbSkipped];
     }
     for (int l = 0; l < L; ++l) {
       int64_t mx = 0, sum = 0;

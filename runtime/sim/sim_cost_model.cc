@@ -70,6 +70,13 @@ double counts_exchange_us(const SimProfile& p, const LinkSet& links, int num_ran
   return exchange_us(p, links, t, p.gather_rounds);
 }
 
+double node_counts_exchange_us(const SimProfile& p, int ranks_per_node, int num_logical) {
+  if (ranks_per_node <= 1) return 0;
+  RankTraffic t;
+  t.send[kSameNode] = t.recv[kSameNode] = static_cast<int64_t>(ranks_per_node - 1) * num_logical * 8;
+  return exchange_us(p, LinkSet{true, false}, t, p.gather_rounds);
+}
+
 int64_t expert_weight_bytes(const SimProfile& p, int hidden, int ffn) {
   return static_cast<int64_t>(std::llround(2.0 * hidden * ffn * p.weight_bytes_per_param));
 }

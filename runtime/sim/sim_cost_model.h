@@ -68,6 +68,10 @@ int64_t counts_exchange_bytes(int num_ranks, int num_logical, int num_slots, boo
 double counts_exchange_us(const SimProfile& p, const LinkSet& links, int num_ranks, int num_logical, int num_slots,
                           int ranks_per_node, bool lplb);
 
+// --lplb-scope node's counts exchange: each rank's E counts to its node peers
+// (point to point, same-node links only).
+double node_counts_exchange_us(const SimProfile& p, int ranks_per_node, int num_logical);
+
 // Bytes of one expert's weights (W1 and W2) at the profile's precision.
 int64_t expert_weight_bytes(const SimProfile& p, int hidden, int ffn);
 

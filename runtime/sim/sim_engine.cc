@@ -3,6 +3,8 @@
 // re-placement with modelled weight transfers: sync, chunked, asynchronous.
 #include "runtime/sim/sim_engine.h"
 
+#include "runtime/lplb_mode.h"
+
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -35,6 +37,12 @@ SimEngine::SimEngine(const RunConfig& cfg, const SimProfile& profile,
     b.tokens = num_mbs_ == 1 ? T_ : (m == 0 ? first_tokens : T_ - first_tokens);
     b.router.init(R_, b.tokens, K_, cfg.shared_experts, E_, cfg.balancers.lplb, cfg.balancers.waterfill, rpn_,
                   rpn_);  // TokenRouter splits with the node step too (sim_router_test.cc)
+    if (cfg.balancers.lplb) {
+      // The run's model (runtime/lplb_mode.h), not the profile's: the automatic
+      // mode decides as the run does (tests/sim.cmake compares the two).
+      const LplbCostModel lc = lplb_cost_for_run(cfg);
+      b.router.set_lplb_mode(cfg.lplb_node_scope(), cfg.lplb_automatic() ? &lc : nullptr, L_);
+    }
     b.ids.assign(static_cast<size_t>(R_) * b.tokens * K_, 0);
     b.rank_counts.assign(static_cast<size_t>(R_) * E_, 0);
   }
@@ -141,14 +149,22 @@ void SimEngine::simulate_layer(int step, int layer, StepRecord* rec, LayerCost* 
     const int32_t* slot = b.routing.pair_local_slot.data();
     const double balance_measured = (b.routing.solve_us + b.routing.assign_us / R_) * prof_.balance_time_scale;
     // The counts exchange as the run does it (sim_cost_model.h): lplb's O(E + P)
-    // allreduce + scan, or the R x E allgather.
-    const double gather_us = b.router.needs_counts()
-                                 ? counts_exchange_us(prof_, links_, R_, E_, p.num_slots(), rpn_, cfg_.balancers.lplb)
-                                 : 0;
+    // allreduce + scan, or the R x E allgather; with --lplb-scope node the
+    // exchange inside the node (the R x E allgather where waterfill needs
+    // it); none where the automatic mode skipped the layer-step.
+    const bool lplb = cfg_.balancers.lplb, node_scope = lplb && cfg_.lplb_node_scope();
+    const bool matrix = cfg_.balancers.waterfill && (node_scope || (lplb && cfg_.lplb_automatic()));
+    const double gather_us = !b.router.needs_counts() ? 0
+                             : node_scope && !matrix ? node_counts_exchange_us(prof_, rpn_, E_)
+                             : counts_exchange_us(prof_, links_, R_, E_, p.num_slots(), rpn_, lplb && !matrix);
+    rec->lplb_skipped += b.routing.lplb_skipped;
     for (int r = 0; r < R_; ++r) {
       std::array<double, kNumPhases>& ph = rank_phase_us_[r];
       const double route_us = fixed + b.tokens * prof_.route_ns_per_token * 1e-3 * scale_;
-      const double balance_us = fixed + balance_measured * scale_ + gather_us;
+      // Node scope: the rank's node's plan and its own split, as that rank runs them.
+      const double measured =
+          b.routing.scope_us[r] >= 0 ? b.routing.scope_us[r] * prof_.balance_time_scale : balance_measured;
+      const double balance_us = fixed + measured * scale_ + (b.routing.exchanged[r] ? gather_us : 0);
       const double layout_us = fixed + static_cast<double>(b.tokens) * P_ * prof_.layout_ns_per_pair * 1e-3 * scale_;
       ph[kRoute] += route_us;
       ph[kBalance] += balance_us;

@@ -4,13 +4,22 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 
 #include "balance/copy_rules.h"
 #include "balance/waterfill.h"
 #include "common/check.h"
-#include "common/clock.h"
 
 namespace wideep {
+
+// The balance phase is timed in this thread's CPU time: many short timings
+// (one per node with --lplb-scope node), and a wall clock would charge
+// whichever the scheduler preempted on a shared host.
+static double thread_cpu_us() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e6 + ts.tv_nsec * 1e-3;
+}
 
 void ClusterRouter::init(int num_ranks, int num_tokens, int topk, int shared, int num_logical,
                          bool lplb, WaterfillMode waterfill, int ranks_per_node, int split_ranks_per_node) {
@@ -35,6 +44,75 @@ void ClusterRouter::init(int num_ranks, int num_tokens, int topk, int shared, in
   seen_.assign(E_, 0);
 }
 
+void ClusterRouter::set_lplb_mode(bool node_scope, const LplbCostModel* cost, int layers) {
+  node_scope_ = lplb_ && node_scope;
+  automatic_ = lplb_ && cost != nullptr;
+  if (cost) cost_ = *cost;
+  const int rpn = rpn_ > 0 && rpn_ < R_ ? rpn_ : R_;
+  const int nodes = (R_ + rpn - 1) / rpn;
+  gates_.assign(node_scope_ ? nodes : 1, LplbGate());
+  for (LplbGate& g : gates_) g.init(layers);
+  lplb_calls_ = 0;
+  node_lps_.clear();
+  if (!node_scope_) return;
+  for (int n = 0; n < nodes; ++n) {
+    node_lps_.push_back(std::make_unique<NodeLp>());
+    node_lps_.back()->init(rpn, waterfill_ ? 0 : static_cast<int64_t>(T_) * S_);
+  }
+}
+
+// Node scope, as TokenRouter::assign_node does it on each node: every node's
+// plan and its ranks' splits. Timed per group (the nodes that plan, the nodes
+// the schedule skips) and charged as the group's mean per node and per rank:
+// a clock read costs microseconds here, more than a skipped node's work.
+void ClusterRouter::assign_nodes(const Placement& p, const int32_t* ids, const int64_t* rank_counts, int64_t call,
+                                 ClusterRouting* out) {
+  const int rpn = rpn_ > 0 && rpn_ < R_ ? rpn_ : R_;
+  const int nodes = static_cast<int>(node_lps_.size());
+  const int64_t tk = static_cast<int64_t>(T_) * K_;
+  const LplbCostModel* cost = automatic_ ? &cost_ : nullptr;
+  std::fill(routed_load_.begin(), routed_load_.end(), 0);
+  std::vector<uint8_t>& want = want_;
+  want.assign(nodes, 1);
+  if (automatic_)
+    for (int n = 0; n < nodes; ++n) want[n] = gates_[n].want(call);
+  double plan_us[2] = {0, 0}, split_us[2] = {0, 0};  // [skipped group, planning group]
+  int count[2] = {0, 0}, ranks[2] = {0, 0};
+  for (int g = 1; g >= 0; --g) {
+    double t0 = thread_cpu_us();
+    for (int n = 0; n < nodes; ++n) {
+      if (want[n] != g) continue;
+      const int lo = n * rpn;
+      node_lps_[n]->plan(p, n, rank_counts + static_cast<size_t>(lo) * E_, cost, !g);
+      if (automatic_ && g) gates_[n].record(call, node_lps_[n]->paid());
+      ++count[g];
+    }
+    plan_us[g] = thread_cpu_us() - t0;
+    t0 = thread_cpu_us();
+    for (int n = 0; n < nodes; ++n) {
+      if (want[n] != g) continue;
+      const int lo = n * rpn, hi = std::min(R_, lo + rpn);
+      for (int r = lo; r < hi; ++r)
+        node_lps_[n]->split(p, r, ids + r * tk, T_, K_, &slot_of_pair_[static_cast<size_t>(r) * tk]);
+      ranks[g] += hi - lo;
+    }
+    split_us[g] = thread_cpu_us() - t0;
+  }
+  for (int n = 0; n < nodes; ++n) {
+    NodeLp& lp = *node_lps_[n];
+    const int g = want[n], lo = n * rpn, hi = std::min(R_, lo + rpn);
+    lp.add_routed_loads(p, routed_load_.data());
+    out->lplb_skipped += !lp.used();
+    if (lp.used()) out->lp_max_load = std::max(out->lp_max_load, lp.result().max_load);
+    for (int r = lo; r < hi; ++r) {
+      out->scope_us[r] = plan_us[g] / count[g] + split_us[g] / ranks[g];
+      out->exchanged[r] = g || waterfill_;
+    }
+  }
+  out->solve_us = count[1] ? plan_us[1] / count[1] : 0;
+  out->assign_us = split_us[0] + split_us[1];
+}
+
 void ClusterRouter::assign(const Placement& p, const int32_t* ids, const int64_t* rank_counts,
                            ClusterRouting* out) {
   const int P = K_ + S_;
@@ -45,7 +123,21 @@ void ClusterRouter::assign(const Placement& p, const int32_t* ids, const int64_t
   out->lp_max_load = -1;
   out->lp_opt = -1;
   out->solve_us = 0;
-  if (lplb_) {
+  out->assign_us = 0;
+  out->exchanged.assign(R_, lplb_ || waterfill_);
+  out->scope_us.assign(R_, -1);
+  out->lplb_skipped = 0;
+  const int64_t lcall = lplb_ ? lplb_calls_++ : 0;
+  bool global_lp = lplb_ && !node_scope_;
+  if (lplb_ && node_scope_) {
+    assign_nodes(p, ids, rank_counts, lcall, out);
+  } else if (global_lp && automatic_ && !gates_[0].want(lcall)) {
+    // The automatic mode's skip: no exchange (unless waterfill gathers), no solve.
+    global_lp = false;
+    out->lplb_skipped = 1;
+    if (!waterfill_) out->exchanged.assign(R_, 0);
+  }
+  if (global_lp) {
     // What the run's counts exchange hands every rank (not timed: the cost
     // model charges the exchange): global counts, per-slot own-rank/node counts.
     const bool node = rpn_ > 1 && rpn_ < R_;
@@ -56,7 +148,7 @@ void ClusterRouter::assign(const Placement& p, const int32_t* ids, const int64_t
     slot_node_.resize(p.num_slots());
     lp_slot_counts(p, rank_counts, rpn_, slot_rank_.data(), node ? slot_node_.data() : nullptr);
   }
-  if (lplb_ && std::getenv("WIDEEP_LP_DUMP") && ++dumped_ == 6) {
+  if (global_lp && std::getenv("WIDEEP_LP_DUMP") && ++dumped_ == 6) {
     // Debugging aid: the 6th layer-step's LP as `wideep lp --input` reads it.
     std::FILE* f = std::fopen(std::getenv("WIDEEP_LP_DUMP"), "w");
     if (f) {
@@ -75,14 +167,37 @@ void ClusterRouter::assign(const Placement& p, const int32_t* ids, const int64_t
       std::fclose(f);
     }
   }
-  double t0 = now_us();
-  if (lplb_) {
+  double t0 = thread_cpu_us();
+  if (global_lp && automatic_) {
+    // As TokenRouter::assign_lplb: the bound, then the plan (timed as the solve).
+    const double cost = cost_.solve_fixed_us + cost_.solve_slot_us * p.num_slots();
+    bool skip = lplb_global_gain_us(p, counts_.data(), nullptr, cost_, rpn_) <= cost, paid = false;
+    if (!skip) {
+      lp_.solve(p, counts_.data(), slot_rank_.data(), rpn_ > 1 && rpn_ < R_ ? slot_node_.data() : nullptr, nullptr,
+                -1, routed_load_.data());
+      const double gain = lplb_global_gain_us(p, counts_.data(), lp_.result().copy_tokens.data(), cost_, rpn_);
+      skip = gain <= 0;
+      paid = gain > LplbCostModel::kPayFactor * (cost + cost_.exchange_us);
+    }
+    gates_[0].record(lcall, paid);
+    out->solve_us = thread_cpu_us() - t0;
+    t0 = thread_cpu_us();
+    if (skip) {
+      global_lp = false;
+      out->lplb_skipped = 1;
+    }
+  }
+  if (lplb_ && node_scope_) {
+    // assign_nodes chose every pair's copy and timed it.
+  } else if (global_lp) {
     // All components (every rank's quotas are needed here); a run's rank solves
     // only the ones it needs, with the same result for them.
-    lp_.solve(p, counts_.data(), slot_rank_.data(), rpn_ > 1 && rpn_ < R_ ? slot_node_.data() : nullptr, nullptr, -1,
-              routed_load_.data());
-    out->solve_us = now_us() - t0;
-    t0 = now_us();
+    if (!automatic_) {
+      lp_.solve(p, counts_.data(), slot_rank_.data(), rpn_ > 1 && rpn_ < R_ ? slot_node_.data() : nullptr, nullptr,
+                -1, routed_load_.data());
+      out->solve_us = thread_cpu_us() - t0;
+      t0 = thread_cpu_us();
+    }
     split_.run(p, rank_counts, lp_.result().copy_tokens.data(), split_rpn_, ids, T_, K_, slot_of_pair_.data());
     out->lp_max_load = lp_.result().max_load;
     out->lp_opt = lp_.result().lp_opt;
@@ -95,15 +210,21 @@ void ClusterRouter::assign(const Placement& p, const int32_t* ids, const int64_t
       for (int32_t s : slot_of_pair_) ++routed_load_[p.rank_of_slot(s)];
     }
   }
-  out->assign_us = now_us() - t0;
+  if (!(lplb_ && node_scope_)) out->assign_us = thread_cpu_us() - t0;
+  if (lplb_ && !node_scope_ && !global_lp && !waterfill_) {
+    // The fixed rule served (the automatic mode's skip): the loads the plan
+    // check compares with (a run knows them from static_rank_loads; not timed).
+    std::fill(routed_load_.begin(), routed_load_.end(), 0);
+    for (int32_t s : slot_of_pair_) ++routed_load_[p.rank_of_slot(s)];
+  }
   const bool sglang = waterfill_ && waterfill_mode_ != kWaterfillExact;
   const int64_t call = assign_calls_++;
   if (waterfill_ && !sglang) {
-    t0 = now_us();
+    t0 = thread_cpu_us();
     waterfill_shared(routed_load_.data(), shared_pairs_.data(), R_, shared_move_.data());
-    out->solve_us += now_us() - t0;
+    out->solve_us += thread_cpu_us() - t0;
   }
-  t0 = now_us();
+  t0 = thread_cpu_us();
   for (int r = 0; r < R_; ++r) {
     const int32_t* slots = &slot_of_pair_[static_cast<size_t>(r) * T_ * K_];
     const size_t base = static_cast<size_t>(r) * T_ * P;
@@ -124,7 +245,7 @@ void ClusterRouter::assign(const Placement& p, const int32_t* ids, const int64_t
                          &out->pair_dest_rank[base]);
     }
   }
-  out->assign_us += now_us() - t0;
+  out->assign_us += thread_cpu_us() - t0;
   if (needs_counts() && !sglang)  // sglang: no rank knows the others' draws in advance
     expected_loads(routed_load_.data(), waterfill_ ? shared_move_.data() : nullptr, R_, shared_per_rank,
                    out->expected_load.data());

@@ -5,9 +5,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "balance/copy_rules.h"
+#include "balance/node_lp.h"
 #include "balance/placement.h"
 #include "balance/waterfill.h"
 #include "runtime/sim/sim_split.h"
@@ -22,6 +24,12 @@ struct ClusterRouting {
   double lp_opt = -1;
   double solve_us = 0;   // measured: the global solve (LP and/or waterfill), once per layer-step
   double assign_us = 0;  // measured: copy choice of all ranks' pairs (static rule or split)
+  // lplb: per rank, whether its scope (its node, or the job) exchanged counts
+  // this layer-step, and the measured plan + split of that scope as one of its
+  // ranks runs it (-1: not per rank; solve_us and assign_us hold the time).
+  std::vector<uint8_t> exchanged;   // [R]
+  std::vector<double> scope_us;     // [R]
+  int64_t lplb_skipped = 0;         // scopes (nodes, or the one global LP) that took the fixed rule
 };
 
 class ClusterRouter {
@@ -38,6 +46,8 @@ class ClusterRouter {
   }
 
   bool needs_counts() const { return lplb_ || waterfill_; }
+  // --lplb-scope node / --lplb-auto (cost non-null), as TokenRouter::set_lplb_mode.
+  void set_lplb_mode(bool node_scope, const LplbCostModel* cost, int layers);
   // The LP's warm-start counters (how often the previous critical set was kept).
   const LpStats& lp_stats() const { return lp_.stats(); }
 
@@ -57,6 +67,14 @@ class ClusterRouter {
   std::vector<int32_t> seen_;
   LayerLp lp_;
   AllRankSplit split_;
+  bool node_scope_ = false, automatic_ = false;
+  LplbCostModel cost_;
+  std::vector<std::unique_ptr<NodeLp>> node_lps_;  // [nodes]
+  std::vector<LplbGate> gates_;                    // [nodes] or [1]
+  int64_t lplb_calls_ = 0;
+  std::vector<uint8_t> want_;  // [nodes] scratch: the schedule's choice
+  void assign_nodes(const Placement& p, const int32_t* ids, const int64_t* rank_counts, int64_t call,
+                    ClusterRouting* out);
 };
 
 }  // namespace wideep

@@ -1,0 +1,332 @@
+// Node-scoped LPLB: the node's sub-problem, its exact solve, the split of a
+// rank's pairs, and the automatic mode's step-time prediction.
+#include "balance/node_lp.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "balance/copy_rules.h"
+#include "balance/token_split.h"
+#include "common/check.h"
+
+namespace wideep {
+
+double LplbCostModel::expert_us(double pairs) const {
+  if (pairs <= 0) return 0;
+  const double tiles = std::ceil(pairs / std::max(1, tile_tokens));
+  return launch_us + std::max(tiles * tile_us, floor_us) + pairs * pair_us;
+}
+
+double rows_per_pair(int num_ranks, int topk) {
+  // A token's K pairs on R ranks uniformly: R (1 - (1 - 1/R)^K) distinct ranks.
+  if (num_ranks <= 1 || topk <= 0) return 1;
+  return num_ranks * (1 - std::pow(1 - 1.0 / num_ranks, topk)) / topk;
+}
+
+LplbCostModel default_lplb_cost(int hidden, int ffn, int64_t row_bytes) {
+  // launch/profiles/h100_nvlink_8x.json: tile 128, 1100 TFLOPS, 2600 GB/s
+  // weight reads at 1 byte/param, launch 2 us, 0.5 ns/pair; NVLink 155 GB/s,
+  // network 45 GB/s. Solve: the node solve's benchmark (balance/lp_bench.cc).
+  LplbCostModel m;
+  m.tile_tokens = 128;
+  m.tile_us = 128.0 * 4.0 * hidden * ffn / 1100e6;
+  m.floor_us = 2.0 * hidden * ffn / 2600e3;
+  m.launch_us = 2;
+  m.pair_us = 0.5e-3;
+  m.cross_pair_us = row_bytes / 45e3;
+  m.same_pair_us = row_bytes / 155e3;
+  m.solve_fixed_us = 5;
+  m.solve_slot_us = 0.06;
+  m.exchange_us = 5;  // one NVLink round of the node's counts
+  return m;
+}
+
+void NodeLp::init(int ranks_per_node, int64_t shared_per_rank) {
+  rpn_ = ranks_per_node;
+  shared_ = shared_per_rank;
+  used_ = false;
+}
+
+NodeLp::Sub& NodeLp::sub_for(const Placement& p, int lo, int n) {
+  const int S = p.slots_per_rank;
+  const int* first = &p.phy2log[static_cast<size_t>(lo) * S];
+  const size_t len = static_cast<size_t>(n) * S;
+  ++tick_;
+  for (Sub& s : subs_)
+    if (s.key.size() == len + 2 && s.key[len] == lo && s.key[len + 1] == p.num_ranks &&
+        std::equal(first, first + len, s.key.begin())) {
+      s.used = tick_;
+      return s;
+    }
+  // One per MoE layer of a run; the least recently used one makes room.
+  Sub* s;
+  if (subs_.size() < static_cast<size_t>(LpSolver::kCached)) {
+    subs_.emplace_back();
+    s = &subs_.back();
+  } else {
+    s = &*std::min_element(subs_.begin(), subs_.end(), [](const Sub& a, const Sub& b) { return a.used < b.used; });
+  }
+  s->key.assign(first, first + len);
+  s->key.push_back(lo);
+  s->key.push_back(p.num_ranks);
+  s->p = lp_placement(n, p.num_logical, std::vector<int>(first, first + len), "node placement");
+  // The prediction's view of the rest: how many copies, on how many nodes.
+  const int E = p.num_logical, rpn = std::max(1, rpn_);
+  s->global_c.assign(p.logcnt.begin(), p.logcnt.end());
+  s->here_share.assign(E, 0);
+  for (int e = 0; e < E; ++e)
+    s->here_share[e] = p.logcnt[e] > 0 ? static_cast<double>(s->p.logcnt[e]) / p.logcnt[e] : 0;
+  s->nodes_with.assign(E, 0);
+  for (int e = 0; e < E; ++e) {
+    int last = -1;
+    for (int k = 0; k < p.logcnt[e]; ++k) {  // copies in slot order: nodes ascend
+      const int node = p.rank_of_slot(p.copies(e)[k]) / rpn;
+      if (node != last) ++s->nodes_with[e];
+      last = node;
+    }
+  }
+  s->used = tick_;
+  return *s;
+}
+
+void LplbGate::init(int layers, int probe_every) {
+  L_ = std::max(1, layers);
+  every_ = std::max(1, probe_every);
+  on_.assign(L_, 1);  // the first step of every layer plans
+}
+
+bool LplbGate::want(int64_t call) const {
+  // Probes on the same steps everywhere (step mod probe_every == 0), so that
+  // nodes' probes share steps instead of spreading their cost over many.
+  const int l = static_cast<int>(call % L_);
+  return on_[l] || (call / L_) % every_ == 0;
+}
+
+void LplbGate::record(int64_t call, bool paid) {
+  const int l = static_cast<int>(call % L_);
+  on_[l] = paid;
+}
+
+bool NodeLp::plan(const Placement& p, int node, const int64_t* node_counts, const LplbCostModel* cost,
+                  bool fixed_only) {
+  const int R = p.num_ranks, E = p.num_logical, S = p.slots_per_rank;
+  const int rpn = rpn_ > 0 && rpn_ < R ? rpn_ : R;
+  lo_ = node * rpn;
+  WIDEEP_ASSERT(lo_ >= 0 && lo_ < R, "NodeLp::plan: node out of range");
+  n_ = std::min(R, lo_ + rpn) - lo_;
+  rows_ = node_counts;
+  cur_ = &sub_for(p, lo_, n_);
+  gain_us_ = 0;
+  if (fixed_only) return used_ = false;
+  const Placement& sp = cur_->p;
+  // The node's tokens of the experts it holds: the LP's counts; per slot, its
+  // expert's tokens on its own rank (the split's first rule).
+  node_cnt_.assign(E, 0);
+  send_.assign(static_cast<size_t>(n_) * 3, 0.0);
+  for (int i = 0; i < n_; ++i) {
+    const int64_t* row = rows_ + static_cast<size_t>(i) * E;
+    for (int e = 0; e < E; ++e) node_cnt_[e] += row[e];
+    if (!cost) continue;
+    // The prediction's send side (independent of the plan): all pairs, and
+    // those whose copy the fixed rule (share of e's copies here) and the plan
+    // (every pair of an expert held here) keep inside the node.
+    const double* share = cur_->here_share.data();
+    double all = 0, kept_x = 0, kept_y = 0;
+    for (int e = 0; e < E; ++e) {
+      const double v = static_cast<double>(row[e]);
+      all += v;
+      kept_x += v * share[e];
+      kept_y += share[e] > 0 ? v : 0;
+    }
+    send_[3 * i] = all;
+    send_[3 * i + 1] = kept_x;
+    send_[3 * i + 2] = kept_y;
+  }
+  counts_.resize(E);
+  for (int e = 0; e < E; ++e) counts_[e] = sp.logcnt[e] > 0 ? node_cnt_[e] : 0;
+  slot_rank_.resize(static_cast<size_t>(n_) * S);
+  for (int s = 0; s < n_ * S; ++s) slot_rank_[s] = rows_[static_cast<size_t>(s / S) * E + sp.phy2log[s]];
+  gain_us_ = 0;
+  paid_ = false;
+  const double solve_us = cost ? cost->solve_fixed_us + cost->solve_slot_us * n_ * S : 0;
+  if (cost) {
+    // The counts are here already: the bound is weighed against the solve alone.
+    predict(p, *cost, false);
+    if (gain_us_ <= solve_us) return used_ = false;
+  }
+  base_.assign(n_, shared_);
+  LpInput in;
+  in.placement = &sp;
+  in.counts = counts_.data();
+  in.base_load = base_.data();
+  in.slot_rank_counts = slot_rank_.data();
+  in.exact_opt = false;
+  solver_.solve(in, &lp_);
+  if (cost) {
+    // Solved: the plan serves wherever it is predicted faster; it paid (the
+    // schedule plans the next step too) where that beats exchange + solve.
+    predict(p, *cost, true);
+    paid_ = gain_us_ > LplbCostModel::kPayFactor * (solve_us + cost->exchange_us);
+    return used_ = gain_us_ > 0;
+  }
+  paid_ = true;
+  return used_ = true;
+}
+
+// The step-time model of the automatic mode (docs/usage-lp.md). The node sees
+// only its own tokens; it takes them as a sample of every node's (the
+// popularity EPLB placed for): with the fixed rule a copy of e receives
+// pc_e = cnt_e / c_e from each node, with every node planning it receives its
+// node's share of the plan plus pc_e from each node with no copy of e. Per rank
+// of the node: expert time (tile-rounded, per local expert) + link time, the
+// slower link class of max(send, receive) pairs, a pair costing cross_pair_us
+// between nodes and same_pair_us inside one. gain = the largest rank's time
+// with the fixed rule - with the plan. Without the plan (with_lp false) the
+// plan's time is bounded below by its cross-node links alone (they do not
+// depend on the split), an upper bound of the gain: below the cost, skip unsolved.
+void NodeLp::predict(const Placement& p, const LplbCostModel& m, bool with_lp) {
+  const int E = p.num_logical, S = p.slots_per_rank, R = p.num_ranks;
+  const int rpn = rpn_ > 0 && rpn_ < R ? rpn_ : R;
+  const int nodes = (R + rpn - 1) / rpn;
+  const Placement& sp = cur_->p;
+  double max_x = 0, max_y = 0;
+  for (int i = 0; i < n_; ++i) {
+    const int64_t* row = rows_ + static_cast<size_t>(i) * E;
+    // Pairs that stay on the rank cross no link: with the fixed rule a copy
+    // here keeps row_e / c_e of this rank's tokens of e, with the plan up to
+    // its quota (the split's first rule).
+    double ex = 0, ey = 0, rx_cross = 0, rx_same = 0, ry_cross = 0, ry_same = 0, own_x = 0, own_y = 0;
+    for (int s = i * S; s < (i + 1) * S; ++s) {
+      const int e = sp.phy2log[s];
+      const double c = cur_->global_c[e], pc = static_cast<double>(node_cnt_[e]) / c;
+      ex += m.expert_us(pc * nodes);
+      rx_cross += pc * (nodes - 1);
+      rx_same += pc - row[e] / c;
+      own_x += row[e] / c;
+      const double in = pc * (nodes - cur_->nodes_with[e]);
+      ry_cross += in;
+      if (with_lp) {
+        const double kept = std::min<double>(lp_.copy_tokens[s], row[e]);
+        ey += m.expert_us(lp_.copy_tokens[s] + in);
+        ry_same += lp_.copy_tokens[s] - kept;
+        own_y += kept;
+      }
+    }
+    double sx_cross = 0, sx_same = -own_x, sy_cross = 0, sy_same = -own_y;
+    const double all = send_[3 * i], kept_x = send_[3 * i + 1], kept_y = send_[3 * i + 2];
+    sx_cross += all - kept_x;
+    sx_same += kept_x;
+    sy_cross += all - kept_y;
+    sy_same += kept_y;
+    const double link_x = std::max(std::max(rx_cross, sx_cross) * m.cross_pair_us,
+                                   std::max(rx_same, sx_same) * m.same_pair_us);
+    const double link_y = std::max(std::max(ry_cross, sy_cross) * m.cross_pair_us,
+                                   std::max(ry_same, sy_same) * m.same_pair_us);
+    max_x = std::max(max_x, ex + link_x);
+    max_y = std::max(max_y, with_lp ? ey + link_y : std::max(ry_cross, sy_cross) * m.cross_pair_us);
+  }
+  gain_us_ = max_x - max_y;
+}
+
+double lplb_global_gain_us(const Placement& p, const int64_t* counts, const int64_t* copy_tokens,
+                           const LplbCostModel& m, int ranks_per_node, const int64_t* slot_rank,
+                           int64_t pairs_per_rank) {
+  const int R = p.num_ranks, S = p.slots_per_rank;
+  const int rpn = ranks_per_node > 0 && ranks_per_node < R ? ranks_per_node : R;
+  const double cross_share = static_cast<double>(R - rpn) / R;  // of a rank's link pairs, to/from other nodes
+  // Expert time plus the slower link class of max(sent, received) pairs; pairs a
+  // copy takes from its own rank (the split's first rule; the fixed rule's
+  // share own / c) cross no link.
+  auto rank_us = [&](double expert_us, double recv, double kept) {
+    const double link = std::max(recv - kept, static_cast<double>(pairs_per_rank) - kept);
+    return expert_us + std::max(link * cross_share * m.cross_pair_us, link * (1 - cross_share) * m.same_pair_us);
+  };
+  double max_x = 0, sum_x = 0, max_y = 0;
+  for (int r = 0; r < R; ++r) {
+    double ex = 0, ey = 0, px = 0, py = 0, kx = 0, ky = 0;
+    for (int s = r * S; s < (r + 1) * S; ++s) {
+      const int e = p.phy2log[s];
+      const double x = static_cast<double>(counts[e]) / p.logcnt[e];
+      const double own = slot_rank ? static_cast<double>(slot_rank[s]) : 0;
+      ex += m.expert_us(x);
+      px += x;
+      kx += own / p.logcnt[e];
+      if (copy_tokens) {
+        ey += m.expert_us(static_cast<double>(copy_tokens[s]));
+        py += static_cast<double>(copy_tokens[s]);
+        ky += std::min<double>(copy_tokens[s], own);
+      }
+    }
+    max_x = std::max(max_x, rank_us(ex, px, kx));
+    sum_x += rank_us(ex, px, kx);
+    max_y = std::max(max_y, rank_us(ey, py, ky));
+  }
+  return max_x - (copy_tokens ? max_y : sum_x / R);
+}
+
+void NodeLp::split(const Placement& p, int rank, const int32_t* ids, int num_tokens, int topk, int32_t* slot_of_pair) {
+  const int E = p.num_logical, S = p.slots_per_rank;
+  const int64_t pairs = static_cast<int64_t>(num_tokens) * topk;
+  WIDEEP_ASSERT(cur_ && rank >= lo_ && rank < lo_ + n_, "NodeLp::split: rank outside the planned node");
+  const Placement& sp = cur_->p;
+  // The fixed rule, copy (i + rank) mod c for the i-th pair of e, as a cursor
+  // per expert (no division per pair); with the plan, the node's experts' pairs
+  // are set aside for the node's split.
+  seen_.assign(E, -1);  // started at rank mod c on first use: E divisions would cost more than the pairs
+  local_ids_.clear();
+  local_pos_.clear();
+  const int* local_cnt = sp.logcnt.data();
+  for (int64_t i = 0; i < pairs; ++i) {
+    const int e = ids[i];
+    if (used_ && local_cnt[e] > 0) {
+      local_ids_.push_back(e);
+      local_pos_.push_back(i);
+      continue;
+    }
+    int32_t& k = seen_[e];
+    if (k < 0) k = rank % p.logcnt[e];
+    slot_of_pair[i] = p.copies(e)[k];
+    if (++k == p.logcnt[e]) k = 0;
+  }
+  if (!used_) return;
+  const int me = rank - lo_;
+  mine_.assign(E, 0);
+  before_.assign(E, 0);
+  for (int e = 0; e < E; ++e) {
+    if (local_cnt[e] == 0) continue;
+    mine_[e] = rows_[static_cast<size_t>(me) * E + e];
+    for (int i = 0; i < me; ++i) before_[e] += rows_[static_cast<size_t>(i) * E + e];
+  }
+  const int64_t n = static_cast<int64_t>(local_ids_.size());
+  local_slots_.resize(n);
+  SplitCounts sc;
+  sc.mine = mine_.data();
+  sc.before = before_.data();
+  sc.slot_rank = slot_rank_.data();
+  // Row-major order of the node's pairs is kept, so each expert's tokens keep their order.
+  split_tokens(sp, sc, lp_.copy_tokens.data(), me, local_ids_.data(), static_cast<int>(n), 1, 0, local_slots_.data());
+  const int first = lo_ * S;
+  for (int64_t j = 0; j < n; ++j) slot_of_pair[local_pos_[j]] = first + local_slots_[j];
+}
+
+void NodeLp::add_routed_loads(const Placement& p, int64_t* routed_load) const {
+  const int E = p.num_logical;
+  const Placement& sp = cur_->p;
+  for (int i = 0; i < n_; ++i) {
+    const int r = lo_ + i;
+    for (int e = 0; e < E; ++e) {
+      const int64_t n = rows_[static_cast<size_t>(i) * E + e];
+      if (n == 0 || (used_ && sp.logcnt[e] > 0)) continue;
+      // The fixed rule: copy j takes the i < n with (i + r) mod c == j.
+      const int c = p.logcnt[e];
+      for (int j = 0; j < c; ++j) {
+        const int64_t first = ((j - r) % c + c) % c;
+        if (n > first) routed_load[p.rank_of_slot(p.copies(e)[j])] += (n - first + c - 1) / c;
+      }
+    }
+  }
+  if (used_)
+    for (int s = 0; s < sp.num_slots(); ++s) routed_load[lo_ + sp.rank_of_slot(s)] += lp_.copy_tokens[s];
+}
+
+}  // namespace wideep

@@ -1,0 +1,139 @@
+// Node-scoped LPLB (--lplb-scope node, DeepSeek LPLB's groups) and the step-time
+// test of the automatic mode (--lplb-auto). A node (ranks_per_node consecutive
+// ranks) serves its own tokens of every expert with a copy on the node with those
+// copies, split by the node's own LP (balance/lp.h on the node's slots and the
+// node's counts: exact within the node); its tokens of an expert with no copy on
+// the node follow the fixed rule. Inputs: the node's [n x E] counts, what one
+// intra-node exchange gives every rank of it, so a solve costs O(node), not O(R).
+// Pure and deterministic: every rank of a node computes the same plan.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "balance/lp.h"
+#include "balance/placement.h"
+
+namespace wideep {
+
+// The step-time model the automatic mode predicts with (docs/usage-lp.md,
+// "The step as the objective"), the simulator's cost model in per-pair form:
+// one local expert with n > 0 pairs takes
+//   launch_us + max(ceil(n / tile_tokens) * tile_us, floor_us) + n * pair_us,
+// and a pair that crosses nodes costs cross_pair_us of link time (dispatch and
+// combine rows) where one inside a node costs same_pair_us.
+struct LplbCostModel {
+  int tile_tokens = 1;
+  double tile_us = 0, floor_us = 0, launch_us = 0, pair_us = 0;
+  double cross_pair_us = 0, same_pair_us = 0;
+  // Predicted solve + split time: fixed_us + slot_us per slot in the LP's scope,
+  // and the counts exchange's time (what a skipped layer-step saves besides).
+  double solve_fixed_us = 0, solve_slot_us = 0, exchange_us = 0;
+  double expert_us(double pairs) const;  // one local expert (0 for no pairs)
+  // A plan "pays" (the schedule plans the next step too) where its predicted
+  // gain is this many times exchange + solve: the pair-based gains are upper
+  // estimates (a node sees only its own share of the step; docs/usage-lp.md),
+  // and below 3x the LP lost to the fixed rule in the study at T = 128.
+  static constexpr double kPayFactor = 3;
+};
+
+// Rows per pair of the exchange: a token sends one row per destination rank,
+// so its K pairs on R ranks make about R (1 - (1 - 1/R)^K) rows (uniform picks).
+// The models scale their pair costs by it.
+double rows_per_pair(int num_ranks, int topk);
+
+// A built-in model for `wideep run` (no profile there): H100 SXM with FP8 experts
+// of the run's shape and rows of row_bytes (dispatch + combine), the figures of
+// launch/profiles/h100_nvlink_8x.json.
+LplbCostModel default_lplb_cost(int hidden, int ffn, int64_t row_bytes);
+
+// The automatic mode for --lplb-scope global: the predicted gain (us) of the
+// LP's copy_tokens [P] over the fixed rule's expected split (count / copies
+// per copy): the largest rank's expert time plus the link time of max(sent,
+// received) pairs (the share of ranks on other nodes at cross_pair_us, the
+// rest at same_pair_us, the slower class), pairs a copy takes from its own rank
+// (slot_rank [P], may be null) on no link; with copy_tokens null, an upper
+// bound from the mean rank (no solve needed to skip). counts [E] global;
+// pairs_per_rank: the pairs each rank sends (T x K).
+double lplb_global_gain_us(const Placement& p, const int64_t* counts, const int64_t* copy_tokens,
+                           const LplbCostModel& m, int ranks_per_node, const int64_t* slot_rank = nullptr,
+                           int64_t pairs_per_rank = 0);
+
+// The automatic mode's schedule, per layer (identical on every rank that
+// sees the same plans): a layer whose last plan paid plans again at its next
+// step; one whose plan did not pay follows the fixed rule, without exchanging
+// counts or solving, and tries again at the next step that is a multiple of
+// probe_every (the same steps on every node and layer). Calls are
+// numbered per router: call c is layer c % layers of step c / layers.
+class LplbGate {
+ public:
+  static constexpr int kProbeEvery = 8;
+  void init(int layers, int probe_every = kProbeEvery);
+  bool want(int64_t call) const;      // exchange counts and plan this layer-step?
+  void record(int64_t call, bool paid);  // what the plan of call `call` predicted
+ private:
+  int L_ = 1, every_ = kProbeEvery;
+  std::vector<uint8_t> on_;      // [L] the last plan paid
+};
+
+// One node's plan. Keeps its sub-placements (one per MoE layer of a run) and an
+// LpSolver between calls.
+class NodeLp {
+ public:
+  // shared_per_rank: each rank's shared-expert pairs, the LP's fixed base load.
+  void init(int ranks_per_node, int64_t shared_per_rank);
+
+  // Plans node `node` of p (ranks [node*n, min(R, node*n + n))) from
+  // node_counts [n_node x E] (rank node*n + i at i*E). With `cost` (automatic
+  // mode) the whole node follows the fixed rule, unsolved, when an upper bound
+  // of the plan's predicted gain is below the solve's cost, or, solved, when
+  // the plan is predicted no faster; returns whether the LP plan is used.
+  // paid(): the plan's gain beat exchange + solve (LplbGate::record).
+  // fixed_only: the fixed rule for every pair (the automatic mode's skip
+  // without counts; node_counts may then be null).
+  bool plan(const Placement& p, int node, const int64_t* node_counts, const LplbCostModel* cost,
+            bool fixed_only = false);
+
+  // The copy of each of `rank`'s pairs (rank in the planned node): ids
+  // [T*K] logical experts; slot_of_pair [T*K] global physical slots.
+  void split(const Placement& p, int rank, const int32_t* ids, int num_tokens, int topk, int32_t* slot_of_pair);
+
+  // Adds the planned node's pairs to routed_load [R] (all ranks: where they run).
+  void add_routed_loads(const Placement& p, int64_t* routed_load) const;
+
+  bool used() const { return used_; }
+  bool paid() const { return paid_; }
+  const LpResult& result() const { return lp_; }  // of the node's sub-problem (node-local ranks and slots)
+  double predicted_gain_us() const { return gain_us_; }
+  const LpStats& stats() const { return solver_.stats(); }
+
+ private:
+  struct Sub {
+    std::vector<int> key;        // the node's phy2log, and the node's first rank
+    Placement p;                 // the node's slots as a placement of n ranks
+    std::vector<int> global_c;   // [E] copies of e in the whole placement
+    std::vector<int> nodes_with; // [E] nodes holding a copy of e
+    std::vector<double> here_share;  // [E] share of e's copies on this node
+    uint64_t used = 0;
+  };
+  Sub& sub_for(const Placement& p, int lo, int n);
+  void predict(const Placement& p, const LplbCostModel& m, bool with_lp);
+
+  int rpn_ = 0;
+  int64_t shared_ = 0;
+  int lo_ = 0, n_ = 0;
+  const int64_t* rows_ = nullptr;
+  bool used_ = false, paid_ = false;
+  double gain_us_ = 0;
+  std::vector<Sub> subs_;
+  uint64_t tick_ = 0;
+  Sub* cur_ = nullptr;
+  std::vector<int64_t> node_cnt_, counts_, base_, slot_rank_, before_, mine_;
+  std::vector<int32_t> seen_, local_ids_, local_slots_;
+  std::vector<int64_t> local_pos_;
+  std::vector<double> send_;  // [n * 3] per node rank: pairs, kept in the node (fixed rule, plan)
+  LpSolver solver_;
+  LpResult lp_;
+};
+
+}  // namespace wideep

@@ -1,0 +1,127 @@
+#!/usr/bin/python3
+"""Issue 32's study: eplb against eplb,lplb (node / global scope, automatic mode
+on / off) in `wideep sim`, DeepSeek-V3 shape with fp8 dispatch, H100 profile.
+Writes docs/studies/lplb.csv (one row per point, appended as it goes; rows
+already there are kept, so an interrupted sweep resumes) and docs/studies/lplb.png.
+Usage: launch/studies/lplb_study.py [--build DIR] [--out DIR] [--ranks 8,32,...]
+       [--tokens 128,4096] [--heavy-configs eplb,node-auto] [--plot-only]"""
+import argparse, csv, json, os, subprocess, sys, tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CONFIGS = {  # label: balancer options
+    "eplb": ["--balancer", "eplb"],
+    "node-auto": ["--balancer", "eplb,lplb", "--lplb-scope", "node", "--lplb-auto", "on"],
+    "node-off": ["--balancer", "eplb,lplb", "--lplb-scope", "node", "--lplb-auto", "off"],
+    "global-auto": ["--balancer", "eplb,lplb"],  # the defaults: --lplb-scope global --lplb-auto on
+    "global-off": ["--balancer", "eplb,lplb", "--lplb-scope", "global", "--lplb-auto", "off"],
+}
+WORKLOADS = ["zipf:0.8", "zipf:1.2", "drift:1.2:5", "noise:0.5"]
+FIELDS = ["workload", "tokens", "ranks", "config", "redundant", "step_us_p50", "balancedness_mean",
+          "dispatch_us_p50", "expert_us_p50", "balance_us_p50", "dispatch_bytes_cross_node", "lplb_skipped",
+          "scopes_x_steps", "sim_wall_s"]
+
+
+def point_args(wideep, ranks, tokens, workload, steps, warmup):
+    # 256 experts (DeepSeek-V3) + 64 redundant, at least one slot per rank; a
+    # rank needs an expert of its own, so beyond 256 ranks 1024 experts + 25 %.
+    experts = 256 if ranks <= 256 else 1024
+    spr = -(-(experts * 5 // 4) // ranks)
+    red = ranks * spr - experts
+    return red, [wideep, "sim", "--profile", os.path.join(ROOT, "launch/profiles/h100_nvlink_8x.json"),
+                 "--ranks", str(ranks), "--gpus-per-node", "8", "--experts", str(experts), "--topk", "8",
+                 "--hidden", "7168", "--ffn", "2048", "--tokens", str(tokens), "--layers", "1",
+                 "--steps", str(steps), "--warmup", str(warmup), "--eplb-interval", "5", "--eplb-window", "5",
+                 "--seed", "1", "--dispatch-dtype", "fp8", "--combine-dtype", "bf16", "--redundant", str(red),
+                 "--workload", workload, "--quiet"]
+
+
+def run_point(wideep, ranks, tokens, workload, config, steps, warmup):
+    red, args = point_args(wideep, ranks, tokens, workload, steps, warmup)
+    with tempfile.NamedTemporaryFile(suffix=".jsonl") as f:
+        subprocess.run(args + CONFIGS[config] + ["--json", f.name], check=True, stdout=subprocess.DEVNULL)
+        lines = [json.loads(l) for l in open(f.name) if l.strip()]
+    s = lines[-1]
+    return {"workload": workload, "tokens": tokens, "ranks": ranks, "config": config, "redundant": red,
+            "step_us_p50": round(s["step_us"]["p50"], 2), "balancedness_mean": round(s["balancedness"]["mean"], 4),
+            "dispatch_us_p50": round(s["phases_us"]["dispatch"], 2), "expert_us_p50": round(s["phases_us"]["expert"], 2),
+            "balance_us_p50": round(s["phases_us"]["balance"], 2),
+            "dispatch_bytes_cross_node": s.get("dispatch_bytes_cross_node", 0),
+            "lplb_skipped": s.get("lplb_skipped", ""),
+            "scopes_x_steps": steps * ((ranks + 7) // 8 if "node" in config else 1),
+            "sim_wall_s": round(s.get("sim_wall_s", 0), 2)}
+
+
+def plot(rows, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(2, 4, figsize=(16, 7), sharex=True)
+    for i, tokens in enumerate([128, 4096]):
+        for j, w in enumerate(WORKLOADS):
+            ax = axes[i][j]
+            base = {r["ranks"]: r["step_us_p50"] for r in rows
+                    if r["tokens"] == tokens and r["workload"] == w and r["config"] == "eplb"}
+            for c in CONFIGS:
+                if c == "eplb":
+                    continue
+                pts = sorted((r["ranks"], r["step_us_p50"] / base[r["ranks"]]) for r in rows
+                             if r["tokens"] == tokens and r["workload"] == w and r["config"] == c and r["ranks"] in base)
+                if pts:
+                    ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=c)
+            ax.axhline(1.0, color="gray", lw=0.8)
+            ax.set_xscale("log", base=2)
+            ax.set_title(f"{w}, T={tokens}", fontsize=9)
+            if j == 0:
+                ax.set_ylabel("step p50 / eplb")
+            if i == 1:
+                ax.set_xlabel("ranks")
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle("eplb,lplb step p50 over eplb's (wideep sim, DeepSeek-V3 shape, fp8 dispatch, H100 profile)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "docs/studies"))
+    ap.add_argument("--ranks", default="8,32,128,512,1024")
+    ap.add_argument("--tokens", default="128,4096")
+    ap.add_argument("--workloads", default=",".join(WORKLOADS))
+    ap.add_argument("--configs", default=",".join(CONFIGS))
+    ap.add_argument("--steps", type=int, default=16)
+    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--plot-only", action="store_true")
+    a = ap.parse_args()
+    path = os.path.join(a.out, "lplb.csv")
+    rows = []
+    if os.path.exists(path):
+        with open(path) as f:
+            for r in csv.DictReader(f):
+                for k in ("tokens", "ranks"):
+                    r[k] = int(r[k])
+                r["step_us_p50"] = float(r["step_us_p50"])
+                rows.append(r)
+    done = {(r["workload"], r["tokens"], r["ranks"], r["config"]) for r in rows}
+    if not a.plot_only:
+        new = not os.path.exists(path)
+        with open(path, "a", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=FIELDS)
+            if new:
+                w.writeheader()
+            for tokens in map(int, a.tokens.split(",")):
+                for ranks in map(int, a.ranks.split(",")):
+                    for wl in a.workloads.split(","):
+                        for c in a.configs.split(","):
+                            if (wl, tokens, ranks, c) in done:
+                                continue
+                            r = run_point(os.path.join(a.build, "wideep"), ranks, tokens, wl, c, a.steps, a.warmup)
+                            w.writerow(r)
+                            f.flush()
+                            rows.append(r)
+                            print(f"{wl} T={tokens} R={ranks} {c}: p50 {r['step_us_p50']} us", flush=True)
+    plot(rows, os.path.join(a.out, "lplb.png"))
+
+
+if __name__ == "__main__":
+    main()
