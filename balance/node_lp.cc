@@ -329,4 +329,22 @@ void NodeLp::add_routed_loads(const Placement& p, int64_t* routed_load) const {
     for (int s = 0; s < sp.num_slots(); ++s) routed_load[lo_ + sp.rank_of_slot(s)] += lp_.copy_tokens[s];
 }
 
+void LplbMode::configure(bool lplb, int R, int rpn, int64_t shared_per_rank, bool scope_node,
+                         const LplbCostModel* model, int layers) {
+  node_scope = lplb && scope_node;
+  automatic = lplb && model != nullptr;
+  if (model) cost = *model;
+  const int n = rpn > 0 && rpn < R ? rpn : R;
+  const int nodes = (R + n - 1) / n;
+  gates.assign(node_scope ? nodes : 1, LplbGate());
+  for (LplbGate& g : gates) g.init(layers);
+  calls = 0;
+  node_lps.clear();
+  if (!node_scope) return;
+  for (int i = 0; i < nodes; ++i) {
+    node_lps.push_back(std::make_unique<NodeLp>());
+    node_lps.back()->init(n, shared_per_rank);
+  }
+}
+
 }  // namespace wideep

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "balance/lp.h"
@@ -134,6 +135,28 @@ class NodeLp {
   std::vector<double> send_;  // [n * 3] per node rank: pairs, kept in the node (fixed rule, plan)
   LpSolver solver_;
   LpResult lp_;
+};
+
+// The per-step LPLB mode of a router (TokenRouter on each rank, ClusterRouter
+// in the sim, which must decide alike): the scope, the automatic gate of each
+// node (or the one global gate) and each node's LP.
+struct LplbMode {
+  bool node_scope = false, automatic = false;
+  LplbCostModel cost;
+  std::vector<std::unique_ptr<NodeLp>> node_lps;  // [nodes] under node scope
+  std::vector<LplbGate> gates;                    // [nodes] under node scope, else [1]
+  int64_t calls = 0;                              // lplb layer-steps so far
+
+  // lplb: the balancer list has lplb; R ranks of rpn per node (rpn <= 0 or
+  // >= R: one node); shared_per_rank: NodeLp::init's base load; cost: the
+  // automatic mode's model, null for off.
+  void configure(bool lplb, int R, int rpn, int64_t shared_per_rank, bool node_scope, const LplbCostModel* cost,
+                 int layers);
+  // The gate of `rank`'s node (node scope) or the global one.
+  LplbGate& gate_of(int rank, int R, int rpn) {
+    const int n = rpn > 0 && rpn < R ? rpn : R;
+    return gates[node_scope ? rank / n : 0];
+  }
 };
 
 }  // namespace wideep

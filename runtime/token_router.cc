@@ -81,24 +81,24 @@ void TokenRouter::balance(Communicator& comm, const Placement& p, const int32_t*
   const int P = p.num_slots();
   // Waterfill needs every rank's routed load: the node scope's and the
   // automatic mode's fixed-rule loads come from the full matrix only.
-  const bool matrix = exchange_ == LplbExchange::kMatrix || (waterfill_ && (node_scope_ || automatic_)) ||
-                      (!node_scope_ && exchange_ == LplbExchange::kAuto && lplb_uses_matrix(R_, E_, P));
+  const bool matrix = exchange_ == LplbExchange::kMatrix || (waterfill_ && (lm_.node_scope || lm_.automatic)) ||
+                      (!lm_.node_scope && exchange_ == LplbExchange::kAuto && lplb_uses_matrix(R_, E_, P));
   if (lplb_) {
-    cur_call_ = lplb_calls_++;
+    cur_call_ = lm_.calls++;
     in_balance_ = true;
   }
   struct Leave {
     bool& flag;
     ~Leave() { flag = false; }
   } leave{in_balance_};
-  if (lplb_ && automatic_ && !matrix && !gate_of(rank_).want(cur_call_)) {
+  if (lplb_ && lm_.automatic && !matrix && !gate_of(rank_).want(cur_call_)) {
     // The automatic mode's skip: no counts exchanged, no solve, the fixed rule.
     *info = BalanceInfo{};
     fixed_rule(p, ids, nullptr);
     finish(p, gate_w, out, info);
     return;
   }
-  if (lplb_ && node_scope_ && !matrix) {
+  if (lplb_ && lm_.node_scope && !matrix) {
     // Node scope: one exchange inside the node, each rank's E counts to its
     // node peers (point to point: no other node takes part).
     const int rpn = rpn_ > 0 && rpn_ < R_ ? rpn_ : R_;
@@ -168,32 +168,32 @@ void TokenRouter::balance(Communicator& comm, const Placement& p, const int32_t*
 
 void TokenRouter::assign_lplb(const Placement& p, const int32_t* ids, const int64_t* counts, const SplitCounts& sc,
                               const int64_t* rank_counts) {
-  const double cost = cost_.solve_fixed_us + cost_.solve_slot_us * p.num_slots();
+  const double cost = lm_.cost.solve_fixed_us + lm_.cost.solve_slot_us * p.num_slots();
   // The automatic mode: its schedule, the bound (no solve), then the plan
   // itself; all from the global counts, so every rank decides alike. It needs
   // the whole plan, as waterfill does.
-  if (automatic_ && !gate_of(rank_).want(cur_call_)) {
+  if (lm_.automatic && !gate_of(rank_).want(cur_call_)) {
     fixed_rule(p, ids, rank_counts);
     return;
   }
-  skipped_ = automatic_ && lplb_global_gain_us(p, counts, nullptr, cost_, rpn_) <= cost;
+  skipped_ = lm_.automatic && lplb_global_gain_us(p, counts, nullptr, lm_.cost, rpn_) <= cost;
   bool paid = false;
   if (!skipped_) {
     // With waterfill or the automatic mode every rank's routed load is needed:
     // solve everything. Otherwise only the components of the experts this rank
     // has tokens of and of its own rank (the others' quotas are never read here).
-    const bool all = waterfill_ || automatic_;
+    const bool all = waterfill_ || lm_.automatic;
     const uint8_t* need = nullptr;
     if (!all) {
       for (int e = 0; e < E_; ++e) need_[e] = sc.mine[e] > 0;
       need = need_.data();
     }
     lp_.solve(p, counts, sc.slot_rank, sc.slot_node, need, all ? -1 : rank_, routed_load_.data());
-    const double gain = automatic_ ? lplb_global_gain_us(p, counts, lp_.result().copy_tokens.data(), cost_, rpn_) : 1;
+    const double gain = lm_.automatic ? lplb_global_gain_us(p, counts, lp_.result().copy_tokens.data(), lm_.cost, rpn_) : 1;
     skipped_ = gain <= 0;
-    paid = gain > LplbCostModel::kPayFactor * (cost + cost_.exchange_us);
+    paid = gain > LplbCostModel::kPayFactor * (cost + lm_.cost.exchange_us);
   }
-  if (automatic_) gates_[0].record(cur_call_, paid);
+  if (lm_.automatic) lm_.gates[0].record(cur_call_, paid);
   if (skipped_) {
     fixed_rule(p, ids, rank_counts);
     return;
@@ -210,59 +210,41 @@ void TokenRouter::fixed_rule(const Placement& p, const int32_t* ids, const int64
   if (rank_counts) static_rank_loads(p, rank_counts, R_, routed_load_.data());
 }
 
-LplbGate& TokenRouter::gate_of(int rank) {
-  const int rpn = rpn_ > 0 && rpn_ < R_ ? rpn_ : R_;
-  return gates_[node_scope_ ? rank / rpn : 0];
-}
-
 void TokenRouter::set_lplb_mode(bool node_scope, const LplbCostModel* cost, int layers) {
-  node_scope_ = lplb_ && node_scope;
-  automatic_ = lplb_ && cost != nullptr;
-  if (cost) cost_ = *cost;
-  const int rpn = rpn_ > 0 && rpn_ < R_ ? rpn_ : R_;
-  const int nodes = (R_ + rpn - 1) / rpn;
-  gates_.assign(node_scope_ ? nodes : 1, LplbGate());
-  for (LplbGate& g : gates_) g.init(layers);
-  lplb_calls_ = 0;
-  node_lps_.clear();
-  if (!node_scope_) return;
-  for (int n = 0; n < nodes; ++n) {
-    node_lps_.push_back(std::make_unique<NodeLp>());
-    node_lps_.back()->init(rpn, waterfill_ ? 0 : static_cast<int64_t>(T_) * S_);
-  }
+  lm_.configure(lplb_, R_, rpn_, waterfill_ ? 0 : static_cast<int64_t>(T_) * S_, node_scope, cost, layers);
 }
 
 void TokenRouter::assign_node(const Placement& p, const int32_t* ids, const int64_t* rank_counts, bool own_only) {
   const int rpn = rpn_ > 0 && rpn_ < R_ ? rpn_ : R_;
   const int mine = rank_ / rpn;
-  const LplbCostModel* cost = automatic_ ? &cost_ : nullptr;
+  const LplbCostModel* cost = lm_.automatic ? &lm_.cost : nullptr;
   // A node the automatic mode's schedule skips takes the fixed rule, unplanned.
   auto plan = [&](int n, const int64_t* rows) {
-    const bool want = !automatic_ || gates_[n].want(cur_call_);
-    node_lps_[n]->plan(p, n, rows, cost, !want);
-    if (automatic_ && want) gates_[n].record(cur_call_, node_lps_[n]->paid());
+    const bool want = !lm_.automatic || lm_.gates[n].want(cur_call_);
+    lm_.node_lps[n]->plan(p, n, rows, cost, !want);
+    if (lm_.automatic && want) lm_.gates[n].record(cur_call_, lm_.node_lps[n]->paid());
   };
   if (own_only) {
     plan(mine, rank_counts);
     loads_ = kLoadsNone;  // the other nodes' tokens that come here are theirs to plan
   } else {
     std::fill(routed_load_.begin(), routed_load_.end(), 0);
-    for (int n = 0; n < static_cast<int>(node_lps_.size()); ++n) {
+    for (int n = 0; n < static_cast<int>(lm_.node_lps.size()); ++n) {
       plan(n, rank_counts + static_cast<size_t>(n) * rpn * E_);
-      node_lps_[n]->add_routed_loads(p, routed_load_.data());
+      lm_.node_lps[n]->add_routed_loads(p, routed_load_.data());
     }
     loads_ = kLoadsAll;
   }
-  node_lps_[mine]->split(p, rank_, ids, T_, K_, slot_of_pair_.data());
-  skipped_ = !node_lps_[mine]->used();
+  lm_.node_lps[mine]->split(p, rank_, ids, T_, K_, slot_of_pair_.data());
+  skipped_ = !lm_.node_lps[mine]->used();
   node_used_ = mine;
 }
 
 void TokenRouter::assign(const Placement& p, const int32_t* ids, const float* gate_w,
                          const int64_t* rank_counts, RouteArrays* out, BalanceInfo* info) {
   *info = BalanceInfo{};
-  if (lplb_ && !in_balance_) cur_call_ = lplb_calls_++;
-  if (lplb_ && node_scope_) {
+  if (lplb_ && !in_balance_) cur_call_ = lm_.calls++;
+  if (lplb_ && lm_.node_scope) {
     assign_node(p, ids, rank_counts, false);
   } else if (lplb_) {
     // What balance()'s exchange would give this rank, from the full matrix.
@@ -299,8 +281,8 @@ void TokenRouter::assign(const Placement& p, const int32_t* ids, const float* ga
 void TokenRouter::finish(const Placement& p, const float* gate_w, RouteArrays* out, BalanceInfo* info) {
   const int P = K_ + S_;
   const int64_t shared_per_rank = static_cast<int64_t>(T_) * S_;
-  if (lplb_ && node_scope_ && node_used_ >= 0) {
-    const NodeLp& nl = *node_lps_[node_used_];
+  if (lplb_ && lm_.node_scope && node_used_ >= 0) {
+    const NodeLp& nl = *lm_.node_lps[node_used_];
     info->lp_max_load = nl.used() ? nl.result().max_load : -1;
   } else if (lplb_ && !skipped_) {
     info->lp_max_load = lp_.result().max_load;

@@ -91,7 +91,7 @@ class TokenRouter {
   void assign_node(const Placement& p, const int32_t* ids, const int64_t* rank_counts, bool own_only);
   // Every pair by the fixed rule (the automatic mode's skip); loads from rank_counts where given.
   void fixed_rule(const Placement& p, const int32_t* ids, const int64_t* rank_counts);
-  LplbGate& gate_of(int rank);
+  LplbGate& gate_of(int rank) { return lm_.gate_of(rank, R_, rpn_); }
   void finish(const Placement& p, const float* gate_w, RouteArrays* out, BalanceInfo* info);
   // --waterfill-mode sglang*: this rank's shared pairs by SGLang's draw (the
   // routed pairs' ranks already in pair_dest_rank); call keys the hash.
@@ -116,14 +116,12 @@ class TokenRouter {
   std::vector<uint8_t> need_;                   // [E] experts this rank has tokens of
   LayerLp lp_;
   // --lplb-scope node / --lplb-auto.
-  bool node_scope_ = false, automatic_ = false, skipped_ = false;
-  LplbCostModel cost_;
-  std::vector<std::unique_ptr<NodeLp>> node_lps_;  // [nodes]; only the own node's plans without the full matrix
+  LplbMode lm_;                        // scope, gates, node LPs (own node's plans only without the full matrix)
+  bool skipped_ = false;
   std::vector<int64_t> node_rows_;     // [n * E] this node's counts
   int node_used_ = -1;                 // node whose plan split this rank's pairs
   std::vector<P2PTransfer> node_sends_, node_recvs_;
-  std::vector<LplbGate> gates_;        // [nodes] (node scope) or [1]
-  int64_t lplb_calls_ = 0, cur_call_ = 0;  // lplb layer-steps so far; the current one's number
+  int64_t cur_call_ = 0;               // the current lplb layer-step's number
   bool in_balance_ = false;
   static constexpr int kNodeCountsTag = 31000;  // above EPLB's move tags (comm/mpi_communicator.cc)
   // What the lplb plan of the layer-step says of the ranks' loads.

@@ -45,20 +45,7 @@ void ClusterRouter::init(int num_ranks, int num_tokens, int topk, int shared, in
 }
 
 void ClusterRouter::set_lplb_mode(bool node_scope, const LplbCostModel* cost, int layers) {
-  node_scope_ = lplb_ && node_scope;
-  automatic_ = lplb_ && cost != nullptr;
-  if (cost) cost_ = *cost;
-  const int rpn = rpn_ > 0 && rpn_ < R_ ? rpn_ : R_;
-  const int nodes = (R_ + rpn - 1) / rpn;
-  gates_.assign(node_scope_ ? nodes : 1, LplbGate());
-  for (LplbGate& g : gates_) g.init(layers);
-  lplb_calls_ = 0;
-  node_lps_.clear();
-  if (!node_scope_) return;
-  for (int n = 0; n < nodes; ++n) {
-    node_lps_.push_back(std::make_unique<NodeLp>());
-    node_lps_.back()->init(rpn, waterfill_ ? 0 : static_cast<int64_t>(T_) * S_);
-  }
+  lm_.configure(lplb_, R_, rpn_, waterfill_ ? 0 : static_cast<int64_t>(T_) * S_, node_scope, cost, layers);
 }
 
 // Node scope, as TokenRouter::assign_node does it on each node: every node's
@@ -68,14 +55,14 @@ void ClusterRouter::set_lplb_mode(bool node_scope, const LplbCostModel* cost, in
 void ClusterRouter::assign_nodes(const Placement& p, const int32_t* ids, const int64_t* rank_counts, int64_t call,
                                  ClusterRouting* out) {
   const int rpn = rpn_ > 0 && rpn_ < R_ ? rpn_ : R_;
-  const int nodes = static_cast<int>(node_lps_.size());
+  const int nodes = static_cast<int>(lm_.node_lps.size());
   const int64_t tk = static_cast<int64_t>(T_) * K_;
-  const LplbCostModel* cost = automatic_ ? &cost_ : nullptr;
+  const LplbCostModel* cost = lm_.automatic ? &lm_.cost : nullptr;
   std::fill(routed_load_.begin(), routed_load_.end(), 0);
   std::vector<uint8_t>& want = want_;
   want.assign(nodes, 1);
-  if (automatic_)
-    for (int n = 0; n < nodes; ++n) want[n] = gates_[n].want(call);
+  if (lm_.automatic)
+    for (int n = 0; n < nodes; ++n) want[n] = lm_.gates[n].want(call);
   double plan_us[2] = {0, 0}, split_us[2] = {0, 0};  // [skipped group, planning group]
   int count[2] = {0, 0}, ranks[2] = {0, 0};
   for (int g = 1; g >= 0; --g) {
@@ -83,8 +70,8 @@ void ClusterRouter::assign_nodes(const Placement& p, const int32_t* ids, const i
     for (int n = 0; n < nodes; ++n) {
       if (want[n] != g) continue;
       const int lo = n * rpn;
-      node_lps_[n]->plan(p, n, rank_counts + static_cast<size_t>(lo) * E_, cost, !g);
-      if (automatic_ && g) gates_[n].record(call, node_lps_[n]->paid());
+      lm_.node_lps[n]->plan(p, n, rank_counts + static_cast<size_t>(lo) * E_, cost, !g);
+      if (lm_.automatic && g) lm_.gates[n].record(call, lm_.node_lps[n]->paid());
       ++count[g];
     }
     plan_us[g] = thread_cpu_us() - t0;
@@ -93,13 +80,13 @@ void ClusterRouter::assign_nodes(const Placement& p, const int32_t* ids, const i
       if (want[n] != g) continue;
       const int lo = n * rpn, hi = std::min(R_, lo + rpn);
       for (int r = lo; r < hi; ++r)
-        node_lps_[n]->split(p, r, ids + r * tk, T_, K_, &slot_of_pair_[static_cast<size_t>(r) * tk]);
+        lm_.node_lps[n]->split(p, r, ids + r * tk, T_, K_, &slot_of_pair_[static_cast<size_t>(r) * tk]);
       ranks[g] += hi - lo;
     }
     split_us[g] = thread_cpu_us() - t0;
   }
   for (int n = 0; n < nodes; ++n) {
-    NodeLp& lp = *node_lps_[n];
+    NodeLp& lp = *lm_.node_lps[n];
     const int g = want[n], lo = n * rpn, hi = std::min(R_, lo + rpn);
     lp.add_routed_loads(p, routed_load_.data());
     out->lplb_skipped += !lp.used();
@@ -127,11 +114,11 @@ void ClusterRouter::assign(const Placement& p, const int32_t* ids, const int64_t
   out->exchanged.assign(R_, lplb_ || waterfill_);
   out->scope_us.assign(R_, -1);
   out->lplb_skipped = 0;
-  const int64_t lcall = lplb_ ? lplb_calls_++ : 0;
-  bool global_lp = lplb_ && !node_scope_;
-  if (lplb_ && node_scope_) {
+  const int64_t lcall = lplb_ ? lm_.calls++ : 0;
+  bool global_lp = lplb_ && !lm_.node_scope;
+  if (lplb_ && lm_.node_scope) {
     assign_nodes(p, ids, rank_counts, lcall, out);
-  } else if (global_lp && automatic_ && !gates_[0].want(lcall)) {
+  } else if (global_lp && lm_.automatic && !lm_.gates[0].want(lcall)) {
     // The automatic mode's skip: no exchange (unless waterfill gathers), no solve.
     global_lp = false;
     out->lplb_skipped = 1;
@@ -168,18 +155,18 @@ void ClusterRouter::assign(const Placement& p, const int32_t* ids, const int64_t
     }
   }
   double t0 = thread_cpu_us();
-  if (global_lp && automatic_) {
+  if (global_lp && lm_.automatic) {
     // As TokenRouter::assign_lplb: the bound, then the plan (timed as the solve).
-    const double cost = cost_.solve_fixed_us + cost_.solve_slot_us * p.num_slots();
-    bool skip = lplb_global_gain_us(p, counts_.data(), nullptr, cost_, rpn_) <= cost, paid = false;
+    const double cost = lm_.cost.solve_fixed_us + lm_.cost.solve_slot_us * p.num_slots();
+    bool skip = lplb_global_gain_us(p, counts_.data(), nullptr, lm_.cost, rpn_) <= cost, paid = false;
     if (!skip) {
       lp_.solve(p, counts_.data(), slot_rank_.data(), rpn_ > 1 && rpn_ < R_ ? slot_node_.data() : nullptr, nullptr,
                 -1, routed_load_.data());
-      const double gain = lplb_global_gain_us(p, counts_.data(), lp_.result().copy_tokens.data(), cost_, rpn_);
+      const double gain = lplb_global_gain_us(p, counts_.data(), lp_.result().copy_tokens.data(), lm_.cost, rpn_);
       skip = gain <= 0;
-      paid = gain > LplbCostModel::kPayFactor * (cost + cost_.exchange_us);
+      paid = gain > LplbCostModel::kPayFactor * (cost + lm_.cost.exchange_us);
     }
-    gates_[0].record(lcall, paid);
+    lm_.gates[0].record(lcall, paid);
     out->solve_us = thread_cpu_us() - t0;
     t0 = thread_cpu_us();
     if (skip) {
@@ -187,12 +174,12 @@ void ClusterRouter::assign(const Placement& p, const int32_t* ids, const int64_t
       out->lplb_skipped = 1;
     }
   }
-  if (lplb_ && node_scope_) {
+  if (lplb_ && lm_.node_scope) {
     // assign_nodes chose every pair's copy and timed it.
   } else if (global_lp) {
     // All components (every rank's quotas are needed here); a run's rank solves
     // only the ones it needs, with the same result for them.
-    if (!automatic_) {
+    if (!lm_.automatic) {
       lp_.solve(p, counts_.data(), slot_rank_.data(), rpn_ > 1 && rpn_ < R_ ? slot_node_.data() : nullptr, nullptr,
                 -1, routed_load_.data());
       out->solve_us = thread_cpu_us() - t0;
@@ -210,8 +197,8 @@ void ClusterRouter::assign(const Placement& p, const int32_t* ids, const int64_t
       for (int32_t s : slot_of_pair_) ++routed_load_[p.rank_of_slot(s)];
     }
   }
-  if (!(lplb_ && node_scope_)) out->assign_us = thread_cpu_us() - t0;
-  if (lplb_ && !node_scope_ && !global_lp && !waterfill_) {
+  if (!(lplb_ && lm_.node_scope)) out->assign_us = thread_cpu_us() - t0;
+  if (lplb_ && !lm_.node_scope && !global_lp && !waterfill_) {
     // The fixed rule served (the automatic mode's skip): the loads the plan
     // check compares with (a run knows them from static_rank_loads; not timed).
     std::fill(routed_load_.begin(), routed_load_.end(), 0);

@@ -67,11 +67,7 @@ class ClusterRouter {
   std::vector<int32_t> seen_;
   LayerLp lp_;
   AllRankSplit split_;
-  bool node_scope_ = false, automatic_ = false;
-  LplbCostModel cost_;
-  std::vector<std::unique_ptr<NodeLp>> node_lps_;  // [nodes]
-  std::vector<LplbGate> gates_;                    // [nodes] or [1]
-  int64_t lplb_calls_ = 0;
+  LplbMode lm_;                // scope, gates, node LPs (as TokenRouter's)
   std::vector<uint8_t> want_;  // [nodes] scratch: the schedule's choice
   void assign_nodes(const Placement& p, const int32_t* ids, const int64_t* rank_counts, int64_t call,
                     ClusterRouting* out);
