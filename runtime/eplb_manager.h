@@ -61,6 +61,10 @@ class EplbManager {
     std::vector<std::pair<int, int>> recv_slot;  // per entry of recvs: (layer, local slot)
     int waves = 1, wave = -1;                 // waves in all; the one posted (-1: none yet)
     bool wave_checked = false;                // the posted wave arrived and passed its checksums
+    // --inject hold-wave: step boundaries before the wave is handed to the
+    // communicator (0: it was), and its transfers meanwhile.
+    int held = 0;
+    std::vector<P2PTransfer> held_sends, held_recvs;
   };
   Moves post_moves(const std::vector<Placement>& old_p, const std::vector<Placement>& new_p, bool stage_all);
   ExpertStore& target(const Moves& mv, int layer, int slot);
@@ -70,6 +74,7 @@ class EplbManager {
                     RebalanceRecord* rec);
   void start_async_chunk();
   void post_wave(Moves& mv);                 // the next wave, in the background
+  void release_held(Moves& mv, bool now);    // a held wave, once its boundaries passed (or now)
   // Checksums of received (or copied) staged slot (layer, slot) against the
   // expert the staged placement puts there.
   void verify_staged(int layer, int slot);

@@ -10,7 +10,8 @@ and moved exactly the planned bytes), simulated (sim output is marked),
 dtype=fp32 / dtype=bf16 (the summary names that activation dtype), baseline
 (every step and the summary carry the raw all-to-allv time), memory (the run
 holds what the memory plan planned, plus what its steps grew), bytes=D/DC/C/CC
-(exact dispatch/combine bytes, total and cross-node, on every step).
+(exact dispatch/combine bytes, total and cross-node, on every step),
+async_held=N (asynchronous re-plans waited for a wave held N boundaries).
 Exit 0 when the check holds; prints why and exits 1 otherwise."""
 import json
 import math
@@ -255,6 +256,20 @@ def check_async(lines):
     check_rebalanced(lines)
 
 
+def check_async_held(hold):
+    """async_held=N (--inject hold-wave:RANK:N, one wave per chunk): a held
+    wave is posted N step boundaries late and can be seen arrived one boundary
+    after that at the earliest, so every completed re-plan took at least N + 2
+    boundaries (2 without the hold); plus what `async` checks."""
+    def check(lines):
+        check_async(lines)
+        for r in [l for l in lines if l.get("type") == "rebalance"]:
+            if r["steps_to_complete"] < hold + 2:
+                fail(f"rebalance at step {r['step']} switched after {r['steps_to_complete']} step boundaries: "
+                     f"before its wave, held {hold}, could have arrived (expected >= {hold + 2})")
+    return check
+
+
 def check_skipped(lines):
     """--eplb-min-gain: every re-plan was skipped, nothing moved."""
     rebs = [l for l in lines if l.get("type") == "rebalance"]
@@ -338,11 +353,13 @@ if __name__ == "__main__":
     check = CHECKS.get(sys.argv[2]) if len(sys.argv) == 3 else None
     if len(sys.argv) == 3 and sys.argv[2].startswith("wire="):
         check = check_wire(sys.argv[2].split("=", 1)[1])
+    if len(sys.argv) == 3 and sys.argv[2].startswith("async_held="):
+        check = check_async_held(int(sys.argv[2].split("=", 1)[1]))
     if len(sys.argv) == 3 and sys.argv[2].startswith("bytes="):
         check = check_bytes(sys.argv[2].split("=", 1)[1])
     if len(sys.argv) == 3 and sys.argv[2].startswith("lp_optimal="):
         check = check_lp_optimal(sys.argv[2].split("=", 1)[1])
     if check is None:
-        fail(f"usage: check_json.py FILE {{{'|'.join(CHECKS)}|lp_optimal=INPUT|wire=DISPATCH/COMBINE|bytes=D/DC/C/CC}}")
+        fail(f"usage: check_json.py FILE {{{'|'.join(CHECKS)}|lp_optimal=INPUT|wire=DISPATCH/COMBINE|bytes=D/DC/C/CC|async_held=N}}")
     check(load(sys.argv[1]))
     print(f"check_json.py: {sys.argv[2]} ok")
