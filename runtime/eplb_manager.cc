@@ -215,7 +215,8 @@ void EplbManager::post_wave(Moves& mv) {
   for (size_t i = 0; i < mv.recvs.size(); ++i)
     if (mv.recv_wave[i] == mv.wave) recvs.push_back(mv.recvs[i]);
   if (const Fault* h = find_fault(faults_, Fault::Kind::kHoldWave, comm_.rank(), -1)) {
-    mv.held = h->hold_steps;
+    mv.held = true;
+    mv.held_until = boundary_ + h->hold_steps;
     mv.held_sends = std::move(sends);
     mv.held_recvs = std::move(recvs);
     return;
@@ -223,12 +224,12 @@ void EplbManager::post_wave(Moves& mv) {
   comm_.start_background(sends, recvs);
 }
 
-// After a boundary's verdict, so that a wave held for N boundaries cannot be
-// seen arrived before the (N+1)-th: deterministic lateness for the tests.
+// At the end of a boundary, after its verdict, so that a wave posted at
+// boundary B and held N cannot be seen arrived before boundary B + N + 1:
+// deterministic lateness for the tests.
 void EplbManager::release_held(Moves& mv, bool now) {
-  if (mv.held == 0) return;
-  if (!now && --mv.held > 0) return;
-  mv.held = 0;
+  if (!mv.held || (!now && boundary_ < mv.held_until)) return;
+  mv.held = false;
   comm_.start_background(mv.held_sends, mv.held_recvs);
 }
 
@@ -246,7 +247,7 @@ bool EplbManager::async_step(int step) {
   // This rank's wave in flight: once arrived, its slots are checksummed and
   // the next wave posted (one per step boundary, so no step carries them all).
   Moves& mv = async_;
-  if (!mv.wave_checked && mv.held == 0 && comm_.test_background()) {
+  if (!mv.wave_checked && !mv.held && comm_.test_background()) {
     const Fault* cw = find_fault(faults_, Fault::Kind::kCorruptWeights, comm_.rank(), -1);
     for (size_t i = 0; i < mv.recvs.size(); ++i) {
       if (mv.recv_wave[i] != mv.wave) continue;
@@ -288,6 +289,7 @@ void EplbManager::drain() {
 
 bool EplbManager::maybe_rebalance(int step, RebalanceRecord* rec) {
   comm_.set_context({step, -1, "rebalance"});
+  boundary_ = step;
   if (next_layer_ < L_) {  // a re-plan in progress: its next layers, at this step boundary
     if (cfg_.eplb_async ? !async_step(step) : (move_chunk(step), next_layer_ < L_)) return false;
     *rec = rec_;

@@ -61,9 +61,10 @@ class EplbManager {
     std::vector<std::pair<int, int>> recv_slot;  // per entry of recvs: (layer, local slot)
     int waves = 1, wave = -1;                 // waves in all; the one posted (-1: none yet)
     bool wave_checked = false;                // the posted wave arrived and passed its checksums
-    // --inject hold-wave: step boundaries before the wave is handed to the
-    // communicator (0: it was), and its transfers meanwhile.
-    int held = 0;
+    // --inject hold-wave: the posted wave is held back from the communicator
+    // until the end of step boundary held_until; its transfers meanwhile.
+    bool held = false;
+    int held_until = 0;
     std::vector<P2PTransfer> held_sends, held_recvs;
   };
   Moves post_moves(const std::vector<Placement>& old_p, const std::vector<Placement>& new_p, bool stage_all);
@@ -74,7 +75,7 @@ class EplbManager {
                     RebalanceRecord* rec);
   void start_async_chunk();
   void post_wave(Moves& mv);                 // the next wave, in the background
-  void release_held(Moves& mv, bool now);    // a held wave, once its boundaries passed (or now)
+  void release_held(Moves& mv, bool now);    // a held wave, at its boundary (or now)
   // Checksums of received (or copied) staged slot (layer, slot) against the
   // expert the staged placement puts there.
   void verify_staged(int layer, int slot);
@@ -99,6 +100,7 @@ class EplbManager {
   std::vector<Placement> staged_;  // --eplb-async: the placement once the chunk in flight switches
   int async_end_ = 0;              // its layers end here
   Moves async_;                    // its moves
+  int boundary_ = -1;              // the step boundary being handled (maybe_rebalance's step)
 };
 
 }  // namespace wideep
