@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Draws wideep runs from their JSON lines (`wideep run|sim --json RUN.jsonl`).
 
-  plot_run.py RUN.jsonl [MORE.jsonl ...] [--out FILE.png] [--title TEXT]
+  plot_run.py RUN.jsonl [MORE.jsonl ...] [-o|--out FILE.png] [--title TEXT]
 
 One PNG: step time per step (every run overlaid), balancedness per step
 (overlaid), and one panel per run with its step time and phases per step (route,
@@ -56,16 +56,25 @@ def label_of(run):
     return ": ".join(parts)
 
 
-def main(argv):
+def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("runs", nargs="+", metavar="RUN.jsonl")
-    ap.add_argument("--out", default=None, help="PNG to write (default: the first run's name with .png)")
+    ap.add_argument("-o", "--out", default=None, help="PNG to write (default: the first run's name with .png)")
     ap.add_argument("--title", default=None)
-    a = ap.parse_args(argv)
+    return ap.parse_args(argv)
+
+
+def main(argv):
+    a = parse_args(argv)
     runs = [read_run(p) for p in a.runs]
     out = a.out or os.path.splitext(a.runs[0])[0] + ".png"
 
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        print("plot_run.py: error: needs matplotlib (Debian python3-matplotlib, or pip install matplotlib)",
+              file=sys.stderr)
+        return 4
     matplotlib.use("Agg")  # files only, no display
     import matplotlib.pyplot as plt
 

@@ -210,7 +210,23 @@ void EplbManager::post_wave(Moves& mv) {
     if (mv.send_wave[i] == mv.wave) sends.push_back(mv.sends[i]);
   for (size_t i = 0; i < mv.recvs.size(); ++i)
     if (mv.recv_wave[i] == mv.wave) recvs.push_back(mv.recvs[i]);
+  if (const Fault* h = find_fault(faults_, Fault::Kind::kHoldWave, comm_.rank(), -1)) {
+    mv.held = true;
+    mv.held_until = boundary_ + h->hold_steps;
+    mv.held_sends = std::move(sends);
+    mv.held_recvs = std::move(recvs);
+    return;
+  }
   comm_.start_background(sends, recvs);
+}
+
+// At the end of a boundary, after its verdict, so that a wave posted at
+// boundary B and held N cannot be seen arrived before boundary B + N + 1:
+// deterministic lateness for the tests.
+void EplbManager::release_held(Moves& mv, bool now) {
+  if (!mv.held || (!now && boundary_ < mv.held_until)) return;
+  mv.held = false;
+  comm_.start_background(mv.held_sends, mv.held_recvs);
 }
 
 void EplbManager::verify_staged(int layer, int slot) {
@@ -227,7 +243,7 @@ bool EplbManager::async_step(int step) {
   // This rank's wave in flight: once arrived, its slots are checksummed and
   // the next wave posted (one per step boundary, so no step carries them all).
   Moves& mv = async_;
-  if (!mv.wave_checked && comm_.test_background()) {
+  if (!mv.wave_checked && !mv.held && comm_.test_background()) {
     const Fault* cw = find_fault(faults_, Fault::Kind::kCorruptWeights, comm_.rank(), -1);
     for (size_t i = 0; i < mv.recvs.size(); ++i) {
       if (mv.recv_wave[i] != mv.wave) continue;
@@ -242,6 +258,7 @@ bool EplbManager::async_step(int step) {
   // Every rank's part of the chunk must have arrived: the layers switch together.
   int64_t missing = mv.wave_checked && mv.wave + 1 >= mv.waves ? 0 : 1;
   comm_.allreduce_sum_int64(&missing, 1);
+  release_held(mv, false);
   if (missing > 0) return false;
   const double t0 = now_us();
   ExpertStore& store = runner_.store();
@@ -259,6 +276,7 @@ bool EplbManager::async_step(int step) {
 // its receives, so the waves left are posted and completed here too.
 void EplbManager::drain() {
   for (;;) {
+    release_held(async_, true);
     while (!comm_.test_background()) std::this_thread::yield();
     if (!cfg_.eplb_async || next_layer_ >= L_ || async_.wave + 1 >= async_.waves) return;
     post_wave(async_);
@@ -267,6 +285,7 @@ void EplbManager::drain() {
 
 bool EplbManager::maybe_rebalance(int step, RebalanceRecord* rec) {
   comm_.set_context({step, -1, "rebalance"});
+  boundary_ = step;
   if (next_layer_ < L_) {  // a re-plan in progress: its next layers, at this step boundary
     if (cfg_.eplb_async ? !async_step(step) : (move_chunk(step), next_layer_ < L_)) return false;
     *rec = rec_;

@@ -62,6 +62,11 @@ class EplbManager {
     std::vector<std::pair<int, int>> recv_slot;  // per entry of recvs: (layer, local slot)
     int waves = 1, wave = -1;                 // waves in all; the one posted (-1: none yet)
     bool wave_checked = false;                // the posted wave arrived and passed its checksums
+    // --inject hold-wave: the posted wave is held back from the communicator
+    // until the end of step boundary held_until; its transfers meanwhile.
+    bool held = false;
+    int held_until = 0;
+    std::vector<P2PTransfer> held_sends, held_recvs;
   };
   Moves post_moves(const std::vector<Placement>& old_p, const std::vector<Placement>& new_p, bool stage_all);
   ExpertStore& target(const Moves& mv, int layer, int slot);
@@ -71,6 +76,7 @@ class EplbManager {
                     RebalanceRecord* rec);
   void start_async_chunk();
   void post_wave(Moves& mv);                 // the next wave, in the background
+  void release_held(Moves& mv, bool now);    // a held wave, at its boundary (or now)
   // Checksums of received (or copied) staged slot (layer, slot) against the
   // expert the staged placement puts there.
   void verify_staged(int layer, int slot);
@@ -96,6 +102,7 @@ class EplbManager {
   int async_end_ = 0;              // its layers end here
   Moves async_;                    // its moves
   ScratchBuffer baseline_send_, baseline_recv_;  // --baseline: raw_exchange_us's buffers
+  int boundary_ = -1;              // the step boundary being handled (maybe_rebalance's step)
 };
 
 }  // namespace wideep

@@ -14,6 +14,12 @@ long to_long(const std::string& s, const std::string& spec) {
   if (s.empty() || *end != 0 || v < 0) throw UsageError("--inject '" + spec + "': '" + s + "' is not a whole number >= 0");
   return v;
 }
+// A whole number of step boundaries: at least one (0 would hold nothing).
+int hold_steps(const std::string& s, const std::string& spec) {
+  const long v = to_long(s, spec);
+  if (v < 1 || v > 1000000) throw UsageError("--inject '" + spec + "': STEPS must be in [1, 1000000]");
+  return static_cast<int>(v);
+}
 }  // namespace
 
 std::vector<Fault> parse_faults(const std::vector<std::string>& specs, int num_ranks) {
@@ -35,6 +41,7 @@ std::vector<Fault> parse_faults(const std::vector<std::string>& specs, int num_r
     else if (k == "hang") x.kind = Fault::Kind::kHang;
     else if (k == "nan") x.kind = Fault::Kind::kNan;
     else if (k == "slow") x.kind = Fault::Kind::kSlow;
+    else if (k == "hold-wave") x.kind = Fault::Kind::kHoldWave;
     else if (k == "corrupt-weights") {
       x.kind = Fault::Kind::kCorruptWeights;
       want = 2;
@@ -45,18 +52,28 @@ std::vector<Fault> parse_faults(const std::vector<std::string>& specs, int num_r
         want = 3;
       }
     } else
-      throw UsageError("--inject '" + spec + "': unknown fault (drop, dup, misroute, corrupt, nan, corrupt-weights, slow, die, hang)");
+      throw UsageError("--inject '" + spec + "': unknown fault (drop, dup, misroute, corrupt, nan, corrupt-weights, slow, hold-wave, die, hang)");
     if (f.size() != want)
       throw UsageError("--inject '" + spec + "': expected " + k +
-                       (x.kind == Fault::Kind::kCorruptWeights ? ":RANK[:w1|w2]" : k == "slow" ? ":RANK:US" : ":RANK:STEP"));
+                       (x.kind == Fault::Kind::kCorruptWeights ? ":RANK[:w1|w2]"
+                        : k == "slow"                           ? ":RANK:US"
+                        : k == "hold-wave"                      ? ":RANK:STEPS"
+                                                                : ":RANK:STEP"));
     x.rank = static_cast<int>(to_long(f[1], spec));
     if (x.rank >= num_ranks) throw UsageError("--inject '" + spec + "': rank " + f[1] + " does not exist");
     if (x.kind == Fault::Kind::kSlow) { x.slow_us = to_long(f[2], spec); x.step = -1; }
+    else if (x.kind == Fault::Kind::kHoldWave) { x.hold_steps = hold_steps(f[2], spec); x.step = -1; }
     else if (want == 3 && x.kind != Fault::Kind::kCorruptWeights) x.step = static_cast<int>(to_long(f[2], spec));
     else x.step = -1;
     out.push_back(x);
   }
   return out;
+}
+
+void check_fault_context(const std::vector<Fault>& faults, bool eplb_async, const std::string& backend) {
+  for (const Fault& f : faults)
+    if (f.kind == Fault::Kind::kHoldWave && (!eplb_async || backend != "mpi"))
+      throw UsageError("--inject hold-wave holds a background weight wave: it needs --eplb-async and --backend mpi");
 }
 
 size_t corrupt_weights_byte(const Fault& f, size_t slot_bytes) {

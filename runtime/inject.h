@@ -11,6 +11,10 @@
 //                       (a check that lets NaN through is caught; applied by the
 //                       runner's row-fault function like corrupt)
 //   slow:RANK:US        RANK sleeps US microseconds every step (a straggler)
+//   hold-wave:RANK:STEPS  --eplb-async: RANK posts each background weight wave
+//                       (its sends and receives) STEPS step boundaries late, so
+//                       that the wave arrives late on RANK and on its peers
+//                       (the layers must keep the old placement until it has)
 //   die:RANK:STEP       RANK exits abruptly at STEP
 //   hang:RANK:STEP      RANK stops participating at STEP (sleeps forever)
 #pragma once
@@ -22,12 +26,13 @@
 namespace wideep {
 
 struct Fault {
-  enum class Kind { kDrop, kDup, kMisroute, kCorrupt, kCorruptWeights, kSlow, kDie, kHang, kNan };
+  enum class Kind { kDrop, kDup, kMisroute, kCorrupt, kCorruptWeights, kSlow, kDie, kHang, kNan, kHoldWave };
   enum class WeightPart { kW1, kW2 };  // which matrix of the slot corrupt-weights flips
   Kind kind;
   int rank = 0;
   int step = 0;       // steps count from 0 including warm-up
   long slow_us = 0;
+  int hold_steps = 0;  // hold-wave: step boundaries each wave waits before it is posted
   WeightPart part = WeightPart::kW1;
 };
 
@@ -37,6 +42,11 @@ size_t corrupt_weights_byte(const Fault& f, size_t slot_bytes);
 
 // Throws UsageError naming --inject.
 std::vector<Fault> parse_faults(const std::vector<std::string>& specs, int num_ranks);
+
+// Faults that need a context: hold-wave holds a wave of --eplb-async, whose
+// waves go in the background only on --backend mpi (NCCL moves them at once,
+// so a held rank would stall its peers). Throws UsageError naming --inject.
+void check_fault_context(const std::vector<Fault>& faults, bool eplb_async, const std::string& backend);
 
 // The fault of `kind` for (rank, step), or nullptr. Step -1 matches any step.
 const Fault* find_fault(const std::vector<Fault>& faults, Fault::Kind kind, int rank, int step);

@@ -1,6 +1,6 @@
 // Tests of --inject parsing (runtime/inject.h): every kind with its arguments,
-// the optional part of corrupt-weights and the byte it flips, nan, and the
-// messages of malformed specs.
+// the optional part of corrupt-weights and the byte it flips, nan, hold-wave,
+// and the messages of malformed specs.
 #include "runtime/inject.h"
 
 #include <gtest/gtest.h>
@@ -75,6 +75,27 @@ TEST(Inject, CorruptWeightsPart) {
   EXPECT_NE(error_of("corrupt-weights:1:2").find("expected corrupt-weights:RANK"), std::string::npos);
   EXPECT_NE(error_of("corrupt-weights:1:w3").find("w1|w2"), std::string::npos);
   EXPECT_NE(error_of("corrupt-weights:1:w2:5").find("expected corrupt-weights:RANK"), std::string::npos);
+}
+
+// hold-wave:RANK:STEPS holds every background wave of RANK (step -1) for
+// STEPS >= 1 step boundaries.
+TEST(Inject, HoldWave) {
+  const Fault h = one("hold-wave:3:2");
+  EXPECT_EQ(h.kind, Fault::Kind::kHoldWave);
+  EXPECT_EQ(h.rank, 3);
+  EXPECT_EQ(h.hold_steps, 2);
+  EXPECT_EQ(h.step, -1);
+  EXPECT_NE(find_fault({h}, Fault::Kind::kHoldWave, 3, -1), nullptr);
+  EXPECT_EQ(find_fault({h}, Fault::Kind::kHoldWave, 2, -1), nullptr);
+  EXPECT_NE(error_of("hold-wave:1").find("expected hold-wave:RANK:STEPS"), std::string::npos) << error_of("hold-wave:1");
+  EXPECT_NE(error_of("hold-wave:1:0").find("STEPS must be in [1, 1000000]"), std::string::npos);
+  EXPECT_NE(error_of("hold-wave:1:x").find("'x' is not a whole number"), std::string::npos);
+  EXPECT_NE(error_of("hold-wave:4:1").find("rank 4 does not exist"), std::string::npos);
+  EXPECT_NE(error_of("bogus:1:2").find("hold-wave"), std::string::npos);  // listed among the kinds
+  check_fault_context({h}, /*eplb_async=*/true, "mpi");
+  EXPECT_THROW(check_fault_context({h}, false, "mpi"), UsageError);
+  EXPECT_THROW(check_fault_context({h}, true, "nccl"), UsageError);
+  check_fault_context(parse_faults({"slow:1:5"}, 4), false, "nccl");  // the others need no context
 }
 
 TEST(Inject, MalformedSpecs) {

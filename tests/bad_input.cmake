@@ -61,6 +61,7 @@ wideep_bad_input_tests(PREFIX bad_run NP 4 ONCE BASE run ${RB} ENTRIES
   "inject_rank_negative|--inject die:-1:2|--inject 'die:-1:2': '-1' is not a whole number"
   "inject_slow_negative|--inject slow:1:-5|--inject 'slow:1:-5': '-5' is not a whole number"
   "inject_weights_extra|--inject corrupt-weights:1:2|expected corrupt-weights:RANK"
+  "inject_hold_zero|--inject hold-wave:1:0|--inject 'hold-wave:1:0': STEPS must be in"
   # Topologies: unknown, bad shape, rank counts they cannot serve, files with bad edges.
   "topology_unknown|--balancer lplb --redundant 8 --topology mesh|--topology mesh: unknown topology"
   "topology_torus_shape|--balancer lplb --redundant 8 --topology torus:0x4|--topology torus:0x4: expected torus:MxN"

@@ -9,7 +9,9 @@ optimum, computed here independently by max-flow), rebalanced (EPLB ran
 and moved exactly the planned bytes), simulated (sim output is marked),
 dtype=fp32 / dtype=bf16 (the summary names that activation dtype), baseline
 (every step and the summary carry the raw all-to-allv time), memory (the run
-holds what the memory plan planned, plus what its steps grew).
+holds what the memory plan planned, plus what its steps grew), bytes=D/DC/C/CC
+(exact dispatch/combine bytes, total and cross-node, on every step),
+async_held=N (asynchronous re-plans waited for a wave held N boundaries).
 Exit 0 when the check holds; prints why and exits 1 otherwise."""
 import json
 import math
@@ -289,6 +291,20 @@ def check_async(lines):
     check_rebalanced(lines)
 
 
+def check_async_held(hold):
+    """async_held=N (--inject hold-wave:RANK:N, one wave per chunk): a held
+    wave is posted N step boundaries late and can be seen arrived one boundary
+    after that at the earliest, so every completed re-plan took at least N + 2
+    boundaries (2 without the hold); plus what `async` checks."""
+    def check(lines):
+        check_async(lines)
+        for r in [l for l in lines if l.get("type") == "rebalance"]:
+            if r["steps_to_complete"] < hold + 2:
+                fail(f"rebalance at step {r['step']} switched after {r['steps_to_complete']} step boundaries: "
+                     f"before its wave, held {hold}, could have arrived (expected >= {hold + 2})")
+    return check
+
+
 def check_skipped(lines):
     """--eplb-min-gain: every re-plan was skipped, nothing moved."""
     rebs = [l for l in lines if l.get("type") == "rebalance"]
@@ -330,6 +346,23 @@ def check_wire(want):
     return check
 
 
+def check_bytes(want):
+    """bytes=D/DC/C/CC: every step line and the summary report exactly D
+    dispatch bytes (to other ranks, all ranks), DC of them cross-node, C
+    combine bytes and CC of them cross-node (values worked out by hand)."""
+    d, dc, c, cc = (int(x) for x in want.split("/"))
+    keys = ("dispatch_bytes", "dispatch_bytes_cross_node", "combine_bytes", "combine_bytes_cross_node")
+    def check(lines):
+        rows = [l for l in lines if l.get("type") == "step"] + [summary(lines)]
+        for l in rows:
+            got = tuple(l.get(k) for k in keys)
+            if got != (d, dc, c, cc):
+                fail(f"{l.get('type')} {l.get('step', '')}: dispatch {got[0]} B ({got[1]} cross-node, "
+                     f"{None if None in got[:2] else got[0] - got[1]} intra-node), combine {got[2]} B ({got[3]} "
+                     f"cross-node); expected dispatch {d} ({dc} cross-node, {d - dc} intra-node), combine {c} ({cc})")
+    return check
+
+
 def check_tbo(lines):
     """--overlap tbo: the summary names it and reports the time hidden (a
     number; its efficiency is hidden / min(communication, compute)), and
@@ -358,9 +391,13 @@ if __name__ == "__main__":
         check = check_wire(sys.argv[2].split("=", 1)[1])
     if len(sys.argv) == 3 and sys.argv[2].startswith("lplb="):
         check = check_lplb(sys.argv[2].split("=", 1)[1])
+    if len(sys.argv) == 3 and sys.argv[2].startswith("async_held="):
+        check = check_async_held(int(sys.argv[2].split("=", 1)[1]))
+    if len(sys.argv) == 3 and sys.argv[2].startswith("bytes="):
+        check = check_bytes(sys.argv[2].split("=", 1)[1])
     if len(sys.argv) == 3 and sys.argv[2].startswith("lp_optimal="):
         check = check_lp_optimal(sys.argv[2].split("=", 1)[1])
     if check is None:
-        fail(f"usage: check_json.py FILE {{{'|'.join(CHECKS)}|lp_optimal=INPUT|wire=DISPATCH/COMBINE}}")
+        fail(f"usage: check_json.py FILE {{{'|'.join(CHECKS)}|lp_optimal=INPUT|wire=DISPATCH/COMBINE|bytes=D/DC/C/CC|async_held=N}}")
     check(load(sys.argv[1]))
     print(f"check_json.py: {sys.argv[2]} ok")

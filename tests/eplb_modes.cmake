@@ -60,5 +60,21 @@ wideep_cli_test(NAME eplb_async_chunked1_np4_bf16 NP 4 LABELS devpath
 wideep_cli_test(NAME eplb_async_corrupt_weights NP 2 RC 1
   ARGS run ${EMODES} --balancer eplb --redundant 4 --eplb-async --inject corrupt-weights:1:w2
   MATCH "checksum mismatch")
+# A background wave that arrives late (issue 24): rank 1 posts its wave 3 step
+# boundaries late (--inject hold-wave:1:3), so neither rank has it before the
+# 4th boundary after the re-plan's: the layers keep the old placement until
+# then (--check holds on every step; steps_to_complete >= 5 where it is 2
+# unheld), and a corrupted late wave still fails its checksum. Switching once
+# the last wave is posted, before it arrived (mutant eplb_async_switch_before_arrival),
+# fails both: the first with "check failed" at the step after the early switch.
+set(EHOLD ${EMODES} --steps 8 --timeout-s 30 --balancer eplb --redundant 4 --eplb-async --inject hold-wave:1:3)
+wideep_cli_test(NAME eplb_async_late_wave_waits NP 2 WITHIN 60
+  ARGS run ${EHOLD} --check --json @OUT@
+  MATCH "check: passed" JSON_CHECK async_held=3)
+wideep_cli_test(NAME eplb_async_late_wave_corrupt NP 2 RC 1 WITHIN 60
+  ARGS run ${EHOLD} --inject corrupt-weights:1:w2
+  MATCH "checksum mismatch")
 wideep_bad_input_tests(PREFIX bad_eplb_async NP 2 ONCE BASE run ${EMODES} ENTRIES
   "without_eplb|--balancer lplb --redundant 4 --eplb-async|they need --balancer with eplb")
+wideep_bad_input_tests(PREFIX bad_eplb_hold NP 2 ONCE BASE run ${EMODES} ENTRIES
+  "sync|--balancer eplb --redundant 4 --inject hold-wave:1:2|--inject hold-wave holds a background weight wave: it needs --eplb-async")

@@ -127,6 +127,7 @@ Prepared prepare(RunConfig& cfg, int num_ranks) {
   p.workload = std::make_shared<Workload>(cfg.workload, cfg.experts, cfg.topk, cfg.layers, cfg.seed, trace,
                                           static_cast<int64_t>(cfg.tokens) * num_ranks, cfg.groups, cfg.topk_groups);
   p.faults = parse_faults(cfg.inject, num_ranks);
+  check_fault_context(p.faults, cfg.eplb_async, p.backend);
   p.topology = load_topology(cfg, num_ranks);
   p.placement = initial_placement(cfg, p.topology.get(), &p.init_source);
   p.warnings = config_warnings(cfg);
