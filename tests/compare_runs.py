@@ -39,6 +39,9 @@ def run(cmd, tmp, tag):
         sys.exit(f"compare_runs.py: {shlex.join(argv)} exited {p.returncode}")
     text = open(path).read() if any("@OUT@" in a for a in cmd) else p.stdout
     lines = [strip(json.loads(l)) for l in text.splitlines() if l.strip().startswith("{")]
+    for l in lines:  # the summary's command line names this run's output file: compared as @OUT@
+        if isinstance(l.get("argv"), list):
+            l["argv"] = [a.replace(path, "@OUT@") if isinstance(a, str) else a for a in l["argv"]]
     if not lines:
         sys.exit(f"compare_runs.py: no JSON from {shlex.join(argv)}")
     return lines

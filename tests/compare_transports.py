@@ -32,6 +32,11 @@ def main():
         for l in lines:
             for k in ("transport",) + ALSO_TIMING:
                 l.pop(k, None)
+            # The recorded command line and configuration name the transport asked for.
+            if isinstance(l.get("argv"), list) and l["argv"][-2:] == ["--transport", t]:
+                l["argv"] = l["argv"][:-2]
+            if isinstance(l.get("config"), dict) and l["config"].get("transport") == t:
+                l["config"].pop("transport")
     a, b = out["mpi"], out["shm"]
     if len(a) != len(b):
         sys.exit(f"compare_transports.py: {len(a)} vs {len(b)} JSON lines")

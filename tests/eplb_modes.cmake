@@ -4,8 +4,9 @@
 # re-plans skipped for too small a predicted gain, and the stall a user would
 # see (gaps between step completions, rebalances included) on every run.
 # --check holds on every step across every switch.
+# --eplb-keep-within 0: every re-plan moves what it plans (these tests are of the moves, not of the keep)
 set(EMODES --backend mpi --experts 32 --tokens 32 --hidden 64 --ffn 64 --layers 4 --steps 12 --warmup 1
-    --timeout-s 60 --quiet --eplb-interval 4 --eplb-window 4)
+    --timeout-s 60 --quiet --eplb-interval 4 --eplb-window 4 --eplb-keep-within 0)
 # The same for asynchronous moves (transfers in the background while the
 # steps go on; each chunk's layers switch at a step boundary once every
 # rank's part arrived): every balancer with eplb, on 2, 4 and 8 ranks.
@@ -33,9 +34,12 @@ endforeach()
 wideep_cli_test(NAME eplb_chunked2_np4_bf16 NP 4 LABELS devpath
   ARGS run ${EMODES} --dtype bf16 --balancer eplb,lplb --redundant 8 --eplb-layers-per-chunk 2 --check --json @OUT@
   MATCH "check: passed" JSON_CHECK chunked=2 stall memory)
-# A uniform load gains nothing from a re-plan: every one is skipped, nothing moves.
+# A uniform load gains little from a re-plan: every one is skipped, nothing moves.
+# (The first placement, slot i holding expert i % 32, gives ranks 0 and 3 the
+# 8 copied experts' halves: predicted 8/10 = 0.8 of balance, so the first
+# re-plan gains about 0.2 and the floor sits above it.)
 wideep_cli_test(NAME eplb_min_gain_skips NP 4
-  ARGS run ${EMODES} --workload uniform --balancer eplb --redundant 8 --eplb-min-gain 0.2 --check --json @OUT@
+  ARGS run ${EMODES} --workload uniform --balancer eplb --redundant 8 --eplb-min-gain 0.3 --check --json @OUT@
   MATCH "check: passed" JSON_CHECK skipped stall)
 # A skewed one gains more than the floor: re-plans go ahead.
 wideep_cli_test(NAME eplb_min_gain_moves NP 4
