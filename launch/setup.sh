@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages wideep builds with (idempotent, quiet), then
 # configures and builds Release into build/. Options: --sanitize (ASan+UBSan
-# into build-sanitize/), --build-dir DIR, --cuda ON|OFF|AUTO (AUTO: where nvcc is).
+# into build-sanitize/, without the benchmarks), --build-dir DIR, --cuda ON|OFF|AUTO (AUTO: where nvcc is).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,7 +10,7 @@ cuda=AUTO
 extra=()
 while [[ $# -gt 0 ]]; do
   case $1 in
-    --sanitize) build_dir=build-sanitize; extra+=(-DWIDEEP_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWIDEEP_CUDA=OFF); shift ;;
+    --sanitize) build_dir=build-sanitize; extra+=(-DWIDEEP_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWIDEEP_CUDA=OFF -DWIDEEP_BUILD_BENCH=OFF); shift ;;
     --build-dir) build_dir=$2; shift 2 ;;
     --cuda) cuda=$2; shift 2 ;;
     *) echo "setup.sh: unknown option $1" >&2; exit 2 ;;
