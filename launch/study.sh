@@ -4,8 +4,9 @@
 # (zipf 0.8/1.2/1.5, drift), writes study.csv and draws the PNGs (plot_study.py).
 # Usage: launch/study.sh [--quick] [--out DIR] [--build DIR] [--profile FILE]
 #   --quick   a CI-sized sweep (ranks 8-64, zipf:1.2, four balancers; ~1 minute)
-#   --out     where study.csv and the PNGs go (default docs/studies, or
-#             build/study-quick with --quick)
+#   --out     where study.csv and the PNGs go (default out/studies, or
+#             build/study-quick with --quick; the committed study was made
+#             with --out docs/studies, which a plain run no longer overwrites)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 QUICK=0; OUT=""; BUILD="$ROOT/build"; PROFILE="$ROOT/launch/profiles/h100_nvlink_8x.json"
@@ -26,7 +27,7 @@ if [[ $QUICK == 1 ]]; then
   RANKS=(8 16 32 64); WORKLOADS=(zipf:1.2); EXPERTS=64; TOKENS=64; STEPS=6; WARMUP=1
   BALANCERS=(none eplb lplb:ring eplb,lplb)
 else
-  OUT=${OUT:-$ROOT/docs/studies}
+  OUT=${OUT:-$ROOT/out/studies}
   RANKS=(8 32 128 512 1024); WORKLOADS=(zipf:0.8 zipf:1.2 zipf:1.5 drift:1.2:5); EXPERTS=1024; TOKENS=128
   STEPS=20; WARMUP=2
   BALANCERS=(none eplb lplb:ring eplb+lplb:ring eplb+lplb:cube eplb+lplb:hypercube eplb+lplb:torus eplb,lplb waterfill)
