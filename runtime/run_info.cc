@@ -7,6 +7,11 @@
 
 namespace wideep {
 
+namespace {
+// An unset path or name is null in the record, not "".
+nlohmann::json or_null(const std::string& s) { return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s); }
+}  // namespace
+
 nlohmann::json config_json(const RunConfig& c) {
   nlohmann::json j;
   j["backend"] = c.backend.empty() ? "auto" : c.backend;
@@ -25,7 +30,7 @@ nlohmann::json config_json(const RunConfig& c) {
   j["shared_experts"] = c.shared_experts;
   j["redundant"] = c.redundant;
   j["slots_per_rank"] = c.slots_per_rank;
-  j["topology"] = c.topology.empty() ? nlohmann::json(nullptr) : nlohmann::json(c.topology);
+  j["topology"] = or_null(c.topology);
   j["gpus_per_node"] = c.ranks_per_node();
   j["groups"] = c.groups;
   j["topk_groups"] = c.topk_groups;
@@ -36,7 +41,7 @@ nlohmann::json config_json(const RunConfig& c) {
   j["eplb_min_gain"] = c.eplb_min_gain;
   j["eplb_keep_within"] = c.eplb_keep_within;
   j["eplb_async"] = c.eplb_async;
-  j["init_placement"] = c.init_placement.empty() ? nlohmann::json(nullptr) : nlohmann::json(c.init_placement);
+  j["init_placement"] = or_null(c.init_placement);
   j["check"] = c.check;
   j["check_every"] = c.check_every;
   j["baseline"] = c.baseline;
@@ -51,9 +56,11 @@ nlohmann::json config_json(const RunConfig& c) {
   j["transport"] = c.transport;
   j["overlap"] = c.overlap;
   j["tbo_split"] = c.tbo_split;
+  j["lplb_scope"] = c.lplb_scope;
+  j["lplb_auto"] = c.lplb_auto;
   j["per_rank"] = c.per_rank;
-  j["dump_counts"] = c.dump_counts.empty() ? nlohmann::json(nullptr) : nlohmann::json(c.dump_counts);
-  j["dump_placement"] = c.dump_placement.empty() ? nlohmann::json(nullptr) : nlohmann::json(c.dump_placement);
+  j["dump_counts"] = or_null(c.dump_counts);
+  j["dump_placement"] = or_null(c.dump_placement);
   j["dump_placement_format"] = c.dump_placement_format;
   return j;
 }

@@ -215,20 +215,13 @@ def check_simulated(lines):
         fail("summary is not marked simulated")
 
 
-def check_dtype(want):
+def check_summary_field(name, want):
+    """The summary's `name` is `want` (dtype: the activations as run; transport:
+    the one that ran, --transport auto resolved)."""
     def check(lines):
-        got = summary(lines).get("dtype")
+        got = summary(lines).get(name)
         if got != want:
-            fail(f"summary dtype is {got!r}, expected {want!r}")
-    return check
-
-
-def check_transport(want):
-    """The summary's transport names the one that ran (--transport auto resolved)."""
-    def check(lines):
-        got = summary(lines).get("transport")
-        if got != want:
-            fail(f"summary transport is {got!r}, expected {want!r}")
+            fail(f"summary {name} is {got!r}, expected {want!r}")
     return check
 
 
@@ -379,8 +372,8 @@ def check_tbo(lines):
 
 
 CHECKS = {"stall": check_stall, "chunked=1": check_chunked(1), "chunked=2": check_chunked(2),
-          "chunked=4": check_chunked(4), "async": check_async, "skipped": check_skipped, "memory": check_memory, "dtype=fp32": check_dtype("fp32"), "dtype=bf16": check_dtype("bf16"),
-          "transport=mpi": check_transport("mpi"), "transport=shm": check_transport("shm"),
+          "chunked=4": check_chunked(4), "async": check_async, "skipped": check_skipped, "memory": check_memory, "dtype=fp32": check_summary_field("dtype", "fp32"), "dtype=bf16": check_summary_field("dtype", "bf16"),
+          "transport=mpi": check_summary_field("transport", "mpi"), "transport=shm": check_summary_field("transport", "shm"),
           "baseline": check_baseline, "contract": check_contract, "as_planned": check_as_planned,
           "optimal": check_as_planned,  # the old name of as_planned (tests/balancers.cmake, sim.cmake, docs)
           "rebalanced": check_rebalanced, "simulated": check_simulated, "tbo": check_tbo}

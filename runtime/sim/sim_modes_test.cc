@@ -172,17 +172,29 @@ SimProfile profile() {
   return p;
 }
 
-TEST(SimModes, SectionsPerMode) {
-  const SimProfile p = profile();
+// 8 ranks as 2 nodes of 4, both link classes, 1 us fixed per section.
+ModeCostInputs two_nodes_of_4(const SimProfile& p) {
   ModeCostInputs in;
   in.profile = &p;
   in.links = {true, true};
   in.ranks = 8;
   in.rpn = 4;
   in.fixed_us = 1;
+  return in;
+}
+
+// One rank's bytes: 1e6 to its node (2 + 10 us on profile()), 5e5 across (10 + 20 us).
+RankTraffic one_rank_traffic() {
   RankTraffic t;
-  t.send[kSameNode] = 1000000;  // 2 + 10 us
-  t.send[kCrossNode] = 500000;  // 10 + 20 us
+  t.send[kSameNode] = 1000000;
+  t.send[kCrossNode] = 500000;
+  return t;
+}
+
+TEST(SimModes, SectionsPerMode) {
+  const SimProfile p = profile();
+  const ModeCostInputs in = two_nodes_of_4(p);
+  const RankTraffic t = one_rank_traffic();  // same node 2 + 10 us, cross node 10 + 20 us
   // counts round: 8 bytes to 3 same-node and 4 cross-node peers: 10 + 32/25e3 us.
   const double counts = 10 + 32 / 25e3;
   EXPECT_DOUBLE_EQ(counts_round_us(in), counts);
@@ -207,15 +219,9 @@ TEST(SimModes, SectionsPerMode) {
 TEST(SimModes, HierarchicalHopsPipelinedByChunks) {
   SimProfile p = profile();
   p.pipeline_chunk_bytes = 250000;  // the 500000 cross-node bytes in 2 chunks
-  ModeCostInputs in;
-  in.profile = &p;
-  in.links = {true, true};
-  in.ranks = 8;
-  in.rpn = 4;
-  in.fixed_us = 1;
-  RankTraffic t;
-  t.send[kSameNode] = 1000000;  // NVLink: L 2, busy 10 us (5 per chunk)
-  t.send[kCrossNode] = 500000;  // RDMA: L 10, busy 20 us (10 per chunk)
+  ModeCostInputs in = two_nodes_of_4(p);
+  // NVLink: L 2, busy 10 us (5 per chunk); RDMA: L 10, busy 20 us (10 per chunk).
+  const RankTraffic t = one_rank_traffic();
   const double counts = 10 + 32 / 25e3;
   // Dispatch, RDMA first: f = 10, 20; g1 = max(10 + 10, 0) + 5 = 25,
   // g2 = max(30, 25) + 5 = 35; + L2 2 = 37 (in series: 30 + 12 = 42).
