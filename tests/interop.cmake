@@ -5,7 +5,7 @@
 # option split; the --baseline output; and bad input (exit 2, naming the
 # field or option) for each new option and import.
 set(INTEROP /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/interop_roundtrip.py $<TARGET_FILE:wideep>)
-set(INTEROP_MPI "${MPIEXEC_EXECUTABLE} --allow-run-as-root --oversubscribe --mca btl self,vader -np 2")
+string(JOIN " " INTEROP_MPI ${WIDEEP_MPIRUN_BAD_INPUT} -np 2)  # one argument: the script splits it; every case ends by itself
 set(INTEROP_ENV "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1")
 # The round trips need torch (Debian python3-torch, installed by launch/setup.sh):
 # without it they skip (exit 77) rather than pass.
