@@ -25,9 +25,13 @@ double exchange_us(const SimProfile& p, const LinkSet& links, const RankTraffic&
 }
 
 double pipelined_us(const PipeStage& first, const PipeStage& second, int64_t chunks) {
+  return pipelined_us(first, second, PipeStage{}, chunks);
+}
+
+double pipelined_us(const PipeStage& first, const PipeStage& second, const PipeStage& third, int64_t chunks) {
   const double n = static_cast<double>(std::max<int64_t>(1, chunks));
-  const double a = first.busy_us / n, b = second.busy_us / n;
-  return first.latency_us + second.latency_us + a + b + (n - 1) * std::max(a, b);
+  const double a = first.busy_us / n, b = second.busy_us / n, c = third.busy_us / n;
+  return first.latency_us + second.latency_us + third.latency_us + a + b + c + (n - 1) * std::max({a, b, c});
 }
 
 int64_t pipeline_chunks(int64_t bytes, double chunk_bytes) {

@@ -46,6 +46,12 @@ struct PipeStage {
 // (g_n = max over i of i*a + L1 + (n-i+1)*b, linear in i: largest at i = 1 or n).
 // One chunk is the two hops one after the other; many tend to the slower link alone.
 double pipelined_us(const PipeStage& first, const PipeStage& second, int64_t chunks);
+// The same with a third stage after the second (the hierarchical combine's
+// row sums, which DeepEP's combine kernel does on each chunk as it lands):
+// the same recurrence one stage deeper, whose longest path crosses every
+// stage once and stays on the slowest one for the other n - 1 chunks:
+//   time = L1 + L2 + L3 + a + b + c + (n - 1) max(a, b, c).
+double pipelined_us(const PipeStage& first, const PipeStage& second, const PipeStage& third, int64_t chunks);
 // Chunks of a payload of `bytes`: ceil(bytes / chunk_bytes), at least 1; 1 when
 // chunk_bytes <= 0 (no pipelining).
 int64_t pipeline_chunks(int64_t bytes, double chunk_bytes);

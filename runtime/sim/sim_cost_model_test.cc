@@ -78,6 +78,25 @@ TEST(SimCostModel, PipelinedHopsByTheMaxPlusRecurrence) {
   EXPECT_DOUBLE_EQ(pipelined_us({15, 30}, {}, 3), 45.0);
 }
 
+TEST(SimCostModel, PipelinedThirdStageByTheSameRecurrence) {
+  // 3 chunks. NVLink L1 = 5, busy 30 (a = 10); RDMA L2 = 15, busy 60 (b = 20);
+  // row sums L3 = 0, busy 90 (c = 30):
+  //   f = 10, 20, 30
+  //   g_i = max(f_i + 5, g_{i-1}) + 20:  g = 35, 55, 75
+  //   h_i = max(g_i + 15, h_{i-1}) + 30: h1 = 50 + 30 = 80, h2 = max(70, 80) + 30 = 110,
+  //                                      h3 = max(90, 110) + 30 = 140; time = h3 + L3 = 140
+  // (closed form: 5 + 15 + 10 + 20 + 30 + 2 * 30 = 140).
+  EXPECT_DOUBLE_EQ(pipelined_us({5, 30}, {15, 60}, {0, 90}, 3), 140.0);
+  // Sums faster than both links (busy 3, c = 1): hidden but for the last
+  // chunk's, g = 35, 55, 75; h = 51, 71, 91: 91, where adding them after the
+  // two hops (5 + 15 + 10 + 20 + 2 * 20 = 90) would give 93.
+  EXPECT_DOUBLE_EQ(pipelined_us({5, 30}, {15, 60}, {0, 3}, 3), 91.0);
+  // An empty third stage is the two-stage pipeline.
+  EXPECT_DOUBLE_EQ(pipelined_us({5, 30}, {15, 60}, {}, 3), pipelined_us({5, 30}, {15, 60}, 3));
+  // One chunk: the three in series.
+  EXPECT_DOUBLE_EQ(pipelined_us({5, 30}, {15, 60}, {0, 3}, 1), 113.0);
+}
+
 TEST(SimCostModel, PipelineChunksRoundUp) {
   EXPECT_EQ(pipeline_chunks(6000000, 2e6), 3);
   EXPECT_EQ(pipeline_chunks(6000001, 2e6), 4);

@@ -159,10 +159,15 @@ int data_rounds(const SimProfile& p) { return std::max(0, p.dispatch_rounds - p.
 
 // The two hops chunk by chunk, `first` class then the other; chunks of the
 // cross-node payload (the RDMA stream DeepEP cuts into chunks).
-double pipelined_hops(const SimProfile& p, const LinkSet& links, const RankTraffic& t, int rounds, LinkKind first) {
+// `sums_us`: the row sums as a third stage (combine: DeepEP's forwarders sum
+// each NVLink chunk into the RDMA chunk they send, its receivers sum each RDMA
+// chunk as it lands, in the same kernel as the transfers); 0 for dispatch.
+double pipelined_hops(const SimProfile& p, const LinkSet& links, const RankTraffic& t, int rounds, LinkKind first,
+                      double sums_us) {
   const LinkKind second = first == kCrossNode ? kSameNode : kCrossNode;
   const int64_t chunks = pipeline_chunks(std::max(t.send[kCrossNode], t.recv[kCrossNode]), p.pipeline_chunk_bytes);
-  return pipelined_us(hop_stage(p, links, t, rounds, first), hop_stage(p, links, t, rounds, second), chunks);
+  return pipelined_us(hop_stage(p, links, t, rounds, first), hop_stage(p, links, t, rounds, second),
+                      PipeStage{0, sums_us}, chunks);
 }
 }  // namespace
 
@@ -175,7 +180,7 @@ PhaseSections dispatch_sections(DispatchMode mode, const ModeCostInputs& in, con
       break;
     case DispatchMode::kHierarchical:
       if (p.pipeline_chunk_bytes > 0) {
-        s.us[0] = in.fixed_us + counts_round_us(in) + pipelined_hops(p, in.links, t, data_rounds(p), kCrossNode);
+        s.us[0] = in.fixed_us + counts_round_us(in) + pipelined_hops(p, in.links, t, data_rounds(p), kCrossNode, 0);
       } else {
         s.us[0] = in.fixed_us + counts_round_us(in) + hop_us(p, in.links, t, data_rounds(p), kCrossNode);
         s.us[1] = hop_us(p, in.links, t, data_rounds(p), kSameNode);
@@ -194,7 +199,7 @@ PhaseSections combine_sections(DispatchMode mode, const ModeCostInputs& in, cons
   const double sums_us = reduce_rows * p.combine_ns_per_row * 1e-3 * in.compute_scale;
   PhaseSections s;
   if (mode == DispatchMode::kHierarchical && p.pipeline_chunk_bytes > 0) {
-    s.us[0] = in.fixed_us + pipelined_hops(p, in.links, t, p.combine_rounds, kSameNode) + sums_us;
+    s.us[0] = in.fixed_us + pipelined_hops(p, in.links, t, p.combine_rounds, kSameNode, sums_us);
   } else if (mode == DispatchMode::kHierarchical) {
     s.us[0] = in.fixed_us + hop_us(p, in.links, t, p.combine_rounds, kSameNode);
     s.us[1] = hop_us(p, in.links, t, p.combine_rounds, kCrossNode) + sums_us;

@@ -83,8 +83,9 @@ double hop_us(const SimProfile& p, const LinkSet& links, const RankTraffic& t, i
 PhaseSections dispatch_sections(DispatchMode mode, const ModeCostInputs& in, const RankTraffic& t);
 // flat, low-latency: [fixed + one exchange + row sums]; hierarchical:
 // [fixed + intra-node hop], [cross-node hop + row sums], or pipelined (as
-// dispatch, the intra-node hop first) [fixed + the two hops + row sums]; the
-// row sums are reduce_rows x combine_ns_per_row x compute_scale.
+// dispatch, the intra-node hop first) [fixed + the two hops and the row sums
+// as three pipeline stages: the sums run on each chunk as it lands]; the row
+// sums are reduce_rows x combine_ns_per_row x compute_scale.
 PhaseSections combine_sections(DispatchMode mode, const ModeCostInputs& in, const RankTraffic& t,
                                int64_t reduce_rows);
 

@@ -233,6 +233,17 @@ TEST(SimModes, HierarchicalHopsPipelinedByChunks) {
   const PhaseSections c = combine_sections(DispatchMode::kHierarchical, in, t, 0);
   EXPECT_DOUBLE_EQ(c.us[0], 1 + 37);
   EXPECT_DOUBLE_EQ(c.us[1], 0);
+  // The row sums are a third stage on the same chunks (DeepEP sums each chunk
+  // as it lands), not a step after the hops. combine_ns_per_row 1000 (1 us a
+  // row); 4 rows: 4 us, 2 per chunk: 2 + 10 + 5 + 10 + 2 + (2 - 1) max(5, 10, 2) = 39
+  // (after the hops: 37 + 4 = 41).
+  p.combine_ns_per_row = 1000;
+  EXPECT_DOUBLE_EQ(combine_sections(DispatchMode::kHierarchical, in, t, 4).us[0], 1 + 39);
+  // 40 rows, 20 us a chunk, slower than both links: 12 + 5 + 10 + 20 + 20 = 67 (after: 77).
+  EXPECT_DOUBLE_EQ(combine_sections(DispatchMode::kHierarchical, in, t, 40).us[0], 1 + 67);
+  // Flat keeps its sums after its one exchange: 1 + 30 + 4.
+  EXPECT_DOUBLE_EQ(combine_sections(DispatchMode::kFlat, in, t, 4).us[0], 1 + 30 + 4);
+  p.combine_ns_per_row = 0;
   // Flat and low-latency forward nothing: unchanged by the chunk size.
   EXPECT_DOUBLE_EQ(dispatch_sections(DispatchMode::kFlat, in, t).us[0], 1 + counts + 30);
   EXPECT_DOUBLE_EQ(dispatch_sections(DispatchMode::kLowLatency, in, t).us[0], 1 + 30);
