@@ -13,6 +13,8 @@ namespace {
 
 // Scores within this of each other tie (the loads are sums of fractions).
 constexpr double kTie = 1e-12;
+// The longest chain of moves weighed as one (LayerState::enabling_chain).
+constexpr int64_t kMaxChain = 4;
 
 // One layer as the moves change it.
 struct LayerState {
@@ -56,16 +58,44 @@ struct LayerState {
     add(rank_of(s), weight[b] / (cb + 1));
   }
 
-  void apply(int s, const std::vector<std::pair<int, double>>& d) {
-    const int a = phy2log[s], b = target[s];
-    for (const auto& p : d) rank[p.first] += p.second;
+  void relabel(int s, int b) {  // slot s holds b now (copies and holders; not the loads)
+    const int a = phy2log[s];
     holders[a].erase(std::find(holders[a].begin(), holders[a].end(), s));
     holders[b].insert(std::upper_bound(holders[b].begin(), holders[b].end(), s), s);
     --cnt[a];
     ++cnt[b];
     phy2log[s] = b;
+  }
+
+  void apply(int s, const std::vector<std::pair<int, double>>& d) {
+    for (const auto& p : d) rank[p.first] += p.second;
+    relabel(s, target[s]);
     refresh();
   }
+
+  // A move that would evict the only copy of its expert x can go after a
+  // move that gives x another copy where the target wants one, which may in
+  // turn need one before it: `chain` receives such moves, the first to make
+  // first, ending with s. False when none exists within max_len moves.
+  bool enabling_chain(int s, int64_t max_len, std::vector<int>* chain) const {
+    chain->assign(1, s);
+    int x = phy2log[s];
+    while (cnt[x] < 2) {
+      if (static_cast<int64_t>(chain->size()) >= max_len) return false;
+      int u = -1;
+      for (int t : target_holders[x])
+        if (phy2log[t] != x && std::find(chain->begin(), chain->end(), t) == chain->end()) {
+          u = t;
+          break;
+        }
+      if (u < 0) return false;
+      chain->insert(chain->begin(), u);
+      x = phy2log[u];
+    }
+    return true;
+  }
+
+  std::vector<std::vector<int>> target_holders;  // [E] slots where the target puts each expert
 };
 
 struct Score {
@@ -104,6 +134,28 @@ Score score(const LayerState& L, const std::vector<std::pair<int, double>>& d) {
   return s;
 }
 
+// A chain's gain, made tentatively on L and undone: per move made.
+Score chain_score(LayerState& L, const std::vector<int>& chain, std::vector<std::pair<int, double>>* d) {
+  const std::vector<double> rank = L.rank;
+  const std::vector<int> by_load = L.by_load;
+  const double max = L.max, sumsq = L.sumsq;
+  std::vector<int> old(chain.size());
+  for (size_t i = 0; i < chain.size(); ++i) {
+    old[i] = L.phy2log[chain[i]];
+    L.deltas(chain[i], d);
+    L.apply(chain[i], *d);
+  }
+  Score s;
+  s.gain = ((L.max > 0 ? L.mean / L.max : 1.0) - (max > 0 ? L.mean / max : 1.0)) / chain.size();
+  s.sq_drop = sumsq > 0 ? (sumsq - L.sumsq) / sumsq / chain.size() : 0.0;
+  for (size_t i = chain.size(); i-- > 0;) L.relabel(chain[i], old[i]);
+  L.rank = rank;
+  L.by_load = by_load;
+  L.max = max;
+  L.sumsq = sumsq;
+  return s;
+}
+
 }  // namespace
 
 int64_t slots_changed(const std::vector<Placement>& a, const std::vector<Placement>& b) {
@@ -139,9 +191,11 @@ std::vector<Placement> cap_expert_moves(const std::vector<Placement>& current, c
     double total = 0;
     for (int e = 0; e < E; ++e) total += L.weight[e];
     L.mean = total / p.num_ranks;
+    L.target_holders.assign(E, {});
     for (int s = 0; s < p.num_slots(); ++s) {
       ++L.cnt[L.phy2log[s]];
       L.holders[L.phy2log[s]].push_back(s);
+      L.target_holders[L.target[s]].push_back(s);
     }
     for (int s = 0; s < p.num_slots(); ++s) {
       const int e = L.phy2log[s];
@@ -151,26 +205,44 @@ std::vector<Placement> cap_expert_moves(const std::vector<Placement>& current, c
     L.refresh();
   }
 
-  std::vector<std::pair<int, double>> d, best_d;
-  for (int64_t made = 0; made < max_moves; ++made) {
-    int best = -1;
+  std::vector<std::pair<int, double>> d;
+  std::vector<int> chain, best_chain;
+  int64_t made = 0;
+  while (made < max_moves) {
+    int best_layer = -1;
     Score best_score;
-    for (size_t i = 0; i < todo.size(); ++i) {
-      const LayerState& L = layers[todo[i].first];
-      const int s = todo[i].second;
-      if (L.cnt[L.phy2log[s]] < 2) continue;  // would leave its expert without a copy
-      L.deltas(s, &d);
-      const Score sc = score(L, d);
-      if (best < 0 || better(sc, best_score)) {
-        best = static_cast<int>(i);
+    for (const auto& [l, s] : todo) {
+      LayerState& L = layers[l];
+      Score sc;
+      if (L.cnt[L.phy2log[s]] >= 2) {
+        L.deltas(s, &d);
+        sc = score(L, d);
+        chain.assign(1, s);
+      } else if (L.enabling_chain(s, std::min<int64_t>(kMaxChain, max_moves - made), &chain)) {
+        sc = chain_score(L, chain, &d);
+      } else {
+        continue;  // would leave its expert without a copy
+      }
+      if (best_layer < 0 || better(sc, best_score)) {
+        best_layer = l;
         best_score = sc;
-        best_d = d;
+        best_chain = chain;
       }
     }
-    // Only a move that gains: on balancedness, or (none lost) on evenness.
-    if (best < 0 || !better(best_score, Score{})) break;
-    layers[todo[best].first].apply(todo[best].second, best_d);
-    todo.erase(todo.begin() + best);
+    // Only moves that gain: on balancedness, or (none lost) on evenness.
+    if (best_layer < 0 || !better(best_score, Score{})) break;
+    LayerState& L = layers[best_layer];
+    for (int s : best_chain) {
+      L.deltas(s, &d);
+      L.apply(s, d);
+    }
+    made += static_cast<int64_t>(best_chain.size());
+    todo.erase(std::remove_if(todo.begin(), todo.end(),
+                              [&](const std::pair<int, int>& t) {
+                                return t.first == best_layer &&
+                                       std::find(best_chain.begin(), best_chain.end(), t.second) != best_chain.end();
+                              }),
+               todo.end());
   }
 
   std::vector<Placement> out;
