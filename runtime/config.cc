@@ -112,12 +112,16 @@ void add_run_options(CLI::App& app, RunConfig& c, bool for_sim) {
                  "with --check, test-only: write layer 0 of the first checked step (rank 0's tokens) as JSON: "
                  "x, top-k ids, gate weights, reference output and output (launch/torch_moe_ref.py)")
       ->group(run_only);
+  // The sim has no --dtype (a run option): its `auto` is the host path's fp32
+  // (runtime/sim/sim_modes.cc, wire_sizes).
+  const std::string auto_dtype = for_sim ? "auto (fp32: the sim has no --dtype; give the dtype to simulate a device run)"
+                                         : "auto (the run's --dtype)";
   app.add_option("--dispatch-dtype", c.dispatch_dtype,
                  "dtype of dispatched rows on the wire: fp32 | bf16 | fp8 (e4m3, one fp32 scale per 128 "
-                 "channels, as DeepEP) | auto (the run's --dtype)")
+                 "channels, as DeepEP) | " + auto_dtype)
       ->capture_default_str();
   app.add_option("--combine-dtype", c.combine_dtype,
-                 "dtype of combined rows on the wire: fp32 | bf16 | auto (the run's --dtype)")
+                 "dtype of combined rows on the wire: fp32 | bf16 | " + auto_dtype)
       ->capture_default_str();
   app.add_option("--topk-groups", c.topk_groups,
                  "group-limited routing: each token picks its top-M of --groups expert groups, then its "

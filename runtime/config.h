@@ -79,6 +79,7 @@ struct RunConfig {
   // Policy, move-aware re-plans and output (runtime/config_report.cc binds and checks them).
   std::string eplb_policy = "auto";     // auto | deepseek | wideep (runtime/eplb_planner.h)
   double eplb_keep_within = 0.02;       // keep a layer's placement when a re-plan gains less balancedness
+  int eplb_max_moves = 0;               // at most this many slots change per re-plan, all layers (0: no cap)
   bool per_rank = false;                // step lines add each rank's load and bytes
   std::string dump_placement;           // write the placement in force at the end here
   std::string dump_placement_format = "wideep";  // wideep | sglang | vllm

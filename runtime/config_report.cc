@@ -3,6 +3,7 @@
 // their CLI11 binding and their checks, kept apart from config.cc.
 #include <CLI/CLI.hpp>
 #include <fstream>
+#include <string>
 
 #include "common/check.h"
 #include "runtime/config.h"
@@ -20,6 +21,11 @@ void add_report_options(CLI::App& app, RunConfig& c) {
                  "move-aware re-plan: a layer keeps its placement (moves nothing) when the re-plan's "
                  "predicted balancedness exceeds the current one's by less than this (0: always adopt)")
       ->capture_default_str();
+  app.add_option("--eplb-max-moves", c.eplb_max_moves,
+                 "cap on the experts a re-plan moves (slots whose expert changes, all layers together; 0: no "
+                 "cap): of a larger re-plan, the moves that raise the predicted balancedness most, one at a "
+                 "time (balance/eplb_move_cap.h); the rest of the slots stay as they are")
+      ->capture_default_str();
   app.add_flag("--per-rank", c.per_rank, "step lines add each rank's expert load and sent bytes (per_rank)");
   app.add_option("--dump-placement", c.dump_placement,
                  "write the placement in force at the end to FILE (format: --dump-placement-format)");
@@ -34,6 +40,8 @@ void validate_report_options(const RunConfig& c) {
     throw UsageError("--eplb-policy '" + c.eplb_policy + "': unknown policy (auto, deepseek, wideep)");
   if (!(c.eplb_keep_within >= 0 && c.eplb_keep_within <= 1))
     throw UsageError("--eplb-keep-within must be in [0, 1]");
+  if (c.eplb_max_moves < 0)
+    throw UsageError("--eplb-max-moves must be >= 0 (0: no cap), not " + std::to_string(c.eplb_max_moves));
   if (c.dump_placement_format != "wideep" && c.dump_placement_format != "sglang" &&
       c.dump_placement_format != "vllm")
     throw UsageError("--dump-placement-format '" + c.dump_placement_format + "': unknown format (wideep, sglang, vllm)");

@@ -1,10 +1,12 @@
 // EPLB re-planning: topology placement or the --eplb-policy (auto compares
 // the candidates' predicted balancedness on the window), alignment with the
-// current slots so that experts that stay on a rank keep their slot, and the
-// move-aware keep of layers whose re-plan gains too little.
+// current slots so that experts that stay on a rank keep their slot, the
+// move-aware keep of layers whose re-plan gains too little, and the cap on
+// experts moved per re-plan.
 #include "runtime/eplb_planner.h"
 
 #include "balance/eplb.h"
+#include "balance/eplb_move_cap.h"
 
 namespace wideep {
 namespace {
@@ -86,6 +88,14 @@ std::vector<Placement> plan_placement(const RunConfig& cfg, const std::vector<do
       continue;
     }
     for (size_t s = 0; s < fresh[l].phy2log.size(); ++s) moved += fresh[l].phy2log[s] != current[l].phy2log[s];
+  }
+  // --eplb-max-moves: of a re-plan that moves more, the moves that gain most
+  // (balance/eplb_move_cap.h); a layer the cap leaves as it was counts as kept.
+  if (cfg.eplb_max_moves > 0 && moved > cfg.eplb_max_moves) {
+    fresh = cap_expert_moves(current, fresh, loads, cfg.eplb_max_moves);
+    moved = slots_changed(current, fresh);
+    kept = 0;
+    for (int l = 0; l < L; ++l) kept += fresh[l].phy2log == current[l].phy2log;
   }
   if (rec) {
     rec->policy = policy;

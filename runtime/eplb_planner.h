@@ -2,7 +2,8 @@
 // (EplbManager) and `wideep sim`: the topology placement when --topology is
 // given, else the --eplb-policy (auto: the better predicted balancedness of
 // wideep's packing and, where --groups divide over the nodes, DeepSeek's
-// hierarchical policy), then the move-aware keep (--eplb-keep-within).
+// hierarchical policy), then the move-aware keep (--eplb-keep-within) and the
+// cap on experts moved (--eplb-max-moves).
 // Deterministic: every rank plans the same from the same window.
 #pragma once
 
@@ -22,9 +23,10 @@ std::vector<Placement> plan_placement(const RunConfig& cfg, const std::vector<do
                                       const Topology* topology,
                                       const std::vector<Placement>& current, RebalanceRecord* rec = nullptr);
 
-// A re-plan that keeps every layer moves nothing: it is reported as skipped.
+// A re-plan that keeps every layer (--eplb-keep-within, or a cap that found
+// no move worth making) moves nothing: it is reported as skipped.
 inline bool replan_kept_all(const RunConfig& cfg, const RebalanceRecord& rec) {
-  return cfg.eplb_keep_within > 0 && rec.kept_layers == cfg.layers;
+  return (cfg.eplb_keep_within > 0 || cfg.eplb_max_moves > 0) && rec.kept_layers == cfg.layers;
 }
 
 // What --eplb-policy resolves to before any window exists, for the header:

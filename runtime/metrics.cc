@@ -247,8 +247,9 @@ void RunMetrics::print_table() const {
              cfg_.experts, cfg_.topk, cfg_.hidden, cfg_.ffn, cfg_.tokens, cfg_.layers,
              cfg_.redundant, cfg_.shared_experts, cfg_.steps, cfg_.warmup);
   if (cfg_.balancers.eplb)
-    fmt::print("# eplb: policy {}, groups {}, interval {}, window {}, keep within {}\n", policy_description_,
-               cfg_.groups, cfg_.eplb_interval, cfg_.eplb_window, cfg_.eplb_keep_within);
+    fmt::print("# eplb: policy {}, groups {}, interval {}, window {}, keep within {}, max moves {}\n",
+               policy_description_, cfg_.groups, cfg_.eplb_interval, cfg_.eplb_window, cfg_.eplb_keep_within,
+               cfg_.eplb_max_moves > 0 ? std::to_string(cfg_.eplb_max_moves) : std::string("no cap"));
   fmt::print("# initial placement: {}\n", init_placement_.empty() ? "default" : init_placement_);
   fmt::print("{:>12} {:>12} {:>12}\n", "step p50 us", "step p99 us", "mean us");
   fmt::print("{:>12.1f} {:>12.1f} {:>12.1f}\n", s["step_us"]["p50"].get<double>(),

@@ -69,7 +69,7 @@ struct RebalanceRecord {
   double predicted_before = 0;    // balancedness of the placement in force on the window (static rule)
   double predicted_after = 0;     // the same for the re-plan
   std::string policy;             // the placement policy that planned it (--eplb-policy, resolved)
-  int kept_layers = 0;            // --eplb-keep-within: layers that kept their placement
+  int kept_layers = 0;            // layers that kept their placement (--eplb-keep-within, --eplb-max-moves)
   int64_t experts_moved = 0;      // slots (all layers) whose expert the re-plan changes
   double gbps() const { return transfer_us > 0 ? bytes * 8e-3 / transfer_us : 0; }
 };

@@ -40,6 +40,7 @@ nlohmann::json config_json(const RunConfig& c) {
   j["eplb_layers_per_chunk"] = c.eplb_layers_per_chunk;
   j["eplb_min_gain"] = c.eplb_min_gain;
   j["eplb_keep_within"] = c.eplb_keep_within;
+  j["eplb_max_moves"] = c.eplb_max_moves;
   j["eplb_async"] = c.eplb_async;
   j["init_placement"] = or_null(c.init_placement);
   j["check"] = c.check;

@@ -93,11 +93,15 @@ int sim_main(int argc, char** argv) {
   std::string dispatch_dtype, combine_dtype;
   try {
     SimEngine engine(cfg, setup.profile, setup.workload, std::move(setup.placement), setup.topology.get());
+    // Stderr only, where it is a terminal: the table and JSON stay as they are.
+    SimProgress progress(stderr, SimProgress::wanted(cfg.quiet), cfg.total_steps());
+    engine.set_progress(&progress);
     // `auto` wire dtypes are the host path's fp32 (the sim has no --dtype).
     dispatch_dtype = cfg.dispatch_dtype == "auto" ? "fp32" : cfg.dispatch_dtype;
     combine_dtype = cfg.combine_dtype == "auto" ? "fp32" : cfg.combine_dtype;
     metrics.set_wire_dtypes(dispatch_dtype, combine_dtype);
     engine.run(&metrics, json.is_open() ? &json : nullptr, &totals);
+    progress.finish();
     if (!cfg.dump_placement.empty())
       write_placement_file(cfg.dump_placement, "--dump-placement", engine.placement(), cfg.dump_placement_format);
   } catch (const UsageError& e) {  // a low-latency buffer overflows (--ll-max-tokens), as the run would

@@ -337,6 +337,7 @@ void SimEngine::run(RunMetrics* metrics, std::ostream* json, SimTotals* totals) 
     double solve_us = 0, comm_us = 0, compute_us = 0, hidden_us = 0;
     for (int l = 0; l < L_; ++l) {
       LayerCost c;
+      if (progress_) progress_->update(step, l);
       simulate_layer(step, l, &r, &c, &solve_us, measured ? &totals->nodes_per_token : nullptr);
       r.step_us += c.layer_us;
       comm_us += c.comm_us;

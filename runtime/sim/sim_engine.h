@@ -20,6 +20,7 @@
 #include "runtime/sim/sim_cost_model.h"
 #include "runtime/sim/sim_modes.h"
 #include "runtime/sim/sim_profile.h"
+#include "runtime/sim/sim_progress.h"
 #include "runtime/sim/sim_router.h"
 #include "runtime/workload.h"
 
@@ -43,6 +44,9 @@ class SimEngine {
 
   // Runs warm-up and measured steps; step, rebalance lines go to json when given.
   void run(RunMetrics* metrics, std::ostream* json, SimTotals* totals);
+
+  // A progress line to update before every layer-step (cmd_sim.cc; none: null).
+  void set_progress(SimProgress* progress) { progress_ = progress; }
 
   // The placement in force (after run(): at the end, for --dump-placement).
   const std::vector<Placement>& placement() const { return placement_; }
@@ -106,6 +110,7 @@ class SimEngine {
   std::vector<Placement> staged_;      // async: the placement once the chunk in flight switches
   int async_end_ = 0;
   std::vector<RankTraffic> background_;  // async: [R] bytes of the chunk in flight still to move
+  SimProgress* progress_ = nullptr;
 };
 
 }  // namespace wideep
