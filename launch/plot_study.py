@@ -89,6 +89,12 @@ def label(row):
 
 
 def main():
+    if len(sys.argv) == 2 and sys.argv[1] in ("-h", "--help"):
+        print(__doc__)
+        return 0
+    if len(sys.argv) != 3:
+        print("plot_study.py: error: usage: plot_study.py CSV OUTDIR", file=sys.stderr)
+        return 2
     path, out = sys.argv[1], sys.argv[2]
     rows = list(csv.DictReader(open(path)))
     if not rows:
