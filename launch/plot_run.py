@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Draws wideep runs from their JSON lines (`wideep run|sim --json RUN.jsonl`).
 
   plot_run.py RUN.jsonl [MORE.jsonl ...] [-o|--out FILE.png] [--title TEXT]
@@ -7,8 +7,9 @@ One PNG: step time per step (every run overlaid), balancedness per step
 (overlaid), and one panel per run with its step time and phases per step (route,
 balance, layout, dispatch, expert, combine; each the slowest rank's, summed
 over layers). EPLB rebalances are marked on every panel as dotted vertical lines in
-the run's colour. Needs matplotlib (Debian python3-matplotlib). Exit 2 on a
-file that is not wideep JSON lines.
+the run's colour. Needs matplotlib (Debian python3-matplotlib; started by a
+python3 without it, it re-runs under the project's Python: launch/project_python.py).
+Exit 2 on a file that is not wideep JSON lines.
 """
 import argparse
 import json
@@ -69,19 +70,17 @@ def main(argv):
     runs = [read_run(p) for p in a.runs]
     out = a.out or os.path.splitext(a.runs[0])[0] + ".png"
 
-    try:
-        import matplotlib
-    except ImportError:
-        print("plot_run.py: error: needs matplotlib (Debian python3-matplotlib, or pip install matplotlib)",
-              file=sys.stderr)
-        return 4
+    import matplotlib
     matplotlib.use("Agg")  # files only, no display
     import matplotlib.pyplot as plt
 
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     n = len(runs)
-    fig, axes = plt.subplots(2 + n, 1, figsize=(10, 3.0 * (2 + n)), sharex=True,
+    # Constrained layout makes room for the figure title above the first
+    # panel's own title (tight_layout let the two overlap, issue 29 item 8).
+    fig, axes = plt.subplots(2 + n, 1, figsize=(10, 3.0 * (2 + n)), sharex=True, layout="constrained",
                              gridspec_kw={"height_ratios": [1.2, 1.0] + [1.1] * n})
+    fig.get_layout_engine().set(h_pad=0.12)  # inches between a panel's title and what is above it
     ax_time, ax_bal, ax_phases = axes[0], axes[1], axes[2:]
 
     for i, run in enumerate(runs):
@@ -121,11 +120,12 @@ def main(argv):
     ax_phases[-1].set_xlabel("step (measured steps; warm-up excluded)")
     if a.title:
         fig.suptitle(a.title, fontsize=11)
-    fig.tight_layout()
     fig.savefig(out, dpi=110, bbox_inches="tight")
     print(f"plot_run.py: wrote {out}")
     return 0
 
 
 if __name__ == "__main__":
+    import project_python  # launch/: re-runs this under the project's Python where matplotlib is missing
+    project_python.require("matplotlib")
     sys.exit(main(sys.argv[1:]))

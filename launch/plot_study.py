@@ -5,14 +5,83 @@ balancedness_vs_ranks.png  one panel per workload, one line per balancer
 step_time_vs_ranks.png     simulated step time p50 (slowest rank), same layout
 cross_node_bytes_vs_topology.png  cross-node dispatch+combine bytes per step at
                            the largest rank count, per balancer/topology and workload
+
+draw_lines() is the drawing of launch/sweep.py's --plot too.
 """
 import csv
 import os
 import sys
 
-import matplotlib
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _number(v):
+    try:
+        return float(v)
+    except ValueError:
+        return None
+
+
+def _key_text(names, values):
+    return ", ".join(v if len(names) == 1 else f"{n}={v}" for n, v in zip(names, values))
+
+
+def draw_lines(rows, x, y, lines, panels, png, ylabel=None, logy=False, title=None):
+    """One panel per combination of the `panels` columns' values, and in each
+    one line per combination of the `lines` columns' values: `y` against `x`
+    (numbers sorted, base-2 log axis where they span 8x or more; other values
+    in the order they come). Rows without a `y` value are left out."""
+    plt = _pyplot()
+    rows = [r for r in rows if r.get(y, "") != ""]
+    panel_keys = list(dict.fromkeys(tuple(r[c] for c in panels) for r in rows)) or [()]
+    line_keys = list(dict.fromkeys(tuple(r[c] for c in lines) for r in rows))
+    colors = {k: plt.cm.tab10(i % 10) for i, k in enumerate(line_keys)}
+    xs = list(dict.fromkeys(r[x] for r in rows))
+    numeric = all(_number(v) is not None for v in xs)
+    if numeric:
+        pos = [_number(v) for v in xs]
+        logx = min(pos) > 0 and max(pos) >= 8 * min(pos)
+    else:
+        logx = False
+    n = len(panel_keys)
+    fig, axes = plt.subplots(1, n, figsize=(4.2 * n + 1.0, 3.8), squeeze=False, sharey=not logy, layout="constrained")
+    for ax, pk in zip(axes[0], panel_keys):
+        for lk in line_keys:
+            pts = [(r[x], float(r[y])) for r in rows
+                   if tuple(r[c] for c in panels) == pk and tuple(r[c] for c in lines) == lk]
+            if not pts:
+                continue
+            if numeric:
+                pts.sort(key=lambda p: _number(p[0]))
+                px = [_number(p[0]) for p in pts]
+            else:
+                px = [xs.index(p[0]) for p in pts]
+            ax.plot(px, [p[1] for p in pts], marker="o", label=_key_text(lines, lk) if lines else y,
+                    color=colors[lk])
+        if logx:
+            from matplotlib.ticker import ScalarFormatter
+            ax.set_xscale("log", base=2)
+            ax.xaxis.set_major_formatter(ScalarFormatter())  # 8, 16, 32 rather than 2^3, 2^4, 2^5
+        if not numeric:
+            ax.set_xticks(range(len(xs)))
+            ax.set_xticklabels(xs, rotation=20, fontsize=8)
+        if logy:
+            ax.set_yscale("log")
+        if panels:
+            ax.set_title(_key_text(panels, pk) if len(panels) > 1 else f"{panels[0]} {pk[0]}", fontsize=10)
+        ax.set_xlabel(x)
+        ax.grid(True, alpha=0.3)
+    axes[0][0].set_ylabel(ylabel or y)
+    axes[0][-1].legend(fontsize=7, loc="best", title=", ".join(lines) if lines else None, title_fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.savefig(png, dpi=110, bbox_inches="tight")
+    plt.close(fig)
 
 
 def label(row):
@@ -20,6 +89,12 @@ def label(row):
 
 
 def main():
+    if len(sys.argv) == 2 and sys.argv[1] in ("-h", "--help"):
+        print(__doc__)
+        return 0
+    if len(sys.argv) != 3:
+        print("plot_study.py: error: usage: plot_study.py CSV OUTDIR", file=sys.stderr)
+        return 2
     path, out = sys.argv[1], sys.argv[2]
     rows = list(csv.DictReader(open(path)))
     if not rows:
@@ -27,31 +102,17 @@ def main():
         return 1
     workloads = list(dict.fromkeys(r["workload"] for r in rows))
     series = list(dict.fromkeys(label(r) for r in rows))
-    colors = {s: plt.cm.tab10(i % 10) for i, s in enumerate(series)}
+    for r in rows:
+        r["balancer / topology"] = label(r)
 
     def per_ranks(metric, fname, ylabel, logy):
-        n = len(workloads)
-        fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.8), squeeze=False, sharey=not logy)
-        for ax, w in zip(axes[0], workloads):
-            for s in series:
-                pts = sorted((int(r["ranks"]), float(r[metric])) for r in rows if r["workload"] == w and label(r) == s)
-                if pts:
-                    ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=s, color=colors[s])
-            ax.set_xscale("log", base=2)
-            if logy:
-                ax.set_yscale("log")
-            ax.set_title(w)
-            ax.set_xlabel("ranks (EP size)")
-            ax.grid(True, alpha=0.3)
-        axes[0][0].set_ylabel(ylabel)
-        axes[0][-1].legend(fontsize=7, loc="best")
-        fig.tight_layout()
-        fig.savefig(os.path.join(out, fname), dpi=110)
-        plt.close(fig)
+        draw_lines(rows, "ranks", metric, ["balancer / topology"], ["workload"], os.path.join(out, fname),
+                   ylabel=ylabel, logy=logy)
 
     per_ranks("balancedness_mean", "balancedness_vs_ranks.png", "balancedness (mean/max rank load)", False)
     per_ranks("step_us_p50", "step_time_vs_ranks.png", "simulated step time p50 (us)", True)
 
+    plt = _pyplot()
     rmax = max(int(r["ranks"]) for r in rows)
     fig, ax = plt.subplots(figsize=(9, 4))
     width = 0.8 / len(workloads)
@@ -79,4 +140,6 @@ def main():
 
 
 if __name__ == "__main__":
+    import project_python  # launch/: re-runs this under the project's Python where matplotlib is missing
+    project_python.require("matplotlib")
     sys.exit(main())

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """The roofline stage of launch/gpu_run.sh (issue 26): what one layer costs on
 one GPU, against the chip's own limits and against PyTorch, in one run.
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # README command 2: install, build, and run every test (unit and multi-rank)
 # with CTest in build/, then the GPU run's rehearsal (launch/gpu_run.sh
-# --rehearse, from a bundle of build/) and the Python package's pytest (pip install .
-# into build-python/venv); then, CI-sized, the same binaries built with
+# --rehearse, from a bundle of build/) and the Python package's pytest (in .venv,
+# the project's Python that setup.sh makes); then, CI-sized, the same binaries built with
 # ASan+UBSan into build-sanitize/ run the unit tests and a multi-rank subset
 # (np 1-4 checked runs, balancers at 4 ranks, faults, repeatability, the device
 # configuration on the host at 2 and 4 ranks: ~9 min
@@ -61,15 +61,16 @@ if [[ $mode != sanitize ]]; then
   else
     echo "test.sh: GPU run rehearsal skipped: build/ has no CUDA path (no nvcc found)"
   fi
-  # The Python package (issue 30, docs/python.md): `pip install .` into a venv
-  # of Debian's python3 (numpy, torch), then pytest against build/wideep (~2 min).
-  echo "test.sh: Python package (pip install . into build-python/venv, pytest python/tests)"
-  if { [[ -x build-python/venv/bin/python ]] || /usr/bin/python3 -m venv --system-site-packages build-python/venv; } &&
-     build-python/venv/bin/python -m pip install -q ".[test]"; then
-    (WIDEEP_CLI=$PWD/build/wideep build-python/venv/bin/python -m pytest -q -p no:cacheprovider python/tests 2>&1 |
+  # The Python package (issue 30, docs/python.md) in the project's one Python,
+  # .venv, which launch/setup.sh above made and pip-installed the package into
+  # (again only when its sources changed); pytest against build/wideep (~15 s).
+  echo "test.sh: Python package (.venv from launch/setup.sh, pytest python/tests)"
+  if .venv/bin/python -c 'import wideep, pytest' 2>/dev/null ||
+     .venv/bin/python -m pip install -q ".[test]"; then
+    (WIDEEP_CLI=$PWD/build/wideep .venv/bin/python -m pytest -q -p no:cacheprovider python/tests 2>&1 |
        tee build/pytest.log) || status=$?
   else
-    echo "test.sh: pip install . failed"; status=1
+    echo "test.sh: pip install '.[test]' into .venv failed"; status=1
   fi
 fi
 if [[ $mode == sanitize ]]; then

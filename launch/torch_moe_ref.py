@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """The MoE layer as a PyTorch user writes it, beside wideep's (issue 26).
 
   torch_moe_ref.py --check-dump FILE...  (CPU, CI) recompute the layer that
@@ -26,8 +26,11 @@ import statistics
 import sys
 import time
 
-import numpy as np
-import torch
+if __name__ == "__main__":
+    import project_python  # launch/: re-runs this under the project's Python where numpy or torch is missing
+    project_python.require("numpy", "torch")
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """transport_bench.py [--build DIR] [--runs N] [--ranks 2,8] [--steps S] [--warmup W] [--default]: issue 12's benchmark.
 
 `wideep run --baseline --phase-barrier` at H 2048, T 512, top-8 of 64 experts:

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Imports SGLang and vLLM expert-load and placement files into wideep's formats.
 
   wideep_import.py KIND INPUT... --out OUTPUT
@@ -24,6 +24,10 @@ import importlib.util
 import json
 import os
 import sys
+
+if __name__ == "__main__":
+    import project_python  # launch/: re-runs this under the project's Python where numpy (torch for .pt) is missing
+    project_python.require("numpy", *(["torch"] if any(a.endswith(".pt") for a in sys.argv[1:]) else []))
 
 
 def _interop():
