@@ -41,9 +41,10 @@ LplbCostModel default_lplb_cost(int hidden, int ffn, int64_t row_bytes) {
   return m;
 }
 
-void NodeLp::init(int ranks_per_node, int64_t shared_per_rank) {
+void NodeLp::init(int ranks_per_node, int64_t shared_per_rank, int64_t pairs_per_rank) {
   rpn_ = ranks_per_node;
   shared_ = shared_per_rank;
+  pairs_per_rank_ = pairs_per_rank;
   used_ = false;
 }
 
@@ -69,19 +70,32 @@ NodeLp::Sub& NodeLp::sub_for(const Placement& p, int lo, int n) {
   s->key.assign(first, first + len);
   s->key.push_back(lo);
   s->key.push_back(p.num_ranks);
-  s->p = lp_placement(n, p.num_logical, std::vector<int>(first, first + len), "node placement");
-  // The prediction's view of the rest: how many copies, on how many nodes.
+  // Local ids: the node's experts in id order.
   const int E = p.num_logical, rpn = std::max(1, rpn_);
-  s->global_c.assign(p.logcnt.begin(), p.logcnt.end());
-  s->here_share.assign(E, 0);
+  s->local_of.assign(E, -1);
+  for (size_t i = 0; i < len; ++i) s->local_of[first[i]] = 0;
+  s->experts.clear();
   for (int e = 0; e < E; ++e)
-    s->here_share[e] = p.logcnt[e] > 0 ? static_cast<double>(s->p.logcnt[e]) / p.logcnt[e] : 0;
-  s->nodes_with.assign(E, 0);
-  for (int e = 0; e < E; ++e) {
+    if (s->local_of[e] == 0) {
+      s->local_of[e] = static_cast<int>(s->experts.size());
+      s->experts.push_back(e);
+    }
+  const int m = static_cast<int>(s->experts.size());
+  std::vector<int> local_phy(len);
+  for (size_t i = 0; i < len; ++i) local_phy[i] = s->local_of[first[i]];
+  s->p = lp_placement(n, m, local_phy, "node placement");
+  // The prediction's view of the rest: how many copies, on how many nodes.
+  s->global_c.assign(m, 0);
+  s->here_share.assign(m, 0);
+  s->nodes_with.assign(m, 0);
+  for (int j = 0; j < m; ++j) {
+    const int e = s->experts[j];
+    s->global_c[j] = p.logcnt[e];
+    s->here_share[j] = static_cast<double>(s->p.logcnt[j]) / p.logcnt[e];
     int last = -1;
     for (int k = 0; k < p.logcnt[e]; ++k) {  // copies in slot order: nodes ascend
       const int node = p.rank_of_slot(p.copies(e)[k]) / rpn;
-      if (node != last) ++s->nodes_with[e];
+      if (node != last) ++s->nodes_with[j];
       last = node;
     }
   }
@@ -119,33 +133,37 @@ bool NodeLp::plan(const Placement& p, int node, const int64_t* node_counts, cons
   gain_us_ = 0;
   if (fixed_only) return used_ = false;
   const Placement& sp = cur_->p;
+  const int m = sp.num_logical;
+  const int* ex = cur_->experts.data();
   // The node's tokens of the experts it holds: the LP's counts; per slot, its
   // expert's tokens on its own rank (the split's first rule).
-  node_cnt_.assign(E, 0);
+  node_cnt_.assign(m, 0);
   send_.assign(static_cast<size_t>(n_) * 3, 0.0);
   for (int i = 0; i < n_; ++i) {
     const int64_t* row = rows_ + static_cast<size_t>(i) * E;
-    for (int e = 0; e < E; ++e) node_cnt_[e] += row[e];
+    for (int j = 0; j < m; ++j) node_cnt_[j] += row[ex[j]];
     if (!cost) continue;
     // The prediction's send side (independent of the plan): all pairs, and
     // those whose copy the fixed rule (share of e's copies here) and the plan
     // (every pair of an expert held here) keep inside the node.
-    const double* share = cur_->here_share.data();
-    double all = 0, kept_x = 0, kept_y = 0;
-    for (int e = 0; e < E; ++e) {
-      const double v = static_cast<double>(row[e]);
-      all += v;
-      kept_x += v * share[e];
-      kept_y += share[e] > 0 ? v : 0;
+    int64_t all = pairs_per_rank_;
+    if (all < 0) {
+      all = 0;
+      for (int e = 0; e < E; ++e) all += row[e];
     }
-    send_[3 * i] = all;
+    const double* share = cur_->here_share.data();
+    double kept_x = 0, kept_y = 0;
+    for (int j = 0; j < m; ++j) {
+      const double v = static_cast<double>(row[ex[j]]);
+      kept_x += v * share[j];
+      kept_y += v;
+    }
+    send_[3 * i] = static_cast<double>(all);
     send_[3 * i + 1] = kept_x;
     send_[3 * i + 2] = kept_y;
   }
-  counts_.resize(E);
-  for (int e = 0; e < E; ++e) counts_[e] = sp.logcnt[e] > 0 ? node_cnt_[e] : 0;
   slot_rank_.resize(static_cast<size_t>(n_) * S);
-  for (int s = 0; s < n_ * S; ++s) slot_rank_[s] = rows_[static_cast<size_t>(s / S) * E + sp.phy2log[s]];
+  for (int s = 0; s < n_ * S; ++s) slot_rank_[s] = rows_[static_cast<size_t>(s / S) * E + ex[sp.phy2log[s]]];
   gain_us_ = 0;
   paid_ = false;
   const double solve_us = cost ? cost->solve_fixed_us + cost->solve_slot_us * n_ * S : 0;
@@ -157,7 +175,7 @@ bool NodeLp::plan(const Placement& p, int node, const int64_t* node_counts, cons
   base_.assign(n_, shared_);
   LpInput in;
   in.placement = &sp;
-  in.counts = counts_.data();
+  in.counts = node_cnt_.data();
   in.base_load = base_.data();
   in.slot_rank_counts = slot_rank_.data();
   in.exact_opt = false;
@@ -197,16 +215,17 @@ void NodeLp::predict(const Placement& p, const LplbCostModel& m, bool with_lp) {
     // its quota (the split's first rule).
     double ex = 0, ey = 0, rx_cross = 0, rx_same = 0, ry_cross = 0, ry_same = 0, own_x = 0, own_y = 0;
     for (int s = i * S; s < (i + 1) * S; ++s) {
-      const int e = sp.phy2log[s];
-      const double c = cur_->global_c[e], pc = static_cast<double>(node_cnt_[e]) / c;
+      const int j = sp.phy2log[s];
+      const double c = cur_->global_c[j], pc = static_cast<double>(node_cnt_[j]) / c;
+      const double mine = static_cast<double>(row[cur_->experts[j]]);
       ex += m.expert_us(pc * nodes);
       rx_cross += pc * (nodes - 1);
-      rx_same += pc - row[e] / c;
-      own_x += row[e] / c;
-      const double in = pc * (nodes - cur_->nodes_with[e]);
+      rx_same += pc - mine / c;
+      own_x += mine / c;
+      const double in = pc * (nodes - cur_->nodes_with[j]);
       ry_cross += in;
       if (with_lp) {
-        const double kept = std::min<double>(lp_.copy_tokens[s], row[e]);
+        const double kept = std::min<double>(lp_.copy_tokens[s], mine);
         ey += m.expert_us(lp_.copy_tokens[s] + in);
         ry_same += lp_.copy_tokens[s] - kept;
         own_y += kept;
@@ -269,44 +288,85 @@ void NodeLp::split(const Placement& p, int rank, const int32_t* ids, int num_tok
   const int64_t pairs = static_cast<int64_t>(num_tokens) * topk;
   WIDEEP_ASSERT(cur_ && rank >= lo_ && rank < lo_ + n_, "NodeLp::split: rank outside the planned node");
   const Placement& sp = cur_->p;
-  // The fixed rule, copy (i + rank) mod c for the i-th pair of e, as a cursor
-  // per expert (no division per pair); with the plan, the node's experts' pairs
-  // are set aside for the node's split.
-  seen_.assign(E, -1);  // started at rank mod c on first use: E divisions would cost more than the pairs
-  local_ids_.clear();
-  local_pos_.clear();
-  const int* local_cnt = sp.logcnt.data();
+  if (!used_) {
+    // The fixed rule alone (no plan, or the automatic mode's skip without counts): a cursor per expert.
+    seen_.assign(E, -1);  // started at rank mod c on first use: E divisions would cost more than the pairs
+    for (int64_t i = 0; i < pairs; ++i) {
+      const int e = ids[i];
+      int32_t& k = seen_[e];
+      if (k < 0) k = rank % p.logcnt[e];
+      slot_of_pair[i] = p.copies(e)[k];
+      if (++k == p.logcnt[e]) k = 0;
+    }
+    return;
+  }
+  const int me = rank - lo_, m = sp.num_logical;
+  const int64_t* row = rows_ + static_cast<size_t>(me) * E;
+  {
+    // The node's split of this rank's tokens of the node's experts, as a table.
+    const int* ex = cur_->experts.data();
+    mine_.resize(m);
+    before_.assign(m, 0);
+    for (int j = 0; j < m; ++j) mine_[j] = row[ex[j]];
+    for (int i = 0; i < me; ++i) {
+      const int64_t* r = rows_ + static_cast<size_t>(i) * E;
+      for (int j = 0; j < m; ++j) before_[j] += r[ex[j]];
+    }
+    SplitCounts sc;
+    sc.mine = mine_.data();
+    sc.before = before_.data();
+    sc.slot_rank = slot_rank_.data();
+    split_table(sp, sc, lp_.copy_tokens.data(), me, 0, &table_);
+  }
+  // One table over all experts: the node's split where it serves, else the
+  // fixed rule, copy (i + rank) mod c for the i-th pair of e, written out for
+  // this rank's count of e; then one lookup per pair, as split_tokens does.
+  next_.resize(E);
+  step_.resize(E);
+  flat_.resize(2 * static_cast<size_t>(pairs));  // padding keeps a count/ids mismatch in bounds (checked after)
+  const int* local_of = cur_->local_of.data();
+  const int first_slot = lo_ * S;
+  int32_t total = 0;
+  for (int e = 0; e < E; ++e) {
+    next_[e] = total;
+    step_[e] = 0;
+    const int64_t n = row[e];
+    if (n == 0) continue;
+    WIDEEP_ASSERT(total + n <= pairs, "NodeLp::split: the node's counts disagree with the rank's pairs");
+    const int c = p.logcnt[e];
+    WIDEEP_ASSERT(c > 0, "NodeLp::split: a token picks an expert with no copy");
+    const int* cp = p.copies(e);
+    if (local_of[e] >= 0) {
+      const int j = local_of[e];
+      const int32_t* from = &table_.flat[table_.next[j]];
+      step_[e] = table_.step[j];
+      const int64_t len = step_[e] ? n : 1;
+      for (int64_t i = 0; i < len; ++i) flat_[total + i] = first_slot + from[i];
+      total += static_cast<int32_t>(len);
+    } else if (c == 1 || n == 1) {
+      flat_[total++] = cp[c == 1 ? 0 : rank % c];
+    } else {
+      step_[e] = 1;
+      for (int64_t i = 0, k = rank % c; i < n; ++i) {
+        flat_[total + i] = cp[k];
+        if (++k == c) k = 0;
+      }
+      total += static_cast<int32_t>(n);
+    }
+  }
+  const int32_t* __restrict__ flat = flat_.data();
+  const int32_t* __restrict__ step = step_.data();
+  int32_t* __restrict__ next = next_.data();
   for (int64_t i = 0; i < pairs; ++i) {
     const int e = ids[i];
-    if (used_ && local_cnt[e] > 0) {
-      local_ids_.push_back(e);
-      local_pos_.push_back(i);
-      continue;
-    }
-    int32_t& k = seen_[e];
-    if (k < 0) k = rank % p.logcnt[e];
-    slot_of_pair[i] = p.copies(e)[k];
-    if (++k == p.logcnt[e]) k = 0;
+    const int32_t at = next[e];
+    slot_of_pair[i] = flat[at];
+    next[e] = at + step[e];
   }
-  if (!used_) return;
-  const int me = rank - lo_;
-  mine_.assign(E, 0);
-  before_.assign(E, 0);
-  for (int e = 0; e < E; ++e) {
-    if (local_cnt[e] == 0) continue;
-    mine_[e] = rows_[static_cast<size_t>(me) * E + e];
-    for (int i = 0; i < me; ++i) before_[e] += rows_[static_cast<size_t>(i) * E + e];
+  for (int e = 0, at = 0; e < E; ++e) {
+    WIDEEP_ASSERT(step[e] == 0 || next[e] == at + row[e], "NodeLp::split: the node's counts disagree with the rank's pairs");
+    at += row[e] == 0 ? 0 : step[e] ? static_cast<int>(row[e]) : 1;
   }
-  const int64_t n = static_cast<int64_t>(local_ids_.size());
-  local_slots_.resize(n);
-  SplitCounts sc;
-  sc.mine = mine_.data();
-  sc.before = before_.data();
-  sc.slot_rank = slot_rank_.data();
-  // Row-major order of the node's pairs is kept, so each expert's tokens keep their order.
-  split_tokens(sp, sc, lp_.copy_tokens.data(), me, local_ids_.data(), static_cast<int>(n), 1, 0, local_slots_.data());
-  const int first = lo_ * S;
-  for (int64_t j = 0; j < n; ++j) slot_of_pair[local_pos_[j]] = first + local_slots_[j];
 }
 
 void NodeLp::add_routed_loads(const Placement& p, int64_t* routed_load) const {
@@ -316,7 +376,7 @@ void NodeLp::add_routed_loads(const Placement& p, int64_t* routed_load) const {
     const int r = lo_ + i;
     for (int e = 0; e < E; ++e) {
       const int64_t n = rows_[static_cast<size_t>(i) * E + e];
-      if (n == 0 || (used_ && sp.logcnt[e] > 0)) continue;
+      if (n == 0 || (used_ && cur_->local_of[e] >= 0)) continue;
       // The fixed rule: copy j takes the i < n with (i + r) mod c == j.
       const int c = p.logcnt[e];
       for (int j = 0; j < c; ++j) {
@@ -330,7 +390,7 @@ void NodeLp::add_routed_loads(const Placement& p, int64_t* routed_load) const {
 }
 
 void LplbMode::configure(bool lplb, int R, int rpn, int64_t shared_per_rank, bool scope_node,
-                         const LplbCostModel* model, int layers) {
+                         const LplbCostModel* model, int layers, int64_t pairs_per_rank) {
   node_scope = lplb && scope_node;
   automatic = lplb && model != nullptr;
   if (model) cost = *model;
@@ -343,7 +403,7 @@ void LplbMode::configure(bool lplb, int R, int rpn, int64_t shared_per_rank, boo
   if (!node_scope) return;
   for (int i = 0; i < nodes; ++i) {
     node_lps.push_back(std::make_unique<NodeLp>());
-    node_lps.back()->init(n, shared_per_rank);
+    node_lps.back()->init(n, shared_per_rank, pairs_per_rank);
   }
 }
 

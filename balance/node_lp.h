@@ -14,6 +14,7 @@
 
 #include "balance/lp.h"
 #include "balance/placement.h"
+#include "balance/token_split.h"
 
 namespace wideep {
 
@@ -81,8 +82,10 @@ class LplbGate {
 // LpSolver between calls.
 class NodeLp {
  public:
-  // shared_per_rank: each rank's shared-expert pairs, the LP's fixed base load.
-  void init(int ranks_per_node, int64_t shared_per_rank);
+  // shared_per_rank: each rank's shared-expert pairs, the LP's fixed base load;
+  // pairs_per_rank: the routed pairs each rank sends (T x K; -1: summed from the
+  // counts, a pass over the node's n x E counts that the prediction then pays).
+  void init(int ranks_per_node, int64_t shared_per_rank, int64_t pairs_per_rank = -1);
 
   // Plans node `node` of p (ranks [node*n, min(R, node*n + n))) from
   // node_counts [n_node x E] (rank node*n + i at i*E). With `cost` (automatic
@@ -104,24 +107,29 @@ class NodeLp {
 
   bool used() const { return used_; }
   bool paid() const { return paid_; }
-  const LpResult& result() const { return lp_; }  // of the node's sub-problem (node-local ranks and slots)
+  // Of the node's sub-problem: node-local ranks and slots (copy_tokens per node slot).
+  const LpResult& result() const { return lp_; }
   double predicted_gain_us() const { return gain_us_; }
   const LpStats& stats() const { return solver_.stats(); }
 
  private:
+  // The node's sub-problem over only the m experts it holds (local ids 0..m-1
+  // in expert order): every per-plan pass is O(n x m + slots), not O(n x E).
   struct Sub {
     std::vector<int> key;        // the node's phy2log, and the node's first rank
-    Placement p;                 // the node's slots as a placement of n ranks
-    std::vector<int> global_c;   // [E] copies of e in the whole placement
-    std::vector<int> nodes_with; // [E] nodes holding a copy of e
-    std::vector<double> here_share;  // [E] share of e's copies on this node
+    Placement p;                 // the node's slots as a placement of n ranks over the m local experts
+    std::vector<int> experts;    // [m] the logical id of each local expert
+    std::vector<int> local_of;   // [E] local id of e, -1 where the node holds no copy
+    std::vector<int> global_c;   // [m] copies in the whole placement
+    std::vector<int> nodes_with; // [m] nodes holding a copy
+    std::vector<double> here_share;  // [m] share of the expert's copies on this node
     uint64_t used = 0;
   };
   Sub& sub_for(const Placement& p, int lo, int n);
   void predict(const Placement& p, const LplbCostModel& m, bool with_lp);
 
   int rpn_ = 0;
-  int64_t shared_ = 0;
+  int64_t shared_ = 0, pairs_per_rank_ = -1;
   int lo_ = 0, n_ = 0;
   const int64_t* rows_ = nullptr;
   bool used_ = false, paid_ = false;
@@ -130,8 +138,9 @@ class NodeLp {
   uint64_t tick_ = 0;
   Sub* cur_ = nullptr;
   std::vector<int64_t> node_cnt_, counts_, base_, slot_rank_, before_, mine_;
-  std::vector<int32_t> seen_, local_ids_, local_slots_;
-  std::vector<int64_t> local_pos_;
+  SplitTable table_;                       // the node split's table of this rank (local experts)
+  std::vector<int32_t> next_, step_, flat_;  // the merged table over all experts
+  std::vector<int32_t> seen_;                // the fixed rule's cursors (no counts)
   std::vector<double> send_;  // [n * 3] per node rank: pairs, kept in the node (fixed rule, plan)
   LpSolver solver_;
   LpResult lp_;
@@ -151,7 +160,7 @@ struct LplbMode {
   // >= R: one node); shared_per_rank: NodeLp::init's base load; cost: the
   // automatic mode's model, null for off.
   void configure(bool lplb, int R, int rpn, int64_t shared_per_rank, bool node_scope, const LplbCostModel* cost,
-                 int layers);
+                 int layers, int64_t pairs_per_rank = -1);
   // The gate of `rank`'s node (node scope) or the global one.
   LplbGate& gate_of(int rank, int R, int rpn) {
     const int n = rpn > 0 && rpn < R ? rpn : R;

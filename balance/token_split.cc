@@ -176,9 +176,9 @@ void split_tokens(const Placement& p, const int64_t* rank_counts, const int64_t*
   split_tokens(p, c, copy_tokens, rank, topk_ids, num_tokens, topk, ranks_per_node, slot_of_pair);
 }
 
-void split_tokens(const Placement& p, const SplitCounts& c, const int64_t* copy_tokens, int rank,
-                  const int32_t* topk_ids, int num_tokens, int topk, int ranks_per_node, int32_t* slot_of_pair) {
-  thread_local SplitWork w;
+// The per-expert table of split_tokens (its pass over the pairs is split_tokens below).
+static int64_t build_table(const Placement& p, const SplitCounts& c, const int64_t* copy_tokens, int rank,
+                           int ranks_per_node, SplitWork& w) {
   const int E = p.num_logical, R = p.num_ranks;
   const int64_t* mine = c.mine;
   w.rem.resize(std::max(p.max_copies, 1));
@@ -206,7 +206,6 @@ void split_tokens(const Placement& p, const SplitCounts& c, const int64_t* copy_
   // Each expert gets a run of `flat` holding the slot of each of its tokens in
   // local order, or a single entry (step 0) when all its tokens go to one slot,
   // so that the pass over the pairs is a lookup with no data-dependent branch.
-  const int64_t pairs = static_cast<int64_t>(num_tokens) * topk;
   int64_t total = 0;
   for (int e = 0; e < E; ++e) {
     w.next[e] = total;
@@ -230,6 +229,16 @@ void split_tokens(const Placement& p, const SplitCounts& c, const int64_t* copy_
     w.step[e] = 1;
     total += mine[e];
   }
+  return total;
+}
+
+void split_tokens(const Placement& p, const SplitCounts& c, const int64_t* copy_tokens, int rank,
+                  const int32_t* topk_ids, int num_tokens, int topk, int ranks_per_node, int32_t* slot_of_pair) {
+  thread_local SplitWork w;
+  const int E = p.num_logical;
+  const int64_t* mine = c.mine;
+  const int64_t pairs = static_cast<int64_t>(num_tokens) * topk;
+  const int64_t total = build_table(p, c, copy_tokens, rank, ranks_per_node, w);
   // Padding keeps a rank_counts/topk_ids mismatch in bounds; it is checked after.
   if (static_cast<int64_t>(w.flat.size()) < total + pairs) w.flat.resize(total + pairs);
   for (int e = 0; e < E; ++e) w.next32[e] = static_cast<int32_t>(w.next[e]);
@@ -264,6 +273,20 @@ void split_tokens(const Placement& p, const SplitCounts& c, const int64_t* copy_
   for (int e = 0; e < E; ++e)
     WIDEEP_ASSERT(step[e] == 0 || next[e] == w.next[e] + mine[e],
                   "split_tokens: rank_counts disagree with topk_ids");
+}
+
+}  // namespace wideep
+
+namespace wideep {
+
+void split_table(const Placement& p, const SplitCounts& c, const int64_t* copy_tokens, int rank, int ranks_per_node,
+                 SplitTable* t) {
+  thread_local SplitWork w;
+  const int64_t total = build_table(p, c, copy_tokens, rank, ranks_per_node, w);
+  const int E = p.num_logical;
+  t->next.assign(w.next.begin(), w.next.begin() + E);
+  t->step.assign(w.step.begin(), w.step.begin() + E);
+  t->flat.assign(w.flat.begin(), w.flat.begin() + total);
 }
 
 }  // namespace wideep

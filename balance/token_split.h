@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "balance/placement.h"
 
@@ -30,6 +31,16 @@ struct SplitCounts {
 // 1 < ranks_per_node < R (the node step). Writes slot_of_pair [T * K].
 void split_tokens(const Placement& p, const SplitCounts& c, const int64_t* copy_tokens, int rank,
                   const int32_t* topk_ids, int num_tokens, int topk, int ranks_per_node, int32_t* slot_of_pair);
+
+// The split as a table (NodeLp merges it with the fixed rule's): this rank's
+// k-th token of expert e (in row-major order) goes to slot flat[next[e] + k *
+// step[e]] (step 0: all to one slot; no entry where mine[e] is 0).
+struct SplitTable {
+  std::vector<int64_t> next;
+  std::vector<int32_t> step, flat;
+};
+void split_table(const Placement& p, const SplitCounts& c, const int64_t* copy_tokens, int rank, int ranks_per_node,
+                 SplitTable* t);
 
 // The same from the full matrix (tests, reference; O(rank * E) to derive SplitCounts).
 // rank_counts [R * E]: tokens per (source rank, expert), where a rank's tokens of

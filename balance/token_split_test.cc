@@ -127,3 +127,36 @@ TEST(TokenSplit, HandExample) {
 
 }  // namespace
 }  // namespace wideep
+
+namespace wideep {
+namespace {
+
+TEST(SplitTable, HandWorkedTableOfOneRank) {
+  // 2 ranks: rank 0 holds e0 (slot 0), e1 (slot 1); rank 1 e0 (slot 2), e2
+  // (slot 3). Quotas: e0 3 on slot 0, 1 on slot 2; e1 1; e2 1. Tokens: rank 0
+  // e0 2, e1 1; rank 1 e0 2, e2 1. Rank 1's e0: its own copy (slot 2) takes 1
+  // of them (quota 1); slot 0 took rank 0's 2 (own rank) and has 1 left,
+  // which rank 1's second token fills: [2, 0], one entry per token. e2: one
+  // copy, one entry [3] (step 0). e1: no tokens on rank 1, no entry.
+  const Placement p = Placement::from_phy2log(2, 3, {0, 1, 0, 2});
+  const int64_t quota[4] = {3, 1, 1, 1};
+  const int64_t mine[3] = {2, 0, 1}, before[3] = {2, 1, 0}, slot_rank[4] = {2, 1, 2, 1};
+  SplitCounts sc;
+  sc.mine = mine;
+  sc.before = before;
+  sc.slot_rank = slot_rank;
+  SplitTable t;
+  split_table(p, sc, quota, 1, 0, &t);
+  EXPECT_EQ(t.step, (std::vector<int32_t>{1, 0, 0}));
+  EXPECT_EQ(t.next[0], 0);
+  EXPECT_EQ(t.next[2], 2);
+  EXPECT_EQ(t.flat, (std::vector<int32_t>{2, 0, 3}));
+  // The same slots as split_tokens gives for rank 1's pairs e0, e2, e0.
+  const int32_t ids[3] = {0, 2, 0};
+  int32_t slot[3];
+  split_tokens(p, sc, quota, 1, ids, 3, 1, 0, slot);
+  EXPECT_EQ(std::vector<int32_t>(slot, slot + 3), (std::vector<int32_t>{2, 3, 0}));
+}
+
+}  // namespace
+}  // namespace wideep

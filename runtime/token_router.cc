@@ -211,7 +211,8 @@ void TokenRouter::fixed_rule(const Placement& p, const int32_t* ids, const int64
 }
 
 void TokenRouter::set_lplb_mode(bool node_scope, const LplbCostModel* cost, int layers) {
-  lm_.configure(lplb_, R_, rpn_, waterfill_ ? 0 : static_cast<int64_t>(T_) * S_, node_scope, cost, layers);
+  lm_.configure(lplb_, R_, rpn_, waterfill_ ? 0 : static_cast<int64_t>(T_) * S_, node_scope, cost, layers,
+                static_cast<int64_t>(T_) * K_);
 }
 
 void TokenRouter::assign_node(const Placement& p, const int32_t* ids, const int64_t* rank_counts, bool own_only) {

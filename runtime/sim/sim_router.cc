@@ -45,7 +45,8 @@ void ClusterRouter::init(int num_ranks, int num_tokens, int topk, int shared, in
 }
 
 void ClusterRouter::set_lplb_mode(bool node_scope, const LplbCostModel* cost, int layers) {
-  lm_.configure(lplb_, R_, rpn_, waterfill_ ? 0 : static_cast<int64_t>(T_) * S_, node_scope, cost, layers);
+  lm_.configure(lplb_, R_, rpn_, waterfill_ ? 0 : static_cast<int64_t>(T_) * S_, node_scope, cost, layers,
+                static_cast<int64_t>(T_) * K_);
 }
 
 // Node scope, as TokenRouter::assign_node does it on each node: every node's
