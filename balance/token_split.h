@@ -17,7 +17,7 @@
 namespace wideep {
 
 // What one rank knows of the others' counts after the O(E + P) exchange
-// (runtime/token_router.cc). A rank's tokens of expert e are its (t, k) pairs
+// (runtime/step/token_router.cc). A rank's tokens of expert e are its (t, k) pairs
 // with topk_ids[t*K+k] == e in row-major order.
 struct SplitCounts {
   const int64_t* mine = nullptr;         // [E] this rank's tokens per expert

@@ -54,15 +54,21 @@ function(wideep_testing)
   target_link_libraries(${A_NAME} PUBLIC ${A_LIBS})
 endfunction()
 
-# wideep_unit_tests(NAME <exe> LIBS <deps...>): all *_test.cc of the folder in one
-# GoogleTest binary, each TEST registered with CTest under the label "unit"
-# (with WIDEEP_SANITIZE_TEST_ENV in the sanitizer build).
+# wideep_unit_tests(NAME <exe> [DIRS <subfolders...>] LIBS <deps...>): all
+# *_test.cc of the folder (or of the named subfolders) in one GoogleTest
+# binary, each TEST registered with CTest under the label "unit" (with
+# WIDEEP_SANITIZE_TEST_ENV in the sanitizer build).
 function(wideep_unit_tests)
-  cmake_parse_arguments(A "" "NAME" "LIBS" ${ARGN})
+  cmake_parse_arguments(A "" "NAME" "DIRS;LIBS" ${ARGN})
   if(NOT WIDEEP_BUILD_TESTS)
     return()
   endif()
-  file(GLOB srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*_test.cc)
+  set(globs ${CMAKE_CURRENT_SOURCE_DIR}/*_test.cc)
+  if(A_DIRS)
+    list(TRANSFORM A_DIRS PREPEND ${CMAKE_CURRENT_SOURCE_DIR}/ OUTPUT_VARIABLE dirs)
+    list(TRANSFORM dirs APPEND /*_test.cc OUTPUT_VARIABLE globs)
+  endif()
+  file(GLOB srcs CONFIGURE_DEPENDS ${globs})
   if(NOT srcs)
     return()
   endif()

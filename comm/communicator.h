@@ -156,7 +156,7 @@ class Communicator {
   virtual void allreduce_sum_double(double* data, int64_t n) = 0;
   virtual void barrier() = 0;
 
-  // LPLB's O(E + P) counts exchange (runtime/token_router.cc). Host memory.
+  // LPLB's O(E + P) counts exchange (runtime/step/token_router.cc). Host memory.
   // recv [n]: the sum of send over the ranks below this one (zeros on rank 0).
   // This default is a recursive doubling over alltoallv_bytes (ceil(log2 size)
   // rounds of n values: what the NCCL backend, which has no scan, uses); the

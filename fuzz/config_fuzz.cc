@@ -8,9 +8,9 @@
 
 #include "common/check.h"
 #include "fuzz/fuzz_input.h"
-#include "runtime/config.h"
-#include "runtime/inject.h"
-#include "runtime/placement_io.h"
+#include "runtime/io/config.h"
+#include "runtime/check/inject.h"
+#include "runtime/io/placement_io.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   wideep::fuzz::Bytes in(data, size);

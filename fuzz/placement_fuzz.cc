@@ -5,7 +5,7 @@
 
 #include "common/check.h"
 #include "fuzz/fuzz_input.h"
-#include "runtime/placement_io.h"
+#include "runtime/io/placement_io.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   wideep::fuzz::Bytes in(data, size);

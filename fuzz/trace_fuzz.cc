@@ -7,7 +7,7 @@
 
 #include "common/check.h"
 #include "fuzz/fuzz_input.h"
-#include "runtime/workload.h"
+#include "runtime/io/workload.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   wideep::fuzz::Bytes in(data, size);

@@ -351,7 +351,7 @@ void CudaKernels::set_expert_rows(const float* src, int rows) {
 
 void CudaKernels::compact_received(const int64_t*, const int64_t*, const int64_t*, int) {
   // Header rows need receives larger than the message: NCCL's are exact, so
-  // the device's low-latency dispatch runs a counts round (runtime/ll_plan.h).
+  // the device's low-latency dispatch runs a counts round (runtime/step/ll_plan.h).
   throw Error(ErrorCategory::kInternal, "low-latency header rows are not sent on the device path");
 }
 

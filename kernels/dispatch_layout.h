@@ -8,7 +8,7 @@
 // it and pair_local_slot[t*P+p] the slot there (routed slots 0..S-1, shared
 // experts after them). Send rows are ordered by destination rank, then token.
 // A destination of -1 means the pair goes nowhere (a hierarchical forwarder's
-// rows carry only the pairs of its node, runtime/hier_plan.h): it adds no row.
+// rows carry only the pairs of its node, runtime/step/hier_plan.h): it adds no row.
 #pragma once
 
 #include <cstddef>

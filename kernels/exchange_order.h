@@ -2,7 +2,7 @@
 // under two-batch overlap: the logic of KernelBackend::before_exchange /
 // exchange_started / after_exchange (kernels/kernel_backend.h), over three
 // stream operations. CudaKernels drives it with CUDA events; the pipeline's
-// event-order test (runtime/tbo_order_test.cc) with a fake stream. Host only.
+// event-order test (runtime/step/tbo_order_test.cc) with a fake stream. Host only.
 #pragma once
 
 namespace wideep {

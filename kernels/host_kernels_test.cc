@@ -78,7 +78,7 @@ TEST(HostKernels, Bf16StepWithinItsBoundAndNotExact) {
   s.dtype = DType::kBF16;
   int64_t pairs = 0;
   const double err = max_rel_err(host_step(s, &pairs), reference_step(s));
-  // The bound --check applies to bf16 (runtime/moe_pipeline.cc check_limit: 2^-5),
+  // The bound --check applies to bf16 (runtime/step/moe_pipeline.cc check_limit: 2^-5),
   // and the rounding must really happen (an fp32 path would be ~1e-7 off).
   EXPECT_LT(err, 1.0 / 32);
   EXPECT_GT(err, 1e-4);
@@ -169,7 +169,7 @@ TEST(HostKernels, SendRowsCarryXInTheDispatchDtype) {
 
 // bf16 combine rows under fp32 compute: the rounding happens (the output is
 // not the fp32 one) and stays within 2^-8 of the pairs' magnitudes, the bound
-// the --check reference allows (runtime/reference.h).
+// the --check reference allows (runtime/check/reference.h).
 TEST(HostKernels, Bf16CombineRowsRoundOnceEach) {
   StepSetup s;
   s.combine = DType::kBF16;

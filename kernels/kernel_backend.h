@@ -1,4 +1,4 @@
-// The kernel backend of the step pipeline (runtime/moe_pipeline.h): owns the
+// The kernel backend of the step pipeline (runtime/step/moe_pipeline.h): owns the
 // buffers of one rank's step in its memory kind and runs the per-element work
 // of each phase. HostKernels (kernels/host_kernels.h) loops over the shared
 // bodies of kernels/row_bodies.h and runs GEMMs through OpenBLAS; CudaKernels
@@ -31,7 +31,7 @@ struct KernelShape {
   DType combine_dtype = DType::kF32;     // the combine rows: fp32 | bf16
   uint64_t seed = 0;
   double timeout_s = 60;
-  int64_t recv_rows_capacity = 0;        // initial receive capacity (runtime/memory_plan.h)
+  int64_t recv_rows_capacity = 0;        // initial receive capacity (runtime/step/memory_plan.h)
   int64_t pairs_capacity = 0;
   bool baseline = false;                 // --baseline: keep a packed copy of the send rows
   // --dispatch-mode low-latency: one row per (token, pair) instead of one per
@@ -146,7 +146,7 @@ class KernelBackend {
   virtual void final_combine(int32_t own_first, int32_t own_end, int64_t own_expert_row,
                              const void* const* rows_in_place) = 0;
 
-  // ---- dispatch modes (runtime/hier_plan.h, runtime/ll_plan.h) ----
+  // ---- dispatch modes (runtime/step/hier_plan.h, runtime/step/ll_plan.h) ----
   // Pairs per dispatch row: 1 with pair_rows, else P.
   int row_pairs() const { return shape_.pair_rows ? 1 : shape_.pairs; }
   // Forwarder (shape().forwarder): this layer's tokens are the token parts

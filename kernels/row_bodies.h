@@ -6,7 +6,7 @@
 // and in a fixed order (pair order, rank order): results do not depend on how
 // the work is spread over threads. The fp8 quantization (amax, scale, e4m3) is
 // exact integer and IEEE arithmetic with no order dependence, so the host, the
-// device and the --check reference (runtime/reference.cc) agree bit for bit.
+// device and the --check reference (runtime/check/reference.cc) agree bit for bit.
 #pragma once
 
 #include <cmath>
@@ -76,7 +76,7 @@ WIDEEP_HD float round_to(DType compute, float v) { return compute == DType::kBF1
 // x [H] (fp32 values) as the experts receive it: rounded to the compute dtype
 // where the sender holds it, through the wire format wr, and stored in the
 // compute dtype where the receiver groups it. `scratch`: wr.slot_offset bytes.
-// The --check reference's input (runtime/reference.cc).
+// The --check reference's input (runtime/check/reference.cc).
 inline void wire_roundtrip(const float* x, int H, DType compute, const WireRow& wr, unsigned char* scratch,
                            float* out) {
   for (int c = 0; c < H; ++c) out[c] = round_to(compute, x[c]);

@@ -193,7 +193,7 @@ export OMPI_MCA_pml=ob1 OMPI_MCA_osc=^ucx
 # No launcher binding: Open MPI 4.1 pins 1- and 2-rank jobs to one core each
 # ([B/.] [./B]), which wideep keeps, and NCCL's proxy and socket threads would
 # then share the rank's polling core; unbound, wideep binds each rank to the
-# cores near its GPU (runtime/hwloc_topology.cc). No InfiniBand on the lent machine.
+# cores near its GPU (runtime/machine/hwloc_topology.cc). No InfiniBand on the lent machine.
 export OMPI_MCA_hwloc_base_binding_policy=none
 export NCCL_IB_DISABLE=1
 ENV

@@ -52,7 +52,7 @@ echo "setup.sh: built $build_dir/wideep"
 [[ -x .venv/bin/python ]] || /usr/bin/python3 -m venv --system-site-packages .venv
 stamp=.venv/wideep-installed.stamp
 package_sources=(pyproject.toml CMakeLists.txt cmake common balance python/CMakeLists.txt python/src python/wideep
-                 runtime/plan_json.cc runtime/plan_json.h)
+                 runtime/io/plan_json.cc runtime/io/plan_json.h)
 if [[ ! -f $stamp || -n $(find "${package_sources[@]}" -newer "$stamp" -type f -print -quit 2>/dev/null) ]]; then
   echo "setup.sh: pip install '.[test]' into .venv (the wideep package, pytest, pandas)"
   touch "$stamp.new"

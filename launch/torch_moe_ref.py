@@ -7,7 +7,7 @@
       wideep's formula (kernels/det_values.h expert_weight, scales as
       kernels/expert_cpu.cc generate_expert_weights); exit 0 when the output
       equals wideep's --check reference and the run's output within the
-      dtype's bound (runtime/moe_pipeline.cc check_limit: 1e-4 relative for
+      dtype's bound (runtime/step/moe_pipeline.cc check_limit: 1e-4 relative for
       fp32, 2^-5 for bf16 compute), 1 otherwise.
   torch_moe_ref.py --time --tokens 128,4096 [--hidden 7168 --ffn 2048
       --experts 256 --topk 8 --device cuda --json PATH]   time the layer

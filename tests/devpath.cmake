@@ -4,7 +4,7 @@
 # refreshed after EPLB moves, receive buffers sized by the memory plan and
 # grown by the steps — under mpirun -np 1, 2, 4, 8, for every balancer, with
 # rebalances mid-run, every step checked against the reference within the
-# bf16 bound (2^-5 of the output's scale: runtime/moe_pipeline.cc check_limit).
+# bf16 bound (2^-5 of the output's scale: runtime/step/moe_pipeline.cc check_limit).
 # Label: devpath. What only a GPU can show runs in launch/gpu_run.sh.
 # --transport mpi: NCCL moves whole rows, as the MPI transport does (with
 # --backend nccl, --transport auto is mpi); shm's rows read in place are not

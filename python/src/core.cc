@@ -1,5 +1,5 @@
 // wideep._core: thin nanobind wrappers over balance/ (EPLB, the exact LP,
-// placement tables) and runtime/plan_json (the plan's JSON forms). The Python
+// placement tables) and runtime/io/plan_json (the plan's JSON forms). The Python
 // layer (python/wideep/) checks types and shapes; here every C++ exception
 // becomes a Python one, so no input can abort the interpreter.
 #include <nanobind/nanobind.h>
@@ -17,7 +17,7 @@
 #include "balance/lp.h"
 #include "balance/placement.h"
 #include "common/check.h"
-#include "runtime/plan_json.h"
+#include "runtime/io/plan_json.h"
 
 namespace nb = nanobind;
 using namespace nb::literals;

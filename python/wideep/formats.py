@@ -1,5 +1,5 @@
 """Placements to and from `wideep plan`'s JSON, SGLang's and vLLM's formats.
-Out: runtime/plan_json.cc, the code `wideep plan --json|--format` prints with.
+Out: runtime/io/plan_json.cc, the code `wideep plan --json|--format` prints with.
 In: wideep.interop, the code of launch/wideep_import.py; tables rebuilt and
 checked by balance/ (Placement::from_phy2log)."""
 import json

@@ -17,8 +17,8 @@
 #include "balance/lp.h"
 #include "common/check.h"
 #include "runtime/cli/commands.h"
-#include "runtime/config.h"
-#include "runtime/json_file.h"
+#include "runtime/io/config.h"
+#include "runtime/io/json_file.h"
 
 namespace wideep {
 namespace {

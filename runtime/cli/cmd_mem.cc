@@ -1,4 +1,4 @@
-// wideep mem: the per-rank memory plan of a run (runtime/memory_plan.h),
+// wideep mem: the per-rank memory plan of a run (runtime/step/memory_plan.h),
 // buffer by buffer, for the run options given, --ranks R and --backend, as a
 // table or with --json; without running anything (no MPI, no GPU needed).
 #include <fmt/core.h>
@@ -10,9 +10,9 @@
 #include "common/check.h"
 #include "common/exit_status.h"
 #include "runtime/cli/commands.h"
-#include "runtime/config.h"
-#include "runtime/memory_plan.h"
-#include "runtime/moe_pipeline.h"
+#include "runtime/io/config.h"
+#include "runtime/step/memory_plan.h"
+#include "runtime/step/moe_pipeline.h"
 
 namespace wideep {
 

@@ -29,9 +29,9 @@
 #include "balance/topology.h"
 #include "common/check.h"
 #include "runtime/cli/commands.h"
-#include "runtime/config.h"
-#include "runtime/json_file.h"
-#include "runtime/plan_json.h"
+#include "runtime/io/config.h"
+#include "runtime/io/json_file.h"
+#include "runtime/io/plan_json.h"
 
 namespace wideep {
 namespace {

@@ -14,7 +14,7 @@
 #include "common/exit_status.h"
 #include "kernels/roofline_bench.h"
 #include "runtime/cli/commands.h"
-#include "runtime/config.h"
+#include "runtime/io/config.h"
 
 namespace wideep {
 

@@ -26,19 +26,19 @@
 #include "kernels/gpu_info.h"
 #include "kernels/host_wait_log.h"
 #include "runtime/cli/commands.h"
-#include "runtime/config.h"
-#include "runtime/counts_dump.h"
-#include "runtime/eplb_manager.h"
-#include "runtime/eplb_planner.h"
-#include "runtime/hwloc_topology.h"
-#include "runtime/inject.h"
-#include "runtime/layer_dump.h"
-#include "runtime/metrics.h"
-#include "runtime/memory_plan.h"
-#include "runtime/moe_pipeline.h"
-#include "runtime/placement_export.h"
-#include "runtime/placement_io.h"
-#include "runtime/reference.h"
+#include "runtime/io/config.h"
+#include "runtime/io/counts_dump.h"
+#include "runtime/eplb/eplb_manager.h"
+#include "runtime/eplb/eplb_planner.h"
+#include "runtime/machine/hwloc_topology.h"
+#include "runtime/check/inject.h"
+#include "runtime/check/layer_dump.h"
+#include "runtime/io/metrics.h"
+#include "runtime/step/memory_plan.h"
+#include "runtime/step/moe_pipeline.h"
+#include "runtime/io/placement_export.h"
+#include "runtime/io/placement_io.h"
+#include "runtime/check/reference.h"
 
 namespace wideep {
 namespace {
@@ -81,7 +81,7 @@ struct Prepared {
   std::unique_ptr<Topology> topology;
   std::string backend;
   DType dtype = DType::kF32;  // wire and compute dtype, as run
-  MemoryPlan memory;           // what the pipeline allocates (runtime/memory_plan.h)
+  MemoryPlan memory;           // what the pipeline allocates (runtime/step/memory_plan.h)
   std::string init_source;     // --init-placement "FILE (FORMAT)", else empty
   std::vector<std::string> warnings;  // config_warnings(): options that do nothing as given
 };

@@ -12,11 +12,11 @@
 #include "common/check.h"
 #include "common/exit_status.h"
 #include "runtime/cli/commands.h"
-#include "runtime/config.h"
-#include "runtime/eplb_planner.h"
-#include "runtime/metrics.h"
-#include "runtime/placement_export.h"
-#include "runtime/placement_io.h"
+#include "runtime/io/config.h"
+#include "runtime/eplb/eplb_planner.h"
+#include "runtime/io/metrics.h"
+#include "runtime/io/placement_export.h"
+#include "runtime/io/placement_io.h"
 #include "runtime/sim/sim_config.h"
 #include "runtime/sim/sim_engine.h"
 #include "runtime/sim/sim_profile.h"
@@ -121,7 +121,7 @@ int sim_main(int argc, char** argv) {
     const double hidden_us = s["overlap_hidden_us"].get<double>();
     s["overlap_efficiency"] = hideable > 0 ? hidden_us / hideable : 0.0;
   }
-  // Distinct nodes each token's pairs go to (runtime/node_spread.h), over the
+  // Distinct nodes each token's pairs go to (runtime/machine/node_spread.h), over the
   // measured steps' layers: what --topk-groups with hierarchical EPLB bounds.
   s["nodes_per_token"] = {{"mean", totals.nodes_per_token.mean()}, {"max", totals.nodes_per_token.max_nodes}};
   s["sim_wall_s"] = totals.wall_s;

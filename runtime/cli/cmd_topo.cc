@@ -10,8 +10,8 @@
 #include "common/check.h"
 #include "common/exit_status.h"
 #include "runtime/cli/commands.h"
-#include "runtime/config.h"
-#include "runtime/hwloc_topology.h"
+#include "runtime/io/config.h"
+#include "runtime/machine/hwloc_topology.h"
 
 namespace wideep {
 namespace {

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "runtime/config.h"
+#include "runtime/io/config.h"
 
 namespace CLI {
 class App;

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "runtime/token_router.h"
+#include "runtime/step/token_router.h"
 
 namespace wideep {
 

@@ -63,7 +63,7 @@ double expert_slot_us(const SimProfile& p, int64_t pairs, int hidden, int ffn);
 // Host and expert compute slow-down when a node's ranks share cores.
 double compute_scale(const SimProfile& p, int ranks_per_node);
 
-// The counts exchange of one layer-step, as runtime/token_router.cc does it
+// The counts exchange of one layer-step, as runtime/step/token_router.cc does it
 // (bytes one rank receives): with lplb the smaller of the R x E allgather and
 // the overlapped allreduce of E + 2P / exclusive scan of E + P counts
 // (lplb_scan_bytes); waterfill alone the R x E allgather. num_slots = P.
@@ -82,7 +82,7 @@ double node_counts_exchange_us(const SimProfile& p, int ranks_per_node, int num_
 int64_t expert_weight_bytes(const SimProfile& p, int hidden, int ffn);
 
 // Two-batch overlap of one layer (docs/sim.md, "Two-batch overlap"), as the
-// run schedules it (runtime/moe_pipeline.cc, run_layer_tbo): the critical-path
+// run schedules it (runtime/step/moe_pipeline.cc, run_layer_tbo): the critical-path
 // times of micro-batch A's and B's route + balance + layout (`pre_*`),
 // dispatch, expert and combine, each at its own token count. Comm (dispatch,
 // combine) and compute (the rest) are two resources: A.pre, then A.dispatch

@@ -3,7 +3,7 @@
 // re-placement with modelled weight transfers: sync, chunked, asynchronous.
 #include "runtime/sim/sim_engine.h"
 
-#include "runtime/lplb_mode.h"
+#include "runtime/step/lplb_mode.h"
 
 #include <algorithm>
 #include <cstring>
@@ -12,7 +12,7 @@
 #include "balance/move_plan.h"
 #include "common/check.h"
 #include "common/clock.h"
-#include "runtime/eplb_planner.h"
+#include "runtime/eplb/eplb_planner.h"
 
 namespace wideep {
 SimEngine::SimEngine(const RunConfig& cfg, const SimProfile& profile,
@@ -38,7 +38,7 @@ SimEngine::SimEngine(const RunConfig& cfg, const SimProfile& profile,
     b.router.init(R_, b.tokens, K_, cfg.shared_experts, E_, cfg.balancers.lplb, cfg.balancers.waterfill, rpn_,
                   rpn_);  // TokenRouter splits with the node step too (sim_router_test.cc)
     if (cfg.balancers.lplb) {
-      // The run's model (runtime/lplb_mode.h), not the profile's: the automatic
+      // The run's model (runtime/step/lplb_mode.h), not the profile's: the automatic
       // mode decides as the run does (tests/sim.cmake compares the two).
       const LplbCostModel lc = lplb_cost_for_run(cfg);
       b.router.set_lplb_mode(cfg.lplb_node_scope(), cfg.lplb_automatic() ? &lc : nullptr, L_);
@@ -75,7 +75,7 @@ void SimEngine::route(int step, int layer) {
   }
 }
 
-// As the run (runtime/ll_plan.h): a slot's capacity is split into one region
+// As the run (runtime/step/ll_plan.h): a slot's capacity is split into one region
 // per source rank of min(capacity / R, T) rows; a source that would put more
 // rows into its region overflows it.
 void SimEngine::check_ll_capacity(int step, int layer, const ModeTraffic& t) const {

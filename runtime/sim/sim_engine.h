@@ -14,15 +14,15 @@
 
 #include "balance/placement.h"
 #include "balance/topology.h"
-#include "runtime/config.h"
-#include "runtime/metrics.h"
-#include "runtime/node_spread.h"
+#include "runtime/io/config.h"
+#include "runtime/io/metrics.h"
+#include "runtime/machine/node_spread.h"
 #include "runtime/sim/sim_cost_model.h"
 #include "runtime/sim/sim_modes.h"
 #include "runtime/sim/sim_profile.h"
 #include "runtime/sim/sim_progress.h"
 #include "runtime/sim/sim_router.h"
-#include "runtime/workload.h"
+#include "runtime/io/workload.h"
 
 namespace wideep {
 

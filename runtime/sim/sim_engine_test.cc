@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "common/check.h"
-#include "runtime/placement_io.h"
+#include "runtime/io/placement_io.h"
 #include "runtime/sim/sim_engine.h"
 
 namespace wideep {

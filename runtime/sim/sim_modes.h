@@ -34,7 +34,7 @@ struct ModeTraffic {
   std::vector<int64_t> reduce_rows;            // [R] rows summed: own tokens' returns + forwarded partials
   std::vector<int64_t> ll_slot_rows;           // low-latency: [R * local_slots] rows received from other ranks
   // low-latency: [R * local_slots] the most rows one source rank sends there
-  // (the run's buffer has one region per source: runtime/ll_plan.h), and the
+  // (the run's buffer has one region per source: runtime/step/ll_plan.h), and the
   // most tokens a source had in one call (its region's row cap).
   std::vector<int64_t> ll_source_max;
   int ll_tokens = 0;

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/check.h"
-#include "runtime/json_file.h"
+#include "runtime/io/json_file.h"
 
 namespace wideep {
 namespace {

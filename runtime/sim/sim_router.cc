@@ -1,4 +1,4 @@
-// All-rank copy choice of `wideep sim`, mirroring runtime/token_router.cc.
+// All-rank copy choice of `wideep sim`, mirroring runtime/step/token_router.cc.
 #include "runtime/sim/sim_router.h"
 
 #include <algorithm>

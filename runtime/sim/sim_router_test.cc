@@ -10,7 +10,7 @@
 #include "runtime/sim/sim_engine.h"
 #include "runtime/sim/sim_router.h"
 #include "runtime/sim/sim_split.h"
-#include "runtime/token_router.h"
+#include "runtime/step/token_router.h"
 
 namespace wideep {
 namespace {
