@@ -303,13 +303,11 @@ bool EplbManager::maybe_rebalance(int step, RebalanceRecord* rec) {
   comm_.allreduce_sum_int64(sum.data(), static_cast<int64_t>(sum.size()));
   std::vector<double> loads(sum.begin(), sum.end());
   const std::vector<Placement>& current = runner_.placements();
-  pending_ = plan_placement(cfg_, loads, topology_, current, &rec_);
-  rec_.predicted_before = mean_predicted_balancedness(current, loads);
-  rec_.predicted_after = mean_predicted_balancedness(pending_, loads);
+  bool skip = false;
+  pending_ = replan(cfg_, loads, topology_, current, &rec_, &skip);
   rec_.plan_us = now_us() - t0;
   // Every rank computes the same prediction from the same window: all skip alike.
-  if ((cfg_.eplb_min_gain > 0 && rec_.predicted_after - rec_.predicted_before < cfg_.eplb_min_gain) ||
-      replan_kept_all(cfg_, rec_)) {
+  if (skip) {
     rec_.skipped = true;
     rec_.steps_to_complete = 0;
     *rec = rec_;

@@ -112,4 +112,14 @@ double mean_predicted_balancedness(const std::vector<Placement>& placements, con
   return placements.empty() ? 0 : sum / static_cast<double>(placements.size());
 }
 
+std::vector<Placement> replan(const RunConfig& cfg, const std::vector<double>& loads, const Topology* topology,
+                              const std::vector<Placement>& current, RebalanceRecord* rec, bool* skip) {
+  std::vector<Placement> next = plan_placement(cfg, loads, topology, current, rec);
+  rec->predicted_before = mean_predicted_balancedness(current, loads);
+  rec->predicted_after = mean_predicted_balancedness(next, loads);
+  *skip = (cfg.eplb_min_gain > 0 && rec->predicted_after - rec->predicted_before < cfg.eplb_min_gain) ||
+          replan_kept_all(cfg, *rec);
+  return next;
+}
+
 }  // namespace wideep

@@ -29,6 +29,12 @@ inline bool replan_kept_all(const RunConfig& cfg, const RebalanceRecord& rec) {
   return (cfg.eplb_keep_within > 0 || cfg.eplb_max_moves > 0) && rec.kept_layers == cfg.layers;
 }
 
+// One re-plan of EplbManager and of the sim alike: plan_placement on the
+// window's loads, rec's predicted balancedness before and after, and whether
+// the re-plan is skipped (its gain under --eplb-min-gain, or every layer kept).
+std::vector<Placement> replan(const RunConfig& cfg, const std::vector<double>& loads, const Topology* topology,
+                              const std::vector<Placement>& current, RebalanceRecord* rec, bool* skip);
+
 // What --eplb-policy resolves to before any window exists, for the header:
 // "topology", "deepseek-hierarchical", "deepseek-global", "wideep", or
 // "auto (wideep | deepseek-hierarchical)".

@@ -35,8 +35,10 @@ SimEngine::SimEngine(const RunConfig& cfg, const SimProfile& profile,
     MicroBatch& b = mbs_[m];
     b.first = m == 0 ? 0 : first_tokens;
     b.tokens = num_mbs_ == 1 ? T_ : (m == 0 ? first_tokens : T_ - first_tokens);
-    b.router.init(R_, b.tokens, K_, cfg.shared_experts, E_, cfg.balancers.lplb, cfg.balancers.waterfill, rpn_,
-                  rpn_);  // TokenRouter splits with the node step too (sim_router_test.cc)
+    // The split's node step as TokenRouter's (sim_router_test.cc): rpn_ again.
+    b.router.init(RouterShape{R_, b.tokens, K_, cfg.shared_experts, E_, rpn_, cfg.balancers.lplb,
+                              cfg.balancers.waterfill},
+                  rpn_);
     if (cfg.balancers.lplb) {
       // The run's model (runtime/step/lplb_mode.h), not the profile's: the automatic
       // mode decides as the run does (tests/sim.cmake compares the two).
@@ -301,13 +303,11 @@ bool SimEngine::maybe_rebalance(int step, RebalanceRecord* rec, double* stall_us
   const int filled = std::min(step + 1, cfg_.eplb_window);
   for (int w = 0; w < filled; ++w)
     for (size_t i = 0; i < loads.size(); ++i) loads[i] += static_cast<double>(window_[w * loads.size() + i]);
-  pending_ = plan_placement(cfg_, loads, topology_, placement_, &rec_);
-  rec_.predicted_before = mean_predicted_balancedness(placement_, loads);
-  rec_.predicted_after = mean_predicted_balancedness(pending_, loads);
+  bool skip = false;
+  pending_ = replan(cfg_, loads, topology_, placement_, &rec_, &skip);
   rec_.plan_us = (now_us() - t0) * prof_.balance_time_scale * scale_;
   *stall_us += rec_.plan_us;
-  if ((cfg_.eplb_min_gain > 0 && rec_.predicted_after - rec_.predicted_before < cfg_.eplb_min_gain) ||
-      replan_kept_all(cfg_, rec_)) {
+  if (skip) {
     rec_.skipped = true;
     rec_.steps_to_complete = 0;
     *rec = rec_;

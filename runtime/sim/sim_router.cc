@@ -21,27 +21,10 @@ static double thread_cpu_us() {
   return ts.tv_sec * 1e6 + ts.tv_nsec * 1e-3;
 }
 
-void ClusterRouter::init(int num_ranks, int num_tokens, int topk, int shared, int num_logical,
-                         bool lplb, WaterfillMode waterfill, int ranks_per_node, int split_ranks_per_node) {
-  R_ = num_ranks;
-  T_ = num_tokens;
-  K_ = topk;
-  S_ = shared;
-  E_ = num_logical;
-  rpn_ = ranks_per_node;
+void ClusterRouter::init(const RouterShape& shape, int split_ranks_per_node) {
+  // [R*T*K] slots: every rank's pairs; the waterfill's moves only with waterfill.
+  init_core(shape, shape.ranks, false);
   split_rpn_ = split_ranks_per_node;
-  lplb_ = lplb;
-  waterfill_ = waterfill != kWaterfillOff;
-  waterfill_mode_ = waterfill;
-  assign_calls_ = 0;
-  const bool sglang = waterfill_ && waterfill_mode_ != kWaterfillExact;
-  if (sglang) sglang_.init(R_, T_, K_, S_);
-  slot_of_pair_.assign(static_cast<size_t>(R_) * T_ * K_, 0);
-  lp_.init(R_, E_, static_cast<int64_t>(T_) * S_, waterfill_, rpn_);
-  routed_load_.assign(R_, 0);
-  shared_pairs_.assign(R_, static_cast<int64_t>(T_) * S_);
-  shared_move_.assign(waterfill ? static_cast<size_t>(R_) * R_ : 0, 0);
-  seen_.assign(E_, 0);
 }
 
 void ClusterRouter::set_lplb_mode(bool node_scope, const LplbCostModel* cost, int layers) {

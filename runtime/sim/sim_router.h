@@ -13,6 +13,7 @@
 #include "balance/placement.h"
 #include "balance/waterfill.h"
 #include "runtime/sim/sim_split.h"
+#include "runtime/step/router_core.h"
 
 namespace wideep {
 
@@ -32,13 +33,17 @@ struct ClusterRouting {
   int64_t lplb_skipped = 0;         // scopes (nodes, or the one global LP) that took the fixed rule
 };
 
-class ClusterRouter {
+class ClusterRouter : private RouterCore {
  public:
   // split_ranks_per_node: the node step of the split as TokenRouter uses it
   // (its ranks_per_node since the split gained node locality; 0: none).
+  void init(const RouterShape& shape, int split_ranks_per_node);
+  // The shape's fields in a row (tests); waterfill true: the exact mode.
   void init(int num_ranks, int num_tokens, int topk, int shared, int num_logical, bool lplb,
-            WaterfillMode waterfill, int ranks_per_node, int split_ranks_per_node);
-  // waterfill true: the exact mode.
+            WaterfillMode waterfill, int ranks_per_node, int split_ranks_per_node) {
+    init(RouterShape{num_ranks, num_tokens, topk, shared, num_logical, ranks_per_node, lplb, waterfill},
+         split_ranks_per_node);
+  }
   void init(int num_ranks, int num_tokens, int topk, int shared, int num_logical, bool lplb,
             bool waterfill, int ranks_per_node, int split_ranks_per_node) {
     init(num_ranks, num_tokens, topk, shared, num_logical, lplb, waterfill ? kWaterfillExact : kWaterfillOff,
@@ -55,17 +60,9 @@ class ClusterRouter {
   void assign(const Placement& p, const int32_t* ids, const int64_t* rank_counts, ClusterRouting* out);
 
  private:
-  int R_ = 0, T_ = 0, K_ = 0, S_ = 0, E_ = 0, rpn_ = 0, split_rpn_ = 0;
-  bool lplb_ = false, waterfill_ = false;
-  WaterfillMode waterfill_mode_ = kWaterfillOff;
-  int64_t assign_calls_ = 0;  // keys the sglang draws, as TokenRouter's
-  SglangPlacement sglang_;  // sglang modes' scratch (one rank's at a time)
-  std::vector<int32_t> slot_of_pair_;  // [R*T*K]
+  int split_rpn_ = 0;
   std::vector<int64_t> counts_, slot_rank_, slot_node_;  // lplb: what the run's exchange gives
   int dumped_ = 0;                                        // WIDEEP_LP_DUMP
-  std::vector<int64_t> routed_load_, shared_pairs_, shared_move_;
-  std::vector<int32_t> seen_;
-  LayerLp lp_;
   AllRankSplit split_;
   LplbMode lm_;                // scope, gates, node LPs (as TokenRouter's)
   std::vector<uint8_t> want_;  // [nodes] scratch: the schedule's choice

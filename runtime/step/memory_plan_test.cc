@@ -109,7 +109,9 @@ TEST(MemoryPlan, RowsFollowTheWireDtypes) {
       const int64_t rb32 = static_cast<int64_t>(wire_row(c.hidden, c.pairs_per_token(), DType::kF32).row_bytes);
       EXPECT_EQ(p.host_bytes() - base.host_bytes(), backend_bytes(p, dd, cd) - base_backend + (rb - rb32))
           << dtype_name(dd) << " " << dtype_name(cd);
-      if (dd == DType::kFP8) EXPECT_LT(p.host_bytes(), base.host_bytes());  // the rows shrink 4x
+      if (dd == DType::kFP8) {
+        EXPECT_LT(p.host_bytes(), base.host_bytes());  // the rows shrink 4x
+      }
     }
 }
 

@@ -28,28 +28,10 @@ static LplbExchange lplb_exchange_env() {
   return mode;
 }
 
-void TokenRouter::init(int num_ranks, int rank, int num_tokens, int topk, int shared,
-                       int num_logical, bool lplb, WaterfillMode waterfill, int ranks_per_node) {
-  R_ = num_ranks;
+void TokenRouter::init(const RouterShape& shape, int rank) {
+  init_core(shape, 1, true);
   rank_ = rank;
-  T_ = num_tokens;
-  K_ = topk;
-  S_ = shared;
-  E_ = num_logical;
-  rpn_ = ranks_per_node;
-  lplb_ = lplb;
-  waterfill_ = waterfill != kWaterfillOff;
-  waterfill_mode_ = waterfill;
-  assign_calls_ = 0;
-  const bool sglang = waterfill_ && waterfill_mode_ != kWaterfillExact;
-  if (sglang) sglang_.init(R_, T_, K_, S_);
-  slot_of_pair_.assign(static_cast<size_t>(T_) * K_, 0);
-  lp_.init(R_, E_, static_cast<int64_t>(T_) * S_, waterfill_, rpn_);
-  routed_load_.assign(R_, 0);
   expected_.assign(R_, 0);
-  shared_pairs_.assign(R_, static_cast<int64_t>(T_) * S_);
-  shared_move_.assign(static_cast<size_t>(R_) * R_, 0);
-  seen_.assign(E_, 0);
   exchange_ = lplb_ ? lplb_exchange_env() : LplbExchange::kAuto;
   if (needs_counts()) rank_counts_.assign(static_cast<size_t>(R_) * E_, 0);
   if (lplb_) {

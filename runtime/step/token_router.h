@@ -19,6 +19,7 @@
 #include "balance/token_split.h"
 #include "balance/waterfill.h"
 #include "comm/communicator.h"
+#include "runtime/step/router_core.h"
 
 namespace wideep {
 
@@ -47,11 +48,14 @@ int64_t lplb_scan_bytes(int num_ranks, int num_logical, int num_slots);
 bool lplb_uses_matrix(int num_ranks, int num_logical, int num_slots);
 enum class LplbExchange { kAuto, kScan, kMatrix };  // env WIDEEP_LPLB_EXCHANGE (tests)
 
-class TokenRouter {
+class TokenRouter : private RouterCore {
  public:
+  void init(const RouterShape& shape, int rank);
+  // The shape's fields in a row (tests); waterfill true: the exact mode.
   void init(int num_ranks, int rank, int num_tokens, int topk, int shared, int num_logical,
-            bool lplb, WaterfillMode waterfill, int ranks_per_node);
-  // waterfill true: the exact mode.
+            bool lplb, WaterfillMode waterfill, int ranks_per_node) {
+    init(RouterShape{num_ranks, num_tokens, topk, shared, num_logical, ranks_per_node, lplb, waterfill}, rank);
+  }
   void init(int num_ranks, int rank, int num_tokens, int topk, int shared, int num_logical,
             bool lplb, bool waterfill, int ranks_per_node) {
     init(num_ranks, rank, num_tokens, topk, shared, num_logical, lplb, waterfill ? kWaterfillExact : kWaterfillOff,
@@ -97,24 +101,14 @@ class TokenRouter {
   // routed pairs' ranks already in pair_dest_rank); call keys the hash.
   void place_shared_sglang(int64_t call, int32_t* pair_dest_rank);
 
-  int R_ = 0, rank_ = 0, T_ = 0, K_ = 0, S_ = 0, E_ = 0, rpn_ = 0;
-  bool lplb_ = false, waterfill_ = false;
+  int rank_ = 0;
   LplbExchange exchange_ = LplbExchange::kAuto;
-  WaterfillMode waterfill_mode_ = kWaterfillOff;
-  int64_t assign_calls_ = 0;            // the sglang draws' key: one per layer-step, alike on all ranks
-  SglangPlacement sglang_;              // sglang modes' scratch
-  std::vector<int32_t> slot_of_pair_;  // [T*K] global physical slot
-  std::vector<int64_t> routed_load_;   // [R]
   std::vector<int64_t> expected_;      // [R]
-  std::vector<int64_t> shared_pairs_;  // [R]
-  std::vector<int64_t> shared_move_;   // [R*R]
-  std::vector<int32_t> seen_;          // [E] per-rank running index of expert e
   std::vector<int64_t> rank_counts_;   // [R*E] gathered counts (balance(), waterfill alone)
   // lplb's exchange (balance()) and its matrix-form equivalents (assign()).
   std::vector<int64_t> counts_, before_, node_before_, slot_rank_, slot_node_;
   std::vector<int64_t> reduce_, scan_in_, scan_out_;  // [E + 2P], [E + P], [E + P]
   std::vector<uint8_t> need_;                   // [E] experts this rank has tokens of
-  LayerLp lp_;
   // --lplb-scope node / --lplb-auto.
   LplbMode lm_;                        // scope, gates, node LPs (own node's plans only without the full matrix)
   bool skipped_ = false;
