@@ -1,3 +1,6 @@
+// runtime/check/: what proves a run right (the --check reference, fault
+// injection, layer dumps). Includes io/.
+//
 // The local reference of --check: the exact MoE output of this rank's own
 // tokens, computed without communication and without trusting the runner: the
 // routing (workload), the activations (kernels/det_values.h) and the weights of

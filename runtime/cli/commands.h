@@ -1,3 +1,6 @@
+// runtime/cli/: the subcommands of `wideep`, one file each, and main.cc.
+// Include any folder of runtime/.
+//
 // Entry points of the wideep subcommands; each returns the process exit status
 // (0 ok, 1 a check failed, 2 bad input). `run` is the only one that needs mpirun.
 #pragma once

@@ -1,3 +1,6 @@
+// runtime/eplb/: EPLB's re-placement during a run (the plan from a window of
+// loads, the weight moves between ranks). Includes io/, check/, step/.
+//
 // The EPLB manager of `wideep run`: keeps a window of per-step per-layer
 // expert counts, and every --eplb-interval steps computes a new placement on
 // every rank identically (after an allreduce of the window), moves the expert

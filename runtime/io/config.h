@@ -1,3 +1,6 @@
+// runtime/io/: what comes in and goes out (options, workloads, placement and
+// count formats, metrics, JSON). Includes of runtime/ only step/layer_runner.h.
+//
 // Options of `wideep run` (and of `wideep sim`, which shares them): the values,
 // their CLI11 binding, and validation that names the offending option. A
 // RunConfig is validated before any communication; derived sizes live here.

@@ -1,3 +1,6 @@
+// runtime/machine/: the node (hwloc topology, binding, which ranks share a
+// node). Includes nothing of runtime/.
+//
 // This node as hwloc sees it: packages, NUMA nodes, cores, GPUs and NICs with
 // their locality (the NUMA node and cores nearest each device), and the core
 // set, GPU and NIC each local rank gets for N ranks per node (`wideep topo`,

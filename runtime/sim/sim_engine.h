@@ -1,3 +1,6 @@
+// runtime/sim/: `wideep sim`, the same step for R virtual ranks at once.
+// Includes step/, eplb/, io/, machine/.
+//
 // The step loop of `wideep sim`: R virtual ranks in one process run the real
 // routing (Workload::route), balancers (ClusterRouter, plan_placement for EPLB),
 // the rows of the dispatch mode (sim_modes.h) and weight-move planning; the

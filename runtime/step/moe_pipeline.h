@@ -1,3 +1,6 @@
+// runtime/step/: one MoE layer's step on one rank, for both kernel backends
+// (pipeline, balance phase, exchange and memory plans). Includes io/, check/, machine/.
+//
 // The one step pipeline of `wideep run` (DESIGN.md "Runner"): route -> balance
 // -> layout -> dispatch -> expert -> combine of one MoE layer on one rank, over
 // the Communicator (MPI or NCCL) and a kernel backend (host or CUDA,
