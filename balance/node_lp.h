@@ -51,15 +51,19 @@ LplbCostModel default_lplb_cost(int hidden, int ffn, int64_t row_bytes);
 
 // The automatic mode for --lplb-scope global: the predicted gain (us) of the
 // LP's copy_tokens [P] over the fixed rule's expected split (count / copies
-// per copy): the largest rank's expert time plus the link time of max(sent,
-// received) pairs (the share of ranks on other nodes at cross_pair_us, the
-// rest at same_pair_us, the slower class), pairs a copy takes from its own rank
-// (slot_rank [P], may be null) on no link; with copy_tokens null, an upper
-// bound from the mean rank (no solve needed to skip). counts [E] global;
-// pairs_per_rank: the pairs each rank sends (T x K).
+// per copy), the largest rank's time under each, as the sim charges it: per
+// local copy the tile-rounded, weight-read-bound expert time (expert_us), plus
+// the exchange's slower link class of max(sent, received) pairs. Pairs a copy
+// takes from its own rank (slot_rank [P]: the fixed rule keeps own / c, the
+// plan's split min(quota, own)) cross no link; those of its node (slot_node
+// [P], with 1 < ranks_per_node < R) cross NVLink, the rest the network.
+// pairs_per_rank: the pairs each rank sends (T x K). With copy_tokens null,
+// an estimate from above, without a solve: the plan's largest rank is taken
+// as the mean rank's expert time plus the least link time any plan can leave
+// (every own pair kept). slot_rank / slot_node null: no pair is kept.
 double lplb_global_gain_us(const Placement& p, const int64_t* counts, const int64_t* copy_tokens,
                            const LplbCostModel& m, int ranks_per_node, const int64_t* slot_rank = nullptr,
-                           int64_t pairs_per_rank = 0);
+                           int64_t pairs_per_rank = 0, const int64_t* slot_node = nullptr);
 
 // The automatic mode's schedule, per layer (identical on every rank that
 // sees the same plans): a layer whose last plan paid plans again at its next

@@ -159,11 +159,15 @@ void ClusterRouter::assign(const Placement& p, const int32_t* ids, const int64_t
   if (global_lp && lm_.automatic) {
     // As TokenRouter::assign_lplb: the bound, then the plan (timed as the solve).
     const double cost = lm_.cost.solve_fixed_us + lm_.cost.solve_slot_us * p.num_slots();
-    bool skip = lplb_global_gain_us(p, counts_.data(), nullptr, lm_.cost, rpn_) <= cost, paid = false;
+    // The own-rank and own-node counts too: the split keeps those pairs off the network.
+    const int64_t* sn = rpn_ > 1 && rpn_ < R_ ? slot_node_.data() : nullptr;
+    const int64_t tk = static_cast<int64_t>(T_) * K_;
+    bool skip = lplb_global_gain_us(p, counts_.data(), nullptr, lm_.cost, rpn_, slot_rank_.data(), tk, sn) <= cost;
+    bool paid = false;
     if (!skip) {
-      lp_.solve(p, counts_.data(), slot_rank_.data(), rpn_ > 1 && rpn_ < R_ ? slot_node_.data() : nullptr, nullptr,
-                -1, routed_load_.data());
-      const double gain = lplb_global_gain_us(p, counts_.data(), lp_.result().copy_tokens.data(), lm_.cost, rpn_);
+      lp_.solve(p, counts_.data(), slot_rank_.data(), sn, nullptr, -1, routed_load_.data());
+      const double gain = lplb_global_gain_us(p, counts_.data(), lp_.result().copy_tokens.data(), lm_.cost, rpn_,
+                                              slot_rank_.data(), tk, sn);
       skip = gain <= 0;
       paid = gain > LplbCostModel::kPayFactor * (cost + lm_.cost.exchange_us);
     }

@@ -176,7 +176,10 @@ void TokenRouter::assign_lplb(const Placement& p, const int32_t* ids, const int6
     fixed_rule(p, ids, rank_counts);
     return;
   }
-  skipped_ = lm_.automatic && lplb_global_gain_us(p, counts, nullptr, lm_.cost, rpn_) <= cost;
+  // The own-rank and own-node counts too: the split keeps those pairs off the network.
+  const int64_t tk = static_cast<int64_t>(T_) * K_;
+  skipped_ = lm_.automatic &&
+             lplb_global_gain_us(p, counts, nullptr, lm_.cost, rpn_, sc.slot_rank, tk, sc.slot_node) <= cost;
   bool paid = false;
   if (!skipped_) {
     // With waterfill or the automatic mode every rank's routed load is needed:
@@ -189,7 +192,9 @@ void TokenRouter::assign_lplb(const Placement& p, const int32_t* ids, const int6
       need = need_.data();
     }
     lp_.solve(p, counts, sc.slot_rank, sc.slot_node, need, all ? -1 : rank_, routed_load_.data());
-    const double gain = lm_.automatic ? lplb_global_gain_us(p, counts, lp_.result().copy_tokens.data(), lm_.cost, rpn_) : 1;
+    const double gain = lm_.automatic ? lplb_global_gain_us(p, counts, lp_.result().copy_tokens.data(), lm_.cost, rpn_,
+                                                              sc.slot_rank, tk, sc.slot_node)
+                                        : 1;
     skipped_ = gain <= 0;
     paid = gain > LplbCostModel::kPayFactor * (cost + lm_.cost.exchange_us);
   }
