@@ -105,20 +105,22 @@ NodeLp::Sub& NodeLp::sub_for(const Placement& p, int lo, int n) {
 
 void LplbGate::init(int layers, int probe_every) {
   L_ = std::max(1, layers);
-  every_ = std::max(1, probe_every);
+  base_ = std::max(1, probe_every);
   on_.assign(L_, 1);  // the first step of every layer plans
+  every_.assign(L_, base_);
 }
 
 bool LplbGate::want(int64_t call) const {
-  // Probes on the same steps everywhere (step mod probe_every == 0), so that
-  // nodes' probes share steps instead of spreading their cost over many.
+  // Probes on the same steps everywhere (step mod interval == 0, intervals
+  // base x 2^k), so that nodes' probes share steps instead of spreading their cost.
   const int l = static_cast<int>(call % L_);
-  return on_[l] || (call / L_) % every_ == 0;
+  return on_[l] || (call / L_) % every_[l] == 0;
 }
 
-void LplbGate::record(int64_t call, bool paid) {
+void LplbGate::record(int64_t call, bool paid, bool far) {
   const int l = static_cast<int>(call % L_);
   on_[l] = paid;
+  every_[l] = paid || !far ? base_ : std::min(every_[l] * 2, std::max(base_, kMaxProbeEvery));
 }
 
 bool NodeLp::plan(const Placement& p, int node, const int64_t* node_counts, const LplbCostModel* cost,
@@ -131,6 +133,7 @@ bool NodeLp::plan(const Placement& p, int node, const int64_t* node_counts, cons
   rows_ = node_counts;
   cur_ = &sub_for(p, lo_, n_);
   gain_us_ = 0;
+  far_ = false;
   if (fixed_only) return used_ = false;
   const Placement& sp = cur_->p;
   const int m = sp.num_logical;
@@ -166,10 +169,12 @@ bool NodeLp::plan(const Placement& p, int node, const int64_t* node_counts, cons
   for (int s = 0; s < n_ * S; ++s) slot_rank_[s] = rows_[static_cast<size_t>(s / S) * E + ex[sp.phy2log[s]]];
   gain_us_ = 0;
   paid_ = false;
+  far_ = false;
   const double solve_us = cost ? cost->solve_fixed_us + cost->solve_slot_us * n_ * S : 0;
   if (cost) {
     // The counts are here already: the bound is weighed against the solve alone.
     predict(p, *cost, false);
+    far_ = gain_us_ <= solve_us + cost->exchange_us;
     if (gain_us_ <= solve_us) return used_ = false;
   }
   base_.assign(n_, shared_);
@@ -185,6 +190,7 @@ bool NodeLp::plan(const Placement& p, int node, const int64_t* node_counts, cons
     // schedule plans the next step too) where that beats exchange + solve.
     predict(p, *cost, true);
     paid_ = gain_us_ > LplbCostModel::kPayFactor * (solve_us + cost->exchange_us);
+    far_ = gain_us_ <= solve_us + cost->exchange_us;
     return used_ = gain_us_ > 0;
   }
   paid_ = true;
@@ -343,6 +349,18 @@ double lplb_global_gain_us(const Placement& p, const int64_t* counts, const int6
     if (copy_tokens) max_y = std::max(max_y, rank_us(y[r], cross_y / R));
   }
   return max_x - (copy_tokens ? max_y : std::max(mean_ex + mean_lmin, max_lmin));
+}
+
+LplbVerdict lplb_global_verdict(const Placement& p, const LplbGlobalView& v, const int64_t* copy_tokens,
+                                const LplbCostModel& m) {
+  LplbVerdict out;
+  const double solve_us = m.solve_fixed_us + m.solve_slot_us * p.num_slots();
+  out.gain_us = lplb_global_gain_us(p, v.counts, copy_tokens, m, v.ranks_per_node, v.slot_rank, v.pairs_per_rank,
+                                    v.slot_node);
+  out.use = out.gain_us > (copy_tokens ? 0 : solve_us);
+  out.paid = copy_tokens && out.gain_us > LplbCostModel::kPayFactor * (solve_us + m.exchange_us);
+  out.far = out.gain_us <= solve_us + m.exchange_us;
+  return out;
 }
 
 void NodeLp::split(const Placement& p, int rank, const int32_t* ids, int num_tokens, int topk, int32_t* slot_of_pair) {

@@ -65,21 +65,53 @@ double lplb_global_gain_us(const Placement& p, const int64_t* counts, const int6
                            const LplbCostModel& m, int ranks_per_node, const int64_t* slot_rank = nullptr,
                            int64_t pairs_per_rank = 0, const int64_t* slot_node = nullptr);
 
+// What every rank holds after the global counts exchange, as the automatic
+// mode's decision reads it (the arguments of lplb_global_gain_us).
+struct LplbGlobalView {
+  const int64_t* counts = nullptr;     // [E]
+  const int64_t* slot_rank = nullptr;  // [P] may be null
+  const int64_t* slot_node = nullptr;  // [P] may be null
+  int64_t pairs_per_rank = 0;
+  int ranks_per_node = 0;
+};
+// The automatic mode's global decision (TokenRouter and ClusterRouter alike).
+// copy_tokens null: the estimate without a solve; `use`: solve (the estimate
+// beats the solve's cost). Else `use`: serve the plan (predicted faster).
+// paid: the gain beats kPayFactor x (solve + exchange), so the next step plans
+// too; far: the gain does not cover one probe (solve + exchange), so the
+// gate may probe less often (LplbGate::record).
+struct LplbVerdict {
+  bool use = false, paid = false, far = false;
+  double gain_us = 0;
+};
+LplbVerdict lplb_global_verdict(const Placement& p, const LplbGlobalView& v, const int64_t* copy_tokens,
+                                const LplbCostModel& m);
+
 // The automatic mode's schedule, per layer (identical on every rank that
 // sees the same plans): a layer whose last plan paid plans again at its next
 // step; one whose plan did not pay follows the fixed rule, without exchanging
 // counts or solving, and tries again at the next step that is a multiple of
-// probe_every (the same steps on every node and layer). Calls are
+// probe_every (the same steps on every node and layer). A probe whose gain
+// was far below its cost (LplbVerdict::far) doubles the layer's probe
+// interval, up to kMaxProbeEvery; any probe that is not far resets it. The
+// intervals are probe_every x 2^k, so the probes of layers and nodes still
+// fall on common steps. Safe under drift: the gain is looked at again within
+// kMaxProbeEvery steps, and doubling needs the gain below one probe's cost,
+// a third of what planning on needs (kPayFactor), so a gain that grows is
+// met first by a reset to probe_every, one interval late at most. Calls are
 // numbered per router: call c is layer c % layers of step c / layers.
 class LplbGate {
  public:
-  static constexpr int kProbeEvery = 8;
+  static constexpr int kProbeEvery = 8, kMaxProbeEvery = 64;
   void init(int layers, int probe_every = kProbeEvery);
   bool want(int64_t call) const;      // exchange counts and plan this layer-step?
-  void record(int64_t call, bool paid);  // what the plan of call `call` predicted
+  // What the plan (or the estimate) of call `call` predicted.
+  void record(int64_t call, bool paid, bool far = false);
+  int probe_every(int layer) const { return every_[layer]; }
  private:
-  int L_ = 1, every_ = kProbeEvery;
-  std::vector<uint8_t> on_;      // [L] the last plan paid
+  int L_ = 1, base_ = kProbeEvery;
+  std::vector<uint8_t> on_;   // [L] the last plan paid
+  std::vector<int> every_;    // [L] the layer's probe interval (steps)
 };
 
 // One node's plan. Keeps its sub-placements (one per MoE layer of a run) and an
@@ -111,6 +143,8 @@ class NodeLp {
 
   bool used() const { return used_; }
   bool paid() const { return paid_; }
+  // The gain (bound or plan) did not cover exchange + solve (LplbVerdict::far).
+  bool far() const { return far_; }
   // Of the node's sub-problem: node-local ranks and slots (copy_tokens per node slot).
   const LpResult& result() const { return lp_; }
   double predicted_gain_us() const { return gain_us_; }
@@ -136,7 +170,7 @@ class NodeLp {
   int64_t shared_ = 0, pairs_per_rank_ = -1;
   int lo_ = 0, n_ = 0;
   const int64_t* rows_ = nullptr;
-  bool used_ = false, paid_ = false;
+  bool used_ = false, paid_ = false, far_ = false;
   double gain_us_ = 0;
   std::vector<Sub> subs_;
   uint64_t tick_ = 0;

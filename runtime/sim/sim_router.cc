@@ -72,7 +72,7 @@ void ClusterRouter::assign_nodes(const Placement& p, const int32_t* ids, const i
       if (want[n] != g) continue;
       const int lo = n * rpn;
       lm_.node_lps[n]->plan(p, n, rank_counts + static_cast<size_t>(lo) * E_, cost, !g);
-      if (lm_.automatic && g) lm_.gates[n].record(call, lm_.node_lps[n]->paid());
+      if (lm_.automatic && g) lm_.gates[n].record(call, lm_.node_lps[n]->paid(), lm_.node_lps[n]->far());
       ++count[g];
     }
     plan_us[g] = thread_cpu_us() - t0;
@@ -157,21 +157,21 @@ void ClusterRouter::assign(const Placement& p, const int32_t* ids, const int64_t
   }
   double t0 = thread_cpu_us();
   if (global_lp && lm_.automatic) {
-    // As TokenRouter::assign_lplb: the bound, then the plan (timed as the solve).
-    const double cost = lm_.cost.solve_fixed_us + lm_.cost.solve_slot_us * p.num_slots();
+    // As TokenRouter::assign_lplb: the estimate, then the plan (timed as the solve).
     // The own-rank and own-node counts too: the split keeps those pairs off the network.
-    const int64_t* sn = rpn_ > 1 && rpn_ < R_ ? slot_node_.data() : nullptr;
-    const int64_t tk = static_cast<int64_t>(T_) * K_;
-    bool skip = lplb_global_gain_us(p, counts_.data(), nullptr, lm_.cost, rpn_, slot_rank_.data(), tk, sn) <= cost;
-    bool paid = false;
-    if (!skip) {
-      lp_.solve(p, counts_.data(), slot_rank_.data(), sn, nullptr, -1, routed_load_.data());
-      const double gain = lplb_global_gain_us(p, counts_.data(), lp_.result().copy_tokens.data(), lm_.cost, rpn_,
-                                              slot_rank_.data(), tk, sn);
-      skip = gain <= 0;
-      paid = gain > LplbCostModel::kPayFactor * (cost + lm_.cost.exchange_us);
+    LplbGlobalView view;
+    view.counts = counts_.data();
+    view.slot_rank = slot_rank_.data();
+    view.slot_node = rpn_ > 1 && rpn_ < R_ ? slot_node_.data() : nullptr;
+    view.pairs_per_rank = static_cast<int64_t>(T_) * K_;
+    view.ranks_per_node = rpn_;
+    LplbVerdict v = lplb_global_verdict(p, view, nullptr, lm_.cost);
+    if (v.use) {
+      lp_.solve(p, counts_.data(), slot_rank_.data(), view.slot_node, nullptr, -1, routed_load_.data());
+      v = lplb_global_verdict(p, view, lp_.result().copy_tokens.data(), lm_.cost);
     }
-    lm_.gates[0].record(lcall, paid);
+    const bool skip = !v.use;
+    lm_.gates[0].record(lcall, v.paid, v.far);
     out->solve_us = thread_cpu_us() - t0;
     t0 = thread_cpu_us();
     if (skip) {
