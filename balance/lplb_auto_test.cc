@@ -134,5 +134,22 @@ TEST(LplbGate, ProbesLessOftenWhileFarBelowCost) {
   EXPECT_TRUE(g.want(137));  // paid: plans on
 }
 
+TEST(LplbGate, ANewPlacementResetsTheProbeInterval) {
+  // Grown to 16 under placement a (far at step 0); placement a again at step
+  // 8 keeps 16 (no probe), placement b (an EPLB re-plan) goes back to 8, so
+  // step 8 probes.
+  const Placement a = Placement::from_phy2log(2, 2, {0, 1, 0, 1});
+  const Placement b = Placement::from_phy2log(2, 2, {0, 1, 1, 0});
+  LplbGate g;
+  g.init(1);
+  g.record(0, false, true, &a);
+  EXPECT_EQ(g.probe_every(0), 16);
+  g.see(8, a);
+  EXPECT_FALSE(g.want(8));
+  g.see(8, b);
+  EXPECT_EQ(g.probe_every(0), 8);
+  EXPECT_TRUE(g.want(8));
+}
+
 }  // namespace
 }  // namespace wideep

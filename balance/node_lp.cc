@@ -108,6 +108,7 @@ void LplbGate::init(int layers, int probe_every) {
   base_ = std::max(1, probe_every);
   on_.assign(L_, 1);  // the first step of every layer plans
   every_.assign(L_, base_);
+  key_.assign(L_, 0);
 }
 
 bool LplbGate::want(int64_t call) const {
@@ -117,10 +118,22 @@ bool LplbGate::want(int64_t call) const {
   return on_[l] || (call / L_) % every_[l] == 0;
 }
 
-void LplbGate::record(int64_t call, bool paid, bool far) {
+void LplbGate::see(int64_t call, const Placement& p) {
+  const int l = static_cast<int>(call % L_);
+  if (every_[l] > base_ && placement_key(p) != key_[l]) every_[l] = base_;
+}
+
+void LplbGate::record(int64_t call, bool paid, bool far, const Placement* p) {
   const int l = static_cast<int>(call % L_);
   on_[l] = paid;
   every_[l] = paid || !far ? base_ : std::min(every_[l] * 2, std::max(base_, kMaxProbeEvery));
+  if (every_[l] > base_ && p) key_[l] = placement_key(*p);
+}
+
+uint64_t placement_key(const Placement& p) {
+  uint64_t h = 1469598103934665603ull;
+  for (int v : p.phy2log) h = (h ^ static_cast<uint32_t>(v)) * 1099511628211ull;
+  return (h ^ static_cast<uint64_t>(p.num_ranks)) * 1099511628211ull;
 }
 
 bool NodeLp::plan(const Placement& p, int node, const int64_t* node_counts, const LplbCostModel* cost,

@@ -98,21 +98,30 @@ LplbVerdict lplb_global_verdict(const Placement& p, const LplbGlobalView& v, con
 // fall on common steps. Safe under drift: the gain is looked at again within
 // kMaxProbeEvery steps, and doubling needs the gain below one probe's cost,
 // a third of what planning on needs (kPayFactor), so a gain that grows is
-// met first by a reset to probe_every, one interval late at most. Calls are
+// met first by a reset to probe_every, one interval late at most; and a new
+// placement (an EPLB re-plan, which changes the gain at once) resets it too
+// (see()). Calls are
 // numbered per router: call c is layer c % layers of step c / layers.
 class LplbGate {
  public:
   static constexpr int kProbeEvery = 8, kMaxProbeEvery = 64;
   void init(int layers, int probe_every = kProbeEvery);
+  // Before want(): a layer whose interval grew goes back to probe_every when
+  // its placement is not the one it grew under (O(P), only while grown).
+  void see(int64_t call, const Placement& p);
   bool want(int64_t call) const;      // exchange counts and plan this layer-step?
-  // What the plan (or the estimate) of call `call` predicted.
-  void record(int64_t call, bool paid, bool far = false);
+  // What the plan (or the estimate) of call `call` predicted, on placement p.
+  void record(int64_t call, bool paid, bool far = false, const Placement* p = nullptr);
   int probe_every(int layer) const { return every_[layer]; }
  private:
   int L_ = 1, base_ = kProbeEvery;
   std::vector<uint8_t> on_;   // [L] the last plan paid
   std::vector<int> every_;    // [L] the layer's probe interval (steps)
+  std::vector<uint64_t> key_; // [L] placement_key of the placement it grew under
 };
+
+// A hash of p's phy2log (FNV-1a): tells a re-planned placement from the last.
+uint64_t placement_key(const Placement& p);
 
 // One node's plan. Keeps its sub-placements (one per MoE layer of a run) and an
 // LpSolver between calls.

@@ -63,7 +63,10 @@ void ClusterRouter::assign_nodes(const Placement& p, const int32_t* ids, const i
   std::vector<uint8_t>& want = want_;
   want.assign(nodes, 1);
   if (lm_.automatic)
-    for (int n = 0; n < nodes; ++n) want[n] = lm_.gates[n].want(call);
+    for (int n = 0; n < nodes; ++n) {
+      lm_.gates[n].see(call, p);
+      want[n] = lm_.gates[n].want(call);
+    }
   double plan_us[2] = {0, 0}, split_us[2] = {0, 0};  // [skipped group, planning group]
   int count[2] = {0, 0}, ranks[2] = {0, 0};
   for (int g = 1; g >= 0; --g) {
@@ -72,7 +75,7 @@ void ClusterRouter::assign_nodes(const Placement& p, const int32_t* ids, const i
       if (want[n] != g) continue;
       const int lo = n * rpn;
       lm_.node_lps[n]->plan(p, n, rank_counts + static_cast<size_t>(lo) * E_, cost, !g);
-      if (lm_.automatic && g) lm_.gates[n].record(call, lm_.node_lps[n]->paid(), lm_.node_lps[n]->far());
+      if (lm_.automatic && g) lm_.gates[n].record(call, lm_.node_lps[n]->paid(), lm_.node_lps[n]->far(), &p);
       ++count[g];
     }
     plan_us[g] = thread_cpu_us() - t0;
@@ -119,7 +122,7 @@ void ClusterRouter::assign(const Placement& p, const int32_t* ids, const int64_t
   bool global_lp = lplb_ && !lm_.node_scope;
   if (lplb_ && lm_.node_scope) {
     assign_nodes(p, ids, rank_counts, lcall, out);
-  } else if (global_lp && lm_.automatic && !lm_.gates[0].want(lcall)) {
+  } else if (global_lp && lm_.automatic && (lm_.gates[0].see(lcall, p), !lm_.gates[0].want(lcall))) {
     // The automatic mode's skip: no exchange (unless waterfill gathers), no solve.
     global_lp = false;
     out->lplb_skipped = 1;
@@ -171,7 +174,7 @@ void ClusterRouter::assign(const Placement& p, const int32_t* ids, const int64_t
       v = lplb_global_verdict(p, view, lp_.result().copy_tokens.data(), lm_.cost);
     }
     const bool skip = !v.use;
-    lm_.gates[0].record(lcall, v.paid, v.far);
+    lm_.gates[0].record(lcall, v.paid, v.far, &p);
     out->solve_us = thread_cpu_us() - t0;
     t0 = thread_cpu_us();
     if (skip) {

@@ -91,6 +91,7 @@ void TokenRouter::balance(Communicator& comm, const Placement& p, const int32_t*
     bool& flag;
     ~Leave() { flag = false; }
   } leave{in_balance_};
+  if (lplb_ && lm_.automatic) gate_of(rank_).see(cur_call_, p);
   if (lplb_ && lm_.automatic && !matrix && !gate_of(rank_).want(cur_call_)) {
     // The automatic mode's skip: no counts exchanged, no solve, the fixed rule.
     *info = BalanceInfo{};
@@ -171,6 +172,7 @@ void TokenRouter::assign_lplb(const Placement& p, const int32_t* ids, const int6
   // The automatic mode: its schedule, the estimate (no solve), then the plan
   // itself; all from the global counts, so every rank decides alike. It needs
   // the whole plan, as waterfill does.
+  if (lm_.automatic) gate_of(rank_).see(cur_call_, p);
   if (lm_.automatic && !gate_of(rank_).want(cur_call_)) {
     fixed_rule(p, ids, rank_counts);
     return;
@@ -200,7 +202,7 @@ void TokenRouter::assign_lplb(const Placement& p, const int32_t* ids, const int6
     if (lm_.automatic) v = lplb_global_verdict(p, view, lp_.result().copy_tokens.data(), lm_.cost);
     skipped_ = !v.use;
   }
-  if (lm_.automatic) lm_.gates[0].record(cur_call_, v.paid, v.far);
+  if (lm_.automatic) lm_.gates[0].record(cur_call_, v.paid, v.far, &p);
   if (skipped_) {
     fixed_rule(p, ids, rank_counts);
     return;
@@ -228,9 +230,10 @@ void TokenRouter::assign_node(const Placement& p, const int32_t* ids, const int6
   const LplbCostModel* cost = lm_.automatic ? &lm_.cost : nullptr;
   // A node the automatic mode's schedule skips takes the fixed rule, unplanned.
   auto plan = [&](int n, const int64_t* rows) {
+    if (lm_.automatic) lm_.gates[n].see(cur_call_, p);
     const bool want = !lm_.automatic || lm_.gates[n].want(cur_call_);
     lm_.node_lps[n]->plan(p, n, rows, cost, !want);
-    if (lm_.automatic && want) lm_.gates[n].record(cur_call_, lm_.node_lps[n]->paid(), lm_.node_lps[n]->far());
+    if (lm_.automatic && want) lm_.gates[n].record(cur_call_, lm_.node_lps[n]->paid(), lm_.node_lps[n]->far(), &p);
   };
   if (own_only) {
     plan(mine, rank_counts);
