@@ -361,7 +361,32 @@ double lplb_global_gain_us(const Placement& p, const int64_t* counts, const int6
     max_lmin = std::max(max_lmin, lmin);
     if (copy_tokens) max_y = std::max(max_y, rank_us(y[r], cross_y / R));
   }
-  return max_x - (copy_tokens ? max_y : std::max(mean_ex + mean_lmin, max_lmin));
+  if (copy_tokens) return max_x - max_y;
+  double lb = std::max(mean_ex + mean_lmin, max_lmin);
+  if (nodes && slot_node) {
+    // Across nodes: a node keeps inside at most its pairs of the experts it
+    // holds a copy of (slot_node of one of its copies); the rest of its
+    // n x T x K pairs cross nodes under any plan: on the mean rank, and on the
+    // node's busiest sender (at least the node's mean).
+    std::vector<double> keep((R + rpn - 1) / rpn, 0);
+    for (int e = 0; e < p.num_logical; ++e) {
+      int last = -1;
+      for (int k = 0; k < p.logcnt[e]; ++k) {
+        const int s = p.copies(e)[k], node = p.rank_of_slot(s) / rpn;
+        if (node != last) keep[node] += static_cast<double>(slot_node[s]);
+        last = node;
+      }
+    }
+    double cross_all = 0;
+    for (size_t n = 0; n < keep.size(); ++n) {
+      const int ranks = std::min(R, static_cast<int>(n + 1) * rpn) - static_cast<int>(n) * rpn;
+      const double cross = std::max(0.0, ranks * ppr - keep[n]);
+      cross_all += cross;
+      lb = std::max(lb, cross / ranks * m.cross_pair_us);
+    }
+    lb = std::max(lb, mean_ex + cross_all / R * m.cross_pair_us);
+  }
+  return max_x - lb;
 }
 
 LplbVerdict lplb_global_verdict(const Placement& p, const LplbGlobalView& v, const int64_t* copy_tokens,
