@@ -105,20 +105,35 @@ NodeLp::Sub& NodeLp::sub_for(const Placement& p, int lo, int n) {
 
 void LplbGate::init(int layers, int probe_every) {
   L_ = std::max(1, layers);
-  every_ = std::max(1, probe_every);
+  base_ = std::max(1, probe_every);
   on_.assign(L_, 1);  // the first step of every layer plans
+  every_.assign(L_, base_);
+  key_.assign(L_, 0);
 }
 
 bool LplbGate::want(int64_t call) const {
-  // Probes on the same steps everywhere (step mod probe_every == 0), so that
-  // nodes' probes share steps instead of spreading their cost over many.
+  // Probes on the same steps everywhere (step mod interval == 0, intervals
+  // base x 2^k), so that nodes' probes share steps instead of spreading their cost.
   const int l = static_cast<int>(call % L_);
-  return on_[l] || (call / L_) % every_ == 0;
+  return on_[l] || (call / L_) % every_[l] == 0;
 }
 
-void LplbGate::record(int64_t call, bool paid) {
+void LplbGate::see(int64_t call, const Placement& p) {
+  const int l = static_cast<int>(call % L_);
+  if (every_[l] > base_ && placement_key(p) != key_[l]) every_[l] = base_;
+}
+
+void LplbGate::record(int64_t call, bool paid, bool far, const Placement* p) {
   const int l = static_cast<int>(call % L_);
   on_[l] = paid;
+  every_[l] = paid || !far ? base_ : std::min(every_[l] * 2, std::max(base_, kMaxProbeEvery));
+  if (every_[l] > base_ && p) key_[l] = placement_key(*p);
+}
+
+uint64_t placement_key(const Placement& p) {
+  uint64_t h = 1469598103934665603ull;
+  for (int v : p.phy2log) h = (h ^ static_cast<uint32_t>(v)) * 1099511628211ull;
+  return (h ^ static_cast<uint64_t>(p.num_ranks)) * 1099511628211ull;
 }
 
 bool NodeLp::plan(const Placement& p, int node, const int64_t* node_counts, const LplbCostModel* cost,
@@ -131,6 +146,7 @@ bool NodeLp::plan(const Placement& p, int node, const int64_t* node_counts, cons
   rows_ = node_counts;
   cur_ = &sub_for(p, lo_, n_);
   gain_us_ = 0;
+  far_ = false;
   if (fixed_only) return used_ = false;
   const Placement& sp = cur_->p;
   const int m = sp.num_logical;
@@ -166,10 +182,12 @@ bool NodeLp::plan(const Placement& p, int node, const int64_t* node_counts, cons
   for (int s = 0; s < n_ * S; ++s) slot_rank_[s] = rows_[static_cast<size_t>(s / S) * E + ex[sp.phy2log[s]]];
   gain_us_ = 0;
   paid_ = false;
+  far_ = false;
   const double solve_us = cost ? cost->solve_fixed_us + cost->solve_slot_us * n_ * S : 0;
   if (cost) {
     // The counts are here already: the bound is weighed against the solve alone.
     predict(p, *cost, false);
+    far_ = gain_us_ <= solve_us + cost->exchange_us;
     if (gain_us_ <= solve_us) return used_ = false;
   }
   base_.assign(n_, shared_);
@@ -185,6 +203,7 @@ bool NodeLp::plan(const Placement& p, int node, const int64_t* node_counts, cons
     // schedule plans the next step too) where that beats exchange + solve.
     predict(p, *cost, true);
     paid_ = gain_us_ > LplbCostModel::kPayFactor * (solve_us + cost->exchange_us);
+    far_ = gain_us_ <= solve_us + cost->exchange_us;
     return used_ = gain_us_ > 0;
   }
   paid_ = true;
@@ -249,38 +268,137 @@ void NodeLp::predict(const Placement& p, const LplbCostModel& m, bool with_lp) {
 
 double lplb_global_gain_us(const Placement& p, const int64_t* counts, const int64_t* copy_tokens,
                            const LplbCostModel& m, int ranks_per_node, const int64_t* slot_rank,
-                           int64_t pairs_per_rank) {
+                           int64_t pairs_per_rank, const int64_t* slot_node) {
   const int R = p.num_ranks, S = p.slots_per_rank;
   const int rpn = ranks_per_node > 0 && ranks_per_node < R ? ranks_per_node : R;
-  const double cross_share = static_cast<double>(R - rpn) / R;  // of a rank's link pairs, to/from other nodes
-  // Expert time plus the slower link class of max(sent, received) pairs; pairs a
-  // copy takes from its own rank (the split's first rule; the fixed rule's
-  // share own / c) cross no link.
-  auto rank_us = [&](double expert_us, double recv, double kept) {
-    const double link = std::max(recv - kept, static_cast<double>(pairs_per_rank) - kept);
-    return expert_us + std::max(link * cross_share * m.cross_pair_us, link * (1 - cross_share) * m.same_pair_us);
+  const bool nodes = rpn < R;
+  const double ppr = static_cast<double>(pairs_per_rank);
+  // What the sim charges a rank's exchange (sim_cost_model.h exchange_us): per
+  // link class the larger of sent and received, the slower class. A copy's
+  // quota q of expert e: pairs of its own rank cross no link (the fixed rule
+  // keeps own/c of them, the plan's split min(q, own)), then its node's
+  // (NVLink: the fixed rule (node - own)/c, the plan what is left of the
+  // node's after the copies' own, up to q), the rest cross nodes.
+  struct Side {
+    double expert = 0, kept = 0, same = 0, cross = 0;
   };
-  double max_x = 0, sum_x = 0, max_y = 0;
-  for (int r = 0; r < R; ++r) {
-    double ex = 0, ey = 0, px = 0, py = 0, kx = 0, ky = 0;
+  std::vector<Side> x(R), y(copy_tokens ? R : 0);
+  std::vector<double> kmax(R, 0);
+  double cross_x = 0, cross_y = 0;
+  for (int r = 0; r < R; ++r)
     for (int s = r * S; s < (r + 1) * S; ++s) {
       const int e = p.phy2log[s];
-      const double x = static_cast<double>(counts[e]) / p.logcnt[e];
+      const double c = p.logcnt[e], cnt = static_cast<double>(counts[e]);
       const double own = slot_rank ? static_cast<double>(slot_rank[s]) : 0;
-      ex += m.expert_us(x);
-      px += x;
-      kx += own / p.logcnt[e];
-      if (copy_tokens) {
-        ey += m.expert_us(static_cast<double>(copy_tokens[s]));
-        py += static_cast<double>(copy_tokens[s]);
-        ky += std::min<double>(copy_tokens[s], own);
+      const double node = !nodes ? cnt : slot_node ? static_cast<double>(slot_node[s]) : own;
+      x[r].expert += m.expert_us(cnt / c);
+      x[r].kept += own / c;
+      x[r].same += (node - own) / c;
+      x[r].cross += (cnt - node) / c;
+      cross_x += (cnt - node) / c;
+      kmax[r] += own;
+    }
+  if (copy_tokens) {
+    // The plan as the split serves it (balance/token_split.h), per expert:
+    // each copy its own rank's pairs (a rank's once, over its copies in slot
+    // order), then a node's copies, in slot order, what is left of the node's.
+    std::vector<double> kept_of(std::max(1, p.max_copies));
+    for (int e = 0; e < p.num_logical; ++e) {
+      const int c = p.logcnt[e];
+      const int* cp = p.copies(e);
+      for (int k0 = 0; k0 < c;) {
+        const int r0 = p.rank_of_slot(cp[k0]), node_id = r0 / rpn;
+        int k1 = k0;
+        while (k1 < c && p.rank_of_slot(cp[k1]) / rpn == node_id) ++k1;
+        double node_left = !nodes ? static_cast<double>(counts[e])
+                           : slot_node ? static_cast<double>(slot_node[cp[k0]])
+                                       : 0;
+        double own_left = 0;
+        for (int k = k0; k < k1; ++k) {
+          const int s = cp[k], r = p.rank_of_slot(s);
+          if (k == k0 || p.rank_of_slot(cp[k - 1]) != r) own_left = slot_rank ? static_cast<double>(slot_rank[s]) : 0;
+          const double q = static_cast<double>(copy_tokens[s]), kept = std::min(q, own_left);
+          own_left -= kept;
+          node_left -= kept;
+          kept_of[k] = kept;
+          y[r].expert += m.expert_us(q);
+          y[r].kept += kept;
+        }
+        node_left = std::max(0.0, node_left);
+        for (int k = k0; k < k1; ++k) {
+          const int s = cp[k], r = p.rank_of_slot(s);
+          const double rest = static_cast<double>(copy_tokens[s]) - kept_of[k];
+          const double same = std::min(rest, node_left);
+          node_left -= same;
+          y[r].same += same;
+          y[r].cross += rest - same;
+          cross_y += rest - same;
+        }
+        k0 = k1;
       }
     }
-    max_x = std::max(max_x, rank_us(ex, px, kx));
-    sum_x += rank_us(ex, px, kx);
-    max_y = std::max(max_y, rank_us(ey, py, ky));
   }
-  return max_x - (copy_tokens ? max_y : sum_x / R);
+  // A rank's sends: its pairs less those kept; the cross-node ones taken as the
+  // mean rank's (what every rank receives from other nodes, over R).
+  auto rank_us = [&](const Side& v, double cross_sent) {
+    const double sent = std::max(0.0, ppr - v.kept);
+    const double send_cross = std::min(sent, cross_sent), send_same = sent - send_cross;
+    return v.expert + std::max(std::max(v.cross, send_cross) * m.cross_pair_us,
+                               std::max(v.same, send_same) * m.same_pair_us);
+  };
+  double max_x = 0, mean_ex = 0, mean_lmin = 0, max_lmin = 0, max_y = 0;
+  // Without the plan: its largest rank is at least the mean rank's expert
+  // time plus the mean of the least link time any plan leaves each rank (it
+  // keeps at most the own pairs of its copies; sent pairs split between the
+  // classes at best as a*b/(a+b) per pair), and at least the largest such link.
+  const double per_sent = nodes ? m.cross_pair_us * m.same_pair_us / std::max(1e-12, m.cross_pair_us + m.same_pair_us)
+                                : m.same_pair_us;
+  for (int r = 0; r < R; ++r) {
+    max_x = std::max(max_x, rank_us(x[r], cross_x / R));
+    mean_ex += x[r].expert / R;
+    const double lmin = std::max(0.0, ppr - kmax[r]) * per_sent;
+    mean_lmin += lmin / R;
+    max_lmin = std::max(max_lmin, lmin);
+    if (copy_tokens) max_y = std::max(max_y, rank_us(y[r], cross_y / R));
+  }
+  if (copy_tokens) return max_x - max_y;
+  double lb = std::max(mean_ex + mean_lmin, max_lmin);
+  if (nodes && slot_node) {
+    // Across nodes: a node keeps inside at most its pairs of the experts it
+    // holds a copy of (slot_node of one of its copies); the rest of its
+    // n x T x K pairs cross nodes under any plan: on the mean rank, and on the
+    // node's busiest sender (at least the node's mean).
+    std::vector<double> keep((R + rpn - 1) / rpn, 0);
+    for (int e = 0; e < p.num_logical; ++e) {
+      int last = -1;
+      for (int k = 0; k < p.logcnt[e]; ++k) {
+        const int s = p.copies(e)[k], node = p.rank_of_slot(s) / rpn;
+        if (node != last) keep[node] += static_cast<double>(slot_node[s]);
+        last = node;
+      }
+    }
+    double cross_all = 0;
+    for (size_t n = 0; n < keep.size(); ++n) {
+      const int ranks = std::min(R, static_cast<int>(n + 1) * rpn) - static_cast<int>(n) * rpn;
+      const double cross = std::max(0.0, ranks * ppr - keep[n]);
+      cross_all += cross;
+      lb = std::max(lb, cross / ranks * m.cross_pair_us);
+    }
+    lb = std::max(lb, mean_ex + cross_all / R * m.cross_pair_us);
+  }
+  return max_x - lb;
+}
+
+LplbVerdict lplb_global_verdict(const Placement& p, const LplbGlobalView& v, const int64_t* copy_tokens,
+                                const LplbCostModel& m) {
+  LplbVerdict out;
+  const double solve_us = m.solve_fixed_us + m.solve_slot_us * p.num_slots();
+  out.gain_us = lplb_global_gain_us(p, v.counts, copy_tokens, m, v.ranks_per_node, v.slot_rank, v.pairs_per_rank,
+                                    v.slot_node);
+  out.use = out.gain_us > (copy_tokens ? 0 : solve_us);
+  out.paid = copy_tokens && out.gain_us > LplbCostModel::kPayFactor * (solve_us + m.exchange_us);
+  out.far = out.gain_us <= solve_us + m.exchange_us;
+  return out;
 }
 
 void NodeLp::split(const Placement& p, int rank, const int32_t* ids, int num_tokens, int topk, int32_t* slot_of_pair) {

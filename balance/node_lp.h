@@ -51,32 +51,77 @@ LplbCostModel default_lplb_cost(int hidden, int ffn, int64_t row_bytes);
 
 // The automatic mode for --lplb-scope global: the predicted gain (us) of the
 // LP's copy_tokens [P] over the fixed rule's expected split (count / copies
-// per copy): the largest rank's expert time plus the link time of max(sent,
-// received) pairs (the share of ranks on other nodes at cross_pair_us, the
-// rest at same_pair_us, the slower class), pairs a copy takes from its own rank
-// (slot_rank [P], may be null) on no link; with copy_tokens null, an upper
-// bound from the mean rank (no solve needed to skip). counts [E] global;
-// pairs_per_rank: the pairs each rank sends (T x K).
+// per copy), the largest rank's time under each, as the sim charges it: per
+// local copy the tile-rounded, weight-read-bound expert time (expert_us), plus
+// the exchange's slower link class of max(sent, received) pairs. Pairs a copy
+// takes from its own rank (slot_rank [P]: the fixed rule keeps own / c, the
+// plan's split min(quota, own)) cross no link; those of its node (slot_node
+// [P], with 1 < ranks_per_node < R) cross NVLink, the rest the network.
+// pairs_per_rank: the pairs each rank sends (T x K). With copy_tokens null,
+// an estimate from above, without a solve: the plan's largest rank is taken
+// as the mean rank's expert time plus the least link time any plan can leave
+// (every own pair kept). slot_rank / slot_node null: no pair is kept.
 double lplb_global_gain_us(const Placement& p, const int64_t* counts, const int64_t* copy_tokens,
                            const LplbCostModel& m, int ranks_per_node, const int64_t* slot_rank = nullptr,
-                           int64_t pairs_per_rank = 0);
+                           int64_t pairs_per_rank = 0, const int64_t* slot_node = nullptr);
+
+// What every rank holds after the global counts exchange, as the automatic
+// mode's decision reads it (the arguments of lplb_global_gain_us).
+struct LplbGlobalView {
+  const int64_t* counts = nullptr;     // [E]
+  const int64_t* slot_rank = nullptr;  // [P] may be null
+  const int64_t* slot_node = nullptr;  // [P] may be null
+  int64_t pairs_per_rank = 0;
+  int ranks_per_node = 0;
+};
+// The automatic mode's global decision (TokenRouter and ClusterRouter alike).
+// copy_tokens null: the estimate without a solve; `use`: solve (the estimate
+// beats the solve's cost). Else `use`: serve the plan (predicted faster).
+// paid: the gain beats kPayFactor x (solve + exchange), so the next step plans
+// too; far: the gain does not cover one probe (solve + exchange), so the
+// gate may probe less often (LplbGate::record).
+struct LplbVerdict {
+  bool use = false, paid = false, far = false;
+  double gain_us = 0;
+};
+LplbVerdict lplb_global_verdict(const Placement& p, const LplbGlobalView& v, const int64_t* copy_tokens,
+                                const LplbCostModel& m);
 
 // The automatic mode's schedule, per layer (identical on every rank that
 // sees the same plans): a layer whose last plan paid plans again at its next
 // step; one whose plan did not pay follows the fixed rule, without exchanging
 // counts or solving, and tries again at the next step that is a multiple of
-// probe_every (the same steps on every node and layer). Calls are
+// probe_every (the same steps on every node and layer). A probe whose gain
+// was far below its cost (LplbVerdict::far) doubles the layer's probe
+// interval, up to kMaxProbeEvery; any probe that is not far resets it. The
+// intervals are probe_every x 2^k, so the probes of layers and nodes still
+// fall on common steps. Safe under drift: the gain is looked at again within
+// kMaxProbeEvery steps, and doubling needs the gain below one probe's cost,
+// a third of what planning on needs (kPayFactor), so a gain that grows is
+// met first by a reset to probe_every, one interval late at most; and a new
+// placement (an EPLB re-plan, which changes the gain at once) resets it too
+// (see()). Calls are
 // numbered per router: call c is layer c % layers of step c / layers.
 class LplbGate {
  public:
-  static constexpr int kProbeEvery = 8;
+  static constexpr int kProbeEvery = 8, kMaxProbeEvery = 64;
   void init(int layers, int probe_every = kProbeEvery);
+  // Before want(): a layer whose interval grew goes back to probe_every when
+  // its placement is not the one it grew under (O(P), only while grown).
+  void see(int64_t call, const Placement& p);
   bool want(int64_t call) const;      // exchange counts and plan this layer-step?
-  void record(int64_t call, bool paid);  // what the plan of call `call` predicted
+  // What the plan (or the estimate) of call `call` predicted, on placement p.
+  void record(int64_t call, bool paid, bool far = false, const Placement* p = nullptr);
+  int probe_every(int layer) const { return every_[layer]; }
  private:
-  int L_ = 1, every_ = kProbeEvery;
-  std::vector<uint8_t> on_;      // [L] the last plan paid
+  int L_ = 1, base_ = kProbeEvery;
+  std::vector<uint8_t> on_;   // [L] the last plan paid
+  std::vector<int> every_;    // [L] the layer's probe interval (steps)
+  std::vector<uint64_t> key_; // [L] placement_key of the placement it grew under
 };
+
+// A hash of p's phy2log (FNV-1a): tells a re-planned placement from the last.
+uint64_t placement_key(const Placement& p);
 
 // One node's plan. Keeps its sub-placements (one per MoE layer of a run) and an
 // LpSolver between calls.
@@ -107,6 +152,8 @@ class NodeLp {
 
   bool used() const { return used_; }
   bool paid() const { return paid_; }
+  // The gain (bound or plan) did not cover exchange + solve (LplbVerdict::far).
+  bool far() const { return far_; }
   // Of the node's sub-problem: node-local ranks and slots (copy_tokens per node slot).
   const LpResult& result() const { return lp_; }
   double predicted_gain_us() const { return gain_us_; }
@@ -132,7 +179,7 @@ class NodeLp {
   int64_t shared_ = 0, pairs_per_rank_ = -1;
   int lo_ = 0, n_ = 0;
   const int64_t* rows_ = nullptr;
-  bool used_ = false, paid_ = false;
+  bool used_ = false, paid_ = false, far_ = false;
   double gain_us_ = 0;
   std::vector<Sub> subs_;
   uint64_t tick_ = 0;

@@ -4,7 +4,8 @@ on / off) in `wideep sim`, DeepSeek-V3 shape with fp8 dispatch, H100 profile.
 Writes docs/studies/lplb.csv (one row per point, appended as it goes; rows
 already there are kept, so an interrupted sweep resumes) and docs/studies/lplb.png.
 Usage: launch/studies/lplb_study.py [--build DIR] [--out DIR] [--ranks 8,32,...]
-       [--tokens 128,4096] [--heavy-configs eplb,node-auto] [--plot-only]"""
+       [--tokens 128,4096] [--configs ...] [--plot-only] [--replace --run-label LABEL]
+--replace reruns the selected points and replaces their rows (their `run` column: LABEL)."""
 import argparse, csv, json, os, subprocess, sys, tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -15,10 +16,11 @@ CONFIGS = {  # label: balancer options
     "global-auto": ["--balancer", "eplb,lplb"],  # the defaults: --lplb-scope global --lplb-auto on
     "global-off": ["--balancer", "eplb,lplb", "--lplb-scope", "global", "--lplb-auto", "off"],
 }
+RUN_LABEL = "first pass"  # --run-label: which pass a row comes from (rows rerun later say so)
 WORKLOADS = ["zipf:0.8", "zipf:1.2", "drift:1.2:5", "noise:0.5"]
 FIELDS = ["workload", "tokens", "ranks", "config", "redundant", "step_us_p50", "balancedness_mean",
           "dispatch_us_p50", "expert_us_p50", "balance_us_p50", "dispatch_bytes_cross_node", "lplb_skipped",
-          "scopes_x_steps", "sim_wall_s"]
+          "scopes_x_steps", "sim_wall_s", "run"]
 
 
 def point_args(wideep, ranks, tokens, workload, steps, warmup):
@@ -48,7 +50,7 @@ def run_point(wideep, ranks, tokens, workload, config, steps, warmup):
             "dispatch_bytes_cross_node": s.get("dispatch_bytes_cross_node", 0),
             "lplb_skipped": s.get("lplb_skipped", ""),
             "scopes_x_steps": steps * ((ranks + 7) // 8 if "node" in config else 1),
-            "sim_wall_s": round(s.get("sim_wall_s", 0), 2)}
+            "sim_wall_s": round(s.get("sim_wall_s", 0), 2), "run": RUN_LABEL}
 
 
 def plot(rows, path):
@@ -64,10 +66,17 @@ def plot(rows, path):
             for c in CONFIGS:
                 if c == "eplb":
                     continue
-                pts = sorted((r["ranks"], r["step_us_p50"] / base[r["ranks"]]) for r in rows
+                pts = sorted((r["ranks"], r["step_us_p50"] / base[r["ranks"]], r.get("run") == "first pass")
+                             for r in rows
                              if r["tokens"] == tokens and r["workload"] == w and r["config"] == c and r["ranks"] in base)
                 if pts:
-                    ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=c)
+                    line, = ax.plot([p[0] for p in pts], [p[1] for p in pts], label=c)
+                    # Filled: rows of a later pass (the csv's run column); hollow: the first pass.
+                    for first in (True, False):
+                        sub = [p for p in pts if p[2] == first]
+                        if sub:
+                            ax.plot([p[0] for p in sub], [p[1] for p in sub], "o", color=line.get_color(),
+                                    markerfacecolor="none" if first else line.get_color())
             ax.axhline(1.0, color="gray", lw=0.8)
             ax.set_xscale("log", base=2)
             ax.set_title(f"{w}, T={tokens}", fontsize=9)
@@ -76,7 +85,8 @@ def plot(rows, path):
             if i == 1:
                 ax.set_xlabel("ranks")
     axes[0][0].legend(fontsize=7)
-    fig.suptitle("eplb,lplb step p50 over eplb's (wideep sim, DeepSeek-V3 shape, fp8 dispatch, H100 profile)")
+    fig.suptitle("eplb,lplb step p50 over eplb's (wideep sim, DeepSeek-V3 shape, fp8 dispatch, H100 profile;"
+                 " filled markers: rerun points, hollow: first pass)")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
 
@@ -92,7 +102,11 @@ def main():
     ap.add_argument("--steps", type=int, default=16)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--plot-only", action="store_true")
+    ap.add_argument("--run-label", default=RUN_LABEL, help="the 'run' column of the rows this sweep writes")
+    ap.add_argument("--replace", action="store_true",
+                    help="rerun the selected points even where the csv has them, replacing their rows")
     a = ap.parse_args()
+    globals()["RUN_LABEL"] = a.run_label
     path = os.path.join(a.out, "lplb.csv")
     rows = []
     if os.path.exists(path):
@@ -102,7 +116,24 @@ def main():
                     r[k] = int(r[k])
                 r["step_us_p50"] = float(r["step_us_p50"])
                 rows.append(r)
-    done = {(r["workload"], r["tokens"], r["ranks"], r["config"]) for r in rows}
+    for r in rows:
+        r["run"] = r.get("run") or "first pass"
+    key = lambda r: (r["workload"], r["tokens"], r["ranks"], r["config"])
+    done = {key(r) for r in rows}
+    if a.replace and not a.plot_only:
+        sel = {(wl, t, n, c) for t in map(int, a.tokens.split(",")) for n in map(int, a.ranks.split(","))
+               for wl in a.workloads.split(",") for c in a.configs.split(",")}
+        rows = [r for r in rows if key(r) not in sel]
+        done -= sel
+        with open(path, "w", newline="") as f:  # the kept rows; the sweep appends the new ones
+            w = csv.DictWriter(f, fieldnames=FIELDS)
+            w.writeheader()
+            w.writerows(rows)
+    if not a.plot_only and os.path.exists(path) and not a.replace:
+        with open(path, "w", newline="") as f:  # the header as FIELDS has it (older files lack "run")
+            w = csv.DictWriter(f, fieldnames=FIELDS)
+            w.writeheader()
+            w.writerows(rows)
     if not a.plot_only:
         new = not os.path.exists(path)
         with open(path, "a", newline="") as f:

@@ -46,7 +46,10 @@ void ClusterRouter::assign_nodes(const Placement& p, const int32_t* ids, const i
   std::vector<uint8_t>& want = want_;
   want.assign(nodes, 1);
   if (lm_.automatic)
-    for (int n = 0; n < nodes; ++n) want[n] = lm_.gates[n].want(call);
+    for (int n = 0; n < nodes; ++n) {
+      lm_.gates[n].see(call, p);
+      want[n] = lm_.gates[n].want(call);
+    }
   double plan_us[2] = {0, 0}, split_us[2] = {0, 0};  // [skipped group, planning group]
   int count[2] = {0, 0}, ranks[2] = {0, 0};
   for (int g = 1; g >= 0; --g) {
@@ -55,7 +58,7 @@ void ClusterRouter::assign_nodes(const Placement& p, const int32_t* ids, const i
       if (want[n] != g) continue;
       const int lo = n * rpn;
       lm_.node_lps[n]->plan(p, n, rank_counts + static_cast<size_t>(lo) * E_, cost, !g);
-      if (lm_.automatic && g) lm_.gates[n].record(call, lm_.node_lps[n]->paid());
+      if (lm_.automatic && g) lm_.gates[n].record(call, lm_.node_lps[n]->paid(), lm_.node_lps[n]->far(), &p);
       ++count[g];
     }
     plan_us[g] = thread_cpu_us() - t0;
@@ -102,7 +105,7 @@ void ClusterRouter::assign(const Placement& p, const int32_t* ids, const int64_t
   bool global_lp = lplb_ && !lm_.node_scope;
   if (lplb_ && lm_.node_scope) {
     assign_nodes(p, ids, rank_counts, lcall, out);
-  } else if (global_lp && lm_.automatic && !lm_.gates[0].want(lcall)) {
+  } else if (global_lp && lm_.automatic && (lm_.gates[0].see(lcall, p), !lm_.gates[0].want(lcall))) {
     // The automatic mode's skip: no exchange (unless waterfill gathers), no solve.
     global_lp = false;
     out->lplb_skipped = 1;
@@ -140,17 +143,21 @@ void ClusterRouter::assign(const Placement& p, const int32_t* ids, const int64_t
   }
   double t0 = thread_cpu_us();
   if (global_lp && lm_.automatic) {
-    // As TokenRouter::assign_lplb: the bound, then the plan (timed as the solve).
-    const double cost = lm_.cost.solve_fixed_us + lm_.cost.solve_slot_us * p.num_slots();
-    bool skip = lplb_global_gain_us(p, counts_.data(), nullptr, lm_.cost, rpn_) <= cost, paid = false;
-    if (!skip) {
-      lp_.solve(p, counts_.data(), slot_rank_.data(), rpn_ > 1 && rpn_ < R_ ? slot_node_.data() : nullptr, nullptr,
-                -1, routed_load_.data());
-      const double gain = lplb_global_gain_us(p, counts_.data(), lp_.result().copy_tokens.data(), lm_.cost, rpn_);
-      skip = gain <= 0;
-      paid = gain > LplbCostModel::kPayFactor * (cost + lm_.cost.exchange_us);
+    // As TokenRouter::assign_lplb: the estimate, then the plan (timed as the solve).
+    // The own-rank and own-node counts too: the split keeps those pairs off the network.
+    LplbGlobalView view;
+    view.counts = counts_.data();
+    view.slot_rank = slot_rank_.data();
+    view.slot_node = rpn_ > 1 && rpn_ < R_ ? slot_node_.data() : nullptr;
+    view.pairs_per_rank = static_cast<int64_t>(T_) * K_;
+    view.ranks_per_node = rpn_;
+    LplbVerdict v = lplb_global_verdict(p, view, nullptr, lm_.cost);
+    if (v.use) {
+      lp_.solve(p, counts_.data(), slot_rank_.data(), view.slot_node, nullptr, -1, routed_load_.data());
+      v = lplb_global_verdict(p, view, lp_.result().copy_tokens.data(), lm_.cost);
     }
-    lm_.gates[0].record(lcall, paid);
+    const bool skip = !v.use;
+    lm_.gates[0].record(lcall, v.paid, v.far, &p);
     out->solve_us = thread_cpu_us() - t0;
     t0 = thread_cpu_us();
     if (skip) {

@@ -73,6 +73,7 @@ void TokenRouter::balance(Communicator& comm, const Placement& p, const int32_t*
     bool& flag;
     ~Leave() { flag = false; }
   } leave{in_balance_};
+  if (lplb_ && lm_.automatic) gate_of(rank_).see(cur_call_, p);
   if (lplb_ && lm_.automatic && !matrix && !gate_of(rank_).want(cur_call_)) {
     // The automatic mode's skip: no counts exchanged, no solve, the fixed rule.
     *info = BalanceInfo{};
@@ -150,16 +151,25 @@ void TokenRouter::balance(Communicator& comm, const Placement& p, const int32_t*
 
 void TokenRouter::assign_lplb(const Placement& p, const int32_t* ids, const int64_t* counts, const SplitCounts& sc,
                               const int64_t* rank_counts) {
-  const double cost = lm_.cost.solve_fixed_us + lm_.cost.solve_slot_us * p.num_slots();
-  // The automatic mode: its schedule, the bound (no solve), then the plan
+  // The automatic mode: its schedule, the estimate (no solve), then the plan
   // itself; all from the global counts, so every rank decides alike. It needs
   // the whole plan, as waterfill does.
+  if (lm_.automatic) gate_of(rank_).see(cur_call_, p);
   if (lm_.automatic && !gate_of(rank_).want(cur_call_)) {
     fixed_rule(p, ids, rank_counts);
     return;
   }
-  skipped_ = lm_.automatic && lplb_global_gain_us(p, counts, nullptr, lm_.cost, rpn_) <= cost;
-  bool paid = false;
+  // The own-rank and own-node counts too: the split keeps those pairs off the network.
+  LplbGlobalView view;
+  view.counts = counts;
+  view.slot_rank = sc.slot_rank;
+  view.slot_node = sc.slot_node;
+  view.pairs_per_rank = static_cast<int64_t>(T_) * K_;
+  view.ranks_per_node = rpn_;
+  LplbVerdict v;
+  v.use = true;
+  if (lm_.automatic) v = lplb_global_verdict(p, view, nullptr, lm_.cost);
+  skipped_ = !v.use;
   if (!skipped_) {
     // With waterfill or the automatic mode every rank's routed load is needed:
     // solve everything. Otherwise only the components of the experts this rank
@@ -171,11 +181,10 @@ void TokenRouter::assign_lplb(const Placement& p, const int32_t* ids, const int6
       need = need_.data();
     }
     lp_.solve(p, counts, sc.slot_rank, sc.slot_node, need, all ? -1 : rank_, routed_load_.data());
-    const double gain = lm_.automatic ? lplb_global_gain_us(p, counts, lp_.result().copy_tokens.data(), lm_.cost, rpn_) : 1;
-    skipped_ = gain <= 0;
-    paid = gain > LplbCostModel::kPayFactor * (cost + lm_.cost.exchange_us);
+    if (lm_.automatic) v = lplb_global_verdict(p, view, lp_.result().copy_tokens.data(), lm_.cost);
+    skipped_ = !v.use;
   }
-  if (lm_.automatic) lm_.gates[0].record(cur_call_, paid);
+  if (lm_.automatic) lm_.gates[0].record(cur_call_, v.paid, v.far, &p);
   if (skipped_) {
     fixed_rule(p, ids, rank_counts);
     return;
@@ -203,9 +212,10 @@ void TokenRouter::assign_node(const Placement& p, const int32_t* ids, const int6
   const LplbCostModel* cost = lm_.automatic ? &lm_.cost : nullptr;
   // A node the automatic mode's schedule skips takes the fixed rule, unplanned.
   auto plan = [&](int n, const int64_t* rows) {
+    if (lm_.automatic) lm_.gates[n].see(cur_call_, p);
     const bool want = !lm_.automatic || lm_.gates[n].want(cur_call_);
     lm_.node_lps[n]->plan(p, n, rows, cost, !want);
-    if (lm_.automatic && want) lm_.gates[n].record(cur_call_, lm_.node_lps[n]->paid());
+    if (lm_.automatic && want) lm_.gates[n].record(cur_call_, lm_.node_lps[n]->paid(), lm_.node_lps[n]->far(), &p);
   };
   if (own_only) {
     plan(mine, rank_counts);
