@@ -32,7 +32,7 @@ source_hash() {
     list=$(git -C "$root" ls-files -co --exclude-standard)
   else
     list=$(cd "$root" && find . \( -name '.git' -o -name 'build*' -o -name 'gpu_bundle' -o -name 'gpu_out' \
-                                   -o -name 'out' -o -name '__pycache__' \) -prune -o -type f -print | sed 's|^\./||')
+                                   -o -name 'out' -o -name '__pycache__' -o -name '.venv' \) -prune -o -type f -print | sed 's|^\./||')
   fi
   (cd "$root" && grep -E '\.(cc|h|cu|cuh|c|cpp|hpp)$|(^|/)CMakeLists\.txt$|^cmake/' <<<"$list" |
      grep -v -E '^(tests|fuzz|docs)/' | while IFS= read -r f; do if [[ -f $f ]]; then printf '%s\n' "$f"; fi; done |
