@@ -82,7 +82,8 @@ elif [[ $mode == ci ]]; then
   launch/setup.sh --sanitize
   sanitizer_env
   subset='^run_check_np(1|2|4)_|^bal_np4_|^run_fault|^fault_corrupt|^repeat_run|^devpath_np(2|4)_|^mem_matches_run'
-  (cd build-sanitize && ctest --output-on-failure --timeout 600 -L unit 2>&1 | tee ctest-unit.log &&
+  # The unit tests two at a time (each one process, one core; ~100 s serial).
+  (cd build-sanitize && ctest --output-on-failure --timeout 600 -L unit -j 2 2>&1 | tee ctest-unit.log &&
      ctest --output-on-failure --timeout 600 -R "$subset" 2>&1 | tee ctest-mpi.log) || status=$?
 fi
 # The CI subset of the mutation suite (issue 15, tests/mutants/): 5 planted
