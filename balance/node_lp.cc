@@ -282,8 +282,14 @@ double lplb_global_gain_us(const Placement& p, const int64_t* counts, const int6
   struct Side {
     double expert = 0, kept = 0, same = 0, cross = 0;
   };
-  std::vector<Side> x(R), y(copy_tokens ? R : 0);
-  std::vector<double> kmax(R, 0);
+  // Scratch kept per thread: the decision runs on probe steps inside the step
+  // loop, and the sizes repeat (R, copies, nodes), so nothing is allocated
+  // after the first call.
+  static thread_local std::vector<Side> x, y;
+  static thread_local std::vector<double> kmax, kept_of, keep;
+  x.assign(R, Side{});
+  y.assign(copy_tokens ? R : 0, Side{});
+  kmax.assign(R, 0);
   double cross_x = 0, cross_y = 0;
   for (int r = 0; r < R; ++r)
     for (int s = r * S; s < (r + 1) * S; ++s) {
@@ -302,7 +308,7 @@ double lplb_global_gain_us(const Placement& p, const int64_t* counts, const int6
     // The plan as the split serves it (balance/token_split.h), per expert:
     // each copy its own rank's pairs (a rank's once, over its copies in slot
     // order), then a node's copies, in slot order, what is left of the node's.
-    std::vector<double> kept_of(std::max(1, p.max_copies));
+    kept_of.assign(std::max(1, p.max_copies), 0);
     for (int e = 0; e < p.num_logical; ++e) {
       const int c = p.logcnt[e];
       const int* cp = p.copies(e);
@@ -368,7 +374,7 @@ double lplb_global_gain_us(const Placement& p, const int64_t* counts, const int6
     // holds a copy of (slot_node of one of its copies); the rest of its
     // n x T x K pairs cross nodes under any plan: on the mean rank, and on the
     // node's busiest sender (at least the node's mean).
-    std::vector<double> keep((R + rpn - 1) / rpn, 0);
+    keep.assign((R + rpn - 1) / rpn, 0);
     for (int e = 0; e < p.num_logical; ++e) {
       int last = -1;
       for (int k = 0; k < p.logcnt[e]; ++k) {
