@@ -292,14 +292,10 @@ bool EplbManager::maybe_rebalance(int step, RebalanceRecord* rec) {
     return true;
   }
   if ((step + 1) % cfg_.eplb_interval != 0) return false;
-  rec_ = RebalanceRecord{};
-  rec_.step = step;
-  rec_.mode = cfg_.eplb_async ? "async" : chunk_layers() < L_ ? "chunked" : "sync";
+  rec_ = start_rebalance_record(cfg_, step);
   const double t0 = now_us();
-  std::vector<int64_t> sum(static_cast<size_t>(L_) * E_, 0);
-  const int filled = std::min(step + 1, cfg_.eplb_window);
-  for (int w = 0; w < filled; ++w)
-    for (size_t i = 0; i < sum.size(); ++i) sum[i] += window_[w * sum.size() + i];
+  std::vector<int64_t> sum(static_cast<size_t>(L_) * E_);
+  sum_window(window_, step, cfg_.eplb_window, &sum);
   comm_.allreduce_sum_int64(sum.data(), static_cast<int64_t>(sum.size()));
   std::vector<double> loads(sum.begin(), sum.end());
   const std::vector<Placement>& current = runner_.placements();

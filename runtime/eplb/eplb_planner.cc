@@ -112,6 +112,14 @@ double mean_predicted_balancedness(const std::vector<Placement>& placements, con
   return placements.empty() ? 0 : sum / static_cast<double>(placements.size());
 }
 
+RebalanceRecord start_rebalance_record(const RunConfig& cfg, int step) {
+  RebalanceRecord rec;
+  rec.step = step;
+  const int chunk = cfg.eplb_layers_per_chunk > 0 ? cfg.eplb_layers_per_chunk : cfg.layers;
+  rec.mode = cfg.eplb_async ? "async" : chunk < cfg.layers ? "chunked" : "sync";
+  return rec;
+}
+
 std::vector<Placement> replan(const RunConfig& cfg, const std::vector<double>& loads, const Topology* topology,
                               const std::vector<Placement>& current, RebalanceRecord* rec, bool* skip) {
   std::vector<Placement> next = plan_placement(cfg, loads, topology, current, rec);

@@ -7,6 +7,8 @@
 // Deterministic: every rank plans the same from the same window.
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -27,6 +29,20 @@ std::vector<Placement> plan_placement(const RunConfig& cfg, const std::vector<do
 // no move worth making) moves nothing: it is reported as skipped.
 inline bool replan_kept_all(const RunConfig& cfg, const RebalanceRecord& rec) {
   return (cfg.eplb_keep_within > 0 || cfg.eplb_max_moves > 0) && rec.kept_layers == cfg.layers;
+}
+
+// The record a re-plan at `step` starts with (its mode from --eplb-async and
+// --eplb-layers-per-chunk), and the window's counts summed per (layer, expert):
+// the first steps of EplbManager's and the sim's re-plan alike.
+// window [W][L][E] ring of int64 counts; sum [L*E] is overwritten.
+RebalanceRecord start_rebalance_record(const RunConfig& cfg, int step);
+template <class T>
+void sum_window(const std::vector<int64_t>& window, int step, int window_steps, std::vector<T>* sum) {
+  const size_t n = sum->size();
+  std::fill(sum->begin(), sum->end(), T(0));
+  const int filled = step + 1 < window_steps ? step + 1 : window_steps;
+  for (int w = 0; w < filled; ++w)
+    for (size_t i = 0; i < n; ++i) (*sum)[i] += static_cast<T>(window[w * n + i]);
 }
 
 // One re-plan of EplbManager and of the sim alike: plan_placement on the

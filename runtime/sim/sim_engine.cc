@@ -295,14 +295,10 @@ bool SimEngine::maybe_rebalance(int step, RebalanceRecord* rec, double* stall_us
     return true;
   }
   if ((step + 1) % cfg_.eplb_interval != 0) return false;
-  rec_ = RebalanceRecord{};
-  rec_.step = step;
-  rec_.mode = cfg_.eplb_async ? "async" : chunk_layers() < L_ ? "chunked" : "sync";
+  rec_ = start_rebalance_record(cfg_, step);
   const double t0 = now_us();
-  std::vector<double> loads(static_cast<size_t>(L_) * E_, 0.0);
-  const int filled = std::min(step + 1, cfg_.eplb_window);
-  for (int w = 0; w < filled; ++w)
-    for (size_t i = 0; i < loads.size(); ++i) loads[i] += static_cast<double>(window_[w * loads.size() + i]);
+  std::vector<double> loads(static_cast<size_t>(L_) * E_);
+  sum_window(window_, step, cfg_.eplb_window, &loads);
   bool skip = false;
   pending_ = replan(cfg_, loads, topology_, placement_, &rec_, &skip);
   rec_.plan_us = (now_us() - t0) * prof_.balance_time_scale * scale_;
