@@ -109,6 +109,8 @@ void LplbGate::init(int layers, int probe_every) {
   on_.assign(L_, 1);  // the first step of every layer plans
   every_.assign(L_, base_);
   key_.assign(L_, 0);
+  pend_.assign(L_, 0);
+  pend_key_.assign(L_, 0);
 }
 
 bool LplbGate::want(int64_t call) const {
@@ -120,7 +122,22 @@ bool LplbGate::want(int64_t call) const {
 
 void LplbGate::see(int64_t call, const Placement& p) {
   const int l = static_cast<int>(call % L_);
-  if (every_[l] > base_ && placement_key(p) != key_[l]) every_[l] = base_;
+  if (!pend_[l] && every_[l] <= base_) return;
+  const uint64_t key = placement_key(p);
+  if (pend_[l] && key == pend_key_[l]) {
+    on_[l] = pend_[l] == 2;
+    every_[l] = pend_[l] == 1 ? std::max(base_, kMaxProbeEvery) : base_;
+    key_[l] = key;
+    pend_[l] = 0;
+    return;
+  }
+  if (every_[l] > base_ && key != key_[l]) every_[l] = base_;
+}
+
+void LplbGate::expect(int layer, uint64_t key, const LplbVerdict& v) {
+  WIDEEP_ASSERT(layer >= 0 && layer < L_, "LplbGate::expect: layer out of range");
+  pend_[layer] = v.paid ? 2 : v.far ? 1 : 3;
+  pend_key_[layer] = key;
 }
 
 void LplbGate::record(int64_t call, bool paid, bool far, const Placement* p) {
@@ -397,13 +414,18 @@ double lplb_global_gain_us(const Placement& p, const int64_t* counts, const int6
 
 LplbVerdict lplb_global_verdict(const Placement& p, const LplbGlobalView& v, const int64_t* copy_tokens,
                                 const LplbCostModel& m) {
+  const double gain_us = lplb_global_gain_us(p, v.counts, copy_tokens, m, v.ranks_per_node, v.slot_rank,
+                                             v.pairs_per_rank, v.slot_node);
+  return lplb_verdict_of(gain_us, m, p.num_slots(), copy_tokens != nullptr);
+}
+
+LplbVerdict lplb_verdict_of(double gain_us, const LplbCostModel& m, int slots, bool solved) {
   LplbVerdict out;
-  const double solve_us = m.solve_fixed_us + m.solve_slot_us * p.num_slots();
-  out.gain_us = lplb_global_gain_us(p, v.counts, copy_tokens, m, v.ranks_per_node, v.slot_rank, v.pairs_per_rank,
-                                    v.slot_node);
-  out.use = out.gain_us > (copy_tokens ? 0 : solve_us);
-  out.paid = copy_tokens && out.gain_us > LplbCostModel::kPayFactor * (solve_us + m.exchange_us);
-  out.far = out.gain_us <= solve_us + m.exchange_us;
+  const double solve_us = m.solve_fixed_us + m.solve_slot_us * slots;
+  out.gain_us = gain_us;
+  out.use = gain_us > (solved ? 0 : solve_us);
+  out.paid = solved && gain_us > LplbCostModel::kPayFactor * (solve_us + m.exchange_us);
+  out.far = gain_us <= solve_us + m.exchange_us;
   return out;
 }
 

@@ -86,6 +86,9 @@ struct LplbVerdict {
 };
 LplbVerdict lplb_global_verdict(const Placement& p, const LplbGlobalView& v, const int64_t* copy_tokens,
                                 const LplbCostModel& m);
+// The rules on a gain (us) for an LP over `slots` slots: use (solved: > 0;
+// estimate: > the solve's cost), paid and far as above.
+LplbVerdict lplb_verdict_of(double gain_us, const LplbCostModel& m, int slots, bool solved);
 
 // The automatic mode's schedule, per layer (identical on every rank that
 // sees the same plans): a layer whose last plan paid plans again at its next
@@ -100,15 +103,21 @@ LplbVerdict lplb_global_verdict(const Placement& p, const LplbGlobalView& v, con
 // a third of what planning on needs (kPayFactor), so a gain that grows is
 // met first by a reset to probe_every, one interval late at most; and a new
 // placement (an EPLB re-plan, which changes the gain at once) resets it too
-// (see()). Calls are
+// (see()). A forecast (expect(), balance/lplb_forecast.h: EPLB's re-plan
+// drawn into synthetic steps) decides at once for its placement: paid, plan
+// from its first step; far, probe only every kMaxProbeEvery steps; else the
+// schedule above from probe_every. Calls are
 // numbered per router: call c is layer c % layers of step c / layers.
 class LplbGate {
  public:
   static constexpr int kProbeEvery = 8, kMaxProbeEvery = 64;
   void init(int layers, int probe_every = kProbeEvery);
-  // Before want(): a layer whose interval grew goes back to probe_every when
-  // its placement is not the one it grew under (O(P), only while grown).
+  // Before want(): a pending forecast takes effect once its placement is the
+  // one served; a layer whose interval grew goes back to probe_every when its
+  // placement is not the one it grew under (O(P), only while pending or grown).
   void see(int64_t call, const Placement& p);
+  // The forecast of `layer` on the placement whose placement_key is `key`.
+  void expect(int layer, uint64_t key, const LplbVerdict& v);
   bool want(int64_t call) const;      // exchange counts and plan this layer-step?
   // What the plan (or the estimate) of call `call` predicted, on placement p.
   void record(int64_t call, bool paid, bool far = false, const Placement* p = nullptr);
@@ -118,6 +127,8 @@ class LplbGate {
   std::vector<uint8_t> on_;   // [L] the last plan paid
   std::vector<int> every_;    // [L] the layer's probe interval (steps)
   std::vector<uint64_t> key_; // [L] placement_key of the placement it grew under
+  std::vector<uint8_t> pend_; // [L] 0: no forecast waiting; 1: far; 2: paid; 3: neither
+  std::vector<uint64_t> pend_key_;  // [L] the placement the forecast is for
 };
 
 // A hash of p's phy2log (FNV-1a): tells a re-planned placement from the last.

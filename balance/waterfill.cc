@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/check.h"
+#include "common/splitmix.h"
 
 namespace wideep {
 
@@ -119,13 +120,8 @@ void waterfill_routed(const LpInput& in, LpResult* out) {
 }
 
 namespace {
-// splitmix64: the draws must repeat run to run and rank to rank, from the key alone.
-uint64_t mix(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
+// The draws must repeat run to run and rank to rank, from the key alone.
+uint64_t mix(uint64_t x) { return splitmix64(x); }
 }  // namespace
 
 uint64_t sglang_waterfill_key(int64_t call) { return mix(0x5A1A7E9F11ull ^ mix(static_cast<uint64_t>(call))); }

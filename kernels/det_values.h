@@ -6,20 +6,9 @@
 
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define WIDEEP_HD __host__ __device__ __forceinline__
-#else
-#define WIDEEP_HD inline
-#endif
+#include "common/splitmix.h"  // splitmix64, WIDEEP_HD
 
 namespace wideep {
-
-WIDEEP_HD uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
 
 // Uniform in [-1, 1) with 24 bits, exactly representable in float.
 WIDEEP_HD float unit_float(uint64_t h) {

@@ -371,6 +371,40 @@ def check_tbo(lines):
         fail("a step line has no overlap_hidden_us")
 
 
+def check_forecast(kind):
+    """forecast=ran|quiet|plans (--lplb-auto on): every re-plan ran the
+    automatic mode's forecast: lplb_forecast's plan + probe + quiet verdicts are
+    the summary's layers (x2 with --overlap tbo), its time within plan_us; after the
+    first re-plan, quiet (wideep sim): every layer-step took the fixed rule
+    without a probe (lplb_skipped = layers, solve_us 0) but at multiples of 64
+    steps; plans: every layer-step planned (lplb_skipped 0)."""
+    def check(lines):
+        s = summary(lines)
+        reb = [l for l in lines if l.get("type") == "rebalance"]
+        mbs = 2 if s["config"].get("overlap") == "tbo" else 1
+        f = lambda l: l.get("lplb_forecast", {})
+        if not reb or any(f(l).get("plan", 0) + f(l).get("probe", 0) + f(l).get("quiet", 0) != s["layers"] * mbs
+                          or not 0 < l.get("lplb_forecast_us", 0) <= l["plan_us"] for l in reb):
+            fail(f"re-plans without a forecast of every layer inside plan_us: {[(l['step'], f(l)) for l in reb]}")
+        want = {"quiet": "quiet", "plans": "plan"}.get(kind)
+        if want and any(f(l)[want] != s["layers"] * mbs for l in reb):
+            fail(f"forecasts are not all {want}: {[f(l) for l in reb]}")
+        first = min(l["step"] for l in reb)
+        steps = [l for l in lines if l.get("type") == "step" and l["step"] > first]
+        if not steps:
+            fail("no step after the first re-plan")
+        if kind == "ran":
+            bad = []
+        elif kind == "quiet":
+            bad = [l["step"] for l in steps if l["step"] % 64 and (l["lplb_skipped"] != s["layers"] or l["solve_us"] != 0)]
+        else:
+            bad = [l["step"] for l in steps if l["lplb_skipped"] != 0]
+        if bad:
+            fail(f"steps {bad} are not {kind}")
+        print(f"check_json.py: {len(reb)} forecasts, {len(steps)} steps after the first re-plan {kind}")
+    return check
+
+
 CHECKS = {"stall": check_stall, "chunked=1": check_chunked(1), "chunked=2": check_chunked(2),
           "chunked=4": check_chunked(4), "async": check_async, "skipped": check_skipped, "memory": check_memory, "dtype=fp32": check_summary_field("dtype", "fp32"), "dtype=bf16": check_summary_field("dtype", "bf16"),
           "transport=mpi": check_summary_field("transport", "mpi"), "transport=shm": check_summary_field("transport", "shm"),
@@ -384,6 +418,8 @@ if __name__ == "__main__":
         check = check_wire(sys.argv[2].split("=", 1)[1])
     if len(sys.argv) == 3 and sys.argv[2].startswith("lplb="):
         check = check_lplb(sys.argv[2].split("=", 1)[1])
+    if len(sys.argv) == 3 and sys.argv[2] in ("forecast=ran", "forecast=quiet", "forecast=plans"):
+        check = check_forecast(sys.argv[2].split("=", 1)[1])
     if len(sys.argv) == 3 and sys.argv[2].startswith("async_held="):
         check = check_async_held(int(sys.argv[2].split("=", 1)[1]))
     if len(sys.argv) == 3 and sys.argv[2].startswith("bytes="):
@@ -391,6 +427,6 @@ if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[2].startswith("lp_optimal="):
         check = check_lp_optimal(sys.argv[2].split("=", 1)[1])
     if check is None:
-        fail(f"usage: check_json.py FILE {{{'|'.join(CHECKS)}|lp_optimal=INPUT|wire=DISPATCH/COMBINE|bytes=D/DC/C/CC|async_held=N}}")
+        fail(f"usage: check_json.py FILE {{{'|'.join(CHECKS)}|lp_optimal=INPUT|forecast=ran|quiet|plans|wire=DISPATCH/COMBINE|bytes=D/DC/C/CC|async_held=N}}")
     check(load(sys.argv[1]))
     print(f"check_json.py: {sys.argv[2]} ok")

@@ -2,8 +2,8 @@
 """`wideep sim` against `mpirun -np N wideep run` on the same seed and workload.
 
 Runs both with the same options, then asserts that every measured step has the
-IDENTICAL balancedness (per layer too), remote dispatch/combine bytes and load
-mismatches, and that the rebalances moved the same weight bytes. Prints the
+IDENTICAL balancedness (per layer too), remote dispatch/combine bytes, load
+mismatches and LPLB's automatic choices (lplb_skipped), and that the rebalances moved the same weight bytes. Prints the
 step-time agreement (sim p50 / run p50), which is recorded, not asserted.
 Usage: compare_balancedness.py WIDEEP PROFILE NP [run/sim options...]
 Exit status: 0 identical, 1 a difference, 2 bad usage or a command failed.
@@ -35,6 +35,9 @@ def main():
                 if a[key] != b[key]:
                     print("step %d: %s differs: run %r, sim %r" % (a["step"], key, a[key], b[key]))
                     bad += 1
+            if "lplb_skipped" in a and a["lplb_skipped"] != b.get("lplb_skipped"):  # the automatic mode's choices
+                print("step %d: lplb_skipped differs: run %r, sim %r" % (a["step"], a["lplb_skipped"], b.get("lplb_skipped")))
+                bad += 1
             if not b.get("simulated"):
                 print("step %d: sim line lacks \"simulated\": true" % b["step"])
                 bad += 1

@@ -28,6 +28,11 @@ foreach(auto on off)
     ARGS run ${LSMALL} --balancer eplb,lplb --lplb-scope node --lplb-auto ${auto} --check --json @OUT@
     MATCH "check: passed" JSON_CHECK lplb=node:${auto}:0)
 endforeach()
+# EplbManager hands each re-plan to the routers' forecast: its time is in the
+# rebalance lines (the choices it makes are compared with the sim's in
+# sim_consistency_8ranks*).
+wideep_cli_test(NAME lplb_np8_forecast_ran NP 8
+  ARGS run ${LSMALL} --balancer eplb,lplb --json @OUT@ JSON_CHECK forecast=ran)
 set(lplb_bad
   "scope_unknown|--balancer lplb --redundant 4 --lplb-scope nodes|--lplb-scope 'nodes': unknown scope"
   "auto_unknown|--balancer lplb --redundant 4 --lplb-auto maybe|--lplb-auto 'maybe': unknown value"

@@ -132,3 +132,17 @@ add_test(NAME study_sim_quick
 for s in cross_node_bytes mode_times tbo eplb_stall; do test -s \"$1\"/$s.csv && test -s \"$1\"/$s.png || exit 1; done"
     ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR}/study-sim-quick ${CMAKE_BINARY_DIR})
 set_tests_properties(study_sim_quick PROPERTIES LABELS sim TIMEOUT 300)
+
+# The automatic LPLB's forecast at each EPLB re-plan (balance/lplb_forecast.h),
+# DeepSeek-V3 shape on the H100 profile as in docs/studies/lplb.md: at T 128,
+# 32 ranks, noise, the LP cannot pay, so after the first re-plan no layer-step
+# probes (the probe schedule alone probed at steps 8 and 16); at T 4096 on one
+# node, zipf 1.2, it pays, so every layer-step plans from the first re-plan on
+# (the probe schedule alone waited for step 8).
+set(SIM_DSV3 --profile ${SIM_H100} --gpus-per-node 8 --experts 256 --topk 8 --hidden 7168 --ffn 2048 --layers 1
+    --steps 16 --warmup 5 --eplb-interval 5 --eplb-window 5 --seed 1 --dispatch-dtype fp8 --combine-dtype bf16
+    --redundant 64 --balancer eplb,lplb --quiet)
+wideep_cli_test(NAME sim_lplb_forecast_quiet LABELS sim
+  ARGS sim ${SIM_DSV3} --ranks 32 --tokens 128 --workload noise:0.5 --json @OUT@ JSON_CHECK forecast=quiet)
+wideep_cli_test(NAME sim_lplb_forecast_plans LABELS sim
+  ARGS sim ${SIM_DSV3} --ranks 8 --tokens 4096 --workload zipf:1.2 --json @OUT@ JSON_CHECK forecast=plans)

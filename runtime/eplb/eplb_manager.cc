@@ -301,6 +301,10 @@ bool EplbManager::maybe_rebalance(int step, RebalanceRecord* rec) {
   const std::vector<Placement>& current = runner_.placements();
   bool skip = false;
   pending_ = replan(cfg_, loads, topology_, current, &rec_, &skip);
+  const double t1 = now_us();
+  for (int l = 0; l < L_; ++l)  // the automatic LPLB's forecast on what will serve
+    runner_.expect_lplb(l, skip ? current[l] : pending_[l], &loads[static_cast<size_t>(l) * E_], &rec_);
+  rec_.lplb_forecast_us = now_us() - t1;
   rec_.plan_us = now_us() - t0;
   // Every rank computes the same prediction from the same window: all skip alike.
   if (skip) {

@@ -71,6 +71,8 @@ nlohmann::json RunMetrics::step_json(const StepRecord& r) const {
 
 nlohmann::json RunMetrics::rebalance_json(const RebalanceRecord& r) const {
   return {{"type", "rebalance"}, {"step", r.step}, {"plan_us", r.plan_us},
+          {"lplb_forecast_us", r.lplb_forecast_us},
+          {"lplb_forecast", {{"plan", r.lplb_forecast[0]}, {"probe", r.lplb_forecast[1]}, {"quiet", r.lplb_forecast[2]}}},
           {"transfer_us", r.transfer_us}, {"bytes", r.bytes}, {"sent_bytes", r.sent_bytes},
           {"transfers", r.transfers},
           {"naive_transfers", r.naive_transfers}, {"local_copies", r.local_copies},

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "balance/lplb_forecast.h"
 #include "runtime/io/config.h"
 #include "runtime/step/layer_runner.h"
 
@@ -56,6 +57,13 @@ struct StepRecord {
 struct RebalanceRecord {
   int step = 0;
   double plan_us = 0;
+  // The automatic LPLB's forecast on the placement that will serve (of plan_us),
+  // and its verdicts per (layer, micro-batch): plan, probe, quiet (LplbForecast).
+  double lplb_forecast_us = 0;
+  int64_t lplb_forecast[3] = {0, 0, 0};
+  void count_forecast(LplbForecast f) {
+    if (f != LplbForecast::kNone) ++lplb_forecast[static_cast<int>(f) - 1];
+  }
   double transfer_us = 0;
   int64_t bytes = 0;       // weight bytes the plan moves between ranks (all ranks)
   int64_t sent_bytes = 0;  // bytes actually posted by all ranks' sends

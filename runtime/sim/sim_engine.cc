@@ -301,6 +301,14 @@ bool SimEngine::maybe_rebalance(int step, RebalanceRecord* rec, double* stall_us
   sum_window(window_, step, cfg_.eplb_window, &loads);
   bool skip = false;
   pending_ = replan(cfg_, loads, topology_, placement_, &rec_, &skip);
+  const double t1 = now_us();
+  // The automatic LPLB's forecast on what will serve, per micro-batch router
+  // as each run rank's router makes it (balance/lplb_forecast.h).
+  for (int l = 0; l < L_; ++l)
+    for (int m = 0; m < num_mbs_; ++m)
+      rec_.count_forecast(
+          mbs_[m].router.expect_lplb(l, skip ? placement_[l] : pending_[l], &loads[static_cast<size_t>(l) * E_]));
+  rec_.lplb_forecast_us = (now_us() - t1) * prof_.balance_time_scale * scale_;
   rec_.plan_us = (now_us() - t0) * prof_.balance_time_scale * scale_;
   *stall_us += rec_.plan_us;
   if (skip) {

@@ -53,6 +53,7 @@ class ClusterRouter : private RouterCore {
   bool needs_counts() const { return lplb_ || waterfill_; }
   // --lplb-scope node / --lplb-auto (cost non-null), as TokenRouter::set_lplb_mode.
   void set_lplb_mode(bool node_scope, const LplbCostModel* cost, int layers);
+  using RouterCore::expect_lplb;  // as TokenRouter's: the forecast after a re-plan
   // The LP's warm-start counters (how often the previous critical set was kept).
   const LpStats& lp_stats() const { return lp_.stats(); }
 
@@ -64,7 +65,6 @@ class ClusterRouter : private RouterCore {
   std::vector<int64_t> counts_, slot_rank_, slot_node_;  // lplb: what the run's exchange gives
   int dumped_ = 0;                                        // WIDEEP_LP_DUMP
   AllRankSplit split_;
-  LplbMode lm_;                // scope, gates, node LPs (as TokenRouter's)
   std::vector<uint8_t> want_;  // [nodes] scratch: the schedule's choice
   void assign_nodes(const Placement& p, const int32_t* ids, const int64_t* rank_counts, int64_t call,
                     ClusterRouting* out);

@@ -16,6 +16,8 @@
 
 namespace wideep {
 
+struct RebalanceRecord;  // runtime/io/metrics.h
+
 enum Phase : int { kRoute, kBalance, kLayout, kDispatch, kExpert, kCombine, kNumPhases };
 const char* phase_name(int phase);
 
@@ -55,6 +57,11 @@ class LayerRunner {
   virtual void memory(int64_t* host_bytes, int64_t* device_bytes) = 0;
   // This rank's LP solver counters (lplb): how often a warm start was kept.
   virtual const LpStats& lp_stats() const = 0;
+  // After an EPLB re-plan: the automatic LPLB's forecast of `layer` on p, the
+  // placement that will serve it, from popularity [E], the window EPLB planned
+  // from (RouterCore::expect_lplb, per micro-batch router).
+  // Counts each router's verdict in rec.
+  virtual void expect_lplb(int layer, const Placement& p, const double* popularity, RebalanceRecord* rec) = 0;
 };
 
 }  // namespace wideep

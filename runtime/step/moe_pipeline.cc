@@ -14,6 +14,7 @@
 #include "common/check.h"
 #include "common/clock.h"
 #include "kernels/dispatch_layout.h"
+#include "runtime/io/metrics.h"
 #include "runtime/step/hier_plan.h"
 #include "runtime/step/lplb_mode.h"
 #include "runtime/machine/node_spread.h"
@@ -191,6 +192,10 @@ const std::vector<int64_t>& MoePipeline::local_counts() {
   if (!tbo()) return batches_[0].local_counts;
   for (int e = 0; e < E_; ++e) joined_counts_[e] = batches_[0].local_counts[e] + batches_[1].local_counts[e];
   return joined_counts_;
+}
+
+void MoePipeline::expect_lplb(int layer, const Placement& p, const double* popularity, RebalanceRecord* rec) {
+  for (Batch& b : batches_) rec->count_forecast(b.router.expect_lplb(layer, p, popularity));
 }
 
 void MoePipeline::memory(int64_t* host_bytes, int64_t* device_bytes) {

@@ -70,6 +70,7 @@ class MoePipeline final : public LayerRunner {
   ExpertStore& spare_store() override { return *spare_; }
   void memory(int64_t* host_bytes, int64_t* device_bytes) override;
   const LpStats& lp_stats() const override { return batches_[0].router.lp_stats(); }
+  void expect_lplb(int layer, const Placement& p, const double* popularity, RebalanceRecord* rec) override;
 
   KernelBackend& kernels() { return *batches_[0].kernels; }
 

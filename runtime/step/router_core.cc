@@ -23,4 +23,9 @@ void RouterCore::init_core(const RouterShape& shape, int pair_ranks, bool shared
   seen_.assign(E_, 0);
 }
 
+LplbForecast RouterCore::expect_lplb(int layer, const Placement& p, const double* popularity) {
+  if (!lplb_) return LplbForecast::kNone;
+  return lplb_expect(lm_, layer, p, popularity, static_cast<int64_t>(T_) * K_, rpn_, &lp_, &forecast_);
+}
+
 }  // namespace wideep

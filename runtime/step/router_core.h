@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "balance/copy_rules.h"
+#include "balance/lplb_forecast.h"
 #include "balance/node_lp.h"
 #include "balance/waterfill.h"
 
@@ -25,6 +26,13 @@ struct RouterShape {
 };
 
 class RouterCore {
+ public:
+  // After an EPLB re-plan (EplbManager and the sim alike): the automatic
+  // mode's forecast of `layer` on p, the placement it will serve, from the
+  // popularity [E] EPLB planned from (balance/lplb_forecast.h). A no-op
+  // unless lplb runs with --lplb-auto on in global scope (kNone).
+  LplbForecast expect_lplb(int layer, const Placement& p, const double* popularity);
+
  protected:
   // pair_ranks: the ranks whose (token, k) slots this router holds (1 or R).
   // shared_move_always: size the waterfill's [R x R] moves without waterfill too.
@@ -41,6 +49,8 @@ class RouterCore {
   std::vector<int64_t> shared_move_;   // [R*R]
   std::vector<int32_t> seen_;          // [E] per-rank running index of expert e
   LayerLp lp_;
+  LplbMode lm_;                        // lplb: scope, gates, node LPs (--lplb-scope, --lplb-auto)
+  LplbDraw forecast_;                  // expect_lplb's synthetic steps
 };
 
 }  // namespace wideep

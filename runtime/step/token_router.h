@@ -82,6 +82,8 @@ class TokenRouter : private RouterCore {
   void assign(const Placement& p, const int32_t* ids, const float* gate_w,
               const int64_t* rank_counts, RouteArrays* out, BalanceInfo* info);
 
+  using RouterCore::expect_lplb;
+
   // LP warm-start counters of this rank (how often the previous critical set was kept).
   const LpStats& lp_stats() const { return lp_.stats(); }
 
@@ -109,8 +111,7 @@ class TokenRouter : private RouterCore {
   std::vector<int64_t> counts_, before_, node_before_, slot_rank_, slot_node_;
   std::vector<int64_t> reduce_, scan_in_, scan_out_;  // [E + 2P], [E + P], [E + P]
   std::vector<uint8_t> need_;                   // [E] experts this rank has tokens of
-  // --lplb-scope node / --lplb-auto.
-  LplbMode lm_;                        // scope, gates, node LPs (own node's plans only without the full matrix)
+  // --lplb-scope node / --lplb-auto: RouterCore's lm_ (own node's plans only without the full matrix).
   bool skipped_ = false;
   std::vector<int64_t> node_rows_;     // [n * E] this node's counts
   int node_used_ = -1;                 // node whose plan split this rank's pairs
