@@ -434,22 +434,11 @@ void NodeLp::split(const Placement& p, int rank, const int32_t* ids, int num_tok
   const int64_t pairs = static_cast<int64_t>(num_tokens) * topk;
   WIDEEP_ASSERT(cur_ && rank >= lo_ && rank < lo_ + n_, "NodeLp::split: rank outside the planned node");
   const Placement& sp = cur_->p;
-  if (!used_) {
-    // The fixed rule alone (no plan, or the automatic mode's skip without counts): a cursor per expert.
-    seen_.assign(E, -1);  // started at rank mod c on first use: E divisions would cost more than the pairs
-    for (int64_t i = 0; i < pairs; ++i) {
-      const int e = ids[i];
-      int32_t& k = seen_[e];
-      if (k < 0) k = rank % p.logcnt[e];
-      slot_of_pair[i] = p.copies(e)[k];
-      if (++k == p.logcnt[e]) k = 0;
-    }
-    return;
-  }
-  const int me = rank - lo_, m = sp.num_logical;
-  const int64_t* row = rows_ + static_cast<size_t>(me) * E;
-  {
+  // Without a plan (the automatic mode's skip) every pair takes the fixed rule.
+  const int me = rank - lo_, m = used_ ? sp.num_logical : 0;
+  if (used_) {
     // The node's split of this rank's tokens of the node's experts, as a table.
+    const int64_t* row = rows_ + static_cast<size_t>(me) * E;
     const int* ex = cur_->experts.data();
     mine_.resize(m);
     before_.assign(m, 0);
@@ -464,55 +453,44 @@ void NodeLp::split(const Placement& p, int rank, const int32_t* ids, int num_tok
     sc.slot_rank = slot_rank_.data();
     split_table(sp, sc, lp_.copy_tokens.data(), me, 0, &table_);
   }
-  // One table over all experts: the node's split where it serves, else the
-  // fixed rule, copy (i + rank) mod c for the i-th pair of e, written out for
-  // this rank's count of e; then one lookup per pair, as split_tokens does.
-  next_.resize(E);
-  step_.resize(E);
-  flat_.resize(2 * static_cast<size_t>(pairs));  // padding keeps a count/ids mismatch in bounds (checked after)
-  const int* local_of = cur_->local_of.data();
+  // One pass over the pairs: the node split's table for the node's experts;
+  // for the rest the fixed rule's cursor, copy (i + rank) mod c for e's i-th
+  // pair (started at rank mod c on first use: E divisions would cost more
+  // than the pairs). Nothing here is O(E) but the cursors' 4 KB reset: the
+  // rank's row of counts (8 KB, cold in the sim's loop over ranks) is read for
+  // the node's m experts only.
+  if (no_local_.size() != static_cast<size_t>(E)) no_local_.assign(E, -1);
+  const int* __restrict__ local_of = m ? cur_->local_of.data() : no_local_.data();
   const int first_slot = lo_ * S;
-  int32_t total = 0;
-  for (int e = 0; e < E; ++e) {
-    next_[e] = total;
-    step_[e] = 0;
-    const int64_t n = row[e];
-    if (n == 0) continue;
-    WIDEEP_ASSERT(total + n <= pairs, "NodeLp::split: the node's counts disagree with the rank's pairs");
-    const int c = p.logcnt[e];
-    WIDEEP_ASSERT(c > 0, "NodeLp::split: a token picks an expert with no copy");
-    const int* cp = p.copies(e);
-    if (local_of[e] >= 0) {
-      const int j = local_of[e];
-      const int32_t* from = &table_.flat[table_.next[j]];
-      step_[e] = table_.step[j];
-      const int64_t len = step_[e] ? n : 1;
-      for (int64_t i = 0; i < len; ++i) flat_[total + i] = first_slot + from[i];
-      total += static_cast<int32_t>(len);
-    } else if (c == 1 || n == 1) {
-      flat_[total++] = cp[c == 1 ? 0 : rank % c];
-    } else {
-      step_[e] = 1;
-      for (int64_t i = 0, k = rank % c; i < n; ++i) {
-        flat_[total + i] = cp[k];
-        if (++k == c) k = 0;
-      }
-      total += static_cast<int32_t>(n);
-    }
+  cursor_.resize(m);
+  limit_.resize(m);
+  for (int j = 0; j < m; ++j) {
+    cursor_[j] = static_cast<int32_t>(table_.next[j]);
+    limit_[j] = cursor_[j] + static_cast<int32_t>(mine_[j] == 0 ? 0 : table_.step[j] ? mine_[j] : 1);
   }
-  const int32_t* __restrict__ flat = flat_.data();
-  const int32_t* __restrict__ step = step_.data();
-  int32_t* __restrict__ next = next_.data();
+  seen_.assign(E, -1);
+  const int32_t* __restrict__ flat = table_.flat.data();
+  const int32_t* __restrict__ step = table_.step.data();
+  int32_t* __restrict__ at = cursor_.data();
   for (int64_t i = 0; i < pairs; ++i) {
     const int e = ids[i];
-    const int32_t at = next[e];
-    slot_of_pair[i] = flat[at];
-    next[e] = at + step[e];
+    const int j = local_of[e];
+    if (j >= 0) {
+      WIDEEP_ASSERT(at[j] < limit_[j], "NodeLp::split: the node's counts disagree with the rank's pairs");
+      slot_of_pair[i] = first_slot + flat[at[j]];
+      at[j] += step[j];
+      continue;
+    }
+    const int c = p.logcnt[e];
+    WIDEEP_ASSERT(c > 0, "NodeLp::split: a token picks an expert with no copy");
+    int32_t& k = seen_[e];
+    if (k < 0) k = rank % c;
+    slot_of_pair[i] = p.copies(e)[k];
+    if (++k == c) k = 0;
   }
-  for (int e = 0, at = 0; e < E; ++e) {
-    WIDEEP_ASSERT(step[e] == 0 || next[e] == at + row[e], "NodeLp::split: the node's counts disagree with the rank's pairs");
-    at += row[e] == 0 ? 0 : step[e] ? static_cast<int>(row[e]) : 1;
-  }
+  for (int j = 0; j < m; ++j)
+    WIDEEP_ASSERT(step[j] == 0 || at[j] == limit_[j],
+                  "NodeLp::split: the node's counts disagree with the rank's pairs");
 }
 
 void NodeLp::add_routed_loads(const Placement& p, int64_t* routed_load) const {

@@ -197,8 +197,9 @@ class NodeLp {
   Sub* cur_ = nullptr;
   std::vector<int64_t> node_cnt_, counts_, base_, slot_rank_, before_, mine_;
   SplitTable table_;                       // the node split's table of this rank (local experts)
-  std::vector<int32_t> next_, step_, flat_;  // the merged table over all experts
-  std::vector<int32_t> seen_;                // the fixed rule's cursors (no counts)
+  std::vector<int32_t> cursor_, limit_;      // [m] the split table's read position and end per local expert
+  std::vector<int32_t> seen_;                // [E] the fixed rule's cursors
+  std::vector<int> no_local_;                // [E] all -1: no expert served by a plan
   std::vector<double> send_;  // [n * 3] per node rank: pairs, kept in the node (fixed rule, plan)
   LpSolver solver_;
   LpResult lp_;
