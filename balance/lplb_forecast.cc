@@ -122,8 +122,9 @@ LplbForecast lplb_expect(LplbMode& lm, int layer, const Placement& p, const doub
   const uint64_t key = placement_key(p);
   const uint64_t seed = splitmix64(key ^ splitmix64(static_cast<uint64_t>(layer)));
   const LplbVerdict v = lplb_global_forecast(p, popularity, pairs_per_rank, ranks_per_node, lm.cost, lp, seed, scratch);
-  lm.gates[0].expect(layer, key, v);
-  return v.paid ? LplbForecast::kPlan : v.far ? LplbForecast::kQuiet : LplbForecast::kProbe;
+  const LplbForecast f = lplb_forecast_of(v);
+  lm.gates[0].expect(layer, key, f);
+  return f;
 }
 
 }  // namespace wideep

@@ -45,12 +45,6 @@ constexpr int kLplbForecastDraws = 4;
 LplbVerdict lplb_global_forecast(const Placement& p, const double* popularity, int64_t pairs_per_rank,
                                  int ranks_per_node, const LplbCostModel& m, LayerLp* lp, uint64_t seed, LplbDraw* scratch, int draws = kLplbForecastDraws);
 
-// What a forecast told the gate (kNone: no forecast, not the automatic mode
-// in global scope): kPlan, plan from the placement's first step; kQuiet,
-// probe only every LplbGate::kMaxProbeEvery steps; kProbe, probe every
-// LplbGate::kProbeEvery steps.
-enum class LplbForecast { kNone, kPlan, kProbe, kQuiet };
-
 // The routers' hook (TokenRouter and ClusterRouter::expect_lplb): with the
 // automatic mode in global scope, forecasts `layer` on p and hands the verdict
 // to the gate (LplbGate::expect); a no-op otherwise. The seed is p's key and

@@ -102,21 +102,28 @@ LplbCostModel pairs_model(double cost_us) {
   return m;
 }
 
+// The forecast on 2 ranks, phy2log [0 1 | 0 2] (e0 on both, e1 on rank 0,
+// e2 on rank 1), seed 11.
+LplbVerdict forecast_two_ranks(const double* pop, int64_t pairs_per_rank, double cost_us) {
+  const Placement p = Placement::from_phy2log(2, 3, {0, 1, 0, 2});
+  LayerLp lp;
+  lp.init(2, 3, 0, false, 0);
+  LplbDraw d;
+  return lplb_global_forecast(p, pop, pairs_per_rank, 0, pairs_model(cost_us), &lp, 11, &d);
+}
+
 TEST(LplbForecast, PaysWhereTheLpEvensOutAHotRank) {
   // 2 ranks: phy2log [0 1 | 0 2], popularity [1 2 0], 1000 pairs per rank:
   // e0 ~ 667, e1 ~ 1333 in all. Fixed rule: rank 0 takes c0 / 2 + c1 ~ 1667,
   // rank 1 c0 / 2 ~ 333. The LP moves e0 to rank 1: largest c1 ~ 1333 (c1 >
   // c0). Gain ~ c0 / 2 ~ 333 us, far above 3 x (1 + 1): paid.
-  const Placement p = Placement::from_phy2log(2, 3, {0, 1, 0, 2});
   const double pop[3] = {1, 2, 0};
-  LayerLp lp;
-  lp.init(2, 3, 0, false, 0);
-  LplbDraw d;
-  const LplbVerdict v = lplb_global_forecast(p, pop, 1000, 0, pairs_model(1), &lp, 11, &d);
+  const LplbVerdict v = forecast_two_ranks(pop, 1000, 1);
   EXPECT_NEAR(v.gain_us, 333, 30);  // 4 draws: sd of the mean c0 / 2 ~ 6.5
   EXPECT_TRUE(v.paid);
   EXPECT_TRUE(v.use);
   EXPECT_FALSE(v.far);
+  EXPECT_EQ(lplb_forecast_of(v), LplbForecast::kPlan);
 }
 
 TEST(LplbForecast, FarWhereThePlacementIsAlreadyEven) {
@@ -124,31 +131,25 @@ TEST(LplbForecast, FarWhereThePlacementIsAlreadyEven) {
   // c0 / 2 + c1 and c0 / 2 + c2, the LP at best their mean: the gain is
   // |c1 - c2| / 2, about 4 us (sd of c1 - c2: sqrt(50 + 50) = 10), below one
   // probe (solve 10 + exchange 10): far, not paid.
-  const Placement p = Placement::from_phy2log(2, 3, {0, 1, 0, 2});
   const double pop[3] = {2, 1, 1};
-  LayerLp lp;
-  lp.init(2, 3, 0, false, 0);
-  LplbDraw d;
-  const LplbVerdict v = lplb_global_forecast(p, pop, 100, 0, pairs_model(10), &lp, 11, &d);
+  const LplbVerdict v = forecast_two_ranks(pop, 100, 10);
   EXPECT_LT(v.gain_us, 12);
   EXPECT_TRUE(v.far);
   EXPECT_FALSE(v.paid);
   EXPECT_FALSE(v.use);
+  EXPECT_EQ(lplb_forecast_of(v), LplbForecast::kQuiet);
 }
 
 TEST(LplbForecast, TheGateTakesTheForecastOfThePlacementItServes) {
   const Placement a = Placement::from_phy2log(2, 2, {0, 1, 0, 1});
   const Placement b = Placement::from_phy2log(2, 2, {0, 1, 1, 0});
-  LplbVerdict far, paid;
-  far.far = true;
-  paid.paid = paid.use = true;
   LplbGate g;
   g.init(1);
   g.see(0, a);
   EXPECT_TRUE(g.want(0));
   g.record(0, false, false, &a);  // not paid, not far: probes every 8 from here
   // Far for b, while a still serves: nothing changes (step 8 probes).
-  g.expect(0, placement_key(b), far);
+  g.expect(0, placement_key(b), LplbForecast::kQuiet);
   g.see(8, a);
   EXPECT_TRUE(g.want(8));
   g.record(8, false, false, &a);
@@ -165,7 +166,7 @@ TEST(LplbForecast, TheGateTakesTheForecastOfThePlacementItServes) {
   g.see(72, b);
   EXPECT_FALSE(g.want(72));
   // Paid for a (the next re-plan): it plans from its first step, off the probe steps.
-  g.expect(0, placement_key(a), paid);
+  g.expect(0, placement_key(a), LplbForecast::kPlan);
   g.see(75, a);
   EXPECT_TRUE(g.want(75));
   EXPECT_EQ(g.probe_every(0), LplbGate::kProbeEvery);

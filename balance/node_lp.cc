@@ -109,7 +109,7 @@ void LplbGate::init(int layers, int probe_every) {
   on_.assign(L_, 1);  // the first step of every layer plans
   every_.assign(L_, base_);
   key_.assign(L_, 0);
-  pend_.assign(L_, 0);
+  pend_.assign(L_, LplbForecast::kNone);
   pend_key_.assign(L_, 0);
 }
 
@@ -122,21 +122,22 @@ bool LplbGate::want(int64_t call) const {
 
 void LplbGate::see(int64_t call, const Placement& p) {
   const int l = static_cast<int>(call % L_);
-  if (!pend_[l] && every_[l] <= base_) return;
+  const bool pending = pend_[l] != LplbForecast::kNone;
+  if (!pending && every_[l] <= base_) return;
   const uint64_t key = placement_key(p);
-  if (pend_[l] && key == pend_key_[l]) {
-    on_[l] = pend_[l] == 2;
-    every_[l] = pend_[l] == 1 ? std::max(base_, kMaxProbeEvery) : base_;
+  if (pending && key == pend_key_[l]) {
+    on_[l] = pend_[l] == LplbForecast::kPlan;
+    every_[l] = pend_[l] == LplbForecast::kQuiet ? std::max(base_, kMaxProbeEvery) : base_;
     key_[l] = key;
-    pend_[l] = 0;
+    pend_[l] = LplbForecast::kNone;
     return;
   }
   if (every_[l] > base_ && key != key_[l]) every_[l] = base_;
 }
 
-void LplbGate::expect(int layer, uint64_t key, const LplbVerdict& v) {
+void LplbGate::expect(int layer, uint64_t key, LplbForecast f) {
   WIDEEP_ASSERT(layer >= 0 && layer < L_, "LplbGate::expect: layer out of range");
-  pend_[layer] = v.paid ? 2 : v.far ? 1 : 3;
+  pend_[layer] = f;
   pend_key_[layer] = key;
 }
 

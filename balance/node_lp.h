@@ -90,6 +90,15 @@ LplbVerdict lplb_global_verdict(const Placement& p, const LplbGlobalView& v, con
 // estimate: > the solve's cost), paid and far as above.
 LplbVerdict lplb_verdict_of(double gain_us, const LplbCostModel& m, int slots, bool solved);
 
+// What a forecast (balance/lplb_forecast.h) tells the gate of a placement
+// (kNone: no forecast): kPlan (paid), plan from its first step; kQuiet (far),
+// probe only every LplbGate::kMaxProbeEvery steps; kProbe, probe every
+// LplbGate::kProbeEvery steps. The order is the rebalance line's (plan, probe, quiet).
+enum class LplbForecast { kNone, kPlan, kProbe, kQuiet };
+inline LplbForecast lplb_forecast_of(const LplbVerdict& v) {
+  return v.paid ? LplbForecast::kPlan : v.far ? LplbForecast::kQuiet : LplbForecast::kProbe;
+}
+
 // The automatic mode's schedule, per layer (identical on every rank that
 // sees the same plans): a layer whose last plan paid plans again at its next
 // step; one whose plan did not pay follows the fixed rule, without exchanging
@@ -117,7 +126,7 @@ class LplbGate {
   // placement is not the one it grew under (O(P), only while pending or grown).
   void see(int64_t call, const Placement& p);
   // The forecast of `layer` on the placement whose placement_key is `key`.
-  void expect(int layer, uint64_t key, const LplbVerdict& v);
+  void expect(int layer, uint64_t key, LplbForecast f);
   bool want(int64_t call) const;      // exchange counts and plan this layer-step?
   // What the plan (or the estimate) of call `call` predicted, on placement p.
   void record(int64_t call, bool paid, bool far = false, const Placement* p = nullptr);
@@ -127,7 +136,7 @@ class LplbGate {
   std::vector<uint8_t> on_;   // [L] the last plan paid
   std::vector<int> every_;    // [L] the layer's probe interval (steps)
   std::vector<uint64_t> key_; // [L] placement_key of the placement it grew under
-  std::vector<uint8_t> pend_; // [L] 0: no forecast waiting; 1: far; 2: paid; 3: neither
+  std::vector<LplbForecast> pend_;  // [L] the forecast waiting for its placement (kNone: none)
   std::vector<uint64_t> pend_key_;  // [L] the placement the forecast is for
 };
 
