@@ -20,3 +20,10 @@ add_test(NAME sweep_bad_point
           --match "do not divide among 6 ranks" -- ${SWEEP} --ranks 8,6 --experts 16 --topk 2 --tokens 8 --hidden 16 --ffn 16 --layers 1 --steps 2)
 set_tests_properties(sweep_bad_no_ranks sweep_bad_own_option sweep_bad_plot_column sweep_bad_point
   PROPERTIES TIMEOUT 30 LABELS sim)
+# The LPLB study's --repeat (issue 32): at least one run per configuration,
+# rejected before any point runs (nothing is written under --out).
+add_test(NAME lplb_study_bad_repeat
+  COMMAND bash ${CMAKE_SOURCE_DIR}/tests/expect.sh --rc 2 --match "--repeat 0: needs at least 1 run" --
+          /usr/bin/python3 ${CMAKE_SOURCE_DIR}/launch/studies/lplb_study.py --repeat 0
+          --build $<TARGET_FILE_DIR:wideep> --out ${CMAKE_BINARY_DIR}/test_out/lplb_study_bad)
+set_tests_properties(lplb_study_bad_repeat PROPERTIES TIMEOUT 30 LABELS sim)

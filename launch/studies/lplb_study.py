@@ -126,6 +126,8 @@ def main():
     ap.add_argument("--replace", action="store_true",
                     help="rerun the selected points even where the csv has them, replacing their rows")
     a = ap.parse_args()
+    if a.repeat < 1:
+        ap.error(f"--repeat {a.repeat}: needs at least 1 run per configuration")
     globals()["RUN_LABEL"] = a.run_label
     path = os.path.join(a.out, "lplb.csv")
     rows = []
